@@ -1,0 +1,198 @@
+// Package store declares what camvault keeps durably: the records and the
+// interfaces a backend implements. It knows nothing of SQL; backends live in
+// subpackages (sqlite, and later postgres) and every one of them must pass
+// the conformance suite in storetest.
+//
+// The store records facts; it never decides who may see what. Personal
+// fields arrive here already sealed (the *Sealed fields) and lookups by them
+// go through blind indexes, so a dump of any backend shows none of them
+// (DESIGN.md invariant 7).
+//
+// Each method that changes more than one row is one transaction inside the
+// backend, so callers never see a half-done change.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns for the same situations.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Role is a member's role in a home.
+type Role string
+
+// The roles, from most to least powerful.
+const (
+	RoleOwner  Role = "owner"
+	RoleAdmin  Role = "admin"
+	RoleViewer Role = "viewer"
+)
+
+// Valid reports whether r is one of the roles.
+func (r Role) Valid() bool { return r == RoleOwner || r == RoleAdmin || r == RoleViewer }
+
+// Account is a person's account.
+type Account struct {
+	ID           string
+	EmailIndex   []byte // blind index of the normalized email
+	EmailSealed  []byte
+	PasswordHash string // argon2id, PHC string format
+	CreatedAt    time.Time
+}
+
+// Session is a logged-in session. Only the hash of its token is kept.
+type Session struct {
+	ID           string
+	AccountID    string
+	TokenHash    []byte
+	ClientSealed []byte // where the session was opened (address, user agent)
+	CreatedAt    time.Time
+	LastSeenAt   time.Time
+	ExpiresAt    time.Time
+}
+
+// Home is a household: the unit of ownership of cameras and media.
+type Home struct {
+	ID             string
+	NameSealed     []byte // sealed with the home's own data key
+	WrappedDataKey []byte // the home's data key, wrapped by the master key
+	RetentionDays  int
+	CreatedAt      time.Time
+	// GrantsVersion increases on every change to who may see what in the
+	// home: members added, removed or changed, cameras removed. Cached
+	// authorization must carry it and compare it (DESIGN.md invariant 3).
+	GrantsVersion int64
+}
+
+// Member is an account's membership of a home.
+type Member struct {
+	HomeID    string
+	AccountID string
+	Role      Role
+	// Devices, when not empty, limits a viewer to these cameras.
+	Devices []string
+	AddedAt time.Time
+}
+
+// Membership is a home as seen by one of its members.
+type Membership struct {
+	Home   Home
+	Member Member
+}
+
+// Device is a paired camera. Its identity is its token; only the hash of the
+// token is kept.
+type Device struct {
+	ID         string
+	HomeID     string
+	NameSealed []byte // sealed with the home's data key
+	Model      string
+	Firmware   string
+	TokenHash  []byte
+	CreatedAt  time.Time
+	LastSeenAt time.Time // zero until the device is first seen
+	Online     bool
+}
+
+// PairingCode is a single-use, short-lived code that lets one camera join a
+// home. Only its hash is kept.
+type PairingCode struct {
+	CodeHash  []byte
+	HomeID    string
+	CreatedBy string // account ID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Accounts keeps accounts.
+type Accounts interface {
+	// CreateAccount inserts a; ErrConflict if the email index is taken.
+	CreateAccount(ctx context.Context, a Account) error
+	AccountByID(ctx context.Context, id string) (Account, error)
+	AccountByEmailIndex(ctx context.Context, index []byte) (Account, error)
+}
+
+// Sessions keeps sessions.
+type Sessions interface {
+	CreateSession(ctx context.Context, s Session) error
+	SessionByTokenHash(ctx context.Context, hash []byte) (Session, error)
+	// TouchSession records use of a session at the given time.
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	ListSessions(ctx context.Context, accountID string) ([]Session, error)
+	// DeleteSession removes one session of an account; ErrNotFound if the
+	// account has no such session.
+	DeleteSession(ctx context.Context, accountID, sessionID string) error
+	// DeleteAccountSessions removes every session of an account.
+	DeleteAccountSessions(ctx context.Context, accountID string) error
+	// DeleteExpiredSessions removes sessions that expired before t, or that
+	// were last seen before idleBefore.
+	DeleteExpiredSessions(ctx context.Context, t, idleBefore time.Time) (int, error)
+}
+
+// Homes keeps homes and their members.
+type Homes interface {
+	// CreateHome inserts h with owner as its first member, atomically.
+	CreateHome(ctx context.Context, h Home, owner Member) error
+	HomeByID(ctx context.Context, id string) (Home, error)
+	// Memberships lists the homes an account belongs to, oldest first.
+	Memberships(ctx context.Context, accountID string) ([]Membership, error)
+	// Member returns one membership, with the home's current grants version.
+	Member(ctx context.Context, homeID, accountID string) (Membership, error)
+	ListMembers(ctx context.Context, homeID string) ([]Member, error)
+	// PutMember inserts or replaces a membership and bumps the home's grants
+	// version. Devices not in the home are refused with ErrNotFound.
+	PutMember(ctx context.Context, m Member) error
+	// DeleteMember removes a membership and bumps the grants version;
+	// ErrNotFound if there was none.
+	DeleteMember(ctx context.Context, homeID, accountID string) error
+}
+
+// Devices keeps paired cameras and pairing codes.
+type Devices interface {
+	CreatePairingCode(ctx context.Context, p PairingCode) error
+	// PairDevice consumes the pairing code with the given hash and creates d
+	// in its home, atomically; d.HomeID is set from the code. ErrNotFound if
+	// the code does not exist, was used, or expired before now.
+	PairDevice(ctx context.Context, codeHash []byte, now time.Time, d Device) (Device, error)
+	DeviceByID(ctx context.Context, id string) (Device, error)
+	DeviceByTokenHash(ctx context.Context, hash []byte) (Device, error)
+	ListDevices(ctx context.Context, homeID string) ([]Device, error)
+	RenameDevice(ctx context.Context, id string, nameSealed []byte) error
+	// DeleteDevice removes a device, its token and its place in members'
+	// device lists, and bumps its home's grants version.
+	DeleteDevice(ctx context.Context, id string) error
+	// SetDevicePresence records whether a device is connected and when it
+	// was last seen.
+	SetDevicePresence(ctx context.Context, id string, online bool, lastSeen time.Time) error
+}
+
+// Throttle counts failures per key in fixed windows (login attempts per
+// account and per client address). A key's window starts at its first hit
+// after the previous window ended. It lives in the store so every node sees
+// the same counts.
+type Throttle interface {
+	// ThrottleHit adds one to key's count in the window that contains now
+	// and returns the new count and when the window ends.
+	ThrottleHit(ctx context.Context, key []byte, now time.Time, window time.Duration) (count int, resetAt time.Time, err error)
+	// ThrottleCount returns key's count in the window containing now.
+	ThrottleCount(ctx context.Context, key []byte, now time.Time) (count int, resetAt time.Time, err error)
+	ThrottleReset(ctx context.Context, key []byte) error
+}
+
+// Store is everything a backend provides.
+type Store interface {
+	Accounts
+	Sessions
+	Homes
+	Devices
+	Throttle
+	// Ping checks the backend answers (for readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}
