@@ -1,0 +1,77 @@
+// Command camvault is the camvault server and its tools. Each subcommand is
+// a thin wrapper over an internal package.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/camvault/camvault/internal/server"
+)
+
+type cli struct {
+	LogLevel  slog.Level `help:"Log level: debug, info, warn or error." default:"info" env:"CAMVAULT_LOG_LEVEL"`
+	LogFormat string     `help:"Log format: text or json." default:"text" enum:"text,json" env:"CAMVAULT_LOG_FORMAT"`
+
+	Serve serveCmd `cmd:"" help:"Run the server on the embedded default (SQLite and a local data directory)."`
+}
+
+type serveCmd struct {
+	Data             string `help:"Data directory (database, key file, media)." default:"camvault-data" env:"CAMVAULT_DATA"`
+	Addr             string `help:"Public listener, HOST:PORT. Off loopback it needs TLS." default:"127.0.0.1:8080" env:"CAMVAULT_ADDR"`
+	AdminAddr        string `help:"Admin listener for /healthz, /readyz and /metrics, HOST:PORT." default:"127.0.0.1:8081" env:"CAMVAULT_ADMIN_ADDR"`
+	AdminAllowRemote bool   `help:"Allow a non-loopback --admin-addr." env:"CAMVAULT_ADMIN_ALLOW_REMOTE"`
+	KeyFile          string `help:"Master key file (default: DATA/master.key, created on first start). CAMVAULT_MASTER_KEY, if set, is used instead." env:"CAMVAULT_KEY_FILE"`
+	TLSCert          string `name:"tls-cert" help:"TLS certificate file (PEM)." env:"CAMVAULT_TLS_CERT"`
+	TLSKey           string `name:"tls-key" help:"TLS private key file (PEM)." env:"CAMVAULT_TLS_KEY"`
+}
+
+func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
+	cfg := server.Config{
+		DataDir:          c.Data,
+		Addr:             c.Addr,
+		AdminAddr:        c.AdminAddr,
+		AdminAllowRemote: c.AdminAllowRemote,
+		KeyFile:          c.KeyFile,
+		// The master key is read from the environment only: a flag would
+		// show it to anyone who can list processes.
+		MasterKey: os.Getenv("CAMVAULT_MASTER_KEY"),
+		TLSCert:   c.TLSCert,
+		TLSKey:    c.TLSKey,
+	}
+	app, err := server.Open(ctx, cfg, server.DefaultOptions(), log)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	return app.Run(ctx)
+}
+
+func main() {
+	var c cli
+	kctx := kong.Parse(&c,
+		kong.Name("camvault"),
+		kong.Description("The cloud behind home security cameras."),
+		kong.UsageOnError(),
+	)
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if c.LogFormat == "json" {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	log := slog.New(h)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	if err := kctx.Run(log); err != nil {
+		fmt.Fprintln(os.Stderr, "camvault:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,295 @@
+package homes
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/token"
+)
+
+// Device is a camera as its home's members see it.
+type Device struct {
+	ID       string     `json:"id"`
+	HomeID   string     `json:"home_id"`
+	Name     string     `json:"name"`
+	Model    string     `json:"model"`
+	Firmware string     `json:"firmware"`
+	Online   bool       `json:"online"`
+	LastSeen *time.Time `json:"last_seen"`
+}
+
+func deviceNameAD(homeID, deviceID string) []byte {
+	return keys.AD("device-name", homeID, deviceID)
+}
+
+// PairingCode is a freshly made pairing code. It is shown once.
+type PairingCode struct {
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// crockford is Crockford's base32 alphabet: no I, L, O or U, so a code read
+// aloud or typed from a screen is hard to get wrong.
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+const pairingCodeChars = 12 // 60 random bits
+
+// CreatePairingCode makes a single-use code that pairs one camera into the
+// home. Owners and admins only.
+func (s *Service) CreatePairingCode(ctx context.Context, p authz.Principal, homeID string) (PairingCode, error) {
+	if _, err := s.authz.Home(ctx, p, homeID, authz.ManageDevices); err != nil {
+		return PairingCode{}, err
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return PairingCode{}, fmt.Errorf("random pairing code: %w", err)
+	}
+	v := binary.BigEndian.Uint64(b[:])
+	raw := make([]byte, pairingCodeChars)
+	for i := range raw {
+		raw[i] = crockford[v&31]
+		v >>= 5
+	}
+	code := string(raw)
+	now := s.now()
+	pc := store.PairingCode{
+		CodeHash:  s.pairingCodeHash(code),
+		HomeID:    homeID,
+		CreatedBy: p.AccountID,
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.cfg.PairingCodeTTL),
+	}
+	if err := s.store.CreatePairingCode(ctx, pc); err != nil {
+		return PairingCode{}, fmt.Errorf("create pairing code: %w", err)
+	}
+	return PairingCode{Code: code[0:4] + "-" + code[4:8] + "-" + code[8:12], ExpiresAt: pc.ExpiresAt}, nil
+}
+
+// pairingCodeHash is keyed, so a copy of the store does not let anyone test
+// codes offline.
+func (s *Service) pairingCodeHash(code string) []byte {
+	return s.keys.BlindIndex("pairing-code", code)
+}
+
+// normalizePairingCode accepts the code as a person may type it: any case,
+// with or without dashes and spaces, O for 0 and I or L for 1.
+func normalizePairingCode(in string) (string, bool) {
+	r := strings.NewReplacer("-", "", " ", "", "O", "0", "I", "1", "L", "1")
+	code := r.Replace(strings.ToUpper(strings.TrimSpace(in)))
+	if len(code) != pairingCodeChars || strings.Trim(code, crockford) != "" {
+		return "", false
+	}
+	return code, true
+}
+
+// Paired is what a newly paired camera receives. The token is shown only
+// here; the store keeps its hash.
+type Paired struct {
+	DeviceID    string `json:"device_id"`
+	DeviceToken string `json:"device_token"`
+}
+
+var errBadPairingCode = apperr.New(apperr.NotFound, "pairing code is not valid or has expired")
+
+const maxModelLen = 64
+
+// Pair consumes a pairing code and creates the camera it pairs, with a new
+// device token. The code is the only credential; wrong codes are throttled
+// per client address.
+func (s *Service) Pair(ctx context.Context, code, model, firmware, clientAddr string) (Paired, error) {
+	model, firmware = strings.TrimSpace(model), strings.TrimSpace(firmware)
+	if !printable(model, maxModelLen) || !printable(firmware, maxModelLen) {
+		return Paired{}, apperr.New(apperr.Invalid, "model and firmware must be 1 to %d printable ASCII characters", maxModelLen)
+	}
+	now := s.now()
+	throttleKey := s.keys.BlindIndex("pair-throttle-address", clientAddr)
+	n, resetAt, err := s.store.ThrottleCount(ctx, throttleKey, now)
+	if err != nil {
+		return Paired{}, fmt.Errorf("read pairing throttle: %w", err)
+	}
+	if n >= s.cfg.PairFailures {
+		e := apperr.New(apperr.Throttled, "too many wrong pairing codes; try again later")
+		e.RetryAfter = resetAt.Sub(now)
+		return Paired{}, e
+	}
+	norm, ok := normalizePairingCode(code)
+	if !ok {
+		return Paired{}, s.pairFailed(ctx, throttleKey, now)
+	}
+	tok, tokHash := token.New(token.Device)
+	d := store.Device{
+		ID:        id.New(),
+		Model:     model,
+		Firmware:  firmware,
+		TokenHash: tokHash,
+		CreatedAt: now,
+	}
+	// The code names the home only inside PairDevice's transaction, so the
+	// camera's name, sealed with that home's key, is written just after;
+	// until then (or if a crash comes between) the camera shows its model.
+	d, err = s.store.PairDevice(ctx, s.pairingCodeHash(norm), now, d)
+	if errors.Is(err, store.ErrNotFound) {
+		return Paired{}, s.pairFailed(ctx, throttleKey, now)
+	}
+	if err != nil {
+		return Paired{}, fmt.Errorf("pair device: %w", err)
+	}
+	h, err := s.homeByID(ctx, d.HomeID)
+	if err != nil {
+		return Paired{}, err
+	}
+	dk, err := s.dataKey(h)
+	if err != nil {
+		return Paired{}, err
+	}
+	if err := s.store.RenameDevice(ctx, d.ID, dk.Seal([]byte(model), deviceNameAD(d.HomeID, d.ID))); err != nil {
+		return Paired{}, fmt.Errorf("name new device: %w", err)
+	}
+	return Paired{DeviceID: d.ID, DeviceToken: tok}, nil
+}
+
+func (s *Service) pairFailed(ctx context.Context, key []byte, now time.Time) error {
+	if _, _, err := s.store.ThrottleHit(ctx, key, now, s.cfg.PairWindow); err != nil {
+		return fmt.Errorf("count failed pairing: %w", err)
+	}
+	return errBadPairingCode
+}
+
+func printable(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+var errNoDevice = apperr.New(apperr.Unauthorized, "a valid device token is required")
+
+// AuthenticateDevice turns a device token into the device it was issued to.
+// This is the only source of a device's identity (DESIGN.md invariant 2).
+func (s *Service) AuthenticateDevice(ctx context.Context, tok string) (authz.Principal, error) {
+	if !token.Parse(tok, token.Device) {
+		return authz.Principal{}, errNoDevice
+	}
+	d, err := s.store.DeviceByTokenHash(ctx, token.Hash(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return authz.Principal{}, errNoDevice
+	}
+	if err != nil {
+		return authz.Principal{}, fmt.Errorf("look up device: %w", err)
+	}
+	return authz.Principal{Kind: authz.Device, DeviceID: d.ID, HomeID: d.HomeID}, nil
+}
+
+// Devices lists the cameras of a home that p may see.
+func (s *Service) Devices(ctx context.Context, p authz.Principal, homeID string) ([]Device, error) {
+	g, err := s.authz.Home(ctx, p, homeID, authz.ViewHome)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.store.ListDevices(ctx, homeID)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	dk, err := s.dataKey(g.Membership.Home)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Device, 0, len(list))
+	for _, d := range list {
+		if !g.CanSeeDevice(d.ID) {
+			continue
+		}
+		v, err := deviceView(dk, d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Device returns one camera p may see.
+func (s *Service) Device(ctx context.Context, p authz.Principal, deviceID string) (Device, error) {
+	d, g, err := s.authz.Device(ctx, p, deviceID, authz.ViewHome)
+	if err != nil {
+		return Device{}, err
+	}
+	dk, err := s.dataKey(g.Membership.Home)
+	if err != nil {
+		return Device{}, err
+	}
+	return deviceView(dk, d)
+}
+
+// RenameDevice changes a camera's name. Owners and admins only.
+func (s *Service) RenameDevice(ctx context.Context, p authz.Principal, deviceID, name string) (Device, error) {
+	d, g, err := s.authz.Device(ctx, p, deviceID, authz.ManageDevices)
+	if err != nil {
+		return Device{}, err
+	}
+	name, err = CheckName("name", name)
+	if err != nil {
+		return Device{}, err
+	}
+	dk, err := s.dataKey(g.Membership.Home)
+	if err != nil {
+		return Device{}, err
+	}
+	d.NameSealed = dk.Seal([]byte(name), deviceNameAD(d.HomeID, d.ID))
+	if err := s.store.RenameDevice(ctx, d.ID, d.NameSealed); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Device{}, apperr.NotFoundf("device")
+		}
+		return Device{}, fmt.Errorf("rename device: %w", err)
+	}
+	return deviceView(dk, d)
+}
+
+// DeleteDevice unpairs a camera: its token stops working at once. Owners
+// and admins only.
+func (s *Service) DeleteDevice(ctx context.Context, p authz.Principal, deviceID string) error {
+	d, _, err := s.authz.Device(ctx, p, deviceID, authz.ManageDevices)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteDevice(ctx, d.ID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return apperr.NotFoundf("device")
+		}
+		return fmt.Errorf("delete device: %w", err)
+	}
+	return nil
+}
+
+func deviceView(dk keys.DataKey, d store.Device) (Device, error) {
+	v := Device{ID: d.ID, HomeID: d.HomeID, Model: d.Model, Firmware: d.Firmware, Online: d.Online}
+	if !d.LastSeenAt.IsZero() {
+		t := d.LastSeenAt.UTC()
+		v.LastSeen = &t
+	}
+	if len(d.NameSealed) > 0 {
+		name, err := dk.Open(d.NameSealed, deviceNameAD(d.HomeID, d.ID))
+		if err != nil {
+			return Device{}, fmt.Errorf("open name of device %s: %w", d.ID, err)
+		}
+		v.Name = string(name)
+	} else {
+		v.Name = d.Model
+	}
+	return v, nil
+}

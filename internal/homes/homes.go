@@ -1,0 +1,194 @@
+// Package homes owns households: homes, their members and roles, their
+// cameras and the pairing that brings a camera in. Every decision about who
+// may do what goes through authz; this package carries it out.
+package homes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// Store is what the homes service keeps in the store.
+type Store interface {
+	store.Homes
+	store.Devices
+	store.Throttle
+}
+
+// Accounts resolves accounts for sharing: by email when inviting, by ID
+// when listing members.
+type Accounts interface {
+	Account(ctx context.Context, accountID string) (identity.Account, error)
+	AccountIDByEmail(ctx context.Context, email string) (string, error)
+}
+
+// Config tunes pairing.
+type Config struct {
+	PairingCodeTTL time.Duration
+	// PairFailures is how many wrong pairing codes one client address may
+	// try per PairWindow.
+	PairFailures     int
+	PairWindow       time.Duration
+	DefaultRetention int // days an event is kept, for new homes
+	Now              func() time.Time
+}
+
+// DefaultConfig is the production configuration.
+func DefaultConfig() Config {
+	return Config{
+		PairingCodeTTL:   10 * time.Minute,
+		PairFailures:     20,
+		PairWindow:       15 * time.Minute,
+		DefaultRetention: 30,
+		Now:              time.Now,
+	}
+}
+
+// Service is the homes service.
+type Service struct {
+	store    Store
+	authz    *authz.Decider
+	keys     *keys.Keyring
+	accounts Accounts
+	cfg      Config
+}
+
+// New returns the homes service.
+func New(s Store, d *authz.Decider, k *keys.Keyring, a Accounts, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{store: s, authz: d, keys: k, accounts: a, cfg: cfg}
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// Home is a home as one of its members sees it.
+type Home struct {
+	ID            string     `json:"id"`
+	Name          string     `json:"name"`
+	Role          store.Role `json:"role"`
+	RetentionDays int        `json:"retention_days"`
+}
+
+const maxNameRunes = 64
+
+// CheckName validates a display name (of a home or a camera): 1 to 64
+// characters, no control characters, surrounding space trimmed.
+func CheckName(field, name string) (string, error) {
+	name = strings.TrimSpace(name)
+	n := utf8.RuneCountInString(name)
+	if n == 0 || n > maxNameRunes || !utf8.ValidString(name) {
+		return "", apperr.New(apperr.Invalid, "%s must be 1 to %d characters", field, maxNameRunes)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return "", apperr.New(apperr.Invalid, "%s must not contain control characters", field)
+		}
+	}
+	return name, nil
+}
+
+func homeNameAD(homeID string) []byte { return keys.AD("home-name", homeID) }
+
+// Create makes a home owned by p, with its own data key.
+func (s *Service) Create(ctx context.Context, p authz.Principal, name string) (Home, error) {
+	if !p.IsPerson() {
+		return Home{}, apperr.New(apperr.Unauthorized, "a person's session is required")
+	}
+	name, err := CheckName("name", name)
+	if err != nil {
+		return Home{}, err
+	}
+	dk, err := keys.NewDataKey()
+	if err != nil {
+		return Home{}, err
+	}
+	now := s.now()
+	h := store.Home{
+		ID:            id.New(),
+		RetentionDays: s.cfg.DefaultRetention,
+		CreatedAt:     now,
+		GrantsVersion: 1,
+	}
+	h.WrappedDataKey = s.keys.WrapDataKey(dk, h.ID)
+	h.NameSealed = dk.Seal([]byte(name), homeNameAD(h.ID))
+	owner := store.Member{HomeID: h.ID, AccountID: p.AccountID, Role: store.RoleOwner, AddedAt: now}
+	if err := s.store.CreateHome(ctx, h, owner); err != nil {
+		return Home{}, fmt.Errorf("create home: %w", err)
+	}
+	return Home{ID: h.ID, Name: name, Role: store.RoleOwner, RetentionDays: h.RetentionDays}, nil
+}
+
+// List returns the homes p belongs to.
+func (s *Service) List(ctx context.Context, p authz.Principal) ([]Home, error) {
+	if !p.IsPerson() {
+		return nil, apperr.New(apperr.Unauthorized, "a person's session is required")
+	}
+	ms, err := s.store.Memberships(ctx, p.AccountID)
+	if err != nil {
+		return nil, fmt.Errorf("list memberships: %w", err)
+	}
+	out := make([]Home, 0, len(ms))
+	for _, m := range ms {
+		h, err := s.view(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// Get returns one home p belongs to.
+func (s *Service) Get(ctx context.Context, p authz.Principal, homeID string) (Home, error) {
+	g, err := s.authz.Home(ctx, p, homeID, authz.ViewHome)
+	if err != nil {
+		return Home{}, err
+	}
+	return s.view(g.Membership)
+}
+
+func (s *Service) view(m store.Membership) (Home, error) {
+	dk, err := s.dataKey(m.Home)
+	if err != nil {
+		return Home{}, err
+	}
+	name, err := dk.Open(m.Home.NameSealed, homeNameAD(m.Home.ID))
+	if err != nil {
+		return Home{}, fmt.Errorf("open name of home %s: %w", m.Home.ID, err)
+	}
+	return Home{ID: m.Home.ID, Name: string(name), Role: m.Member.Role, RetentionDays: m.Home.RetentionDays}, nil
+}
+
+func (s *Service) dataKey(h store.Home) (keys.DataKey, error) {
+	dk, err := s.keys.UnwrapDataKey(h.WrappedDataKey, h.ID)
+	if err != nil {
+		return keys.DataKey{}, fmt.Errorf("unwrap data key of home %s: %w", h.ID, err)
+	}
+	return dk, nil
+}
+
+// homeByID reads a home the caller has already been authorized for.
+func (s *Service) homeByID(ctx context.Context, homeID string) (store.Home, error) {
+	h, err := s.store.HomeByID(ctx, homeID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Home{}, apperr.NotFoundf("home")
+	}
+	if err != nil {
+		return store.Home{}, fmt.Errorf("read home: %w", err)
+	}
+	return h, nil
+}

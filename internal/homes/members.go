@@ -1,0 +1,128 @@
+package homes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// Member is a member of a home as the home's members see it.
+type Member struct {
+	AccountID string     `json:"account_id"`
+	Email     string     `json:"email"`
+	Role      store.Role `json:"role"`
+	Devices   []string   `json:"devices"`
+}
+
+const maxLimitedDevices = 256
+
+// AddMember shares a home with the account that has email, as a viewer or
+// an admin; a viewer may be limited to listed cameras. Sharing again with a
+// member replaces their role and cameras. Only owners and admins may share.
+func (s *Service) AddMember(ctx context.Context, p authz.Principal, homeID, email string, role store.Role, devices []string) (Member, error) {
+	if _, err := s.authz.Home(ctx, p, homeID, authz.ManageMembers); err != nil {
+		return Member{}, err
+	}
+	if role != store.RoleViewer && role != store.RoleAdmin {
+		return Member{}, apperr.New(apperr.Invalid, `role must be "viewer" or "admin"`)
+	}
+	if len(devices) > 0 && role != store.RoleViewer {
+		return Member{}, apperr.New(apperr.Invalid, "only a viewer can be limited to cameras")
+	}
+	if len(devices) > maxLimitedDevices {
+		return Member{}, apperr.New(apperr.Invalid, "at most %d cameras", maxLimitedDevices)
+	}
+	devices = slices.Compact(slices.Sorted(slices.Values(devices)))
+	for _, d := range devices {
+		if !id.Valid(d) {
+			return Member{}, apperr.New(apperr.Invalid, "devices must be camera IDs of this home")
+		}
+	}
+	accountID, err := s.accounts.AccountIDByEmail(ctx, email)
+	if err != nil {
+		return Member{}, err
+	}
+	existing, err := s.store.Member(ctx, homeID, accountID)
+	switch {
+	case err == nil && existing.Member.Role == store.RoleOwner:
+		return Member{}, apperr.New(apperr.Forbidden, "the owner's role cannot be changed")
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return Member{}, fmt.Errorf("read membership: %w", err)
+	}
+	m := store.Member{HomeID: homeID, AccountID: accountID, Role: role, Devices: devices, AddedAt: s.now()}
+	if err := s.store.PutMember(ctx, m); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Member{}, apperr.New(apperr.Invalid, "devices must be camera IDs of this home")
+		}
+		return Member{}, fmt.Errorf("put member: %w", err)
+	}
+	return s.memberView(ctx, m)
+}
+
+// RemoveMember ends an account's membership of a home. Owners and admins
+// may remove others; anyone may leave; the owner cannot be removed. Access
+// ends on the next request.
+func (s *Service) RemoveMember(ctx context.Context, p authz.Principal, homeID, accountID string) error {
+	action := authz.ManageMembers
+	if p.AccountID == accountID {
+		action = authz.ViewHome // leaving needs only membership
+	}
+	if _, err := s.authz.Home(ctx, p, homeID, action); err != nil {
+		return err
+	}
+	target, err := s.store.Member(ctx, homeID, accountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return apperr.NotFoundf("member")
+	}
+	if err != nil {
+		return fmt.Errorf("read membership: %w", err)
+	}
+	if target.Member.Role == store.RoleOwner {
+		return apperr.New(apperr.Forbidden, "the owner cannot be removed from their home")
+	}
+	if err := s.store.DeleteMember(ctx, homeID, accountID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return apperr.NotFoundf("member")
+		}
+		return fmt.Errorf("delete member: %w", err)
+	}
+	return nil
+}
+
+// Members lists who can see what in a home. Any member may see the list.
+func (s *Service) Members(ctx context.Context, p authz.Principal, homeID string) ([]Member, error) {
+	if _, err := s.authz.Home(ctx, p, homeID, authz.ViewHome); err != nil {
+		return nil, err
+	}
+	list, err := s.store.ListMembers(ctx, homeID)
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	out := make([]Member, 0, len(list))
+	for _, m := range list {
+		v, err := s.memberView(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (s *Service) memberView(ctx context.Context, m store.Member) (Member, error) {
+	a, err := s.accounts.Account(ctx, m.AccountID)
+	if err != nil {
+		return Member{}, err
+	}
+	devices := m.Devices
+	if devices == nil {
+		devices = []string{}
+	}
+	return Member{AccountID: m.AccountID, Email: a.Email, Role: m.Role, Devices: devices}, nil
+}

@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/camvault/camvault/internal/apperr"
+)
+
+func (s *Server) pair(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Code     string `json:"code"`
+		Model    string `json:"model"`
+		Firmware string `json:"firmware"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	p, err := s.homes.Pair(r.Context(), in.Code, in.Model, in.Firmware, clientAddress(r))
+	if apperr.CodeOf(err) == apperr.Throttled {
+		s.metrics.ThrottledLogins.Inc()
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, p)
+	return nil
+}
+
+func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
+	deviceID, err := pathID(r, "device", "device")
+	if err != nil {
+		return err
+	}
+	d, err := s.homes.Device(r.Context(), principal(r.Context()), deviceID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) renameDevice(w http.ResponseWriter, r *http.Request) error {
+	deviceID, err := pathID(r, "device", "device")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name *string `json:"name"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.Name == nil {
+		return apperr.New(apperr.Invalid, `field "name" is required`)
+	}
+	d, err := s.homes.RenameDevice(r.Context(), principal(r.Context()), deviceID, *in.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) error {
+	deviceID, err := pathID(r, "device", "device")
+	if err != nil {
+		return err
+	}
+	if err := s.homes.DeleteDevice(r.Context(), principal(r.Context()), deviceID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// deviceSelf tells a device who the server knows it as: the device its
+// token belongs to, and nothing it could name itself.
+func (s *Server) deviceSelf(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r.Context())
+	writeJSON(w, http.StatusOK, map[string]string{"device_id": p.DeviceID, "home_id": p.HomeID})
+	return nil
+}

@@ -1,0 +1,143 @@
+// Package httpapi is camvault's public HTTP API (see api/openapi.json). It
+// turns requests into service calls and service results into responses;
+// it decides nothing about permissions and never touches storage.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/homes"
+	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/metrics"
+)
+
+// Server holds what the handlers call.
+type Server struct {
+	identity *identity.Service
+	homes    *homes.Service
+	metrics  *metrics.Metrics
+	log      *slog.Logger
+	openAPI  []byte
+}
+
+// Deps are the services the API serves.
+type Deps struct {
+	Identity *identity.Service
+	Homes    *homes.Service
+	Metrics  *metrics.Metrics
+	Log      *slog.Logger
+	OpenAPI  []byte // the API description, served at /api/v1/openapi.json
+}
+
+// New returns the API server.
+func New(d Deps) *Server {
+	return &Server{identity: d.Identity, homes: d.Homes, metrics: d.Metrics, log: d.Log, openAPI: d.OpenAPI}
+}
+
+// authKind is the credential a route requires.
+type authKind int
+
+const (
+	public authKind = iota // no credential
+	person                 // a session token
+	device                 // a device token
+)
+
+// Route is one registered route. The table is exported so tests can check
+// every route against the OpenAPI description.
+type Route struct {
+	Method  string
+	Pattern string
+	auth    authKind
+	handle  func(*Server, http.ResponseWriter, *http.Request) error
+}
+
+// Routes is the API, in one table.
+func Routes() []Route {
+	return []Route{
+		{"POST", "/api/v1/accounts", public, (*Server).createAccount},
+		{"POST", "/api/v1/sessions", public, (*Server).login},
+		{"GET", "/api/v1/sessions", person, (*Server).listSessions},
+		{"DELETE", "/api/v1/sessions", person, (*Server).logoutEverywhere},
+		{"DELETE", "/api/v1/sessions/current", person, (*Server).logout},
+		{"DELETE", "/api/v1/sessions/{session}", person, (*Server).endSession},
+		{"GET", "/api/v1/me", person, (*Server).me},
+
+		{"POST", "/api/v1/homes", person, (*Server).createHome},
+		{"GET", "/api/v1/homes", person, (*Server).listHomes},
+		{"GET", "/api/v1/homes/{home}", person, (*Server).getHome},
+		{"GET", "/api/v1/homes/{home}/members", person, (*Server).listMembers},
+		{"POST", "/api/v1/homes/{home}/members", person, (*Server).addMember},
+		{"DELETE", "/api/v1/homes/{home}/members/{account}", person, (*Server).removeMember},
+		{"POST", "/api/v1/homes/{home}/pairing-codes", person, (*Server).createPairingCode},
+		{"GET", "/api/v1/homes/{home}/devices", person, (*Server).listDevices},
+
+		{"POST", "/api/v1/devices/pair", public, (*Server).pair},
+		{"GET", "/api/v1/devices/{device}", person, (*Server).getDevice},
+		{"PATCH", "/api/v1/devices/{device}", person, (*Server).renameDevice},
+		{"DELETE", "/api/v1/devices/{device}", person, (*Server).deleteDevice},
+
+		{"GET", "/api/v1/device", device, (*Server).deviceSelf},
+
+		{"GET", "/api/v1/openapi.json", public, (*Server).serveOpenAPI},
+	}
+}
+
+// Handler returns the public HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range Routes() {
+		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, apperr.New(apperr.NotFound, "no such route"))
+	})
+	return s.observe(mux)
+}
+
+// wrap authenticates a route's requests as the route requires, then runs
+// its handler and writes any error it returns.
+func (s *Server) wrap(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch rt.auth {
+		case person:
+			p, err := s.identity.Authenticate(r.Context(), bearer(r))
+			if err != nil {
+				s.authFailed(w, r, "session", err)
+				return
+			}
+			r = r.WithContext(withPrincipal(r.Context(), p))
+		case device:
+			p, err := s.homes.AuthenticateDevice(r.Context(), bearer(r))
+			if err != nil {
+				s.authFailed(w, r, "device", err)
+				return
+			}
+			r = r.WithContext(withPrincipal(r.Context(), p))
+		}
+		if err := rt.handle(s, w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, kind string, err error) {
+	if apperr.CodeOf(err) == apperr.Unauthorized {
+		s.metrics.AuthFailures.WithLabelValues(kind).Inc()
+		w.Header().Set("WWW-Authenticate", `Bearer realm="camvault"`)
+	}
+	s.writeError(w, r, err)
+}
+
+// bearer returns the token of an "Authorization: Bearer" header, or "".
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}

@@ -1,0 +1,341 @@
+// Package identity owns accounts, passwords and sessions: who a person is.
+// What they may do is authz's business.
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/token"
+)
+
+// Store is what identity keeps in the store.
+type Store interface {
+	store.Accounts
+	store.Sessions
+	store.Throttle
+}
+
+// Config tunes sessions and login throttling.
+type Config struct {
+	SessionTTL  time.Duration // absolute lifetime of a session
+	IdleTimeout time.Duration // a session unused this long ends
+	// Login throttling: at most AccountFailures failed logins per account,
+	// and AddressFailures per client address, in each ThrottleWindow.
+	AccountFailures int
+	AddressFailures int
+	ThrottleWindow  time.Duration
+	Argon2          Argon2Params
+	Now             func() time.Time
+}
+
+// DefaultConfig is the production configuration.
+func DefaultConfig() Config {
+	return Config{
+		SessionTTL:      30 * 24 * time.Hour,
+		IdleTimeout:     7 * 24 * time.Hour,
+		AccountFailures: 10,
+		AddressFailures: 50,
+		ThrottleWindow:  15 * time.Minute,
+		Argon2:          DefaultArgon2,
+		Now:             time.Now,
+	}
+}
+
+// touchEvery limits how often a session's last use is written: idle timeouts
+// are measured in days, so a minute's precision costs nothing.
+const touchEvery = time.Minute
+
+// Service is the identity service.
+type Service struct {
+	store     Store
+	keys      *keys.Keyring
+	cfg       Config
+	dummyHash string // verified against when the email is unknown, so both cases cost the same
+}
+
+// New returns the identity service.
+func New(s Store, k *keys.Keyring, cfg Config) (*Service, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	dummy, err := hashPassword("camvault dummy password for unknown accounts", cfg.Argon2)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{store: s, keys: k, cfg: cfg, dummyHash: dummy}, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// emailIndex is the blind index of a normalized email.
+func (s *Service) emailIndex(email string) []byte { return s.keys.BlindIndex("account-email", email) }
+
+func emailAD(accountID string) []byte { return keys.AD("account-email", accountID) }
+
+// CreateAccount creates an account and returns its ID.
+func (s *Service) CreateAccount(ctx context.Context, email, password string) (string, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	if err := checkPassword(password, email); err != nil {
+		return "", err
+	}
+	hash, err := hashPassword(password, s.cfg.Argon2)
+	if err != nil {
+		return "", err
+	}
+	a := store.Account{
+		ID:           id.New(),
+		EmailIndex:   s.emailIndex(email),
+		PasswordHash: hash,
+		CreatedAt:    s.now(),
+	}
+	a.EmailSealed = s.keys.SealPII([]byte(email), emailAD(a.ID))
+	if err := s.store.CreateAccount(ctx, a); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return "", apperr.New(apperr.Conflict, "an account with this email already exists")
+		}
+		return "", fmt.Errorf("create account: %w", err)
+	}
+	return a.ID, nil
+}
+
+// Login is a successful login's result.
+type Login struct {
+	Token     string
+	ExpiresAt time.Time
+	AccountID string
+}
+
+// Client describes where a login came from; it is kept sealed with the
+// session so a person can review their sessions.
+type Client struct {
+	Address   string `json:"address"`
+	UserAgent string `json:"user_agent"`
+}
+
+var errBadLogin = apperr.New(apperr.Unauthorized, "email or password is incorrect")
+
+// Login checks an email and password and opens a session. An unknown email
+// and a wrong password answer alike and cost the same work. Repeated
+// failures per account and per client address are throttled.
+func (s *Service) Login(ctx context.Context, email, password string, client Client) (Login, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return Login{}, err
+	}
+	now := s.now()
+	accountKey := s.keys.BlindIndex("login-throttle-account", email)
+	addressKey := s.keys.BlindIndex("login-throttle-address", client.Address)
+	if err := s.checkThrottle(ctx, now, accountKey, s.cfg.AccountFailures); err != nil {
+		return Login{}, err
+	}
+	if err := s.checkThrottle(ctx, now, addressKey, s.cfg.AddressFailures); err != nil {
+		return Login{}, err
+	}
+
+	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndex(email))
+	known := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Login{}, fmt.Errorf("look up account: %w", err)
+	}
+	hash := s.dummyHash
+	if known {
+		hash = a.PasswordHash
+	}
+	ok, err := verifyPassword(password, hash)
+	if err != nil {
+		return Login{}, fmt.Errorf("verify password: %w", err)
+	}
+	if !known || !ok {
+		for _, k := range [][]byte{accountKey, addressKey} {
+			if _, _, err := s.store.ThrottleHit(ctx, k, now, s.cfg.ThrottleWindow); err != nil {
+				return Login{}, fmt.Errorf("count failed login: %w", err)
+			}
+		}
+		return Login{}, errBadLogin
+	}
+	if err := s.store.ThrottleReset(ctx, accountKey); err != nil {
+		return Login{}, fmt.Errorf("reset login throttle: %w", err)
+	}
+
+	tok, tokHash := token.New(token.Session)
+	sess := store.Session{
+		ID:         id.New(),
+		AccountID:  a.ID,
+		TokenHash:  tokHash,
+		CreatedAt:  now,
+		LastSeenAt: now,
+		ExpiresAt:  now.Add(s.cfg.SessionTTL),
+	}
+	clientJSON, err := json.Marshal(client)
+	if err != nil {
+		return Login{}, fmt.Errorf("encode client: %w", err)
+	}
+	sess.ClientSealed = s.keys.SealPII(clientJSON, sessionClientAD(sess.ID))
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return Login{}, fmt.Errorf("create session: %w", err)
+	}
+	return Login{Token: tok, ExpiresAt: sess.ExpiresAt, AccountID: a.ID}, nil
+}
+
+func sessionClientAD(sessionID string) []byte { return keys.AD("session-client", sessionID) }
+
+func (s *Service) checkThrottle(ctx context.Context, now time.Time, key []byte, limit int) error {
+	n, resetAt, err := s.store.ThrottleCount(ctx, key, now)
+	if err != nil {
+		return fmt.Errorf("read login throttle: %w", err)
+	}
+	if n >= limit {
+		e := apperr.New(apperr.Throttled, "too many failed logins; try again later")
+		e.RetryAfter = resetAt.Sub(now)
+		return e
+	}
+	return nil
+}
+
+var errNoSession = apperr.New(apperr.Unauthorized, "a valid session token is required")
+
+// Authenticate turns a session token into the person it belongs to. Expired
+// and idle sessions are refused and removed.
+func (s *Service) Authenticate(ctx context.Context, tok string) (authz.Principal, error) {
+	if !token.Parse(tok, token.Session) {
+		return authz.Principal{}, errNoSession
+	}
+	sess, err := s.store.SessionByTokenHash(ctx, token.Hash(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return authz.Principal{}, errNoSession
+	}
+	if err != nil {
+		return authz.Principal{}, fmt.Errorf("look up session: %w", err)
+	}
+	now := s.now()
+	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.cfg.IdleTimeout {
+		if err := s.store.DeleteSession(ctx, sess.AccountID, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return authz.Principal{}, fmt.Errorf("remove expired session: %w", err)
+		}
+		return authz.Principal{}, errNoSession
+	}
+	if now.Sub(sess.LastSeenAt) >= touchEvery {
+		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
+			return authz.Principal{}, fmt.Errorf("touch session: %w", err)
+		}
+	}
+	return authz.Principal{Kind: authz.Person, AccountID: sess.AccountID, SessionID: sess.ID}, nil
+}
+
+// Logout ends the session p authenticated with.
+func (s *Service) Logout(ctx context.Context, p authz.Principal) error {
+	err := s.store.DeleteSession(ctx, p.AccountID, p.SessionID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// LogoutEverywhere ends every session of p's account.
+func (s *Service) LogoutEverywhere(ctx context.Context, p authz.Principal) error {
+	if err := s.store.DeleteAccountSessions(ctx, p.AccountID); err != nil {
+		return fmt.Errorf("delete sessions: %w", err)
+	}
+	return nil
+}
+
+// SessionView is a session as its owner sees it.
+type SessionView struct {
+	ID         string    `json:"id"`
+	Client     Client    `json:"client"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Current    bool      `json:"current"`
+}
+
+// Sessions lists p's sessions, newest first.
+func (s *Service) Sessions(ctx context.Context, p authz.Principal) ([]SessionView, error) {
+	list, err := s.store.ListSessions(ctx, p.AccountID)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	out := make([]SessionView, 0, len(list))
+	for i := len(list) - 1; i >= 0; i-- {
+		sess := list[i]
+		v := SessionView{ID: sess.ID, CreatedAt: sess.CreatedAt, LastSeenAt: sess.LastSeenAt, ExpiresAt: sess.ExpiresAt, Current: sess.ID == p.SessionID}
+		if raw, err := s.keys.OpenPII(sess.ClientSealed, sessionClientAD(sess.ID)); err == nil {
+			_ = json.Unmarshal(raw, &v.Client) // a session without client details still lists
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// EndSession ends one of p's own sessions; another account's session is
+// not found.
+func (s *Service) EndSession(ctx context.Context, p authz.Principal, sessionID string) error {
+	err := s.store.DeleteSession(ctx, p.AccountID, sessionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return apperr.NotFoundf("session")
+	}
+	if err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// Account is an account as its owner sees it.
+type Account struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+// Account returns the account with its email opened.
+func (s *Service) Account(ctx context.Context, accountID string) (Account, error) {
+	a, err := s.store.AccountByID(ctx, accountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Account{}, apperr.NotFoundf("account")
+	}
+	if err != nil {
+		return Account{}, fmt.Errorf("read account: %w", err)
+	}
+	email, err := s.keys.OpenPII(a.EmailSealed, emailAD(a.ID))
+	if err != nil {
+		return Account{}, fmt.Errorf("open email of account %s: %w", a.ID, err)
+	}
+	return Account{ID: a.ID, Email: string(email)}, nil
+}
+
+// AccountIDByEmail finds an account by email, for sharing a home with it.
+func (s *Service) AccountIDByEmail(ctx context.Context, email string) (string, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndex(email))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", apperr.New(apperr.NotFound, "no account has this email; ask them to sign up first")
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up account: %w", err)
+	}
+	return a.ID, nil
+}
+
+// SweepSessions removes expired and idle sessions.
+func (s *Service) SweepSessions(ctx context.Context) (int, error) {
+	now := s.now()
+	n, err := s.store.DeleteExpiredSessions(ctx, now, now.Add(-s.cfg.IdleTimeout))
+	if err != nil {
+		return 0, fmt.Errorf("sweep sessions: %w", err)
+	}
+	return n, nil
+}

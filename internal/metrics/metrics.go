@@ -1,0 +1,46 @@
+// Package metrics holds camvault's Prometheus collectors. They live on one
+// registry made per server (no package-level state), served only by the
+// admin listener.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics is the set of collectors the server updates.
+type Metrics struct {
+	Registry        *prometheus.Registry
+	Requests        *prometheus.CounterVec   // by route, method, status code
+	RequestDuration *prometheus.HistogramVec // by route, method
+	AuthFailures    *prometheus.CounterVec   // by credential kind
+	ThrottledLogins prometheus.Counter
+}
+
+// New makes the collectors and registers them, with the Go runtime and
+// process collectors, on a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "camvault_http_requests_total",
+			Help: "HTTP requests on the public listener, by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "camvault_http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests on the public listener, by route pattern and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method"}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "camvault_auth_failures_total",
+			Help: "Requests refused for a missing, wrong or expired credential, by the kind the route needs (session, device, login).",
+		}, []string{"kind"}),
+		ThrottledLogins: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "camvault_login_throttled_total",
+			Help: "Login and pairing attempts refused with 429 because of too many failures.",
+		}),
+	}
+	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.AuthFailures, m.ThrottledLogins,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

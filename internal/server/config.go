@@ -1,0 +1,81 @@
+// Package server wires camvault together: it checks the configuration is
+// safe, loads the keys, opens the backends, builds the services and runs the
+// public and admin listeners.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+)
+
+// Config is the server's configuration, from flags or CAMVAULT_ variables.
+type Config struct {
+	DataDir   string
+	Addr      string // public listener
+	AdminAddr string // health, readiness, metrics
+	// AdminAllowRemote allows a non-loopback admin address; the operator
+	// must then restrict it by network.
+	AdminAllowRemote bool
+	KeyFile          string // default: DataDir/master.key
+	MasterKey        string // from CAMVAULT_MASTER_KEY; used instead of the key file
+	TLSCert          string
+	TLSKey           string
+}
+
+func (c Config) keyFile() string {
+	if c.KeyFile != "" {
+		return c.KeyFile
+	}
+	return filepath.Join(c.DataDir, "master.key")
+}
+
+// Check refuses an unsafe configuration (DESIGN.md invariant 10): a public
+// listener off loopback without TLS, an admin listener off loopback unless
+// explicitly allowed, half a TLS configuration.
+func (c Config) Check() error {
+	if c.DataDir == "" {
+		return errors.New("--data is required")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both or neither")
+	}
+	public, err := isLoopback(c.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	if !public && c.TLSCert == "" {
+		return fmt.Errorf("--addr %s is not a loopback address: refusing to serve without TLS (give --tls-cert and --tls-key, or put a TLS proxy in front and listen on loopback)", c.Addr)
+	}
+	admin, err := isLoopback(c.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("--admin-addr: %w", err)
+	}
+	if !admin && !c.AdminAllowRemote {
+		return fmt.Errorf("--admin-addr %s is not a loopback address: the admin listener stays on loopback unless --admin-allow-remote is given", c.AdminAddr)
+	}
+	if c.Addr == c.AdminAddr {
+		return errors.New("--addr and --admin-addr must differ")
+	}
+	return nil
+}
+
+// isLoopback reports whether a listen address is bound to loopback only.
+// An empty host (":8080") means every interface, so it is not.
+func isLoopback(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("%q is not HOST:PORT", addr)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true, nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false, nil // a host name may resolve anywhere
+	}
+	return ip.IsLoopback(), nil
+}

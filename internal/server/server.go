@@ -1,0 +1,191 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/camvault/camvault/api"
+	"github.com/camvault/camvault/internal/admin"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/homes"
+	"github.com/camvault/camvault/internal/httpapi"
+	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/metrics"
+	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/store/sqlite"
+)
+
+const databaseFile = "camvault.db"
+
+// App is a camvault server with its backends open, ready to serve.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	store    store.Store
+	metrics  *metrics.Metrics
+	identity *identity.Service
+	public   http.Handler
+	admin    http.Handler
+}
+
+// Options tune an App beyond its Config; tests use them to run the real
+// services with a controllable clock.
+type Options struct {
+	Identity identity.Config
+	Homes    homes.Config
+}
+
+// DefaultOptions are the production settings.
+func DefaultOptions() Options {
+	return Options{Identity: identity.DefaultConfig(), Homes: homes.DefaultConfig()}
+}
+
+// Open checks cfg, loads the keys and opens the backends.
+func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	dbPath := filepath.Join(cfg.DataDir, databaseFile)
+	kr, err := loadKeys(cfg, dbPath, log)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	a := &App{cfg: cfg, log: log, store: st, metrics: metrics.New()}
+	a.identity, err = identity.New(st, kr, opts.Identity)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	hs := homes.New(st, authz.New(st), kr, a.identity, opts.Homes)
+	a.public = httpapi.New(httpapi.Deps{
+		Identity: a.identity, Homes: hs, Metrics: a.metrics, Log: log, OpenAPI: api.OpenAPI(),
+	}).Handler()
+	a.admin = admin.Handler(a.metrics.Registry, map[string]admin.Pinger{"store": st})
+	return a, nil
+}
+
+// loadKeys finds the master key: the environment first, then the key file.
+// A missing key file is created only for a new data directory; when a
+// database already exists, a missing key means its data could not be read,
+// so the server refuses to start rather than make a new key.
+func loadKeys(cfg Config, dbPath string, log *slog.Logger) (*keys.Keyring, error) {
+	if cfg.MasterKey != "" {
+		kr, err := keys.ParseKeys(cfg.MasterKey)
+		if err != nil {
+			return nil, fmt.Errorf("CAMVAULT_MASTER_KEY: %w", err)
+		}
+		return kr, nil
+	}
+	path := cfg.keyFile()
+	kr, err := keys.LoadFile(path)
+	if err == nil {
+		return kr, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if _, statErr := os.Stat(dbPath); statErr == nil {
+		return nil, fmt.Errorf("key file %s is missing but %s exists: restore the key file (a new key could not read the data)", path, dbPath)
+	}
+	kr, err = keys.CreateFile(path)
+	if err != nil {
+		return nil, err
+	}
+	log.Warn("created a new master key; back it up apart from the data", "key_file", path)
+	return kr, nil
+}
+
+// Public is the public API handler.
+func (a *App) Public() http.Handler { return a.public }
+
+// Admin is the admin handler.
+func (a *App) Admin() http.Handler { return a.admin }
+
+// Close closes the backends.
+func (a *App) Close() error { return a.store.Close() }
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (a *App) Run(ctx context.Context) error {
+	pubLn, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on --addr: %w", err)
+	}
+	admLn, err := net.Listen("tcp", a.cfg.AdminAddr)
+	if err != nil {
+		pubLn.Close()
+		return fmt.Errorf("listen on --admin-addr: %w", err)
+	}
+	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
+	pub := &http.Server{
+		Handler:           a.public,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          errLog,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	adm := &http.Server{Handler: a.admin, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+
+	errs := make(chan error, 2)
+	go func() {
+		if a.cfg.TLSCert != "" {
+			pub.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			errs <- pub.ServeTLS(pubLn, a.cfg.TLSCert, a.cfg.TLSKey)
+			return
+		}
+		errs <- pub.Serve(pubLn)
+	}()
+	go func() { errs <- adm.Serve(admLn) }()
+	go a.sweepSessions(ctx)
+	a.log.Info("camvault serving", "addr", pubLn.Addr().String(), "admin_addr", admLn.Addr().String(), "tls", a.cfg.TLSCert != "")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs:
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = pub.Shutdown(shutCtx)
+	_ = adm.Shutdown(shutCtx)
+	if errors.Is(runErr, http.ErrServerClosed) {
+		runErr = nil
+	}
+	return runErr
+}
+
+// sweepSessions removes expired and idle sessions now and then; they are
+// refused on use anyway, this only keeps the table small.
+func (a *App) sweepSessions(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := a.identity.SweepSessions(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sweeping sessions", "err", err)
+		} else if n > 0 {
+			a.log.Info("swept sessions", "removed", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
