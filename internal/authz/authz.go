@@ -57,10 +57,12 @@ func (g Grant) HomeID() string { return g.Membership.Home.ID }
 func (g Grant) Version() int64 { return g.Membership.Home.GrantsVersion }
 
 // CanSeeDevice reports whether the grant covers one camera of its home: all
-// of them, unless the member is a viewer limited to a list.
+// of them, unless the member is a viewer limited to a list. A limited list
+// that has become empty (its cameras were removed) covers none: a limit
+// never widens into "everything".
 func (g Grant) CanSeeDevice(deviceID string) bool {
 	m := g.Membership.Member
-	if m.Role == store.RoleViewer && len(m.Devices) > 0 {
+	if m.Role == store.RoleViewer && m.Devices != nil {
 		return slices.Contains(m.Devices, deviceID)
 	}
 	return true

@@ -17,7 +17,10 @@ type Member struct {
 	AccountID string     `json:"account_id"`
 	Email     string     `json:"email"`
 	Role      store.Role `json:"role"`
-	Devices   []string   `json:"devices"`
+	// Limited is true when the member sees only Devices; false: every
+	// camera of the home.
+	Limited bool     `json:"limited"`
+	Devices []string `json:"devices"`
 }
 
 const maxLimitedDevices = 256
@@ -38,7 +41,11 @@ func (s *Service) AddMember(ctx context.Context, p authz.Principal, homeID, emai
 	if len(devices) > maxLimitedDevices {
 		return Member{}, apperr.New(apperr.Invalid, "at most %d cameras", maxLimitedDevices)
 	}
-	devices = slices.Compact(slices.Sorted(slices.Values(devices)))
+	if len(devices) == 0 {
+		devices = nil // every camera of the home
+	} else {
+		devices = slices.Compact(slices.Sorted(slices.Values(devices)))
+	}
 	for _, d := range devices {
 		if !id.Valid(d) {
 			return Member{}, apperr.New(apperr.Invalid, "devices must be camera IDs of this home")
@@ -124,5 +131,5 @@ func (s *Service) memberView(ctx context.Context, m store.Member) (Member, error
 	if devices == nil {
 		devices = []string{}
 	}
-	return Member{AccountID: m.AccountID, Email: a.Email, Role: m.Role, Devices: devices}, nil
+	return Member{AccountID: m.AccountID, Email: a.Email, Role: m.Role, Limited: m.Devices != nil, Devices: devices}, nil
 }

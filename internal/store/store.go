@@ -75,7 +75,8 @@ type Member struct {
 	HomeID    string
 	AccountID string
 	Role      Role
-	// Devices, when not empty, limits a viewer to these cameras.
+	// Devices, when not nil, limits a viewer to these cameras (an empty,
+	// non-nil list: to none, as when every listed camera was removed).
 	Devices []string
 	AddedAt time.Time
 }
@@ -192,7 +193,124 @@ type Store interface {
 	Homes
 	Devices
 	Throttle
+	Events
+	Audit
+	Incidents
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Event is a motion event a camera uploaded: its record, pointing at its
+// sealed blobs.
+type Event struct {
+	ID            string // server-chosen, random
+	HomeID        string
+	DeviceID      string
+	DeviceEventID string // the camera's own ID for it, unique per device
+	Kind          string
+	StartedAt     time.Time
+	CreatedAt     time.Time
+	ThumbKey      string
+	ThumbSize     int64 // plaintext bytes
+	ClipKey       string // empty when the event has no clip
+	ClipSize      int64
+}
+
+// EventScope is one home an event query may read, and within it either
+// every camera (Devices nil) or only the listed ones.
+type EventScope struct {
+	HomeID  string
+	Devices []string
+}
+
+// EventQuery selects events newest first: started before (BeforeTime,
+// BeforeID) in (started_at, id) order, at most Limit.
+type EventQuery struct {
+	Scopes     []EventScope
+	Kinds      []string // empty: every kind
+	BeforeTime time.Time
+	BeforeID   string // with BeforeTime: the cursor of the last event seen
+	Limit      int
+}
+
+// Events keeps event records.
+type Events interface {
+	// CreateEvent inserts e. If the device already has an event with the
+	// same DeviceEventID, nothing is inserted and the existing event is
+	// returned with created false.
+	CreateEvent(ctx context.Context, e Event) (stored Event, created bool, err error)
+	// EventByID reads a live event (not one being deleted).
+	EventByID(ctx context.Context, id string) (Event, error)
+	// EventByDeviceEventID reads a device's event, live or being deleted,
+	// by the device's own ID for it.
+	EventByDeviceEventID(ctx context.Context, deviceID, deviceEventID string) (Event, error)
+	ListEvents(ctx context.Context, q EventQuery) ([]Event, error)
+	// MarkEventDeleted hides an event from every read and queues its blobs
+	// for removal; ErrNotFound if it is not live.
+	MarkEventDeleted(ctx context.Context, id string, at time.Time) (Event, error)
+	// MarkExpiredEvents marks deleted the events older than their home's
+	// retention at now, at most limit, and returns how many.
+	MarkExpiredEvents(ctx context.Context, now time.Time, limit int) (int, error)
+	// DeletedEvents lists events marked deleted whose blobs may remain.
+	DeletedEvents(ctx context.Context, limit int) ([]Event, error)
+	// PurgeEvent removes the record of an event marked deleted.
+	PurgeEvent(ctx context.Context, id string) error
+	// EventRecordExists reports whether any record, live or marked deleted,
+	// has the ID: blobs without one are orphans.
+	EventRecordExists(ctx context.Context, id string) (bool, error)
+	// SetRetention sets how many days a home's events are kept.
+	SetRetention(ctx context.Context, homeID string, days int) error
+}
+
+// AuditEntry is one entry of a home's audit chain.
+type AuditEntry struct {
+	HomeID    string
+	Seq       int64 // 1, 2, 3 ... per home
+	At        time.Time
+	ActorKind string // person, device, integration, staff
+	ActorID   string
+	Action    string
+	DeviceID  string
+	EventID   string
+	Result    string
+	PrevHash  []byte
+	Hash      []byte
+}
+
+// Audit keeps each home's audit chain.
+type Audit interface {
+	// AppendAudit appends one entry to a home's chain. build is called,
+	// inside the append's transaction, with the chain's last sequence
+	// number and hash (0 and nil for an empty chain) and returns the entry.
+	AppendAudit(ctx context.Context, homeID string, build func(prevSeq int64, prevHash []byte) AuditEntry) error
+	// ListAudit returns entries with Seq below beforeSeq (0: from the end),
+	// newest first, at most limit.
+	ListAudit(ctx context.Context, homeID string, beforeSeq int64, limit int) ([]AuditEntry, error)
+	// AuditHomes lists the homes that have an audit chain.
+	AuditHomes(ctx context.Context) ([]string, error)
+}
+
+// Incident is a response the last-step check refused to send, or a cache
+// entry that did not prove what it was: enough to tell exactly which
+// households were concerned.
+type Incident struct {
+	ID             string
+	At             time.Time
+	Kind           string // "egress_blocked", "cache_mismatch", ...
+	RequesterKind  string
+	RequesterID    string
+	RequestedHome  string
+	RequestedEvent string
+	LabelHome      string // whose data it was
+	LabelDevice    string
+	LabelEvent     string
+	LabelKind      string
+	Detail         string
+}
+
+// Incidents keeps incidents.
+type Incidents interface {
+	RecordIncident(ctx context.Context, in Incident) error
+	ListIncidents(ctx context.Context, limit int) ([]Incident, error)
 }

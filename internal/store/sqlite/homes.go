@@ -42,28 +42,33 @@ func (s *Store) HomeByID(ctx context.Context, id string) (store.Home, error) {
 // Memberships lists an account's homes, oldest membership first.
 func (s *Store) Memberships(ctx context.Context, accountID string) ([]store.Membership, error) {
 	rows, err := s.r.QueryContext(ctx,
-		`SELECT `+homeCols+`, m.role, m.added_at FROM members m JOIN homes h ON h.id = m.home_id
+		`SELECT `+homeCols+`, m.role, m.limited, m.added_at FROM members m JOIN homes h ON h.id = m.home_id
 		 WHERE m.account_id = ? ORDER BY m.added_at, h.id`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("list memberships: %w", err)
 	}
 	defer rows.Close()
 	var out []store.Membership
+	var limited []bool
 	for rows.Next() {
 		var m store.Membership
 		var added int64
-		if m.Home, err = scanHome(rows, &m.Member.Role, &added); err != nil {
+		var lim bool
+		if m.Home, err = scanHome(rows, &m.Member.Role, &lim, &added); err != nil {
 			return nil, fmt.Errorf("scan membership: %w", err)
 		}
 		m.Member.HomeID, m.Member.AccountID, m.Member.AddedAt = m.Home.ID, accountID, fromTS(added)
 		out = append(out, m)
+		limited = append(limited, lim)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	for i := range out {
-		if out[i].Member.Devices, err = memberDevices(ctx, s.r, out[i].Home.ID, accountID); err != nil {
-			return nil, err
+		if limited[i] {
+			if out[i].Member.Devices, err = memberDevices(ctx, s.r, out[i].Home.ID, accountID); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
@@ -79,15 +84,18 @@ func (s *Store) Member(ctx context.Context, homeID, accountID string) (store.Mem
 	defer tx.Rollback()
 	var m store.Membership
 	var added int64
+	var limited bool
 	m.Home, err = scanHome(tx.QueryRowContext(ctx,
-		`SELECT `+homeCols+`, m.role, m.added_at FROM members m JOIN homes h ON h.id = m.home_id
-		 WHERE m.home_id = ? AND m.account_id = ?`, homeID, accountID), &m.Member.Role, &added)
+		`SELECT `+homeCols+`, m.role, m.limited, m.added_at FROM members m JOIN homes h ON h.id = m.home_id
+		 WHERE m.home_id = ? AND m.account_id = ?`, homeID, accountID), &m.Member.Role, &limited, &added)
 	if err != nil {
 		return store.Membership{}, err
 	}
 	m.Member.HomeID, m.Member.AccountID, m.Member.AddedAt = homeID, accountID, fromTS(added)
-	if m.Member.Devices, err = memberDevices(ctx, tx, homeID, accountID); err != nil {
-		return store.Membership{}, err
+	if limited {
+		if m.Member.Devices, err = memberDevices(ctx, tx, homeID, accountID); err != nil {
+			return store.Membership{}, err
+		}
 	}
 	return m, nil
 }
@@ -103,7 +111,7 @@ func memberDevices(ctx context.Context, q querier, homeID, accountID string) ([]
 		return nil, fmt.Errorf("list member devices: %w", err)
 	}
 	defer rows.Close()
-	var out []string
+	out := []string{} // limited: never nil, even when empty
 	for rows.Next() {
 		var d string
 		if err := rows.Scan(&d); err != nil {
@@ -117,27 +125,32 @@ func memberDevices(ctx context.Context, q querier, homeID, accountID string) ([]
 // ListMembers lists a home's members, oldest first.
 func (s *Store) ListMembers(ctx context.Context, homeID string) ([]store.Member, error) {
 	rows, err := s.r.QueryContext(ctx,
-		`SELECT account_id, role, added_at FROM members WHERE home_id = ? ORDER BY added_at, account_id`, homeID)
+		`SELECT account_id, role, limited, added_at FROM members WHERE home_id = ? ORDER BY added_at, account_id`, homeID)
 	if err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
 	defer rows.Close()
 	var out []store.Member
+	var limited []bool
 	for rows.Next() {
 		m := store.Member{HomeID: homeID}
 		var added int64
-		if err := rows.Scan(&m.AccountID, &m.Role, &added); err != nil {
+		var lim bool
+		if err := rows.Scan(&m.AccountID, &m.Role, &lim, &added); err != nil {
 			return nil, err
 		}
 		m.AddedAt = fromTS(added)
 		out = append(out, m)
+		limited = append(limited, lim)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	for i := range out {
-		if out[i].Devices, err = memberDevices(ctx, s.r, homeID, out[i].AccountID); err != nil {
-			return nil, err
+		if limited[i] {
+			if out[i].Devices, err = memberDevices(ctx, s.r, homeID, out[i].AccountID); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil
@@ -155,9 +168,9 @@ func (s *Store) PutMember(ctx context.Context, m store.Member) error {
 
 func putMember(ctx context.Context, tx *sql.Tx, m store.Member) error {
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO members (home_id, account_id, role, added_at) VALUES (?, ?, ?, ?)
-		 ON CONFLICT (home_id, account_id) DO UPDATE SET role = excluded.role`,
-		m.HomeID, m.AccountID, string(m.Role), ts(m.AddedAt)); err != nil {
+		`INSERT INTO members (home_id, account_id, role, limited, added_at) VALUES (?, ?, ?, ?, ?)
+		 ON CONFLICT (home_id, account_id) DO UPDATE SET role = excluded.role, limited = excluded.limited`,
+		m.HomeID, m.AccountID, string(m.Role), m.Devices != nil, ts(m.AddedAt)); err != nil {
 		return fmt.Errorf("upsert member: %w", mapErr(err))
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM member_devices WHERE home_id = ? AND account_id = ?`, m.HomeID, m.AccountID); err != nil {

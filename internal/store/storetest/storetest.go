@@ -226,7 +226,7 @@ func testMembers(t *testing.T, s store.Store) {
 	}
 	check(t, "make admin", s.PutMember(ctx, store.Member{HomeID: h.ID, AccountID: viewer.ID, Role: store.RoleAdmin, AddedAt: base}))
 	m, _ = s.Member(ctx, h.ID, viewer.ID)
-	if m.Member.Role != store.RoleAdmin || len(m.Member.Devices) != 0 {
+	if m.Member.Role != store.RoleAdmin || m.Member.Devices != nil {
 		t.Fatalf("after making admin: %+v", m)
 	}
 	list, err := s.ListMembers(ctx, h.ID)
@@ -399,6 +399,30 @@ func testDeleteDevice(t *testing.T, s store.Store) {
 		t.Fatalf("grants version %d after deleting a camera, was %d", m.Home.GrantsVersion, before.GrantsVersion)
 	}
 	mustNotFound(t, "delete twice", s.DeleteDevice(ctx, d1.ID))
+
+	// With its last listed camera gone, a limited viewer sees no camera:
+	// the limit stays, it does not widen to "all".
+	check(t, "delete last", s.DeleteDevice(ctx, d2.ID))
+	m, err = s.Member(ctx, h.ID, viewer.ID)
+	check(t, "viewer", err)
+	if m.Member.Devices == nil || len(m.Member.Devices) != 0 {
+		t.Fatalf("viewer devices after deleting every listed camera: %#v, want empty and not nil", m.Member.Devices)
+	}
+	ms, err := s.Memberships(ctx, viewer.ID)
+	check(t, "memberships", err)
+	if len(ms) != 1 || ms[0].Member.Devices == nil {
+		t.Fatalf("memberships lose the limit: %#v", ms)
+	}
+	list, err := s.ListMembers(ctx, h.ID)
+	check(t, "list members", err)
+	for _, lm := range list {
+		if lm.AccountID == viewer.ID && lm.Devices == nil {
+			t.Fatalf("ListMembers loses the limit")
+		}
+		if lm.AccountID == a.ID && lm.Devices != nil {
+			t.Fatalf("owner listed as limited")
+		}
+	}
 }
 
 func testThrottle(t *testing.T, s store.Store) {

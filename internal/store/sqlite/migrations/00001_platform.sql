@@ -33,6 +33,8 @@ CREATE TABLE members (
     home_id    TEXT NOT NULL REFERENCES homes(id) ON DELETE CASCADE,
     account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     role       TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'viewer')),
+    -- 1: the member sees only the cameras listed in member_devices
+    limited    INTEGER NOT NULL DEFAULT 0,
     added_at   INTEGER NOT NULL,
     PRIMARY KEY (home_id, account_id)
 ) STRICT;

@@ -1,0 +1,134 @@
+package media
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"image/jpeg"
+)
+
+// CheckJPEG checks that b is a JPEG image: it starts with a start-of-image
+// marker, its header decodes with sane dimensions, and it ends with an
+// end-of-image marker.
+func CheckJPEG(b []byte) error {
+	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 || b[2] != 0xFF {
+		return errors.New("not a JPEG: no start-of-image marker")
+	}
+	if !bytes.HasSuffix(b, []byte{0xFF, 0xD9}) {
+		return errors.New("not a complete JPEG: no end-of-image marker")
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("not a valid JPEG: %v", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > 8192 || cfg.Height > 8192 {
+		return fmt.Errorf("JPEG dimensions %dx%d out of range", cfg.Width, cfg.Height)
+	}
+	return nil
+}
+
+// MP4Checker checks, as bytes stream through it, that they form a sane
+// ISO base media file: a sequence of top-level boxes, the first an ftyp,
+// each with a printable four-character type and a size that fits, ending
+// exactly at a box boundary. It never holds more than a box header.
+type MP4Checker struct {
+	off      int64 // bytes seen
+	boxEnd   int64 // where the current box ends; 0 before the first
+	hdr      []byte
+	boxes    int
+	toEnd    bool // the current box has size 0: it runs to the end
+	err      error
+	sawMovie bool
+}
+
+// Write consumes the next bytes of the file.
+func (c *MP4Checker) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 && c.err == nil {
+		if c.toEnd || c.off < c.boxEnd {
+			skip := int64(len(p))
+			if !c.toEnd && c.boxEnd-c.off < skip {
+				skip = c.boxEnd - c.off
+			}
+			c.off += skip
+			p = p[skip:]
+			continue
+		}
+		// At a box boundary: gather the header (8 bytes, or 16 with a
+		// 64-bit size).
+		need := 8
+		if len(c.hdr) >= 4 && binary.BigEndian.Uint32(c.hdr[:4]) == 1 {
+			need = 16
+		}
+		take := min(need-len(c.hdr), len(p))
+		c.hdr = append(c.hdr, p[:take]...)
+		c.off += int64(take)
+		p = p[take:]
+		if len(c.hdr) < need || (need == 8 && binary.BigEndian.Uint32(c.hdr[:4]) == 1) {
+			continue
+		}
+		c.startBox()
+	}
+	if c.err != nil {
+		return n, c.err
+	}
+	return n, nil
+}
+
+func (c *MP4Checker) startBox() {
+	start := c.off - int64(len(c.hdr))
+	typ := c.hdr[4:8]
+	for _, ch := range typ {
+		if ch < 0x20 || ch > 0x7E {
+			c.err = fmt.Errorf("not an MP4: box at %d has a non-printable type", start)
+			return
+		}
+	}
+	if c.boxes == 0 && string(typ) != "ftyp" {
+		c.err = errors.New("not an MP4: the first box is not ftyp")
+		return
+	}
+	if string(typ) == "moov" || string(typ) == "moof" {
+		c.sawMovie = true
+	}
+	size := int64(binary.BigEndian.Uint32(c.hdr[:4]))
+	switch size {
+	case 0:
+		c.toEnd = true
+	case 1:
+		size = int64(binary.BigEndian.Uint64(c.hdr[8:16]))
+		if size < 16 || size > 1<<40 {
+			c.err = fmt.Errorf("not an MP4: box at %d has a bad 64-bit size", start)
+			return
+		}
+	default:
+		if size < 8 {
+			c.err = fmt.Errorf("not an MP4: box at %d has size %d", start, size)
+			return
+		}
+	}
+	if c.boxes == 0 && !c.toEnd && (size < 16 || size > 4096) {
+		c.err = errors.New("not an MP4: ftyp box size out of range")
+		return
+	}
+	c.boxEnd = start + size
+	c.boxes++
+	c.hdr = c.hdr[:0]
+}
+
+// Close reports whether the bytes seen form a complete file.
+func (c *MP4Checker) Close() error {
+	if c.err != nil {
+		return c.err
+	}
+	switch {
+	case c.boxes == 0:
+		return errors.New("not an MP4: empty or no complete box")
+	case len(c.hdr) > 0 || (!c.toEnd && c.off != c.boxEnd):
+		return errors.New("not a complete MP4: the last box is cut short")
+	case !c.sawMovie:
+		return errors.New("not an MP4: no moov or moof box")
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package media
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/camvault/camvault/internal/audit"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// Response is media about to be sent. Its label comes from the blob itself
+// (authenticated by every segment), not from the request or the record that
+// pointed at it.
+type Response struct {
+	Blob        *Blob
+	ContentType string
+	ETag        string
+	Modified    time.Time
+}
+
+// Incidents records what the guard refused.
+type Incidents interface {
+	RecordIncident(ctx context.Context, in store.Incident) error
+}
+
+// Counter is the one metric the guard needs.
+type Counter interface{ Inc() }
+
+// Guard is the last step before media bytes leave the server (DESIGN.md
+// invariant 5). Serve is the only function that writes media bytes.
+type Guard struct {
+	audit     *audit.Log
+	incidents Incidents
+	blocked   Counter
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// NewGuard returns the guard.
+func NewGuard(a *audit.Log, in Incidents, blocked Counter, log *slog.Logger, now func() time.Time) *Guard {
+	if now == nil {
+		now = time.Now
+	}
+	return &Guard{audit: a, incidents: in, blocked: blocked, log: log, now: now}
+}
+
+// ErrBlocked is returned when the guard refused to send a response.
+var ErrBlocked = fmt.Errorf("media response blocked by the last-step check")
+
+// Serve compares the response's label with what the requester asked for
+// and may see: the grant (computed from the store for this request) must be
+// for the label's home and cover its camera, and the label must name the
+// requested event and kind. On a match it records the look in the home's
+// audit log and sends the bytes (with Range support); on a mismatch it
+// sends nothing, counts, records an incident naming who would have
+// received what, and returns ErrBlocked.
+func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, p authz.Principal, grant authz.Grant, eventID, kind string, resp Response) error {
+	l := resp.Blob.Label
+	if l.Home != grant.HomeID() || !grant.CanSeeDevice(l.Device) || l.Event != eventID || l.Kind != kind {
+		g.block(r.Context(), p, grant, eventID, l)
+		return ErrBlocked
+	}
+	action := audit.ViewThumbnail
+	if kind == KindClip {
+		action = audit.ViewClip
+	}
+	if err := g.audit.Record(r.Context(), l.Home, audit.Entry{ActorKind: string(p.Kind), ActorID: actorID(p),
+		Action: action, DeviceID: l.Device, EventID: l.Event, Result: audit.ResultOK}); err != nil {
+		return err // not on record: not sent
+	}
+	h := w.Header()
+	h.Set("Content-Type", resp.ContentType)
+	// Private: no shared cache may keep another household's media.
+	h.Set("Cache-Control", "private, max-age=300")
+	h.Set("ETag", resp.ETag)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	http.ServeContent(w, r, "", resp.Modified, io.NewSectionReader(resp.Blob, 0, resp.Blob.Size()))
+	return nil
+}
+
+func (g *Guard) block(ctx context.Context, p authz.Principal, grant authz.Grant, eventID string, l Label) {
+	g.blocked.Inc()
+	in := store.Incident{
+		ID: id.New(), At: g.now().UTC(), Kind: "egress_blocked",
+		RequesterKind: string(p.Kind), RequesterID: actorID(p),
+		RequestedHome: grant.HomeID(), RequestedEvent: eventID,
+		LabelHome: l.Home, LabelDevice: l.Device, LabelEvent: l.Event, LabelKind: l.Kind,
+		Detail: "response label does not match the requester's grant or request",
+	}
+	g.log.ErrorContext(ctx, "media response blocked at the last step",
+		"requester_kind", in.RequesterKind, "requester", in.RequesterID, "requested_home", in.RequestedHome,
+		"requested_event", in.RequestedEvent, "label_home", l.Home, "label_device", l.Device, "label_event", l.Event, "label_kind", l.Kind)
+	// Recording is best effort: the bytes are already withheld.
+	ctx = context.WithoutCancel(ctx)
+	if err := g.incidents.RecordIncident(ctx, in); err != nil {
+		g.log.ErrorContext(ctx, "recording incident", "err", err)
+	}
+	if grant.HomeID() != "" {
+		if err := g.audit.Record(ctx, grant.HomeID(), audit.Entry{ActorKind: string(p.Kind), ActorID: actorID(p),
+			Action: "media.view", EventID: eventID, Result: audit.ResultBlocked}); err != nil {
+			g.log.ErrorContext(ctx, "auditing blocked response", "err", err)
+		}
+	}
+}
+
+func actorID(p authz.Principal) string {
+	if p.Kind == authz.Device {
+		return p.DeviceID
+	}
+	return p.AccountID
+}
+
+// Kinds of media blob.
+const (
+	KindThumbnail = "thumbnail"
+	KindClip      = "clip"
+)
