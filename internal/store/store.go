@@ -212,7 +212,7 @@ type Event struct {
 	StartedAt     time.Time
 	CreatedAt     time.Time
 	ThumbKey      string
-	ThumbSize     int64 // plaintext bytes
+	ThumbSize     int64  // plaintext bytes
 	ClipKey       string // empty when the event has no clip
 	ClipSize      int64
 }
