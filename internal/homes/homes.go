@@ -152,6 +152,37 @@ func (s *Service) List(ctx context.Context, p authz.Principal) ([]Home, error) {
 	return out, nil
 }
 
+// Update changes a home's name or retention (days its events are kept,
+// 1 to 3650). Owners and admins only.
+func (s *Service) Update(ctx context.Context, p authz.Principal, homeID string, name *string, retentionDays *int) (Home, error) {
+	g, err := s.authz.Home(ctx, p, homeID, authz.ManageDevices)
+	if err != nil {
+		return Home{}, err
+	}
+	if name == nil && retentionDays == nil {
+		return Home{}, apperr.New(apperr.Invalid, "give name or retention_days")
+	}
+	if retentionDays != nil && (*retentionDays < 1 || *retentionDays > 3650) {
+		return Home{}, apperr.New(apperr.Invalid, "retention_days must be 1 to 3650")
+	}
+	var sealed []byte
+	if name != nil {
+		n, err := CheckName("name", *name)
+		if err != nil {
+			return Home{}, err
+		}
+		dk, err := s.dataKey(g.Membership.Home)
+		if err != nil {
+			return Home{}, err
+		}
+		sealed = dk.Seal([]byte(n), homeNameAD(homeID))
+	}
+	if err := s.store.UpdateHome(ctx, homeID, sealed, retentionDays); err != nil {
+		return Home{}, fmt.Errorf("update home: %w", err)
+	}
+	return s.Get(ctx, p, homeID)
+}
+
 // Get returns one home p belongs to.
 func (s *Service) Get(ctx context.Context, p authz.Principal, homeID string) (Home, error) {
 	g, err := s.authz.Home(ctx, p, homeID, authz.ViewHome)

@@ -55,6 +55,26 @@ func (s *Server) getHome(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *Server) updateHome(w http.ResponseWriter, r *http.Request) error {
+	homeID, err := pathID(r, "home", "home")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name          *string `json:"name"`
+		RetentionDays *int    `json:"retention_days"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	h, err := s.homes.Update(r.Context(), principal(r.Context()), homeID, in.Name, in.RetentionDays)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, h)
+	return nil
+}
+
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 	homeID, err := pathID(r, "home", "home")
 	if err != nil {

@@ -9,8 +9,10 @@ import (
 	"strings"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
 )
 
@@ -18,6 +20,8 @@ import (
 type Server struct {
 	identity *identity.Service
 	homes    *homes.Service
+	events   *events.Service
+	guard    *media.Guard
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	openAPI  []byte
@@ -27,6 +31,8 @@ type Server struct {
 type Deps struct {
 	Identity *identity.Service
 	Homes    *homes.Service
+	Events   *events.Service
+	Guard    *media.Guard // the only writer of media bytes
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 	OpenAPI  []byte // the API description, served at /api/v1/openapi.json
@@ -34,7 +40,7 @@ type Deps struct {
 
 // New returns the API server.
 func New(d Deps) *Server {
-	return &Server{identity: d.Identity, homes: d.Homes, metrics: d.Metrics, log: d.Log, openAPI: d.OpenAPI}
+	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, guard: d.Guard, metrics: d.Metrics, log: d.Log, openAPI: d.OpenAPI}
 }
 
 // authKind is the credential a route requires.
@@ -69,6 +75,8 @@ func Routes() []Route {
 		{"POST", "/api/v1/homes", person, (*Server).createHome},
 		{"GET", "/api/v1/homes", person, (*Server).listHomes},
 		{"GET", "/api/v1/homes/{home}", person, (*Server).getHome},
+		{"PATCH", "/api/v1/homes/{home}", person, (*Server).updateHome},
+		{"GET", "/api/v1/homes/{home}/audit", person, (*Server).homeAudit},
 		{"GET", "/api/v1/homes/{home}/members", person, (*Server).listMembers},
 		{"POST", "/api/v1/homes/{home}/members", person, (*Server).addMember},
 		{"DELETE", "/api/v1/homes/{home}/members/{account}", person, (*Server).removeMember},
@@ -81,6 +89,13 @@ func Routes() []Route {
 		{"DELETE", "/api/v1/devices/{device}", person, (*Server).deleteDevice},
 
 		{"GET", "/api/v1/device", device, (*Server).deviceSelf},
+		{"POST", "/api/v1/device/events", device, (*Server).uploadEvent},
+
+		{"GET", "/api/v1/events", person, (*Server).listEvents},
+		{"GET", "/api/v1/events/{event}", person, (*Server).getEvent},
+		{"DELETE", "/api/v1/events/{event}", person, (*Server).deleteEvent},
+		{"GET", "/api/v1/events/{event}/thumbnail", person, (*Server).eventThumbnail},
+		{"GET", "/api/v1/events/{event}/clip", person, (*Server).eventClip},
 
 		{"GET", "/api/v1/openapi.json", public, (*Server).serveOpenAPI},
 	}

@@ -15,6 +15,7 @@ type Metrics struct {
 	RequestDuration *prometheus.HistogramVec // by route, method
 	AuthFailures    *prometheus.CounterVec   // by credential kind
 	ThrottledLogins prometheus.Counter
+	EgressBlocked   prometheus.Counter
 }
 
 // New makes the collectors and registers them, with the Go runtime and
@@ -39,8 +40,12 @@ func New() *Metrics {
 			Name: "camvault_login_throttled_total",
 			Help: "Login and pairing attempts refused with 429 because of too many failures.",
 		}),
+		EgressBlocked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "camvault_egress_blocked_total",
+			Help: "Media responses the last-step check refused to send because their label did not match the requester's grant (each is an incident).",
+		}),
 	}
-	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.AuthFailures, m.ThrottledLogins,
+	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.AuthFailures, m.ThrottledLogins, m.EgressBlocked,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -15,11 +15,15 @@ import (
 
 	"github.com/camvault/camvault/api"
 	"github.com/camvault/camvault/internal/admin"
+	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/blob/disk"
+	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpapi"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
@@ -34,6 +38,7 @@ type App struct {
 	store    store.Store
 	metrics  *metrics.Metrics
 	identity *identity.Service
+	events   *events.Service
 	public   http.Handler
 	admin    http.Handler
 }
@@ -43,11 +48,12 @@ type App struct {
 type Options struct {
 	Identity identity.Config
 	Homes    homes.Config
+	Events   events.Config
 }
 
 // DefaultOptions are the production settings.
 func DefaultOptions() Options {
-	return Options{Identity: identity.DefaultConfig(), Homes: homes.DefaultConfig()}
+	return Options{Identity: identity.DefaultConfig(), Homes: homes.DefaultConfig(), Events: events.DefaultConfig()}
 }
 
 // Open checks cfg, loads the keys and opens the backends.
@@ -73,10 +79,28 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 		st.Close()
 		return nil, err
 	}
-	hs := homes.New(st, authz.New(st), kr, a.identity, opts.Homes)
+	blobs, err := disk.Open(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open blob store: %w", err)
+	}
+	decider := authz.New(st)
+	hs := homes.New(st, decider, kr, a.identity, opts.Homes)
+	auditLog := audit.New(st, kr.Derive("audit-chain"), opts.Events.Now)
+	a.events = events.New(st, blobs, decider, kr, auditLog, a.identity, log, opts.Events)
+	guard := media.NewGuard(auditLog, st, a.metrics.EgressBlocked, log, opts.Events.Now)
 	a.public = httpapi.New(httpapi.Deps{
-		Identity: a.identity, Homes: hs, Metrics: a.metrics, Log: log, OpenAPI: api.OpenAPI(),
+		Identity: a.identity, Homes: hs, Events: a.events, Guard: guard,
+		Metrics: a.metrics, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
+	// Blobs without a record are what a crash between storing a blob and
+	// committing its record leaves; remove them before accepting uploads.
+	if n, err := a.events.RemoveOrphans(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("remove orphan blobs: %w", err)
+	} else if n > 0 {
+		log.Info("removed orphan blobs", "count", n)
+	}
 	a.admin = admin.Handler(a.metrics.Registry, map[string]admin.Pinger{"store": st})
 	return a, nil
 }
@@ -154,6 +178,7 @@ func (a *App) Run(ctx context.Context) error {
 	}()
 	go func() { errs <- adm.Serve(admLn) }()
 	go a.sweepSessions(ctx)
+	go a.events.RunSweeper(ctx, time.Minute)
 	a.log.Info("camvault serving", "addr", pubLn.Addr().String(), "admin_addr", admLn.Addr().String(), "tls", a.cfg.TLSCert != "")
 
 	var runErr error

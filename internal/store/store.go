@@ -141,6 +141,9 @@ type Homes interface {
 	// CreateHome inserts h with owner as its first member, atomically.
 	CreateHome(ctx context.Context, h Home, owner Member) error
 	HomeByID(ctx context.Context, id string) (Home, error)
+	// UpdateHome replaces a home's sealed name and/or retention; nil leaves
+	// a field as it is.
+	UpdateHome(ctx context.Context, id string, nameSealed []byte, retentionDays *int) error
 	// Memberships lists the homes an account belongs to, oldest first.
 	Memberships(ctx context.Context, accountID string) ([]Membership, error)
 	// Member returns one membership, with the home's current grants version.
@@ -259,8 +262,6 @@ type Events interface {
 	// EventRecordExists reports whether any record, live or marked deleted,
 	// has the ID: blobs without one are orphans.
 	EventRecordExists(ctx context.Context, id string) (bool, error)
-	// SetRetention sets how many days a home's events are kept.
-	SetRetention(ctx context.Context, homeID string, days int) error
 }
 
 // AuditEntry is one entry of a home's audit chain.

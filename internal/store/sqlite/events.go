@@ -176,8 +176,3 @@ func (s *Store) EventRecordExists(ctx context.Context, id string) (bool, error) 
 	}
 	return true, nil
 }
-
-// SetRetention sets a home's retention in days.
-func (s *Store) SetRetention(ctx context.Context, homeID string, days int) error {
-	return affected(s.w.ExecContext(ctx, `UPDATE homes SET retention_days = ? WHERE id = ?`, days, homeID))
-}

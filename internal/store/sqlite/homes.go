@@ -39,6 +39,17 @@ func (s *Store) HomeByID(ctx context.Context, id string) (store.Home, error) {
 	return scanHome(s.r.QueryRowContext(ctx, `SELECT `+homeCols+` FROM homes h WHERE h.id = ?`, id))
 }
 
+// UpdateHome changes a home's name and/or retention.
+func (s *Store) UpdateHome(ctx context.Context, id string, nameSealed []byte, retentionDays *int) error {
+	var name any // NULL keeps the name
+	if nameSealed != nil {
+		name = nameSealed
+	}
+	return affected(s.w.ExecContext(ctx,
+		`UPDATE homes SET name_sealed = COALESCE(?, name_sealed), retention_days = COALESCE(?, retention_days) WHERE id = ?`,
+		name, retentionDays, id))
+}
+
 // Memberships lists an account's homes, oldest membership first.
 func (s *Store) Memberships(ctx context.Context, accountID string) ([]store.Membership, error) {
 	rows, err := s.r.QueryContext(ctx,

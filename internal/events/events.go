@@ -1,0 +1,138 @@
+// Package events owns motion events: their durable, idempotent ingest from
+// cameras, and listing and viewing them by the people allowed to. Media
+// bytes leave only through media.Guard.
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/audit"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/blob"
+	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// Store is what the events service keeps in the store.
+type Store interface {
+	store.Events
+	HomeByID(ctx context.Context, id string) (store.Home, error)
+	DeviceByID(ctx context.Context, id string) (store.Device, error)
+	Memberships(ctx context.Context, accountID string) ([]store.Membership, error)
+}
+
+// Accounts names the people in the audit log.
+type Accounts interface {
+	Account(ctx context.Context, accountID string) (identity.Account, error)
+}
+
+// Config tunes the service.
+type Config struct {
+	MaxThumbnail int64 // bytes
+	MaxClip      int64 // bytes
+	Now          func() time.Time
+}
+
+// DefaultConfig is the production configuration (API.md's limits).
+func DefaultConfig() Config {
+	return Config{MaxThumbnail: 1 << 20, MaxClip: 64 << 20, Now: time.Now}
+}
+
+// Service is the events service.
+type Service struct {
+	store    Store
+	blobs    blob.Store
+	authz    *authz.Decider
+	keys     *keys.Keyring
+	audit    *audit.Log
+	accounts Accounts
+	log      *slog.Logger
+	cfg      Config
+}
+
+// New returns the events service.
+func New(s Store, b blob.Store, d *authz.Decider, k *keys.Keyring, a *audit.Log, acc Accounts, log *slog.Logger, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{store: s, blobs: b, authz: d, keys: k, audit: a, accounts: acc, log: log, cfg: cfg}
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// dataKey returns the data key of a home, for sealing or opening its media.
+func (s *Service) dataKey(ctx context.Context, homeID string) (keys.DataKey, error) {
+	h, err := s.store.HomeByID(ctx, homeID)
+	if err != nil {
+		return keys.DataKey{}, fmt.Errorf("read home %s: %w", homeID, err)
+	}
+	dk, err := s.keys.UnwrapDataKey(h.WrappedDataKey, h.ID)
+	if err != nil {
+		return keys.DataKey{}, fmt.Errorf("unwrap data key of home %s: %w", h.ID, err)
+	}
+	return dk, nil
+}
+
+// blobKey names an event's blob of a kind. The event ID is the server's,
+// fresh for every upload attempt, so two attempts never share a key.
+func blobKey(homeID, deviceID, eventID, kind string) string {
+	return "h/" + homeID + "/" + deviceID + "/" + eventID + "/" + kind
+}
+
+// View is an event as the people who may see it get it.
+type View struct {
+	ID           string    `json:"id"`
+	HomeID       string    `json:"home_id"`
+	DeviceID     string    `json:"device_id"`
+	Kind         string    `json:"kind"`
+	StartedAt    time.Time `json:"started_at"`
+	ThumbnailURL string    `json:"thumbnail_url"`
+	ClipURL      *string   `json:"clip_url"`
+}
+
+func view(e store.Event) View {
+	v := View{ID: e.ID, HomeID: e.HomeID, DeviceID: e.DeviceID, Kind: e.Kind, StartedAt: e.StartedAt,
+		ThumbnailURL: "/api/v1/events/" + e.ID + "/thumbnail"}
+	if e.ClipKey != "" {
+		u := "/api/v1/events/" + e.ID + "/clip"
+		v.ClipURL = &u
+	}
+	return v
+}
+
+var errNoEvent = apperr.NotFoundf("event")
+
+// visibleEvent reads an event and decides whether p may do action on it.
+// Not visible and not there answer alike.
+func (s *Service) visibleEvent(ctx context.Context, p authz.Principal, eventID string, action authz.Action) (store.Event, authz.Grant, error) {
+	e, err := s.store.EventByID(ctx, eventID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Event{}, authz.Grant{}, errNoEvent
+	}
+	if err != nil {
+		return store.Event{}, authz.Grant{}, fmt.Errorf("read event: %w", err)
+	}
+	g, err := s.authz.Home(ctx, p, e.HomeID, authz.ViewHome)
+	if err != nil || !g.CanSeeDevice(e.DeviceID) {
+		return store.Event{}, authz.Grant{}, errNoEvent
+	}
+	if action != authz.ViewHome {
+		if g, err = s.authz.Home(ctx, p, e.HomeID, action); err != nil {
+			return store.Event{}, authz.Grant{}, err
+		}
+	}
+	return e, g, nil
+}
+
+func actorID(p authz.Principal) string {
+	if p.Kind == authz.Device {
+		return p.DeviceID
+	}
+	return p.AccountID
+}

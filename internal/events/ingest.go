@@ -1,0 +1,231 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"time"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/blob"
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// Meta is what a camera says about an event.
+type Meta struct {
+	EventID   string    `json:"event_id"`
+	StartedAt time.Time `json:"started_at"`
+	Kind      string    `json:"kind"`
+}
+
+var deviceEventID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Kinds of event.
+var kinds = map[string]bool{"motion": true, "person": true, "sound": true}
+
+func (s *Service) checkMeta(m Meta) error {
+	if !deviceEventID.MatchString(m.EventID) {
+		return apperr.New(apperr.Invalid, "event_id must be 1 to 64 of A-Z a-z 0-9 _ -")
+	}
+	if !kinds[m.Kind] {
+		return apperr.New(apperr.Invalid, `kind must be "motion", "person" or "sound"`)
+	}
+	if m.StartedAt.IsZero() || m.StartedAt.Year() < 2000 || m.StartedAt.After(s.now().Add(24*time.Hour)) {
+		return apperr.New(apperr.Invalid, "started_at must be an RFC 3339 time, not in the future")
+	}
+	return nil
+}
+
+// Upload is one event upload in progress. The handler feeds it the parts
+// in order; nothing is visible until Commit.
+type Upload struct {
+	svc      *Service
+	device   authz.Principal
+	meta     Meta
+	eventID  string
+	dk       keys.DataKey
+	existing *store.Event // a retry of an event already stored
+	thumb    int64
+	clip     int64
+	hasThumb bool
+	hasClip  bool
+	put      []string // blob keys written, to remove on abort
+}
+
+// Begin starts an upload by device p. The device, and so the home, come
+// from the authenticated principal only (DESIGN.md invariant 2).
+func (s *Service) Begin(ctx context.Context, p authz.Principal, m Meta) (*Upload, error) {
+	if !p.IsDevice() {
+		return nil, apperr.New(apperr.Unauthorized, "a device token is required")
+	}
+	if err := s.checkMeta(m); err != nil {
+		return nil, err
+	}
+	m.StartedAt = m.StartedAt.UTC().Truncate(time.Microsecond)
+	u := &Upload{svc: s, device: p, meta: m}
+	prev, err := s.store.EventByDeviceEventID(ctx, p.DeviceID, m.EventID)
+	switch {
+	case err == nil:
+		u.existing = &prev
+		return u, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("look up event: %w", err)
+	}
+	u.eventID = id.New()
+	if u.dk, err = s.dataKey(ctx, p.HomeID); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Existing returns the stored event's ID when this upload is a retry of an
+// event already stored; the parts need not be read then.
+func (u *Upload) Existing() (string, bool) {
+	if u.existing == nil {
+		return "", false
+	}
+	return u.existing.ID, true
+}
+
+func (u *Upload) label(kind string) media.Label {
+	return media.Label{Home: u.device.HomeID, Device: u.device.DeviceID, Event: u.eventID, Kind: kind}
+}
+
+// Thumbnail reads, checks and stores the thumbnail.
+func (u *Upload) Thumbnail(ctx context.Context, r io.Reader) error {
+	if u.hasThumb {
+		return apperr.New(apperr.Invalid, "only one thumbnail part is allowed")
+	}
+	max := u.svc.cfg.MaxThumbnail
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return fmt.Errorf("read thumbnail: %w", err)
+	}
+	if int64(len(b)) > max {
+		return apperr.New(apperr.TooLarge, "thumbnail is larger than %d bytes", max)
+	}
+	if err := media.CheckJPEG(b); err != nil {
+		return apperr.New(apperr.Invalid, "thumbnail: %v", err)
+	}
+	if err := u.store(ctx, media.KindThumbnail, bytes.NewReader(b)); err != nil {
+		return err
+	}
+	u.hasThumb, u.thumb = true, int64(len(b))
+	return nil
+}
+
+// Clip streams, checks and stores the clip, never holding it whole.
+func (u *Upload) Clip(ctx context.Context, r io.Reader) error {
+	if u.hasClip {
+		return apperr.New(apperr.Invalid, "only one clip part is allowed")
+	}
+	max := u.svc.cfg.MaxClip
+	var check media.MP4Checker
+	counted := &countingReader{r: io.TeeReader(io.LimitReader(r, max+1), &check)}
+	err := u.store(ctx, media.KindClip, &limitedReader{counted, max})
+	var e *apperr.Error
+	switch {
+	case errors.As(err, &e):
+		return err
+	case err != nil && check.Close() != nil:
+		return apperr.New(apperr.Invalid, "clip: %v", check.Close())
+	case err != nil:
+		return err
+	}
+	if err := check.Close(); err != nil {
+		u.removeLast(ctx)
+		return apperr.New(apperr.Invalid, "clip: %v", err)
+	}
+	u.hasClip, u.clip = true, counted.n
+	return nil
+}
+
+// store seals r and puts it under the kind's key.
+func (u *Upload) store(ctx context.Context, kind string, r io.Reader) error {
+	key := blobKey(u.device.HomeID, u.device.DeviceID, u.eventID, kind)
+	if _, err := u.svc.blobs.Put(ctx, key, media.Seal(u.dk, u.label(kind), r)); err != nil {
+		if e, ok := apperr.As(err); ok {
+			return e
+		}
+		return fmt.Errorf("store %s: %w", kind, err)
+	}
+	u.put = append(u.put, key)
+	return nil
+}
+
+func (u *Upload) removeLast(ctx context.Context) {
+	key := u.put[len(u.put)-1]
+	u.put = u.put[:len(u.put)-1]
+	if err := u.svc.blobs.Delete(context.WithoutCancel(ctx), key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+		u.svc.log.Warn("removing refused clip", "err", err) // the orphan sweep will take it
+	}
+}
+
+// Commit records the event. It returns the event's ID, and whether this
+// upload created it (false: a concurrent retry won, and this upload's
+// blobs were removed).
+func (u *Upload) Commit(ctx context.Context) (string, bool, error) {
+	if !u.hasThumb {
+		return "", false, apperr.New(apperr.Invalid, "a thumbnail part is required")
+	}
+	e := store.Event{
+		ID: u.eventID, HomeID: u.device.HomeID, DeviceID: u.device.DeviceID, DeviceEventID: u.meta.EventID,
+		Kind: u.meta.Kind, StartedAt: u.meta.StartedAt, CreatedAt: u.svc.now(),
+		ThumbKey: blobKey(u.device.HomeID, u.device.DeviceID, u.eventID, media.KindThumbnail), ThumbSize: u.thumb,
+	}
+	if u.hasClip {
+		e.ClipKey, e.ClipSize = blobKey(u.device.HomeID, u.device.DeviceID, u.eventID, media.KindClip), u.clip
+	}
+	stored, created, err := u.svc.store.CreateEvent(ctx, e)
+	if err != nil {
+		return "", false, fmt.Errorf("record event: %w", err)
+	}
+	if !created {
+		u.Abort(ctx)
+	}
+	u.put = nil
+	return stored.ID, created, nil
+}
+
+// Abort removes whatever the upload stored. Blobs it cannot remove now are
+// orphans, which the sweep at start removes.
+func (u *Upload) Abort(ctx context.Context) {
+	for _, key := range u.put {
+		if err := u.svc.blobs.Delete(context.WithoutCancel(ctx), key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			u.svc.log.Warn("removing blob of an aborted upload", "err", err)
+		}
+	}
+	u.put = nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// limitedReader fails, rather than ends, once more than max bytes came.
+type limitedReader struct {
+	c   *countingReader
+	max int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	n, err := l.c.Read(p)
+	if l.c.n > l.max {
+		return 0, apperr.New(apperr.TooLarge, "clip is larger than %d bytes", l.max)
+	}
+	return n, err
+}

@@ -1,0 +1,290 @@
+package events
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/audit"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/blob"
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// ListQuery is a person's query of the Events timeline.
+type ListQuery struct {
+	Home   string   // optional: one home
+	Device string   // optional: one camera
+	Kinds  []string // optional
+	Before string   // optional: a cursor from Page.Next, or an RFC 3339 time
+	Limit  int      // default 50, at most 200
+}
+
+// Page is one page of the timeline, newest first.
+type Page struct {
+	Events []View `json:"events"`
+	Next   string `json:"next"` // empty on the last page
+}
+
+const (
+	defaultLimit = 50
+	maxLimit     = 200
+)
+
+// List returns the events p may see, newest first. A home or camera p may
+// not see answers exactly as a missing one.
+func (s *Service) List(ctx context.Context, p authz.Principal, q ListQuery) (Page, error) {
+	if q.Limit == 0 {
+		q.Limit = defaultLimit
+	}
+	if q.Limit < 1 || q.Limit > maxLimit {
+		return Page{}, apperr.New(apperr.Invalid, "limit must be 1 to %d", maxLimit)
+	}
+	for _, k := range q.Kinds {
+		if !kinds[k] {
+			return Page{}, apperr.New(apperr.Invalid, `kind must be "motion", "person" or "sound"`)
+		}
+	}
+	sq := store.EventQuery{Kinds: q.Kinds, Limit: q.Limit}
+	var err error
+	if sq.BeforeTime, sq.BeforeID, err = parseBefore(q.Before); err != nil {
+		return Page{}, err
+	}
+	if sq.Scopes, err = s.scopes(ctx, p, q.Home, q.Device); err != nil {
+		return Page{}, err
+	}
+	list, err := s.store.ListEvents(ctx, sq)
+	if err != nil {
+		return Page{}, fmt.Errorf("list events: %w", err)
+	}
+	page := Page{Events: make([]View, 0, len(list))}
+	for _, e := range list {
+		page.Events = append(page.Events, view(e))
+	}
+	if len(list) == q.Limit {
+		last := list[len(list)-1]
+		page.Next = cursor(last.StartedAt, last.ID)
+	}
+	return page, nil
+}
+
+// scopes turns a query's home and camera into what the store may read,
+// each decided by authz.
+func (s *Service) scopes(ctx context.Context, p authz.Principal, homeID, deviceID string) ([]store.EventScope, error) {
+	if homeID != "" && !id.Valid(homeID) {
+		return nil, apperr.NotFoundf("home")
+	}
+	if deviceID != "" {
+		if !id.Valid(deviceID) {
+			return nil, apperr.NotFoundf("device")
+		}
+		dev, _, err := s.authz.Device(ctx, p, deviceID, authz.ViewHome)
+		if err != nil {
+			return nil, err
+		}
+		if homeID != "" && dev.HomeID != homeID {
+			return nil, apperr.NotFoundf("device")
+		}
+		return []store.EventScope{{HomeID: dev.HomeID, Devices: []string{dev.ID}}}, nil
+	}
+	if homeID != "" {
+		g, err := s.authz.Home(ctx, p, homeID, authz.ViewHome)
+		if err != nil {
+			return nil, err
+		}
+		return []store.EventScope{scopeOf(g.Membership)}, nil
+	}
+	if !p.IsPerson() {
+		return nil, nil
+	}
+	ms, err := s.store.Memberships(ctx, p.AccountID)
+	if err != nil {
+		return nil, fmt.Errorf("list memberships: %w", err)
+	}
+	out := make([]store.EventScope, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, scopeOf(m))
+	}
+	return out, nil
+}
+
+func scopeOf(m store.Membership) store.EventScope {
+	sc := store.EventScope{HomeID: m.Home.ID}
+	if m.Member.Role == store.RoleViewer && m.Member.Devices != nil {
+		sc.Devices = append([]string{}, m.Member.Devices...)
+	}
+	return sc
+}
+
+// A cursor is the (started_at, id) of the last event of a page.
+func cursor(t time.Time, eventID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(t.UnixMicro(), 10) + "." + eventID))
+}
+
+func parseBefore(s string) (time.Time, string, error) {
+	if s == "" {
+		return time.Time{}, "", nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		us, eventID, ok := strings.Cut(string(raw), ".")
+		if n, err := strconv.ParseInt(us, 10, 64); ok && err == nil && id.Valid(eventID) {
+			return time.UnixMicro(n).UTC(), eventID, nil
+		}
+	}
+	return time.Time{}, "", apperr.New(apperr.Invalid, "before must be a cursor from next, or an RFC 3339 time")
+}
+
+// Get returns one event, recording the look.
+func (s *Service) Get(ctx context.Context, p authz.Principal, eventID string) (View, error) {
+	e, _, err := s.visibleEvent(ctx, p, eventID, authz.ViewHome)
+	if err != nil {
+		return View{}, err
+	}
+	if err := s.audit.Record(ctx, e.HomeID, audit.Entry{ActorKind: string(p.Kind), ActorID: actorID(p),
+		Action: audit.ViewEvent, DeviceID: e.DeviceID, EventID: e.ID, Result: audit.ResultOK}); err != nil {
+		return View{}, err
+	}
+	return view(e), nil
+}
+
+// Media is an opened media blob ready for the guard, with the grant the
+// request was decided on. Close it when done.
+type Media struct {
+	Response media.Response
+	Grant    authz.Grant
+	obj      blob.Object
+}
+
+// Close releases the blob.
+func (m *Media) Close() error { return m.obj.Close() }
+
+// Open opens an event's thumbnail or clip for p. The response is labelled
+// from the blob itself; media.Guard compares that label with the grant.
+func (s *Service) Open(ctx context.Context, p authz.Principal, eventID, kind string) (*Media, error) {
+	e, g, err := s.visibleEvent(ctx, p, eventID, authz.ViewHome)
+	if err != nil {
+		return nil, err
+	}
+	key, contentType := e.ThumbKey, "image/jpeg"
+	if kind == media.KindClip {
+		key, contentType = e.ClipKey, "video/mp4"
+		if key == "" {
+			return nil, apperr.New(apperr.NotFound, "this event has no clip")
+		}
+	}
+	obj, err := s.blobs.Open(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("open %s of event %s: %w", kind, e.ID, err)
+	}
+	b, err := media.Open(obj, obj.Size(), func(homeID string) (keys.DataKey, error) { return s.dataKey(ctx, homeID) })
+	if err != nil {
+		obj.Close()
+		return nil, fmt.Errorf("open %s of event %s: %w", kind, e.ID, err)
+	}
+	return &Media{
+		Response: media.Response{Blob: b, ContentType: contentType, ETag: `"` + e.ID + "-" + kind + `"`, Modified: e.CreatedAt},
+		Grant:    g,
+		obj:      obj,
+	}, nil
+}
+
+// Delete deletes an event: the record is hidden at once, then its blobs
+// and the record are removed. Owners and admins only.
+func (s *Service) Delete(ctx context.Context, p authz.Principal, eventID string) error {
+	e, _, err := s.visibleEvent(ctx, p, eventID, authz.DeleteEvents)
+	if err != nil {
+		return err
+	}
+	if e, err = s.store.MarkEventDeleted(ctx, e.ID, s.now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errNoEvent
+		}
+		return fmt.Errorf("mark event deleted: %w", err)
+	}
+	if err := s.audit.Record(ctx, e.HomeID, audit.Entry{ActorKind: string(p.Kind), ActorID: actorID(p),
+		Action: audit.DeleteEvent, DeviceID: e.DeviceID, EventID: e.ID, Result: audit.ResultOK}); err != nil {
+		return err
+	}
+	if err := s.purge(ctx, e); err != nil {
+		s.log.Warn("removing a deleted event's blobs; the sweeper will retry", "err", err)
+	}
+	return nil
+}
+
+// purge removes a deleted event's blobs, then its record.
+func (s *Service) purge(ctx context.Context, e store.Event) error {
+	for _, key := range []string{e.ThumbKey, e.ClipKey} {
+		if key == "" {
+			continue
+		}
+		if err := s.blobs.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			return fmt.Errorf("delete blob: %w", err)
+		}
+	}
+	if err := s.store.PurgeEvent(ctx, e.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("purge event: %w", err)
+	}
+	return nil
+}
+
+// AuditView is an audit entry as a home's owners and admins read it.
+type AuditView struct {
+	Seq       int64     `json:"seq"`
+	At        time.Time `json:"at"`
+	Actor     string    `json:"actor"` // the person's email, or "camera <id>"
+	ActorKind string    `json:"actor_kind"`
+	ActorID   string    `json:"actor_id"`
+	Action    string    `json:"action"`
+	DeviceID  string    `json:"device_id"`
+	EventID   string    `json:"event_id"`
+	Result    string    `json:"result"`
+}
+
+// Audit returns a home's audit log, newest first. Owners and admins only.
+func (s *Service) Audit(ctx context.Context, p authz.Principal, homeID string, beforeSeq int64, limit int) ([]AuditView, error) {
+	if _, err := s.authz.Home(ctx, p, homeID, authz.ManageMembers); err != nil {
+		return nil, err
+	}
+	if limit == 0 {
+		limit = 100
+	}
+	if limit < 1 || limit > 1000 {
+		return nil, apperr.New(apperr.Invalid, "limit must be 1 to 1000")
+	}
+	list, err := s.audit.List(ctx, homeID, beforeSeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	out := make([]AuditView, 0, len(list))
+	for _, e := range list {
+		v := AuditView{Seq: e.Seq, At: e.At, ActorKind: e.ActorKind, ActorID: e.ActorID, Action: e.Action,
+			DeviceID: e.DeviceID, EventID: e.EventID, Result: e.Result}
+		switch e.ActorKind {
+		case string(authz.Person):
+			if _, ok := names[e.ActorID]; !ok {
+				names[e.ActorID] = "a former account"
+				if a, err := s.accounts.Account(ctx, e.ActorID); err == nil {
+					names[e.ActorID] = a.Email
+				}
+			}
+			v.Actor = names[e.ActorID]
+		default:
+			v.Actor = e.ActorKind + " " + e.ActorID
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

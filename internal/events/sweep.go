@@ -1,0 +1,94 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/camvault/camvault/internal/blob"
+)
+
+const sweepBatch = 500
+
+// Sweep enforces retention and finishes deletions: events past their
+// home's retention are marked deleted, then every deleted event's blobs and
+// record are removed. It returns how many events it removed.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	for {
+		n, err := s.store.MarkExpiredEvents(ctx, s.now(), sweepBatch)
+		if err != nil {
+			return 0, err
+		}
+		if n < sweepBatch {
+			break
+		}
+	}
+	removed := 0
+	for {
+		list, err := s.store.DeletedEvents(ctx, sweepBatch)
+		if err != nil {
+			return removed, err
+		}
+		for _, e := range list {
+			if err := s.purge(ctx, e); err != nil {
+				return removed, err
+			}
+			removed++
+		}
+		if len(list) < sweepBatch {
+			return removed, nil
+		}
+	}
+}
+
+// RemoveOrphans removes blobs that no event record names: what a crash
+// between storing a blob and committing its record leaves. It must run
+// before uploads are accepted (at start), since an upload in flight has
+// blobs without a record too.
+func (s *Service) RemoveOrphans(ctx context.Context) (int, error) {
+	var orphans []string
+	err := s.blobs.List(ctx, "h/", func(key string) error {
+		parts := strings.Split(key, "/")
+		if len(parts) != 5 {
+			orphans = append(orphans, key)
+			return nil
+		}
+		ok, err := s.store.EventRecordExists(ctx, parts[3])
+		if err != nil {
+			return err
+		}
+		if !ok {
+			orphans = append(orphans, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list blobs: %w", err)
+	}
+	for _, key := range orphans {
+		if err := s.blobs.Delete(ctx, key); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			return 0, fmt.Errorf("remove orphan blob: %w", err)
+		}
+	}
+	return len(orphans), nil
+}
+
+// RunSweeper sweeps every interval until ctx ends.
+func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("sweeping events", "err", err)
+		} else if n > 0 {
+			s.log.Info("swept events", "removed", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
