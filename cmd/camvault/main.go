@@ -20,6 +20,47 @@ type cli struct {
 	LogFormat string     `help:"Log format: text or json." default:"text" enum:"text,json" env:"CAMVAULT_LOG_FORMAT"`
 
 	Serve serveCmd `cmd:"" help:"Run the server on the embedded default (SQLite and a local data directory)."`
+	Admin adminCmd `cmd:"" help:"Operator tasks on a data directory."`
+}
+
+type adminCmd struct {
+	Data    string `help:"Data directory." default:"camvault-data" env:"CAMVAULT_DATA"`
+	KeyFile string `help:"Master key file (default: DATA/master.key). CAMVAULT_MASTER_KEY, if set, is used instead." env:"CAMVAULT_KEY_FILE"`
+
+	Audit     auditCmd     `cmd:"" help:"The households' audit logs."`
+	Incidents incidentsCmd `cmd:"" help:"List media responses that were withheld, with who would have received what."`
+}
+
+func (a *adminCmd) open(ctx context.Context) (*server.Offline, error) {
+	return server.OpenOffline(ctx, server.Config{DataDir: a.Data, KeyFile: a.KeyFile, MasterKey: os.Getenv("CAMVAULT_MASTER_KEY")})
+}
+
+type auditCmd struct {
+	Verify auditVerifyCmd `cmd:"" help:"Check every home's audit hash chain; exit 1 if an entry was edited or removed."`
+}
+
+type auditVerifyCmd struct{}
+
+func (c *auditVerifyCmd) Run(ctx context.Context, admin *adminCmd) error {
+	o, err := admin.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	return o.VerifyAudit(ctx, os.Stdout)
+}
+
+type incidentsCmd struct {
+	Limit int `help:"How many, newest first." default:"100"`
+}
+
+func (c *incidentsCmd) Run(ctx context.Context, admin *adminCmd) error {
+	o, err := admin.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	return o.Incidents(ctx, os.Stdout, c.Limit)
 }
 
 type serveCmd struct {
@@ -70,6 +111,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
+	kctx.Bind(&c.Admin)
 	if err := kctx.Run(log); err != nil {
 		fmt.Fprintln(os.Stderr, "camvault:", err)
 		os.Exit(1)
