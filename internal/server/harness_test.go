@@ -33,7 +33,7 @@ func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 // env is a real camvault server on a loopback port, with the secrets that
 // went through it recorded so the at-rest test can look for them.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	data    string
 	app     *server.App
 	public  *httptest.Server
@@ -43,7 +43,7 @@ type env struct {
 	secrets []string
 }
 
-func newEnv(t *testing.T, tune ...func(*server.Options)) *env {
+func newEnv(t testing.TB, tune ...func(*server.Options)) *env {
 	t.Helper()
 	e := &env{t: t, data: t.TempDir(), clock: newClock()}
 	opts := server.DefaultOptions()
