@@ -8,9 +8,14 @@ import (
 	"image/jpeg"
 )
 
-// CheckJPEG checks that b is a JPEG image: it starts with a start-of-image
-// marker, its header decodes with sane dimensions, and it ends with an
-// end-of-image marker.
+// maxJPEGSide bounds a thumbnail's width and height, and so the memory a
+// full decode takes (at most 2048 x 2048 pixels, about 6 MiB as YCbCr).
+const maxJPEGSide = 2048
+
+// CheckJPEG checks that b is a whole JPEG image: it starts with a
+// start-of-image marker, ends with an end-of-image marker, its header gives
+// sane dimensions, and the image decodes completely (a file cut short with
+// an end marker stuck back on does not).
 func CheckJPEG(b []byte) error {
 	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 || b[2] != 0xFF {
 		return errors.New("not a JPEG: no start-of-image marker")
@@ -22,8 +27,11 @@ func CheckJPEG(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("not a valid JPEG: %v", err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > 8192 || cfg.Height > 8192 {
-		return fmt.Errorf("JPEG dimensions %dx%d out of range", cfg.Width, cfg.Height)
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxJPEGSide || cfg.Height > maxJPEGSide {
+		return fmt.Errorf("JPEG dimensions %dx%d out of range (at most %d on a side)", cfg.Width, cfg.Height, maxJPEGSide)
+	}
+	if _, err := jpeg.Decode(bytes.NewReader(b)); err != nil {
+		return fmt.Errorf("JPEG does not decode: %v", err)
 	}
 	return nil
 }

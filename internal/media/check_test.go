@@ -10,7 +10,11 @@ import (
 
 func testJPEG(t testing.TB) []byte {
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 32, 18)), nil); err != nil {
+	img := image.NewRGBA(image.Rect(0, 0, 64, 36))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -35,6 +39,7 @@ func TestCheckJPEG(t *testing.T) {
 		"png":       []byte("\x89PNG\r\n\x1a\n0000"),
 		"truncated": good[:len(good)/2],
 		"no header": append([]byte{0xFF, 0xD8, 0xFF, 0xD9}, 0xFF, 0xD9),
+		"cut, end marker restored": append(append([]byte{}, good[:len(good)/2]...), 0xFF, 0xD9),
 	} {
 		if err := CheckJPEG(b); err == nil {
 			t.Errorf("%s accepted", name)
