@@ -35,10 +35,10 @@ func TestCheckJPEG(t *testing.T) {
 		t.Fatalf("good JPEG refused: %v", err)
 	}
 	for name, b := range map[string][]byte{
-		"empty":     nil,
-		"png":       []byte("\x89PNG\r\n\x1a\n0000"),
-		"truncated": good[:len(good)/2],
-		"no header": append([]byte{0xFF, 0xD8, 0xFF, 0xD9}, 0xFF, 0xD9),
+		"empty":                    nil,
+		"png":                      []byte("\x89PNG\r\n\x1a\n0000"),
+		"truncated":                good[:len(good)/2],
+		"no header":                append([]byte{0xFF, 0xD8, 0xFF, 0xD9}, 0xFF, 0xD9),
 		"cut, end marker restored": append(append([]byte{}, good[:len(good)/2]...), 0xFF, 0xD9),
 	} {
 		if err := CheckJPEG(b); err == nil {

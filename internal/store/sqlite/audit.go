@@ -5,19 +5,20 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/camvault/camvault/internal/store"
 )
 
 // AppendAudit appends to a home's chain inside one write transaction, so
-// the previous entry cannot change between reading it and linking to it.
+// the head cannot change between reading it and linking to it.
 func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(int64, []byte) store.AuditEntry) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var seq int64
 		var prev []byte
 		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit WHERE home_id = ? ORDER BY seq DESC LIMIT 1`, homeID).Scan(&seq, &prev)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read audit head: %w", err)
+			return wrap("read audit head", err)
 		}
 		e := build(seq, prev)
 		if e.HomeID != homeID || e.Seq != seq+1 {
@@ -27,54 +28,40 @@ func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(int64
 			`INSERT INTO audit (home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			e.HomeID, e.Seq, ts(e.At), e.ActorKind, e.ActorID, e.Action, e.DeviceID, e.EventID, e.Result, e.PrevHash, e.Hash)
-		if err != nil {
-			return fmt.Errorf("insert audit entry: %w", mapErr(err))
-		}
-		return nil
+		return wrap("insert audit entry", err)
 	})
 }
 
-// ListAudit lists a home's entries newest first.
-func (s *Store) ListAudit(ctx context.Context, homeID string, beforeSeq int64, limit int) ([]store.AuditEntry, error) {
-	if beforeSeq <= 0 {
-		beforeSeq = 1 << 62
+func scanAudit(row scanner) (store.AuditEntry, error) {
+	var e store.AuditEntry
+	var at int64
+	if err := row.Scan(&e.HomeID, &e.Seq, &at, &e.ActorKind, &e.ActorID, &e.Action, &e.DeviceID, &e.EventID, &e.Result, &e.PrevHash, &e.Hash); err != nil {
+		return store.AuditEntry{}, err
 	}
-	rows, err := s.r.QueryContext(ctx,
+	e.At = fromTS(at)
+	return e, nil
+}
+
+// ListAudit lists a home's entries below beforeSeq (0: from the newest),
+// newest first.
+func (s *Store) ListAudit(ctx context.Context, homeID string, beforeSeq int64, limit int) ([]store.AuditEntry, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if beforeSeq <= 0 {
+		beforeSeq = math.MaxInt64
+	}
+	return list(ctx, s.r, "list audit", scanAudit,
 		`SELECT home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash
 		 FROM audit WHERE home_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, homeID, beforeSeq, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list audit: %w", err)
-	}
-	defer rows.Close()
-	var out []store.AuditEntry
-	for rows.Next() {
-		var e store.AuditEntry
-		var at int64
-		if err := rows.Scan(&e.HomeID, &e.Seq, &at, &e.ActorKind, &e.ActorID, &e.Action, &e.DeviceID, &e.EventID, &e.Result, &e.PrevHash, &e.Hash); err != nil {
-			return nil, err
-		}
-		e.At = fromTS(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
 
 // AuditHomes lists homes with audit entries.
 func (s *Store) AuditHomes(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT home_id FROM audit ORDER BY home_id`)
-	if err != nil {
-		return nil, fmt.Errorf("list audit homes: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+	return list(ctx, s.r, "list audit homes", func(sc scanner) (string, error) {
 		var h string
-		if err := rows.Scan(&h); err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+		return h, sc.Scan(&h)
+	}, `SELECT DISTINCT home_id FROM audit ORDER BY home_id`)
 }
 
 // RecordIncident inserts an incident.
@@ -83,30 +70,23 @@ func (s *Store) RecordIncident(ctx context.Context, in store.Incident) error {
 		`INSERT INTO incidents (id, at, kind, requester_kind, requester_id, requested_home, requested_event, label_home, label_device, label_event, label_kind, detail)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		in.ID, ts(in.At), in.Kind, in.RequesterKind, in.RequesterID, in.RequestedHome, in.RequestedEvent, in.LabelHome, in.LabelDevice, in.LabelEvent, in.LabelKind, in.Detail)
-	if err != nil {
-		return fmt.Errorf("insert incident: %w", mapErr(err))
-	}
-	return nil
+	return wrap("insert incident", err)
 }
 
 // ListIncidents lists incidents, newest first.
 func (s *Store) ListIncidents(ctx context.Context, limit int) ([]store.Incident, error) {
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT id, at, kind, requester_kind, requester_id, requested_home, requested_event, label_home, label_device, label_event, label_kind, detail
-		 FROM incidents ORDER BY at DESC, id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list incidents: %w", err)
+	if limit <= 0 {
+		return nil, nil
 	}
-	defer rows.Close()
-	var out []store.Incident
-	for rows.Next() {
+	return list(ctx, s.r, "list incidents", func(sc scanner) (store.Incident, error) {
 		var in store.Incident
 		var at int64
-		if err := rows.Scan(&in.ID, &at, &in.Kind, &in.RequesterKind, &in.RequesterID, &in.RequestedHome, &in.RequestedEvent, &in.LabelHome, &in.LabelDevice, &in.LabelEvent, &in.LabelKind, &in.Detail); err != nil {
-			return nil, err
+		if err := sc.Scan(&in.ID, &at, &in.Kind, &in.RequesterKind, &in.RequesterID, &in.RequestedHome, &in.RequestedEvent,
+			&in.LabelHome, &in.LabelDevice, &in.LabelEvent, &in.LabelKind, &in.Detail); err != nil {
+			return store.Incident{}, err
 		}
 		in.At = fromTS(at)
-		out = append(out, in)
-	}
-	return out, rows.Err()
+		return in, nil
+	}, `SELECT id, at, kind, requester_kind, requester_id, requested_home, requested_event, label_home, label_device, label_event, label_kind, detail
+	    FROM incidents ORDER BY at DESC, id DESC LIMIT ?`, limit)
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/camvault/camvault/internal/store"
@@ -14,29 +13,25 @@ func (s *Store) CreatePairingCode(ctx context.Context, p store.PairingCode) erro
 	_, err := s.w.ExecContext(ctx,
 		`INSERT INTO pairing_codes (code_hash, home_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
 		p.CodeHash, p.HomeID, p.CreatedBy, ts(p.CreatedAt), ts(p.ExpiresAt))
-	if err != nil {
-		return fmt.Errorf("insert pairing code: %w", mapErr(err))
-	}
-	return nil
+	return wrap("insert pairing code", err)
 }
 
-// PairDevice consumes a pairing code and creates the device in its home,
-// in one transaction: of two uses of one code, exactly one pairs.
+// PairDevice consumes a pairing code and creates the device in the code's
+// home, in one transaction. The conditional UPDATE is what makes a code
+// single-use: of two pairings with one code, only one changes the row.
 func (s *Store) PairDevice(ctx context.Context, codeHash []byte, now time.Time, d store.Device) (store.Device, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx,
 			`UPDATE pairing_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING home_id`,
 			ts(now), codeHash, ts(now)).Scan(&d.HomeID)
 		if err != nil {
-			return mapErr(err)
+			return wrap("consume pairing code", err)
 		}
 		_, err = tx.ExecContext(ctx,
-			`INSERT INTO devices (id, home_id, name_sealed, model, firmware, token_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.HomeID, d.NameSealed, d.Model, d.Firmware, d.TokenHash, ts(d.CreatedAt))
-		if err != nil {
-			return fmt.Errorf("insert device: %w", mapErr(err))
-		}
-		return nil
+			`INSERT INTO devices (id, home_id, name_sealed, model, firmware, token_hash, created_at, last_seen_at, online)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.HomeID, d.NameSealed, d.Model, d.Firmware, d.TokenHash, ts(d.CreatedAt), ts(d.LastSeenAt), d.Online)
+		return wrap("insert device", err)
 	})
 	if err != nil {
 		return store.Device{}, err
@@ -46,11 +41,11 @@ func (s *Store) PairDevice(ctx context.Context, codeHash []byte, now time.Time, 
 
 const deviceCols = `id, home_id, name_sealed, model, firmware, token_hash, created_at, last_seen_at, online`
 
-func scanDevice(row interface{ Scan(...any) error }) (store.Device, error) {
+func scanDevice(row scanner) (store.Device, error) {
 	var d store.Device
 	var created, seen int64
 	if err := row.Scan(&d.ID, &d.HomeID, &d.NameSealed, &d.Model, &d.Firmware, &d.TokenHash, &created, &seen, &d.Online); err != nil {
-		return store.Device{}, mapErr(err)
+		return store.Device{}, err
 	}
 	d.CreatedAt, d.LastSeenAt = fromTS(created), fromTS(seen)
 	return d, nil
@@ -58,44 +53,35 @@ func scanDevice(row interface{ Scan(...any) error }) (store.Device, error) {
 
 // DeviceByID reads a device.
 func (s *Store) DeviceByID(ctx context.Context, id string) (store.Device, error) {
-	return scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
+	d, err := scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
+	return d, wrap("device by id", err)
 }
 
 // DeviceByTokenHash reads a device by its token's hash.
 func (s *Store) DeviceByTokenHash(ctx context.Context, hash []byte) (store.Device, error) {
-	return scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE token_hash = ?`, hash))
+	d, err := scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE token_hash = ?`, hash))
+	return d, wrap("device by token hash", err)
 }
 
 // ListDevices lists a home's devices, oldest first.
 func (s *Store) ListDevices(ctx context.Context, homeID string) ([]store.Device, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE home_id = ? ORDER BY created_at, id`, homeID)
-	if err != nil {
-		return nil, fmt.Errorf("list devices: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Device
-	for rows.Next() {
-		d, err := scanDevice(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan device: %w", err)
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return list(ctx, s.r, "list devices", scanDevice,
+		`SELECT `+deviceCols+` FROM devices WHERE home_id = ? ORDER BY created_at, id`, homeID)
 }
 
 // RenameDevice replaces a device's sealed name.
 func (s *Store) RenameDevice(ctx context.Context, id string, nameSealed []byte) error {
-	return affected(s.w.ExecContext(ctx, `UPDATE devices SET name_sealed = ? WHERE id = ?`, nameSealed, id))
+	res, err := s.w.ExecContext(ctx, `UPDATE devices SET name_sealed = ? WHERE id = ?`, nameSealed, id)
+	return affected("rename device", res, err)
 }
 
-// DeleteDevice removes a device (and, by cascade, its place in members'
-// camera lists) and bumps its home's grants version.
+// DeleteDevice removes a device (its token with it, and by cascade its
+// place in members' camera lists) and bumps its home's grants version.
 func (s *Store) DeleteDevice(ctx context.Context, id string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var homeID string
 		if err := tx.QueryRowContext(ctx, `DELETE FROM devices WHERE id = ? RETURNING home_id`, id).Scan(&homeID); err != nil {
-			return mapErr(err)
+			return wrap("delete device", err)
 		}
 		return bumpGrants(ctx, tx, homeID)
 	})
@@ -103,5 +89,6 @@ func (s *Store) DeleteDevice(ctx context.Context, id string) error {
 
 // SetDevicePresence records a device's connection state.
 func (s *Store) SetDevicePresence(ctx context.Context, id string, online bool, lastSeen time.Time) error {
-	return affected(s.w.ExecContext(ctx, `UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?`, online, ts(lastSeen), id))
+	res, err := s.w.ExecContext(ctx, `UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?`, online, ts(lastSeen), id)
+	return affected("set device presence", res, err)
 }

@@ -13,12 +13,12 @@ import (
 
 const eventCols = `id, home_id, device_id, device_event_id, kind, started_at, created_at, thumb_key, thumb_size, clip_key, clip_size`
 
-func scanEvent(row interface{ Scan(...any) error }) (store.Event, error) {
+func scanEvent(row scanner) (store.Event, error) {
 	var e store.Event
 	var started, created int64
 	if err := row.Scan(&e.ID, &e.HomeID, &e.DeviceID, &e.DeviceEventID, &e.Kind, &started, &created,
 		&e.ThumbKey, &e.ThumbSize, &e.ClipKey, &e.ClipSize); err != nil {
-		return store.Event{}, mapErr(err)
+		return store.Event{}, err
 	}
 	e.StartedAt, e.CreatedAt = fromTS(started), fromTS(created)
 	return e, nil
@@ -26,60 +26,69 @@ func scanEvent(row interface{ Scan(...any) error }) (store.Event, error) {
 
 // CreateEvent inserts an event unless the device already sent one with the
 // same ID, which is then returned instead. The unique (device,
-// device_event_id) constraint decides between concurrent retries.
+// device_event_id) constraint decides between concurrent retries; the
+// writer is one connection, so the winner's row is visible to the loser.
 func (s *Store) CreateEvent(ctx context.Context, e store.Event) (store.Event, bool, error) {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.HomeID, e.DeviceID, e.DeviceEventID, e.Kind, ts(e.StartedAt), ts(e.CreatedAt), e.ThumbKey, e.ThumbSize, e.ClipKey, e.ClipSize)
 	if err == nil {
 		return e, true, nil
 	}
-	if err := mapErr(err); !errors.Is(err, store.ErrConflict) {
-		return store.Event{}, false, fmt.Errorf("insert event: %w", err)
+	insertErr := wrap("insert event", err)
+	if !errors.Is(insertErr, store.ErrConflict) {
+		return store.Event{}, false, insertErr
 	}
-	existing, err := scanEvent(s.w.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE device_id = ? AND device_event_id = ?`, e.DeviceID, e.DeviceEventID))
+	existing, err := scanEvent(s.w.QueryRowContext(ctx,
+		`SELECT `+eventCols+` FROM events WHERE device_id = ? AND device_event_id = ?`, e.DeviceID, e.DeviceEventID))
+	if errors.Is(err, sql.ErrNoRows) {
+		// The conflict was on the event ID, not a retry: a real conflict.
+		return store.Event{}, false, insertErr
+	}
 	if err != nil {
-		return store.Event{}, false, fmt.Errorf("read existing event: %w", err)
+		return store.Event{}, false, wrap("read existing event", err)
 	}
 	return existing, false, nil
 }
 
 // EventByID reads a live event.
 func (s *Store) EventByID(ctx context.Context, id string) (store.Event, error) {
-	return scanEvent(s.r.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ? AND deleted_at IS NULL`, id))
+	e, err := scanEvent(s.r.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ? AND deleted_at IS NULL`, id))
+	return e, wrap("event by id", err)
 }
 
-// EventByDeviceEventID reads a device's event by the device's ID for it.
+// EventByDeviceEventID reads a device's event, live or marked deleted, by
+// the device's ID for it: a retry of a deleted event must not store it again.
 func (s *Store) EventByDeviceEventID(ctx context.Context, deviceID, deviceEventID string) (store.Event, error) {
-	return scanEvent(s.r.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE device_id = ? AND device_event_id = ?`, deviceID, deviceEventID))
+	e, err := scanEvent(s.r.QueryRowContext(ctx,
+		`SELECT `+eventCols+` FROM events WHERE device_id = ? AND device_event_id = ?`, deviceID, deviceEventID))
+	return e, wrap("event by device event id", err)
 }
 
-// ListEvents lists live events in the query's scopes, newest first.
+// ListEvents lists live events in the query's scopes, newest first. A scope
+// with an empty camera list reads nothing; it never widens to the home.
 func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
-	if len(q.Scopes) == 0 || q.Limit <= 0 {
+	if q.Limit <= 0 {
 		return nil, nil
 	}
-	var where []string
-	var args []any
 	var scopes []string
+	var args []any
 	for _, sc := range q.Scopes {
-		if sc.Devices == nil {
+		switch {
+		case sc.Devices == nil:
 			scopes = append(scopes, "home_id = ?")
 			args = append(args, sc.HomeID)
-			continue
-		}
-		if len(sc.Devices) == 0 {
-			continue
-		}
-		scopes = append(scopes, "(home_id = ? AND device_id IN ("+placeholders(len(sc.Devices))+"))")
-		args = append(args, sc.HomeID)
-		for _, d := range sc.Devices {
-			args = append(args, d)
+		case len(sc.Devices) > 0:
+			scopes = append(scopes, "(home_id = ? AND device_id IN ("+placeholders(len(sc.Devices))+"))")
+			args = append(args, sc.HomeID)
+			for _, d := range sc.Devices {
+				args = append(args, d)
+			}
 		}
 	}
 	if len(scopes) == 0 {
 		return nil, nil
 	}
-	where = append(where, "("+strings.Join(scopes, " OR ")+")", "deleted_at IS NULL")
+	where := []string{"(" + strings.Join(scopes, " OR ") + ")", "deleted_at IS NULL"}
 	if len(q.Kinds) > 0 {
 		where = append(where, "kind IN ("+placeholders(len(q.Kinds))+")")
 		for _, k := range q.Kinds {
@@ -96,21 +105,8 @@ func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Eve
 		}
 	}
 	args = append(args, q.Limit)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY started_at DESC, id DESC LIMIT ?`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan event: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return list(ctx, s.r, "list events", scanEvent,
+		`SELECT `+eventCols+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY started_at DESC, id DESC LIMIT ?`, args...)
 }
 
 func placeholders(n int) string {
@@ -121,50 +117,48 @@ func placeholders(n int) string {
 func (s *Store) MarkEventDeleted(ctx context.Context, id string, at time.Time) (store.Event, error) {
 	e, err := scanEvent(s.w.QueryRowContext(ctx,
 		`UPDATE events SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL RETURNING `+eventCols, ts(at), id))
-	if err != nil {
-		return store.Event{}, err
-	}
-	return e, nil
+	return e, wrap("mark event deleted", err)
 }
 
-// MarkExpiredEvents marks deleted the events past their home's retention.
+// MarkExpiredEvents marks deleted, in one statement, the live events
+// started before their home's retention at now.
 func (s *Store) MarkExpiredEvents(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	const day = int64(24 * time.Hour / time.Microsecond)
 	res, err := s.w.ExecContext(ctx,
 		`UPDATE events SET deleted_at = ? WHERE id IN (
 		   SELECT e.id FROM events e JOIN homes h ON h.id = e.home_id
-		   WHERE e.deleted_at IS NULL AND e.started_at < ? - h.retention_days * 86400000000
-		   LIMIT ?)`, ts(now), ts(now), limit)
+		   WHERE e.deleted_at IS NULL AND e.started_at < ? - h.retention_days * ?
+		   LIMIT ?)`, ts(now), ts(now), day, limit)
+	if err != nil {
+		return 0, wrap("mark expired events", err)
+	}
+	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, fmt.Errorf("mark expired events: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return int(n), nil
 }
 
-// DeletedEvents lists garbage rows.
+// DeletedEvents lists events marked deleted, oldest mark first.
 func (s *Store) DeletedEvents(ctx context.Context, limit int) ([]store.Event, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE deleted_at IS NOT NULL ORDER BY deleted_at LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list deleted events: %w", err)
+	if limit <= 0 {
+		return nil, nil
 	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return list(ctx, s.r, "list deleted events", scanEvent,
+		`SELECT `+eventCols+` FROM events WHERE deleted_at IS NOT NULL ORDER BY deleted_at, id LIMIT ?`, limit)
 }
 
-// PurgeEvent drops a garbage row.
+// PurgeEvent drops the row of an event marked deleted; a live event is
+// never purged (ErrNotFound).
 func (s *Store) PurgeEvent(ctx context.Context, id string) error {
-	return affected(s.w.ExecContext(ctx, `DELETE FROM events WHERE id = ? AND deleted_at IS NOT NULL`, id))
+	res, err := s.w.ExecContext(ctx, `DELETE FROM events WHERE id = ? AND deleted_at IS NOT NULL`, id)
+	return affected("purge event", res, err)
 }
 
-// EventRecordExists reports whether a live or garbage row has the ID.
+// EventRecordExists reports whether a live or marked row has the ID.
 func (s *Store) EventRecordExists(ctx context.Context, id string) (bool, error) {
 	var one int
 	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM events WHERE id = ?`, id).Scan(&one)
@@ -172,7 +166,7 @@ func (s *Store) EventRecordExists(ctx context.Context, id string) (bool, error) 
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("event exists: %w", err)
+		return false, wrap("event record exists", err)
 	}
 	return true, nil
 }

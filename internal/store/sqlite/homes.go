@@ -4,17 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/camvault/camvault/internal/store"
 )
 
-// CreateHome inserts a home and its owner in one transaction.
+// CreateHome inserts a home and its owner in one transaction: a home never
+// exists without someone who may manage it.
 func (s *Store) CreateHome(ctx context.Context, h store.Home, owner store.Member) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO homes (id, name_sealed, wrapped_data_key, retention_days, created_at, grants_version) VALUES (?, ?, ?, ?, ?, ?)`,
 			h.ID, h.NameSealed, h.WrappedDataKey, h.RetentionDays, ts(h.CreatedAt), h.GrantsVersion); err != nil {
-			return fmt.Errorf("insert home: %w", mapErr(err))
+			return wrap("insert home", err)
 		}
 		owner.HomeID = h.ID
 		return putMember(ctx, tx, owner)
@@ -23,12 +25,13 @@ func (s *Store) CreateHome(ctx context.Context, h store.Home, owner store.Member
 
 const homeCols = `h.id, h.name_sealed, h.wrapped_data_key, h.retention_days, h.created_at, h.grants_version`
 
-func scanHome(row interface{ Scan(...any) error }, extra ...any) (store.Home, error) {
+// scanHome scans homeCols followed by extra columns.
+func scanHome(row scanner, extra ...any) (store.Home, error) {
 	var h store.Home
 	var created int64
 	dest := append([]any{&h.ID, &h.NameSealed, &h.WrappedDataKey, &h.RetentionDays, &created, &h.GrantsVersion}, extra...)
 	if err := row.Scan(dest...); err != nil {
-		return store.Home{}, mapErr(err)
+		return store.Home{}, err
 	}
 	h.CreatedAt = fromTS(created)
 	return h, nil
@@ -36,138 +39,137 @@ func scanHome(row interface{ Scan(...any) error }, extra ...any) (store.Home, er
 
 // HomeByID reads a home.
 func (s *Store) HomeByID(ctx context.Context, id string) (store.Home, error) {
-	return scanHome(s.r.QueryRowContext(ctx, `SELECT `+homeCols+` FROM homes h WHERE h.id = ?`, id))
+	h, err := scanHome(s.r.QueryRowContext(ctx, `SELECT `+homeCols+` FROM homes h WHERE h.id = ?`, id))
+	return h, wrap("home by id", err)
 }
 
-// UpdateHome changes a home's name and/or retention.
+// UpdateHome changes a home's name and/or retention. Neither is a grant, so
+// the grants version stays.
 func (s *Store) UpdateHome(ctx context.Context, id string, nameSealed []byte, retentionDays *int) error {
-	var name any // NULL keeps the name
+	var name, retention any // NULL keeps the column as it is
 	if nameSealed != nil {
 		name = nameSealed
 	}
-	return affected(s.w.ExecContext(ctx,
+	if retentionDays != nil {
+		retention = *retentionDays
+	}
+	res, err := s.w.ExecContext(ctx,
 		`UPDATE homes SET name_sealed = COALESCE(?, name_sealed), retention_days = COALESCE(?, retention_days) WHERE id = ?`,
-		name, retentionDays, id))
+		name, retention, id)
+	return affected("update home", res, err)
 }
 
-// Memberships lists an account's homes, oldest membership first.
-func (s *Store) Memberships(ctx context.Context, accountID string) ([]store.Membership, error) {
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT `+homeCols+`, m.role, m.limited, m.added_at FROM members m JOIN homes h ON h.id = m.home_id
-		 WHERE m.account_id = ? ORDER BY m.added_at, h.id`, accountID)
+// memberRow is a members row before its camera list is attached.
+type memberRow struct {
+	store.Membership
+	limited bool
+}
+
+const membershipCols = homeCols + `, m.account_id, m.role, m.limited, m.added_at`
+
+func scanMembership(row scanner) (memberRow, error) {
+	var m memberRow
+	var added int64
+	var err error
+	m.Home, err = scanHome(row, &m.Member.AccountID, &m.Member.Role, &m.limited, &added)
 	if err != nil {
-		return nil, fmt.Errorf("list memberships: %w", err)
+		return memberRow{}, err
 	}
-	defer rows.Close()
-	var out []store.Membership
-	var limited []bool
-	for rows.Next() {
-		var m store.Membership
-		var added int64
-		var lim bool
-		if m.Home, err = scanHome(rows, &m.Member.Role, &lim, &added); err != nil {
-			return nil, fmt.Errorf("scan membership: %w", err)
+	m.Member.HomeID, m.Member.AddedAt = m.Home.ID, fromTS(added)
+	return m, nil
+}
+
+// withDevices attaches camera lists to limited members. devices maps
+// home ID + account ID to the cameras listed for them.
+func withDevices(rows []memberRow, devices map[[2]string][]string) []store.Membership {
+	out := make([]store.Membership, 0, len(rows))
+	for _, r := range rows {
+		if r.limited {
+			// Never nil for a limited member, even with no camera left:
+			// an empty list means none, nil would mean all.
+			r.Member.Devices = append([]string{}, devices[[2]string{r.Member.HomeID, r.Member.AccountID}]...)
 		}
-		m.Member.HomeID, m.Member.AccountID, m.Member.AddedAt = m.Home.ID, accountID, fromTS(added)
-		out = append(out, m)
-		limited = append(limited, lim)
+		out = append(out, r.Membership)
 	}
-	if err := rows.Err(); err != nil {
+	return out
+}
+
+// memberDevices reads the camera lists selected by where (a condition on
+// member_devices) into a map for withDevices.
+func memberDevices(ctx context.Context, q querier, where string, args ...any) (map[[2]string][]string, error) {
+	type row struct{ home, account, device string }
+	rows, err := list(ctx, q, "list member devices", func(sc scanner) (row, error) {
+		var r row
+		return r, sc.Scan(&r.home, &r.account, &r.device)
+	}, `SELECT home_id, account_id, device_id FROM member_devices WHERE `+where+` ORDER BY device_id`, args...)
+	if err != nil {
 		return nil, err
 	}
-	for i := range out {
-		if limited[i] {
-			if out[i].Member.Devices, err = memberDevices(ctx, s.r, out[i].Home.ID, accountID); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
-}
-
-// Member reads one membership with its home, in one read transaction so
-// the role, the camera list and the grants version agree.
-func (s *Store) Member(ctx context.Context, homeID, accountID string) (store.Membership, error) {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return store.Membership{}, fmt.Errorf("begin read: %w", err)
-	}
-	defer tx.Rollback()
-	var m store.Membership
-	var added int64
-	var limited bool
-	m.Home, err = scanHome(tx.QueryRowContext(ctx,
-		`SELECT `+homeCols+`, m.role, m.limited, m.added_at FROM members m JOIN homes h ON h.id = m.home_id
-		 WHERE m.home_id = ? AND m.account_id = ?`, homeID, accountID), &m.Member.Role, &limited, &added)
-	if err != nil {
-		return store.Membership{}, err
-	}
-	m.Member.HomeID, m.Member.AccountID, m.Member.AddedAt = homeID, accountID, fromTS(added)
-	if limited {
-		if m.Member.Devices, err = memberDevices(ctx, tx, homeID, accountID); err != nil {
-			return store.Membership{}, err
-		}
+	m := map[[2]string][]string{}
+	for _, r := range rows {
+		k := [2]string{r.home, r.account}
+		m[k] = append(m[k], r.device)
 	}
 	return m, nil
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+// memberships reads members with their homes and camera lists in one
+// snapshot, so role, cameras and grants version agree.
+func (s *Store) memberships(ctx context.Context, where string, args ...any) ([]store.Membership, error) {
+	var out []store.Membership
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := list(ctx, tx, "list memberships", scanMembership,
+			`SELECT `+membershipCols+` FROM members m JOIN homes h ON h.id = m.home_id
+			 WHERE `+where+` ORDER BY m.added_at, m.home_id, m.account_id`, args...)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		devices, err := memberDevices(ctx, tx, where, args...)
+		if err != nil {
+			return err
+		}
+		out = withDevices(rows, devices)
+		return nil
+	})
+	return out, err
 }
 
-func memberDevices(ctx context.Context, q querier, homeID, accountID string) ([]string, error) {
-	rows, err := q.QueryContext(ctx,
-		`SELECT device_id FROM member_devices WHERE home_id = ? AND account_id = ? ORDER BY device_id`, homeID, accountID)
+// The conditions below name home_id and account_id unqualified: members
+// and member_devices both have them and homes has neither, so one condition
+// selects the memberships and their camera lists alike.
+
+// Memberships lists an account's homes, oldest membership first.
+func (s *Store) Memberships(ctx context.Context, accountID string) ([]store.Membership, error) {
+	return s.memberships(ctx, `account_id = ?`, accountID)
+}
+
+// Member reads one membership with its home's current grants version.
+func (s *Store) Member(ctx context.Context, homeID, accountID string) (store.Membership, error) {
+	ms, err := s.memberships(ctx, `home_id = ? AND account_id = ?`, homeID, accountID)
 	if err != nil {
-		return nil, fmt.Errorf("list member devices: %w", err)
+		return store.Membership{}, err
 	}
-	defer rows.Close()
-	out := []string{} // limited: never nil, even when empty
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
+	if len(ms) == 0 {
+		return store.Membership{}, fmt.Errorf("member: %w", store.ErrNotFound)
 	}
-	return out, rows.Err()
+	return ms[0], nil
 }
 
 // ListMembers lists a home's members, oldest first.
 func (s *Store) ListMembers(ctx context.Context, homeID string) ([]store.Member, error) {
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT account_id, role, limited, added_at FROM members WHERE home_id = ? ORDER BY added_at, account_id`, homeID)
+	ms, err := s.memberships(ctx, `home_id = ?`, homeID)
 	if err != nil {
-		return nil, fmt.Errorf("list members: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Member
-	var limited []bool
-	for rows.Next() {
-		m := store.Member{HomeID: homeID}
-		var added int64
-		var lim bool
-		if err := rows.Scan(&m.AccountID, &m.Role, &lim, &added); err != nil {
-			return nil, err
-		}
-		m.AddedAt = fromTS(added)
-		out = append(out, m)
-		limited = append(limited, lim)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	for i := range out {
-		if limited[i] {
-			if out[i].Devices, err = memberDevices(ctx, s.r, homeID, out[i].AccountID); err != nil {
-				return nil, err
-			}
-		}
+	var out []store.Member
+	for _, m := range ms {
+		out = append(out, m.Member)
 	}
 	return out, nil
 }
 
-// PutMember inserts or replaces a membership and bumps the grants version.
+// PutMember inserts or replaces a membership and bumps the grants version,
+// in one transaction.
 func (s *Store) PutMember(ctx context.Context, m store.Member) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := putMember(ctx, tx, m); err != nil {
@@ -177,42 +179,47 @@ func (s *Store) PutMember(ctx context.Context, m store.Member) error {
 	})
 }
 
+// putMember writes a membership and its camera list. A replaced member
+// keeps the time it joined.
 func putMember(ctx context.Context, tx *sql.Tx, m store.Member) error {
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO members (home_id, account_id, role, limited, added_at) VALUES (?, ?, ?, ?, ?)
 		 ON CONFLICT (home_id, account_id) DO UPDATE SET role = excluded.role, limited = excluded.limited`,
 		m.HomeID, m.AccountID, string(m.Role), m.Devices != nil, ts(m.AddedAt)); err != nil {
-		return fmt.Errorf("upsert member: %w", mapErr(err))
+		return wrap("upsert member", err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM member_devices WHERE home_id = ? AND account_id = ?`, m.HomeID, m.AccountID); err != nil {
-		return fmt.Errorf("clear member devices: %w", err)
+		return wrap("clear member devices", err)
 	}
-	for _, d := range m.Devices {
+	devices := slices.Clone(m.Devices)
+	slices.Sort(devices)
+	for _, d := range slices.Compact(devices) {
 		// Only cameras of this home: the INSERT ... SELECT inserts nothing
-		// for a camera elsewhere, which is then refused.
+		// for a camera elsewhere, which is then refused and the whole
+		// transaction rolled back.
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO member_devices (home_id, account_id, device_id)
 			 SELECT ?, ?, id FROM devices WHERE id = ? AND home_id = ?`, m.HomeID, m.AccountID, d, m.HomeID)
-		if err := affected(res, err); err != nil {
-			return fmt.Errorf("limit member to device: %w", err)
+		if err := affected("limit member to camera", res, err); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
+// bumpGrants moves a home's grants version, which every cached
+// authorization compares (invariant 3).
 func bumpGrants(ctx context.Context, tx *sql.Tx, homeID string) error {
 	res, err := tx.ExecContext(ctx, `UPDATE homes SET grants_version = grants_version + 1 WHERE id = ?`, homeID)
-	if err := affected(res, err); err != nil {
-		return fmt.Errorf("bump grants version: %w", err)
-	}
-	return nil
+	return affected("bump grants version", res, err)
 }
 
-// DeleteMember removes a membership and bumps the grants version.
+// DeleteMember removes a membership (its camera list goes by cascade) and
+// bumps the grants version.
 func (s *Store) DeleteMember(ctx context.Context, homeID, accountID string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM members WHERE home_id = ? AND account_id = ?`, homeID, accountID)
-		if err := affected(res, err); err != nil {
+		if err := affected("delete member", res, err); err != nil {
 			return err
 		}
 		return bumpGrants(ctx, tx, homeID)

@@ -9,8 +9,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -20,6 +23,9 @@ import (
 	"github.com/camvault/camvault/internal/store"
 )
 
+// migrations holds the schema, applied in order at Open. A released
+// migration is never edited; changes get a new file.
+//
 //go:embed migrations/*.sql
 var migrations embed.FS
 
@@ -28,7 +34,7 @@ var migrations embed.FS
 // lets run beside the writer.
 type Store struct {
 	w *sql.DB // one connection, BEGIN IMMEDIATE
-	r *sql.DB // readers
+	r *sql.DB // readers, query_only
 }
 
 var _ store.Store = (*Store)(nil)
@@ -36,27 +42,34 @@ var _ store.Store = (*Store)(nil)
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date.
 func Open(ctx context.Context, path string) (*Store, error) {
-	pragmas := url.Values{}
-	for _, p := range []string{
-		"journal_mode(WAL)",
-		"synchronous(FULL)", // an acknowledged commit survives power loss
-		"foreign_keys(1)",
-		"busy_timeout(10000)",
-	} {
-		pragmas.Add("_pragma", p)
+	common := []string{
+		"busy_timeout(10000)", // wait for a checkpoint or another process rather than fail
+		"foreign_keys(1)",     // per connection in SQLite: cascades depend on it
 	}
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode()+"&_txlock=immediate")
+	wq := url.Values{"_pragma": slices.Concat(common, []string{
+		"journal_mode(WAL)", // readers run beside the writer
+		"synchronous(FULL)", // a commit is on disk when it returns (invariant 6)
+	})}
+	// IMMEDIATE takes the write lock at BEGIN, so a transaction that reads
+	// then writes never has to be retried halfway.
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", dsn(path, wq))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite writer: %w", err)
 	}
 	w.SetMaxOpenConns(1)
-	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas.Encode()+"&_pragma=query_only(1)")
+
+	// query_only: a write sent to the reader pool by mistake fails instead
+	// of racing the writer.
+	r, err := sql.Open("sqlite", dsn(path, url.Values{"_pragma": slices.Concat(common, []string{"query_only(1)"})}))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite readers: %w", err)
 	}
-	r.SetMaxOpenConns(max(4, runtime.NumCPU()*2))
+	n := max(4, 2*runtime.NumCPU())
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n) // keep them: each new connection re-runs the pragmas
+
 	s := &Store{w: w, r: r}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -65,14 +78,35 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// dsn makes a URI filename. SQLite reads '%', '?' and '#' in it as URI
+// syntax, so they are escaped; the driver takes its own parameters from
+// after the first '?'.
+func dsn(path string, q url.Values) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+	return "file:" + esc.Replace(path) + "?" + q.Encode()
+}
+
 func (s *Store) migrate(ctx context.Context) error {
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, mustSub(migrations, "migrations"),
-		goose.WithDisableGlobalRegistry(true))
+	dir, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	// Through the writer: goose's DDL must queue behind nothing else.
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, dir, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("apply migrations: %w", err)
+	}
+	// A database migrated by a newer camvault has a schema this binary
+	// does not know; writing to it could lose data.
+	current, target, err := p.GetVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("schema version: %w", err)
+	}
+	if current > target {
+		return fmt.Errorf("database schema version %d is newer than this binary's %d", current, target)
 	}
 	return nil
 }
@@ -108,6 +142,17 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
+// readTx runs fn in a read transaction: one snapshot, so the rows of a
+// multi-query read agree with each other.
+func (s *Store) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback() // read only: nothing to commit
+	return fn(tx)
+}
+
 // mapErr turns driver errors into the store's vocabulary.
 func mapErr(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
@@ -118,11 +163,68 @@ func mapErr(err error) error {
 		switch se.Code() {
 		case sqlite3lib.SQLITE_CONSTRAINT_UNIQUE, sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %v", store.ErrConflict, err)
+		case sqlite3lib.SQLITE_CONSTRAINT_FOREIGNKEY:
+			// A row naming a home, account or device that does not exist.
+			return fmt.Errorf("%w: %v", store.ErrNotFound, err)
 		}
 	}
 	return err
 }
 
+// wrap adds context to err after mapping it; nil stays nil.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, mapErr(err))
+}
+
+// affected returns ErrNotFound when a change touched no row.
+func affected(what string, res sql.Result, err error) error {
+	if err != nil {
+		return wrap(what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(what, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	return nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// querier is a *sql.DB or *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// list runs a query and scans every row with scan.
+func list[T any](ctx context.Context, q querier, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, wrap(what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, wrap(what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(what, err)
+	}
+	return out, nil
+}
+
+// Times are stored as Unix microseconds in UTC; 0 is the zero time.
 func ts(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -135,19 +237,4 @@ func fromTS(v int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMicro(v).UTC()
-}
-
-// affected returns ErrNotFound when a change touched no row.
-func affected(res sql.Result, err error) error {
-	if err != nil {
-		return mapErr(err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return store.ErrNotFound
-	}
-	return nil
 }

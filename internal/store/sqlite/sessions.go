@@ -1,0 +1,77 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/camvault/camvault/internal/store"
+)
+
+// CreateSession inserts a session.
+func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	_, err := s.w.ExecContext(ctx,
+		`INSERT INTO sessions (id, account_id, token_hash, client_sealed, created_at, last_seen_at, expires_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.AccountID, sess.TokenHash, sess.ClientSealed, ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt))
+	return wrap("insert session", err)
+}
+
+const sessionCols = `id, account_id, token_hash, client_sealed, created_at, last_seen_at, expires_at`
+
+func scanSession(row scanner) (store.Session, error) {
+	var sess store.Session
+	var created, seen, expires int64
+	if err := row.Scan(&sess.ID, &sess.AccountID, &sess.TokenHash, &sess.ClientSealed, &created, &seen, &expires); err != nil {
+		return store.Session{}, err
+	}
+	sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt = fromTS(created), fromTS(seen), fromTS(expires)
+	return sess, nil
+}
+
+// SessionByTokenHash reads a session by its token's hash. Each read starts
+// a fresh WAL snapshot, so a session deleted by a committed logout is never
+// seen again.
+func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (store.Session, error) {
+	sess, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, hash))
+	return sess, wrap("session by token hash", err)
+}
+
+// TouchSession records a use of a session.
+func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, ts(at), id)
+	return affected("touch session", res, err)
+}
+
+// ListSessions lists an account's sessions, oldest first.
+func (s *Store) ListSessions(ctx context.Context, accountID string) ([]store.Session, error) {
+	return list(ctx, s.r, "list sessions", scanSession,
+		`SELECT `+sessionCols+` FROM sessions WHERE account_id = ? ORDER BY created_at, id`, accountID)
+}
+
+// DeleteSession removes one session of an account. The account is part of
+// the condition, so nobody can end another account's session by its ID.
+func (s *Store) DeleteSession(ctx context.Context, accountID, sessionID string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE id = ? AND account_id = ?`, sessionID, accountID)
+	return affected("delete session", res, err)
+}
+
+// DeleteAccountSessions removes every session of an account.
+func (s *Store) DeleteAccountSessions(ctx context.Context, accountID string) error {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = ?`, accountID)
+	return wrap("delete account sessions", err)
+}
+
+// DeleteExpiredSessions removes sessions expired by t or idle since before
+// idleBefore.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, t, idleBefore time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at < ?`, ts(t), ts(idleBefore))
+	if err != nil {
+		return 0, wrap("delete expired sessions", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,364 @@
+package storetest
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/store"
+)
+
+const day = 24 * time.Hour
+
+func normEvent(e store.Event) store.Event {
+	e.StartedAt, e.CreatedAt = normTime(e.StartedAt), normTime(e.CreatedAt)
+	return e
+}
+
+func eventID(e store.Event) string { return e.ID }
+
+func eventValue(homeID, deviceID, kind string, started time.Time) store.Event {
+	e := store.Event{ID: id.New(), HomeID: homeID, DeviceID: deviceID, DeviceEventID: "cam-" + id.New(), Kind: kind,
+		StartedAt: started, CreatedAt: started.Add(time.Second), ThumbSize: 12345, ClipSize: 6 << 20}
+	e.ThumbKey = "h/" + homeID + "/" + deviceID + "/" + e.ID + "/thumb"
+	e.ClipKey = "h/" + homeID + "/" + deviceID + "/" + e.ID + "/clip"
+	return e
+}
+
+func newEvent(t *testing.T, s store.Store, homeID, deviceID, kind string, started time.Time) store.Event {
+	t.Helper()
+	e := eventValue(homeID, deviceID, kind, started)
+	_, created, err := s.CreateEvent(t.Context(), e)
+	check(t, "create event", err)
+	if !created {
+		t.Fatalf("a new event was not created")
+	}
+	return e
+}
+
+// newestFirst sorts events as ListEvents returns them.
+func newestFirst(list []store.Event) []store.Event {
+	out := slices.Clone(list)
+	slices.SortFunc(out, func(a, b store.Event) int {
+		if c := normTime(b.StartedAt).Compare(normTime(a.StartedAt)); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+	return out
+}
+
+func filter(list []store.Event, keep func(store.Event) bool) []store.Event {
+	var out []store.Event
+	for _, e := range list {
+		if keep(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func testEvents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	h := newHome(t, s, a.ID)
+	d, d2 := newDevice(t, s, a.ID, h.ID), newDevice(t, s, a.ID, h.ID)
+
+	e := eventValue(h.ID, d.ID, "motion", at(0))
+	stored, created, err := s.CreateEvent(ctx, e)
+	check(t, "create event", err)
+	if !created {
+		t.Fatalf("a new event was not created")
+	}
+	same(t, "created event", stored, e, normEvent)
+	got, err := s.EventByID(ctx, e.ID)
+	check(t, "event by id", err)
+	same(t, "event by id", got, e, normEvent)
+	got, err = s.EventByDeviceEventID(ctx, d.ID, e.DeviceEventID)
+	check(t, "event by device event id", err)
+	same(t, "event by device event id", got, e, normEvent)
+
+	// A retry (same camera, same camera event ID) stores nothing and
+	// answers with the first event.
+	retry := eventValue(h.ID, d.ID, "person", at(time.Minute))
+	retry.DeviceEventID = e.DeviceEventID
+	stored, created, err = s.CreateEvent(ctx, retry)
+	check(t, "retry", err)
+	if created {
+		t.Fatalf("a retry created a second event")
+	}
+	same(t, "event returned to a retry", stored, e, normEvent)
+	_, err = s.EventByID(ctx, retry.ID)
+	mustNotFound(t, "the retry's own ID", err)
+	if ok, err := s.EventRecordExists(ctx, retry.ID); err != nil || ok {
+		t.Fatalf("record of the retry's own ID: %v, %v", ok, err)
+	}
+	if ok, err := s.EventRecordExists(ctx, e.ID); err != nil || !ok {
+		t.Fatalf("record of the event: %v, %v", ok, err)
+	}
+
+	// Camera event IDs are per camera.
+	other := eventValue(h.ID, d2.ID, "motion", at(0))
+	other.DeviceEventID = e.DeviceEventID
+	other.ClipKey, other.ClipSize = "", 0 // an event without a clip
+	stored, created, err = s.CreateEvent(ctx, other)
+	check(t, "same camera event ID on another camera", err)
+	if !created {
+		t.Fatalf("another camera's event with the same camera event ID was not created")
+	}
+	same(t, "event without a clip", stored, other, normEvent)
+	got, err = s.EventByDeviceEventID(ctx, d2.ID, e.DeviceEventID)
+	check(t, "event by device event id", err)
+	same(t, "other camera's event", got, other, normEvent)
+
+	// A server-chosen ID used twice is a bug, never a retry.
+	clash := eventValue(h.ID, d2.ID, "motion", at(0))
+	clash.ID = e.ID
+	if _, _, err := s.CreateEvent(ctx, clash); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second event with one ID: %v, want ErrConflict", err)
+	}
+	got, _ = s.EventByID(ctx, e.ID)
+	same(t, "event after a refused ID clash", got, e, normEvent)
+
+	_, err = s.EventByID(ctx, id.New())
+	mustNotFound(t, "missing event", err)
+	_, err = s.EventByDeviceEventID(ctx, d.ID, "cam-"+id.New())
+	mustNotFound(t, "missing camera event ID", err)
+	_, err = s.EventByDeviceEventID(ctx, id.New(), e.DeviceEventID)
+	mustNotFound(t, "camera event ID of another camera", err)
+}
+
+func testEventRetryRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	h := newHome(t, s, a.ID)
+	d := newDevice(t, s, a.ID, h.ID)
+	deviceEventID := "cam-" + id.New()
+	const n = 16
+	type result struct {
+		stored  store.Event
+		created bool
+		err     error
+	}
+	results := make([]result, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			e := eventValue(h.ID, d.ID, "motion", at(0))
+			e.DeviceEventID = deviceEventID
+			var r result
+			r.stored, r.created, r.err = s.CreateEvent(ctx, e)
+			results[i] = r
+		})
+	}
+	wg.Wait()
+	var winner string
+	for _, r := range results {
+		check(t, "racing retry", r.err)
+		if r.created {
+			if winner != "" {
+				t.Fatalf("two racing retries both created an event")
+			}
+			winner = r.stored.ID
+		}
+	}
+	if winner == "" {
+		t.Fatalf("no racing retry created the event")
+	}
+	for _, r := range results {
+		if r.stored.ID != winner {
+			t.Fatalf("a racing retry answered with event %s, the stored one is %s", r.stored.ID, winner)
+		}
+	}
+	got, err := s.EventByDeviceEventID(ctx, d.ID, deviceEventID)
+	check(t, "event by device event id", err)
+	if got.ID != winner {
+		t.Fatalf("stored event %s, winner %s", got.ID, winner)
+	}
+}
+
+func testListEvents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, b := newAccount(t, s), newAccount(t, s)
+	h, other := newHome(t, s, a.ID), newHome(t, s, b.ID)
+	d1, d2 := newDevice(t, s, a.ID, h.ID), newDevice(t, s, a.ID, h.ID)
+	do := newDevice(t, s, b.ID, other.ID)
+
+	var inH, inOther []store.Event
+	for i := range 5 {
+		m := time.Duration(i) * time.Minute
+		inH = append(inH, newEvent(t, s, h.ID, d1.ID, "motion", at(m)), newEvent(t, s, h.ID, d2.ID, "person", at(m+30*time.Second)))
+		inOther = append(inOther, newEvent(t, s, other.ID, do.ID, "motion", at(m)))
+	}
+	// Events started at the same instant: the ID orders them.
+	for range 3 {
+		inH = append(inH, newEvent(t, s, h.ID, d1.ID, "sound", at(10*time.Minute)))
+	}
+	gone := newEvent(t, s, h.ID, d1.ID, "motion", at(20*time.Minute))
+	_, err := s.MarkEventDeleted(ctx, gone.ID, at(time.Hour))
+	check(t, "mark deleted", err)
+	inH = newestFirst(inH)
+
+	query := func(what string, q store.EventQuery, want []store.Event) {
+		t.Helper()
+		got, err := s.ListEvents(ctx, q)
+		check(t, what, err)
+		sameList(t, what, got, want, normEvent)
+	}
+	whole := func(homeID string) []store.EventScope { return []store.EventScope{{HomeID: homeID}} }
+	onDevice := func(id string) func(store.Event) bool { return func(e store.Event) bool { return e.DeviceID == id } }
+
+	query("a whole home", store.EventQuery{Scopes: whole(h.ID), Limit: 100}, inH)
+	query("the other home", store.EventQuery{Scopes: whole(other.ID), Limit: 100}, newestFirst(inOther))
+	query("one camera", store.EventQuery{Scopes: []store.EventScope{{HomeID: h.ID, Devices: []string{d2.ID}}}, Limit: 100},
+		filter(inH, onDevice(d2.ID)))
+	query("an empty camera list reads nothing", store.EventQuery{Scopes: []store.EventScope{{HomeID: h.ID, Devices: []string{}}}, Limit: 100}, nil)
+	query("no scope reads nothing", store.EventQuery{Limit: 100}, nil)
+	query("another home's camera under this home", store.EventQuery{Scopes: []store.EventScope{{HomeID: h.ID, Devices: []string{do.ID}}}, Limit: 100}, nil)
+	query("two scopes", store.EventQuery{Scopes: []store.EventScope{{HomeID: h.ID, Devices: []string{d1.ID}}, {HomeID: other.ID}}, Limit: 100},
+		newestFirst(append(filter(inH, onDevice(d1.ID)), inOther...)))
+	query("one kind", store.EventQuery{Scopes: whole(h.ID), Kinds: []string{"person"}, Limit: 100},
+		filter(inH, func(e store.Event) bool { return e.Kind == "person" }))
+	query("two kinds", store.EventQuery{Scopes: whole(h.ID), Kinds: []string{"person", "sound"}, Limit: 100},
+		filter(inH, func(e store.Event) bool { return e.Kind != "motion" }))
+	query("limit", store.EventQuery{Scopes: whole(h.ID), Limit: 4}, inH[:4])
+	query("limit 0", store.EventQuery{Scopes: whole(h.ID), Limit: 0}, nil)
+	before := at(2 * time.Minute)
+	query("before a time", store.EventQuery{Scopes: whole(h.ID), BeforeTime: before, Limit: 100},
+		filter(inH, func(e store.Event) bool { return normTime(e.StartedAt).Before(normTime(before)) }))
+
+	// Paging with the (started, ID) cursor of the last event seen walks
+	// the whole list, ties included, once.
+	var walked []store.Event
+	q := store.EventQuery{Scopes: whole(h.ID), Limit: 3}
+	for range len(inH) + 1 {
+		page, err := s.ListEvents(ctx, q)
+		check(t, "page", err)
+		if len(page) == 0 {
+			break
+		}
+		walked = append(walked, page...)
+		last := page[len(page)-1]
+		q.BeforeTime, q.BeforeID = last.StartedAt, last.ID
+	}
+	sameList(t, "pages", walked, inH, normEvent)
+}
+
+func testDeleteEvent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	h := newHome(t, s, a.ID)
+	d := newDevice(t, s, a.ID, h.ID)
+	e1, e2, e3 := newEvent(t, s, h.ID, d.ID, "motion", at(0)), newEvent(t, s, h.ID, d.ID, "motion", at(time.Minute)), newEvent(t, s, h.ID, d.ID, "motion", at(2*time.Minute))
+
+	got, err := s.MarkEventDeleted(ctx, e1.ID, at(time.Hour))
+	check(t, "mark deleted", err)
+	same(t, "event marked deleted", got, e1, normEvent)
+	_, err = s.EventByID(ctx, e1.ID)
+	mustNotFound(t, "event marked deleted, by ID", err)
+	got, err = s.EventByDeviceEventID(ctx, d.ID, e1.DeviceEventID)
+	check(t, "event marked deleted, by camera event ID", err)
+	same(t, "event marked deleted, by camera event ID", got, e1, normEvent)
+	if ok, err := s.EventRecordExists(ctx, e1.ID); err != nil || !ok {
+		t.Fatalf("record of an event marked deleted: %v, %v", ok, err)
+	}
+	list, err := s.ListEvents(ctx, store.EventQuery{Scopes: []store.EventScope{{HomeID: h.ID}}, Limit: 10})
+	check(t, "list", err)
+	sameList(t, "live events", list, []store.Event{e3, e2}, normEvent)
+	_, err = s.MarkEventDeleted(ctx, e1.ID, at(time.Hour))
+	mustNotFound(t, "mark deleted twice", err)
+	_, err = s.MarkEventDeleted(ctx, id.New(), at(time.Hour))
+	mustNotFound(t, "mark a missing event deleted", err)
+
+	// A camera retrying an event being deleted does not bring it back.
+	retry := eventValue(h.ID, d.ID, "motion", at(0))
+	retry.DeviceEventID = e1.DeviceEventID
+	stored, created, err := s.CreateEvent(ctx, retry)
+	check(t, "retry of an event marked deleted", err)
+	if created || stored.ID != e1.ID {
+		t.Fatalf("retry of an event marked deleted: created %v, event %s", created, stored.ID)
+	}
+	_, err = s.EventByID(ctx, e1.ID)
+	mustNotFound(t, "event marked deleted, after a retry", err)
+
+	deleted, err := s.DeletedEvents(ctx, 10)
+	check(t, "deleted events", err)
+	sameList(t, "deleted events", deleted, []store.Event{e1}, normEvent)
+
+	mustNotFound(t, "purge a live event", s.PurgeEvent(ctx, e2.ID))
+	got, err = s.EventByID(ctx, e2.ID)
+	check(t, "live event after a refused purge", err)
+	same(t, "live event after a refused purge", got, e2, normEvent)
+
+	check(t, "purge", s.PurgeEvent(ctx, e1.ID))
+	if ok, err := s.EventRecordExists(ctx, e1.ID); err != nil || ok {
+		t.Fatalf("record of a purged event: %v, %v", ok, err)
+	}
+	_, err = s.EventByDeviceEventID(ctx, d.ID, e1.DeviceEventID)
+	mustNotFound(t, "purged event by camera event ID", err)
+	mustNotFound(t, "purge twice", s.PurgeEvent(ctx, e1.ID))
+	deleted, err = s.DeletedEvents(ctx, 10)
+	check(t, "deleted events after purge", err)
+	sameList(t, "deleted events after purge", deleted, nil, normEvent)
+
+	for _, e := range []store.Event{e2, e3} {
+		_, err := s.MarkEventDeleted(ctx, e.ID, at(time.Hour))
+		check(t, "mark deleted", err)
+	}
+	if deleted, err := s.DeletedEvents(ctx, 1); err != nil || len(deleted) != 1 {
+		t.Fatalf("deleted events, limit 1: %d, %v", len(deleted), err)
+	}
+	if deleted, err := s.DeletedEvents(ctx, 0); err != nil || len(deleted) != 0 {
+		t.Fatalf("deleted events, limit 0: %d, %v", len(deleted), err)
+	}
+}
+
+func testRetention(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	h1, h2 := newHome(t, s, a.ID), newHome(t, s, a.ID) // 30 days
+	week := 7
+	check(t, "set retention", s.UpdateHome(ctx, h2.ID, nil, &week))
+	d1, d2 := newDevice(t, s, a.ID, h1.ID), newDevice(t, s, a.ID, h2.ID)
+	now := at(0)
+	expired := []store.Event{
+		newEvent(t, s, h1.ID, d1.ID, "motion", now.Add(-40*day)),
+		newEvent(t, s, h1.ID, d1.ID, "motion", now.Add(-31*day)),
+		newEvent(t, s, h2.ID, d2.ID, "motion", now.Add(-8*day)),
+	}
+	kept := []store.Event{
+		newEvent(t, s, h1.ID, d1.ID, "motion", now.Add(-29*day)),
+		newEvent(t, s, h2.ID, d2.ID, "motion", now.Add(-6*day)),
+		newEvent(t, s, h2.ID, d2.ID, "motion", now),
+	}
+
+	if n, err := s.MarkExpiredEvents(ctx, now, 0); err != nil || n != 0 {
+		t.Fatalf("mark expired, limit 0: %d, %v", n, err)
+	}
+	total := 0
+	for _, limit := range []int{2, 100, 100} {
+		n, err := s.MarkExpiredEvents(ctx, now, limit)
+		check(t, "mark expired", err)
+		if n > limit {
+			t.Fatalf("marked %d events, limit %d", n, limit)
+		}
+		total += n
+	}
+	if total != len(expired) {
+		t.Fatalf("marked %d expired events, want %d", total, len(expired))
+	}
+	deleted, err := s.DeletedEvents(ctx, 100)
+	check(t, "deleted events", err)
+	if got, want := sortedIDs(deleted, eventID), sortedIDs(expired, eventID); !slices.Equal(got, want) {
+		t.Fatalf("events marked expired %v, want %v", got, want)
+	}
+	for _, e := range kept {
+		if _, err := s.EventByID(ctx, e.ID); err != nil {
+			t.Fatalf("event within retention: %v", err)
+		}
+	}
+}
