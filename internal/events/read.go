@@ -233,7 +233,7 @@ func (s *Service) purge(ctx context.Context, e store.Event) error {
 			return fmt.Errorf("delete blob: %w", err)
 		}
 	}
-	if err := s.store.PurgeEvent(ctx, e.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := s.store.PurgeEvent(ctx, e.ID, s.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("purge event: %w", err)
 	}
 	return nil

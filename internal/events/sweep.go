@@ -12,9 +12,14 @@ import (
 
 const sweepBatch = 500
 
+// tombstoneTTL is how long a deleted event's tombstone answers a camera
+// that retries it: longer than any camera keeps an event queued offline.
+const tombstoneTTL = 30 * 24 * time.Hour
+
 // Sweep enforces retention and finishes deletions: events past their
-// home's retention are marked deleted, then every deleted event's blobs and
-// record are removed. It returns how many events it removed.
+// home's retention are marked deleted, then every deleted event's blobs are
+// removed and its record becomes a tombstone; old tombstones go. It returns
+// how many events it removed.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	for {
 		n, err := s.store.MarkExpiredEvents(ctx, s.now(), sweepBatch)
@@ -38,9 +43,13 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			removed++
 		}
 		if len(list) < sweepBatch {
-			return removed, nil
+			break
 		}
 	}
+	if _, err := s.store.DropTombstones(ctx, s.now().Add(-tombstoneTTL)); err != nil {
+		return removed, err
+	}
+	return removed, nil
 }
 
 // RemoveOrphans removes blobs that no event record names: what a crash

@@ -1137,3 +1137,28 @@ func TestEventMediaSealedAtRest(t *testing.T) {
 	}
 	e.scanAtRest()
 }
+
+// TestRetryAfterDeleteStaysDeleted: a camera that re-sends an event from its
+// offline queue after a person deleted it gets the same answer as any retry
+// (200, the same id) and the event does not come back.
+func TestRetryAfterDeleteStaysDeleted(t *testing.T) {
+	e := newEventEnv(t)
+	ann := e.signup("ann")
+	home := e.home(ann, "Home")
+	cam := e.pairCamera(ann, home)
+	started := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	u := e.upload(cam, "queued-1", started, 0)
+	e.must(204, "DELETE", "/api/v1/events/"+u.id, ann.token, nil)
+
+	r := e.uploadParts(cam.token, meta("queued-1", started, "motion"), thumbPart(testJPEG(t, "")))
+	if r.status != 200 || r.str("id") != u.id {
+		t.Fatalf("retry after delete: %d %s, want 200 with id %s", r.status, r.raw, u.id)
+	}
+	if list, _ := e.events(ann.token, "?home="+home); len(list) != 0 {
+		t.Fatalf("the deleted event came back: %v", list)
+	}
+	e.must(404, "GET", "/api/v1/events/"+u.id, ann.token, nil)
+	if files := e.blobFiles(); len(files) != 0 {
+		t.Fatalf("blobs left after delete and retry: %v", files)
+	}
+}

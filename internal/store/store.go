@@ -257,8 +257,14 @@ type Events interface {
 	MarkExpiredEvents(ctx context.Context, now time.Time, limit int) (int, error)
 	// DeletedEvents lists events marked deleted whose blobs may remain.
 	DeletedEvents(ctx context.Context, limit int) ([]Event, error)
-	// PurgeEvent removes the record of an event marked deleted.
-	PurgeEvent(ctx context.Context, id string) error
+	// PurgeEvent records that a deleted event's blobs are gone. The row
+	// stays as a tombstone, so a camera retrying the same event ID gets the
+	// same answer and does not bring the event back; ErrNotFound if the
+	// event is live or already purged.
+	PurgeEvent(ctx context.Context, id string, at time.Time) error
+	// DropTombstones removes tombstones purged before t, and returns how
+	// many.
+	DropTombstones(ctx context.Context, before time.Time) (int, error)
 	// EventRecordExists reports whether any record, live or marked deleted,
 	// has the ID: blobs without one are orphans.
 	EventRecordExists(ctx context.Context, id string) (bool, error)

@@ -148,14 +148,24 @@ func (s *Store) DeletedEvents(ctx context.Context, limit int) ([]store.Event, er
 		return nil, nil
 	}
 	return list(ctx, s.r, "list deleted events", scanEvent,
-		`SELECT `+eventCols+` FROM events WHERE deleted_at IS NOT NULL ORDER BY deleted_at, id LIMIT ?`, limit)
+		`SELECT `+eventCols+` FROM events WHERE deleted_at IS NOT NULL AND purged_at IS NULL ORDER BY deleted_at, id LIMIT ?`, limit)
 }
 
-// PurgeEvent drops the row of an event marked deleted; a live event is
-// never purged (ErrNotFound).
-func (s *Store) PurgeEvent(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM events WHERE id = ? AND deleted_at IS NOT NULL`, id)
+// PurgeEvent turns the row of an event marked deleted, whose blobs are
+// gone, into a tombstone; a live or already purged event is ErrNotFound.
+func (s *Store) PurgeEvent(ctx context.Context, id string, at time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE events SET purged_at = ? WHERE id = ? AND deleted_at IS NOT NULL AND purged_at IS NULL`, ts(at), id)
 	return affected("purge event", res, err)
+}
+
+// DropTombstones removes tombstones purged before t.
+func (s *Store) DropTombstones(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM events WHERE purged_at IS NOT NULL AND purged_at < ?`, ts(before))
+	if err != nil {
+		return 0, fmt.Errorf("drop tombstones: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // EventRecordExists reports whether a live or marked row has the ID.

@@ -289,18 +289,39 @@ func testDeleteEvent(t *testing.T, s store.Store) {
 	check(t, "deleted events", err)
 	sameList(t, "deleted events", deleted, []store.Event{e1}, normEvent)
 
-	mustNotFound(t, "purge a live event", s.PurgeEvent(ctx, e2.ID))
+	mustNotFound(t, "purge a live event", s.PurgeEvent(ctx, e2.ID, at(time.Hour)))
 	got, err = s.EventByID(ctx, e2.ID)
 	check(t, "live event after a refused purge", err)
 	same(t, "live event after a refused purge", got, e2, normEvent)
 
-	check(t, "purge", s.PurgeEvent(ctx, e1.ID))
+	check(t, "purge", s.PurgeEvent(ctx, e1.ID, at(time.Hour)))
+	// The purged row stays as a tombstone: a camera retrying the event
+	// finds it, and gets it back as not created, until the tombstone goes.
+	if ok, err := s.EventRecordExists(ctx, e1.ID); err != nil || !ok {
+		t.Fatalf("tombstone of a purged event: %v, %v", ok, err)
+	}
+	tomb, err := s.EventByDeviceEventID(ctx, d.ID, e1.DeviceEventID)
+	check(t, "purged event by camera event ID", err)
+	if tomb.ID != e1.ID {
+		t.Fatalf("tombstone has ID %s, want %s", tomb.ID, e1.ID)
+	}
+	if stored, created, err := s.CreateEvent(ctx, retry); err != nil || created || stored.ID != e1.ID {
+		t.Fatalf("retry of a purged event: created %v, %s, %v", created, stored.ID, err)
+	}
+	_, err = s.EventByID(ctx, e1.ID)
+	mustNotFound(t, "purged event", err)
+	mustNotFound(t, "purge twice", s.PurgeEvent(ctx, e1.ID, at(time.Hour)))
+	if n, err := s.DropTombstones(ctx, at(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("drop tombstones purged before the purge: %d, %v", n, err)
+	}
+	if n, err := s.DropTombstones(ctx, at(2*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("drop tombstones: %d, %v", n, err)
+	}
 	if ok, err := s.EventRecordExists(ctx, e1.ID); err != nil || ok {
-		t.Fatalf("record of a purged event: %v, %v", ok, err)
+		t.Fatalf("record after its tombstone was dropped: %v, %v", ok, err)
 	}
 	_, err = s.EventByDeviceEventID(ctx, d.ID, e1.DeviceEventID)
-	mustNotFound(t, "purged event by camera event ID", err)
-	mustNotFound(t, "purge twice", s.PurgeEvent(ctx, e1.ID))
+	mustNotFound(t, "dropped tombstone by camera event ID", err)
 	deleted, err = s.DeletedEvents(ctx, 10)
 	check(t, "deleted events after purge", err)
 	sameList(t, "deleted events after purge", deleted, nil, normEvent)

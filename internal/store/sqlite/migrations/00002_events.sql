@@ -14,11 +14,15 @@ CREATE TABLE events (
     clip_key        TEXT NOT NULL DEFAULT '',
     clip_size       INTEGER NOT NULL DEFAULT 0,
     deleted_at      INTEGER,
+    -- set once the blobs are gone: the row stays as a tombstone so that a
+    -- camera retrying the same event_id does not bring a deleted event back
+    purged_at       INTEGER,
     UNIQUE (device_id, device_event_id)
 ) STRICT;
 CREATE INDEX events_home_time ON events(home_id, started_at DESC, id DESC) WHERE deleted_at IS NULL;
 CREATE INDEX events_device_time ON events(device_id, started_at DESC, id DESC) WHERE deleted_at IS NULL;
-CREATE INDEX events_deleted ON events(deleted_at) WHERE deleted_at IS NOT NULL;
+CREATE INDEX events_deleted ON events(deleted_at) WHERE deleted_at IS NOT NULL AND purged_at IS NULL;
+CREATE INDEX events_purged ON events(purged_at) WHERE purged_at IS NOT NULL;
 
 CREATE TABLE audit (
     home_id    TEXT NOT NULL,
