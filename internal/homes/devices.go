@@ -14,6 +14,7 @@ import (
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/throttle"
 	"github.com/camvault/camvault/internal/token"
 )
 
@@ -113,14 +114,8 @@ func (s *Service) Pair(ctx context.Context, code, model, firmware, clientAddr st
 	}
 	now := s.now()
 	throttleKey := s.keys.BlindIndex("pair-throttle-address", clientAddr)
-	n, resetAt, err := s.store.ThrottleCount(ctx, throttleKey, now)
-	if err != nil {
-		return Paired{}, fmt.Errorf("read pairing throttle: %w", err)
-	}
-	if n >= s.cfg.PairFailures {
-		e := apperr.New(apperr.Throttled, "too many wrong pairing codes; try again later")
-		e.RetryAfter = resetAt.Sub(now)
-		return Paired{}, e
+	if err := s.pairLimiter().Check(ctx, throttleKey, now); err != nil {
+		return Paired{}, err
 	}
 	norm, ok := normalizePairingCode(code)
 	if !ok {
@@ -137,7 +132,7 @@ func (s *Service) Pair(ctx context.Context, code, model, firmware, clientAddr st
 	// The code names the home only inside PairDevice's transaction, so the
 	// camera's name, sealed with that home's key, is written just after;
 	// until then (or if a crash comes between) the camera shows its model.
-	d, err = s.store.PairDevice(ctx, s.pairingCodeHash(norm), now, d)
+	d, err := s.store.PairDevice(ctx, s.pairingCodeHash(norm), now, d)
 	if errors.Is(err, store.ErrNotFound) {
 		return Paired{}, s.pairFailed(ctx, throttleKey, now)
 	}
@@ -158,9 +153,14 @@ func (s *Service) Pair(ctx context.Context, code, model, firmware, clientAddr st
 	return Paired{DeviceID: d.ID, DeviceToken: tok}, nil
 }
 
+func (s *Service) pairLimiter() throttle.Limiter {
+	return throttle.Limiter{Store: s.store, Limit: s.cfg.PairFailures, Window: s.cfg.PairWindow,
+		Message: "too many wrong pairing codes; try again later"}
+}
+
 func (s *Service) pairFailed(ctx context.Context, key []byte, now time.Time) error {
-	if _, _, err := s.store.ThrottleHit(ctx, key, now, s.cfg.PairWindow); err != nil {
-		return fmt.Errorf("count failed pairing: %w", err)
+	if err := s.pairLimiter().Fail(ctx, key, now); err != nil {
+		return err
 	}
 	return errBadPairingCode
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/throttle"
 	"github.com/camvault/camvault/internal/token"
 )
 
@@ -137,10 +138,11 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	now := s.now()
 	accountKey := s.keys.BlindIndex("login-throttle-account", email)
 	addressKey := s.keys.BlindIndex("login-throttle-address", client.Address)
-	if err := s.checkThrottle(ctx, now, accountKey, s.cfg.AccountFailures); err != nil {
+	accounts, addresses := s.limiters()
+	if err := accounts.Check(ctx, accountKey, now); err != nil {
 		return Login{}, err
 	}
-	if err := s.checkThrottle(ctx, now, addressKey, s.cfg.AddressFailures); err != nil {
+	if err := addresses.Check(ctx, addressKey, now); err != nil {
 		return Login{}, err
 	}
 
@@ -158,15 +160,16 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 		return Login{}, fmt.Errorf("verify password: %w", err)
 	}
 	if !known || !ok {
-		for _, k := range [][]byte{accountKey, addressKey} {
-			if _, _, err := s.store.ThrottleHit(ctx, k, now, s.cfg.ThrottleWindow); err != nil {
-				return Login{}, fmt.Errorf("count failed login: %w", err)
-			}
+		if err := accounts.Fail(ctx, accountKey, now); err != nil {
+			return Login{}, err
+		}
+		if err := addresses.Fail(ctx, addressKey, now); err != nil {
+			return Login{}, err
 		}
 		return Login{}, errBadLogin
 	}
-	if err := s.store.ThrottleReset(ctx, accountKey); err != nil {
-		return Login{}, fmt.Errorf("reset login throttle: %w", err)
+	if err := accounts.Reset(ctx, accountKey); err != nil {
+		return Login{}, err
 	}
 
 	tok, tokHash := token.New(token.Session)
@@ -191,17 +194,11 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 
 func sessionClientAD(sessionID string) []byte { return keys.AD("session-client", sessionID) }
 
-func (s *Service) checkThrottle(ctx context.Context, now time.Time, key []byte, limit int) error {
-	n, resetAt, err := s.store.ThrottleCount(ctx, key, now)
-	if err != nil {
-		return fmt.Errorf("read login throttle: %w", err)
-	}
-	if n >= limit {
-		e := apperr.New(apperr.Throttled, "too many failed logins; try again later")
-		e.RetryAfter = resetAt.Sub(now)
-		return e
-	}
-	return nil
+// limiters are the login throttles: per account and per client address.
+func (s *Service) limiters() (accounts, addresses throttle.Limiter) {
+	const msg = "too many failed logins; try again later"
+	return throttle.Limiter{Store: s.store, Limit: s.cfg.AccountFailures, Window: s.cfg.ThrottleWindow, Message: msg},
+		throttle.Limiter{Store: s.store, Limit: s.cfg.AddressFailures, Window: s.cfg.ThrottleWindow, Message: msg}
 }
 
 var errNoSession = apperr.New(apperr.Unauthorized, "a valid session token is required")

@@ -1,0 +1,57 @@
+// Package throttle limits repeated failures (wrong passwords, wrong pairing
+// codes) per key, with counts kept in the store so every node sees them.
+package throttle
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/camvault/camvault/internal/apperr"
+)
+
+// Store keeps the counts (see store.Throttle).
+type Store interface {
+	ThrottleHit(ctx context.Context, key []byte, now time.Time, window time.Duration) (int, time.Time, error)
+	ThrottleCount(ctx context.Context, key []byte, now time.Time) (int, time.Time, error)
+	ThrottleReset(ctx context.Context, key []byte) error
+}
+
+// Limiter allows at most Limit failures per key in each Window.
+type Limiter struct {
+	Store   Store
+	Limit   int
+	Window  time.Duration
+	Message string // shown with the 429
+}
+
+// Check returns a Throttled error, with the time until the window ends as
+// its RetryAfter, when key has used up its failures.
+func (l Limiter) Check(ctx context.Context, key []byte, now time.Time) error {
+	n, resetAt, err := l.Store.ThrottleCount(ctx, key, now)
+	if err != nil {
+		return fmt.Errorf("read throttle: %w", err)
+	}
+	if n >= l.Limit {
+		e := apperr.New(apperr.Throttled, "%s", l.Message)
+		e.RetryAfter = resetAt.Sub(now)
+		return e
+	}
+	return nil
+}
+
+// Fail counts one failure for key.
+func (l Limiter) Fail(ctx context.Context, key []byte, now time.Time) error {
+	if _, _, err := l.Store.ThrottleHit(ctx, key, now, l.Window); err != nil {
+		return fmt.Errorf("count failure: %w", err)
+	}
+	return nil
+}
+
+// Reset forgets key's failures.
+func (l Limiter) Reset(ctx context.Context, key []byte) error {
+	if err := l.Store.ThrottleReset(ctx, key); err != nil {
+		return fmt.Errorf("reset throttle: %w", err)
+	}
+	return nil
+}
