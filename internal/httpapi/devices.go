@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/gateway"
 )
 
 func (s *Server) pair(w http.ResponseWriter, r *http.Request) error {
@@ -69,6 +70,7 @@ func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) error {
 	if err := s.homes.DeleteDevice(r.Context(), principal(r.Context()), deviceID); err != nil {
 		return err
 	}
+	s.gateway.Revoke(deviceID) // its token no longer works; neither does its open connection
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -78,5 +80,27 @@ func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) deviceSelf(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r.Context())
 	writeJSON(w, http.StatusOK, map[string]string{"device_id": p.DeviceID, "home_id": p.HomeID})
+	return nil
+}
+
+// deviceConnect is the camera's live connection (docs/device-protocol.md).
+func (s *Server) deviceConnect(w http.ResponseWriter, r *http.Request) error {
+	return s.gateway.Serve(w, r, principal(r.Context()))
+}
+
+func (s *Server) deviceCommand(w http.ResponseWriter, r *http.Request) error {
+	deviceID, err := pathID(r, "device", "device")
+	if err != nil {
+		return err
+	}
+	var cmd gateway.Command
+	if err := decodeJSON(w, r, &cmd); err != nil {
+		return err
+	}
+	cmdID, err := s.gateway.Send(r.Context(), principal(r.Context()), deviceID, cmd)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": cmdID})
 	return nil
 }

@@ -27,6 +27,11 @@ const (
 // and sealed as it arrives, so a 64 MiB clip is never held in memory. The
 // answer comes only once the blobs are synced and the record committed.
 func (s *Server) uploadEvent(w http.ResponseWriter, r *http.Request) error {
+	release, err := s.admit.Upload()
+	if err != nil {
+		return err
+	}
+	defer release()
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return apperr.New(apperr.Invalid, "Content-Type must be multipart/form-data with a boundary")

@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/camvault/camvault/internal/admission"
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/media"
@@ -22,6 +24,8 @@ type Server struct {
 	homes    *homes.Service
 	events   *events.Service
 	guard    *media.Guard
+	gateway  *gateway.Gateway
+	admit    *admission.Controller
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	openAPI  []byte
@@ -33,6 +37,8 @@ type Deps struct {
 	Homes    *homes.Service
 	Events   *events.Service
 	Guard    *media.Guard // the only writer of media bytes
+	Gateway  *gateway.Gateway
+	Admit    *admission.Controller
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
 	OpenAPI  []byte // the API description, served at /api/v1/openapi.json
@@ -40,7 +46,7 @@ type Deps struct {
 
 // New returns the API server.
 func New(d Deps) *Server {
-	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, guard: d.Guard, metrics: d.Metrics, log: d.Log, openAPI: d.OpenAPI}
+	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, log: d.Log, openAPI: d.OpenAPI}
 }
 
 // authKind is the credential a route requires.
@@ -90,6 +96,8 @@ func Routes() []Route {
 
 		{"GET", "/api/v1/device", device, (*Server).deviceSelf},
 		{"POST", "/api/v1/device/events", device, (*Server).uploadEvent},
+		{"GET", "/api/v1/device/connect", device, (*Server).deviceConnect},
+		{"POST", "/api/v1/devices/{device}/commands", person, (*Server).deviceCommand},
 
 		{"GET", "/api/v1/events", person, (*Server).listEvents},
 		{"GET", "/api/v1/events/{event}", person, (*Server).getEvent},

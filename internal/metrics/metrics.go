@@ -16,6 +16,7 @@ type Metrics struct {
 	AuthFailures    *prometheus.CounterVec   // by credential kind
 	ThrottledLogins prometheus.Counter
 	EgressBlocked   prometheus.Counter
+	Shed            *prometheus.CounterVec // device work refused with 503, by kind
 }
 
 // New makes the collectors and registers them, with the Go runtime and
@@ -44,8 +45,20 @@ func New() *Metrics {
 			Name: "camvault_egress_blocked_total",
 			Help: "Media responses the last-step check refused to send because their label did not match the requester's grant (each is an incident).",
 		}),
+		Shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "camvault_shed_total",
+			Help: "Device connections and uploads refused with 503 by admission control, by kind.",
+		}, []string{"kind"}),
 	}
-	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.AuthFailures, m.ThrottledLogins, m.EgressBlocked,
+	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.AuthFailures, m.ThrottledLogins, m.EgressBlocked, m.Shed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// ConnectedDevices registers a gauge of the devices connected to this node.
+func (m *Metrics) ConnectedDevices(count func() int) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "camvault_devices_connected",
+		Help: "Cameras with a live connection to this node.",
+	}, func() float64 { return float64(count()) }))
 }

@@ -59,11 +59,13 @@ func newEnv(t testing.TB, tune ...func(*server.Options)) *env {
 		t.Fatalf("open server: %v", err)
 	}
 	e.app = app
+	wait := app.Background(t.Context())
 	e.public = httptest.NewServer(app.Public())
 	e.admin = httptest.NewServer(app.Admin())
 	t.Cleanup(func() {
 		e.public.Close()
 		e.admin.Close()
+		wait()
 		app.Close()
 	})
 	return e

@@ -15,10 +15,12 @@ import (
 
 	"github.com/camvault/camvault/api"
 	"github.com/camvault/camvault/internal/admin"
+	"github.com/camvault/camvault/internal/admission"
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/blob/disk"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpapi"
 	"github.com/camvault/camvault/internal/identity"
@@ -39,6 +41,7 @@ type App struct {
 	metrics  *metrics.Metrics
 	identity *identity.Service
 	events   *events.Service
+	gateway  *gateway.Gateway
 	public   http.Handler
 	admin    http.Handler
 }
@@ -46,14 +49,17 @@ type App struct {
 // Options tune an App beyond its Config; tests use them to run the real
 // services with a controllable clock.
 type Options struct {
-	Identity identity.Config
-	Homes    homes.Config
-	Events   events.Config
+	Identity  identity.Config
+	Homes     homes.Config
+	Events    events.Config
+	Gateway   gateway.Config
+	Admission admission.Config
 }
 
 // DefaultOptions are the production settings.
 func DefaultOptions() Options {
-	return Options{Identity: identity.DefaultConfig(), Homes: homes.DefaultConfig(), Events: events.DefaultConfig()}
+	return Options{Identity: identity.DefaultConfig(), Homes: homes.DefaultConfig(), Events: events.DefaultConfig(),
+		Gateway: gateway.DefaultConfig(), Admission: admission.DefaultConfig()}
 }
 
 // Open checks cfg, loads the keys and opens the backends.
@@ -89,8 +95,11 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	auditLog := audit.New(st, kr.Derive("audit-chain"), opts.Events.Now)
 	a.events = events.New(st, blobs, decider, kr, auditLog, a.identity, log, opts.Events)
 	guard := media.NewGuard(auditLog, st, a.metrics.EgressBlocked, log, opts.Events.Now)
+	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
+	a.gateway = gateway.New(opts.Gateway, st, admit, decider, log)
+	a.metrics.ConnectedDevices(a.gateway.Connected)
 	a.public = httpapi.New(httpapi.Deps{
-		Identity: a.identity, Homes: hs, Events: a.events, Guard: guard,
+		Identity: a.identity, Homes: hs, Events: a.events, Guard: guard, Gateway: a.gateway, Admit: admit,
 		Metrics: a.metrics, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
 	// Blobs without a record are what a crash between storing a blob and
@@ -177,8 +186,7 @@ func (a *App) Run(ctx context.Context) error {
 		errs <- pub.Serve(pubLn)
 	}()
 	go func() { errs <- adm.Serve(admLn) }()
-	go a.sweepSessions(ctx)
-	go a.events.RunSweeper(ctx, time.Minute)
+	waitBackground := a.Background(ctx)
 	a.log.Info("camvault serving", "addr", pubLn.Addr().String(), "admin_addr", admLn.Addr().String(), "tls", a.cfg.TLSCert != "")
 
 	var runErr error
@@ -190,10 +198,21 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	_ = pub.Shutdown(shutCtx)
 	_ = adm.Shutdown(shutCtx)
+	waitBackground() // device connections closed, presence written
 	if errors.Is(runErr, http.ErrServerClosed) {
 		runErr = nil
 	}
 	return runErr
+}
+
+// Background starts the server's background work (sweepers, the device
+// gateway) until ctx ends; the returned function waits for it to finish.
+func (a *App) Background(ctx context.Context) (wait func()) {
+	go a.sweepSessions(ctx)
+	go a.events.RunSweeper(ctx, time.Minute)
+	done := make(chan struct{})
+	go func() { a.gateway.Run(ctx); close(done) }()
+	return func() { <-done }
 }
 
 // sweepSessions removes expired and idle sessions now and then; they are

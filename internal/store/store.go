@@ -101,6 +101,13 @@ type Device struct {
 	Online     bool
 }
 
+// Presence is a device's connection state at a moment.
+type Presence struct {
+	DeviceID string
+	Online   bool
+	LastSeen time.Time
+}
+
 // PairingCode is a single-use, short-lived code that lets one camera join a
 // home. Only its hash is kept.
 type PairingCode struct {
@@ -174,6 +181,10 @@ type Devices interface {
 	// SetDevicePresence records whether a device is connected and when it
 	// was last seen.
 	SetDevicePresence(ctx context.Context, id string, online bool, lastSeen time.Time) error
+	// SetPresence records many presence changes in one transaction (a
+	// reconnect storm brings thousands a second); devices that no longer
+	// exist are skipped.
+	SetPresence(ctx context.Context, updates []Presence) error
 }
 
 // Throttle counts failures per key in fixed windows (login attempts per

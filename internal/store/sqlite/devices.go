@@ -92,3 +92,23 @@ func (s *Store) SetDevicePresence(ctx context.Context, id string, online bool, l
 	res, err := s.w.ExecContext(ctx, `UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?`, online, ts(lastSeen), id)
 	return affected("set device presence", res, err)
 }
+
+// SetPresence records many presence changes in one transaction.
+func (s *Store) SetPresence(ctx context.Context, updates []store.Presence) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE devices SET online = ?, last_seen_at = ? WHERE id = ?`)
+		if err != nil {
+			return wrap("prepare presence update", err)
+		}
+		defer stmt.Close()
+		for _, u := range updates {
+			if _, err := stmt.ExecContext(ctx, u.Online, ts(u.LastSeen), u.DeviceID); err != nil {
+				return wrap("set presence", err)
+			}
+		}
+		return nil
+	})
+}

@@ -190,6 +190,20 @@ func testDevices(t *testing.T, s store.Store) {
 	same(t, "device offline", got, d, normDevice)
 	mustNotFound(t, "presence of a missing device", s.SetDevicePresence(ctx, id.New(), true, at(0)))
 
+	// In a batch, later updates of a device win and missing devices are
+	// skipped.
+	check(t, "presence batch", s.SetPresence(ctx, []store.Presence{
+		{DeviceID: d.ID, Online: false, LastSeen: at(time.Hour)},
+		{DeviceID: id.New(), Online: true, LastSeen: at(time.Hour)},
+		{DeviceID: d.ID, Online: true, LastSeen: at(2 * time.Hour)},
+	}))
+	got, err = s.DeviceByID(ctx, d.ID)
+	check(t, "device after presence batch", err)
+	if !got.Online || !got.LastSeenAt.Equal(at(2*time.Hour).Truncate(time.Microsecond)) {
+		t.Fatalf("after presence batch: online %v, last seen %v", got.Online, got.LastSeenAt)
+	}
+	check(t, "empty presence batch", s.SetPresence(ctx, nil))
+
 	got, _ = s.DeviceByID(ctx, d2.ID)
 	same(t, "the other device after changes to the first", got, d2, normDevice)
 	for _, v := range []int64{version(t, s, h.ID), version(t, s, other.ID)} {

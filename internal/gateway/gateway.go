@@ -1,0 +1,282 @@
+// Package gateway holds cameras' live connections (docs/device-protocol.md):
+// it admits them, tracks which device is connected on this node, records
+// presence, and carries commands from people to cameras. A device's
+// identity is the principal its token authenticated, nothing else.
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/camvault/camvault/internal/admission"
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// Close codes of the protocol.
+const (
+	CloseReplaced    websocket.StatusCode = 4000
+	CloseRevoked     websocket.StatusCode = 4001
+	CloseProtocol    websocket.StatusCode = 4002
+	CloseNoHeartbeat websocket.StatusCode = 4003
+	CloseTooSlow     websocket.StatusCode = 4004
+)
+
+// Subprotocol is the WebSocket subprotocol of the device connection.
+const Subprotocol = "camvault.v1"
+
+const maxMessage = 16 << 10
+
+// Store is what the gateway keeps: presence.
+type Store interface {
+	SetPresence(ctx context.Context, updates []store.Presence) error
+}
+
+// Config tunes the gateway.
+type Config struct {
+	Heartbeat     time.Duration // how often cameras send heartbeats
+	LastSeenEvery time.Duration // how often a connected camera's last seen is written
+	WriteTimeout  time.Duration
+	Now           func() time.Time
+}
+
+// DefaultConfig is the production configuration.
+func DefaultConfig() Config {
+	return Config{Heartbeat: 30 * time.Second, LastSeenEvery: 5 * time.Minute, WriteTimeout: 10 * time.Second, Now: time.Now}
+}
+
+// Gateway is this node's set of live device connections.
+type Gateway struct {
+	cfg       Config
+	admission *admission.Controller
+	authz     *authz.Decider
+	presence  *presenceWriter
+	log       *slog.Logger
+
+	mu    sync.Mutex
+	conns map[string]*conn // by device ID: the current connection
+}
+
+type conn struct {
+	ws       *websocket.Conn
+	device   authz.Principal
+	lastSeen time.Time // last written to the store
+}
+
+// New returns a gateway; Run must run for presence to be written.
+func New(cfg Config, s Store, a *admission.Controller, d *authz.Decider, log *slog.Logger) *Gateway {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Gateway{cfg: cfg, admission: a, authz: d, log: log, conns: map[string]*conn{},
+		presence: newPresenceWriter(s, log)}
+}
+
+// Run writes presence changes until ctx ends, then closes every connection
+// with 1001 (going away).
+func (g *Gateway) Run(ctx context.Context) {
+	g.presence.run(ctx)
+	g.mu.Lock()
+	conns := make([]*conn, 0, len(g.conns))
+	for _, c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	for _, c := range conns {
+		c.ws.Close(websocket.StatusGoingAway, "server shutting down")
+	}
+}
+
+// Connected reports how many devices are connected to this node.
+func (g *Gateway) Connected() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.conns)
+}
+
+type message struct {
+	Type             string          `json:"type"`
+	DeviceID         string          `json:"device_id,omitempty"`
+	HomeID           string          `json:"home_id,omitempty"`
+	HeartbeatSeconds int             `json:"heartbeat_seconds,omitempty"`
+	ID               string          `json:"id,omitempty"`
+	Command          string          `json:"command,omitempty"`
+	Settings         json.RawMessage `json:"settings,omitempty"`
+	OK               *bool           `json:"ok,omitempty"`
+	Error            string          `json:"error,omitempty"`
+	EventID          string          `json:"event_id,omitempty"`
+}
+
+// Serve upgrades an authenticated device's request to its connection and
+// serves it until it ends. Errors before the upgrade are returned for the
+// HTTP layer to answer (503 when shedding load).
+func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
+	if !p.IsDevice() {
+		return apperr.New(apperr.Unauthorized, "a device token is required")
+	}
+	if err := g.admission.Connect(); err != nil {
+		return err
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}})
+	if err != nil {
+		return nil // Accept has answered the request
+	}
+	ws.SetReadLimit(maxMessage)
+	c := &conn{ws: ws, device: p, lastSeen: g.cfg.Now()}
+	g.attach(c)
+	defer g.detach(c)
+
+	ctx := context.WithoutCancel(r.Context()) // the connection outlives the handler's deadline logic
+	if err := g.write(ctx, c, message{Type: "hello", DeviceID: p.DeviceID, HomeID: p.HomeID,
+		HeartbeatSeconds: int(g.cfg.Heartbeat / time.Second)}); err != nil {
+		return nil
+	}
+	g.readLoop(ctx, c)
+	return nil
+}
+
+// attach makes c the device's current connection, replacing (and closing)
+// any older one.
+func (g *Gateway) attach(c *conn) {
+	g.mu.Lock()
+	old := g.conns[c.device.DeviceID]
+	g.conns[c.device.DeviceID] = c
+	g.mu.Unlock()
+	if old != nil {
+		// Close waits for the peer's answer (up to seconds when it is gone):
+		// never hold up the new connection for it.
+		go old.ws.Close(CloseReplaced, "replaced by a newer connection of this camera")
+	}
+	g.presence.set(store.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: c.lastSeen})
+}
+
+// detach forgets c if it is still the device's current connection, and
+// only then marks the device offline: a replaced connection ending must
+// not make the new one look offline.
+func (g *Gateway) detach(c *conn) {
+	g.mu.Lock()
+	current := g.conns[c.device.DeviceID] == c
+	if current {
+		delete(g.conns, c.device.DeviceID)
+	}
+	g.mu.Unlock()
+	if current {
+		g.presence.set(store.Presence{DeviceID: c.device.DeviceID, Online: false, LastSeen: g.cfg.Now()})
+	}
+	c.ws.CloseNow()
+}
+
+func (g *Gateway) readLoop(ctx context.Context, c *conn) {
+	for {
+		readCtx, cancel := context.WithTimeout(ctx, 3*g.cfg.Heartbeat)
+		typ, data, err := c.ws.Read(readCtx)
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				c.ws.Close(CloseNoHeartbeat, "no heartbeat")
+			}
+			return
+		}
+		var m message
+		if typ != websocket.MessageText || json.Unmarshal(data, &m) != nil {
+			c.ws.Close(CloseProtocol, "messages are JSON objects in text frames")
+			return
+		}
+		switch m.Type {
+		case "heartbeat":
+			if now := g.cfg.Now(); now.Sub(c.lastSeen) >= g.cfg.LastSeenEvery {
+				c.lastSeen = now
+				g.presence.set(store.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: now})
+			}
+		case "command_result":
+			g.log.Info("camera command result", "device", c.device.DeviceID, "command_id", m.ID,
+				"ok", m.OK != nil && *m.OK, "error", m.Error, "event_id", m.EventID)
+		default:
+			c.ws.Close(CloseProtocol, "unknown message type")
+			return
+		}
+	}
+}
+
+func (g *Gateway) write(ctx context.Context, c *conn, m message) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode message: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, g.cfg.WriteTimeout)
+	defer cancel()
+	if err := c.ws.Write(wctx, websocket.MessageText, data); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			c.ws.Close(CloseTooSlow, "camera reads too slowly")
+		}
+		return fmt.Errorf("write to camera: %w", err)
+	}
+	return nil
+}
+
+// Revoke closes a device's connection because its credential was revoked
+// (it was unpaired).
+func (g *Gateway) Revoke(deviceID string) {
+	g.mu.Lock()
+	c := g.conns[deviceID]
+	g.mu.Unlock()
+	if c != nil {
+		go c.ws.Close(CloseRevoked, "the camera was unpaired")
+	}
+}
+
+// Command is what a person asks a camera to do.
+type Command struct {
+	Command  string          `json:"command"`
+	Settings json.RawMessage `json:"settings,omitempty"`
+}
+
+// Send delivers a command from p to a camera. Owners and admins only; the
+// camera must be connected to this node.
+func (g *Gateway) Send(ctx context.Context, p authz.Principal, deviceID string, cmd Command) (string, error) {
+	if _, _, err := g.authz.Device(ctx, p, deviceID, authz.ManageDevices); err != nil {
+		return "", err
+	}
+	switch cmd.Command {
+	case "snapshot":
+		if len(cmd.Settings) > 0 {
+			return "", apperr.New(apperr.Invalid, "snapshot takes no settings")
+		}
+	case "settings":
+		var s struct {
+			EventIntervalSeconds *int `json:"event_interval_seconds"`
+			MotionSensitivity    *int `json:"motion_sensitivity"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(cmd.Settings))
+		dec.DisallowUnknownFields()
+		if len(cmd.Settings) == 0 || dec.Decode(&s) != nil ||
+			(s.EventIntervalSeconds != nil && (*s.EventIntervalSeconds < 1 || *s.EventIntervalSeconds > 86400)) ||
+			(s.MotionSensitivity != nil && (*s.MotionSensitivity < 0 || *s.MotionSensitivity > 100)) {
+			return "", apperr.New(apperr.Invalid, "settings: event_interval_seconds 1 to 86400, motion_sensitivity 0 to 100")
+		}
+	default:
+		return "", apperr.New(apperr.Invalid, `command must be "snapshot" or "settings"`)
+	}
+	g.mu.Lock()
+	c := g.conns[deviceID]
+	g.mu.Unlock()
+	if c == nil {
+		return "", apperr.New(apperr.Conflict, "the camera is offline")
+	}
+	cmdID := id.New()
+	if err := g.write(ctx, c, message{Type: "command", ID: cmdID, Command: cmd.Command, Settings: cmd.Settings}); err != nil {
+		return "", apperr.Wrap(err, apperr.Conflict, "the camera did not take the command")
+	}
+	return cmdID, nil
+}
