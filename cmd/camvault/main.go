@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -71,6 +72,11 @@ type serveCmd struct {
 	KeyFile          string `help:"Master key file (default: DATA/master.key, created on first start). CAMVAULT_MASTER_KEY, if set, is used instead." env:"CAMVAULT_KEY_FILE"`
 	TLSCert          string `name:"tls-cert" help:"TLS certificate file (PEM)." env:"CAMVAULT_TLS_CERT"`
 	TLSKey           string `name:"tls-key" help:"TLS private key file (PEM)." env:"CAMVAULT_TLS_KEY"`
+
+	MaxConnectsPerSecond float64       `help:"New camera connections admitted per second; past it cameras get 503." default:"5000" env:"CAMVAULT_MAX_CONNECTS_PER_SECOND"`
+	MaxUploadsPerSecond  float64       `help:"Event uploads started per second; past it cameras get 503." default:"1000" env:"CAMVAULT_MAX_UPLOADS_PER_SECOND"`
+	MaxUploadsInFlight   int           `help:"Event uploads received at once; past it cameras get 503." default:"64" env:"CAMVAULT_MAX_UPLOADS_IN_FLIGHT"`
+	Heartbeat            time.Duration `help:"How often cameras send heartbeats; three missed end the connection." default:"30s" env:"CAMVAULT_HEARTBEAT"`
 }
 
 func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
@@ -86,7 +92,17 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 		TLSCert:   c.TLSCert,
 		TLSKey:    c.TLSKey,
 	}
-	app, err := server.Open(ctx, cfg, server.DefaultOptions(), log)
+	opts := server.DefaultOptions()
+	if c.MaxConnectsPerSecond <= 0 || c.MaxUploadsPerSecond <= 0 || c.MaxUploadsInFlight <= 0 || c.Heartbeat < time.Second {
+		return fmt.Errorf("admission limits must be positive and --heartbeat at least 1s")
+	}
+	opts.Admission.ConnectsPerSecond = c.MaxConnectsPerSecond
+	opts.Admission.ConnectBurst = max(1, int(c.MaxConnectsPerSecond/5))
+	opts.Admission.UploadsPerSecond = c.MaxUploadsPerSecond
+	opts.Admission.UploadBurst = max(1, int(c.MaxUploadsPerSecond/5))
+	opts.Admission.UploadsInFlight = c.MaxUploadsInFlight
+	opts.Gateway.Heartbeat = c.Heartbeat
+	app, err := server.Open(ctx, cfg, opts, log)
 	if err != nil {
 		return err
 	}
