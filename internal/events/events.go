@@ -36,12 +36,15 @@ type Accounts interface {
 type Config struct {
 	MaxThumbnail int64 // bytes
 	MaxClip      int64 // bytes
-	Now          func() time.Time
+	// SweepInterval is how often retention is applied and deletions
+	// finished.
+	SweepInterval time.Duration
+	Now           func() time.Time
 }
 
 // DefaultConfig is the production configuration (API.md's limits).
 func DefaultConfig() Config {
-	return Config{MaxThumbnail: 1 << 20, MaxClip: 64 << 20, Now: time.Now}
+	return Config{MaxThumbnail: 1 << 20, MaxClip: 64 << 20, SweepInterval: time.Minute, Now: time.Now}
 }
 
 // Service is the events service.

@@ -84,9 +84,9 @@ func (s *Service) RemoveOrphans(ctx context.Context) (int, error) {
 	return len(orphans), nil
 }
 
-// RunSweeper sweeps every interval until ctx ends.
-func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+// RunSweeper sweeps every SweepInterval until ctx ends.
+func (s *Service) RunSweeper(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
 	for {
 		if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {

@@ -1162,3 +1162,31 @@ func TestRetryAfterDeleteStaysDeleted(t *testing.T) {
 		t.Fatalf("blobs left after delete and retry: %v", files)
 	}
 }
+
+// TestRetention: events older than their home's retention are removed by
+// the sweeper, blobs and all, and recorded as gone; newer ones stay.
+func TestRetention(t *testing.T) {
+	e := newEventEnv(t)
+	ann := e.signup("ann")
+	home := e.home(ann, "Home")
+	cam := e.pairCamera(ann, home)
+	now := e.clock.Now()
+	old := e.upload(cam, "old-1", now.Add(-50*time.Hour), 70<<10)
+	fresh := e.upload(cam, "fresh-1", now.Add(-time.Hour), 0)
+
+	e.must(400, "PATCH", "/api/v1/homes/"+home, ann.token, map[string]int{"retention_days": 0})
+	h := e.must(200, "PATCH", "/api/v1/homes/"+home, ann.token, map[string]int{"retention_days": 2})
+	if h.body["retention_days"] != float64(2) {
+		t.Fatalf("home after PATCH: %s", h.raw)
+	}
+	eventually(t, "the old event swept", func() bool {
+		return e.call("GET", "/api/v1/events/"+old.id, ann.token, nil).status == 404
+	})
+	e.must(200, "GET", "/api/v1/events/"+fresh.id, ann.token, nil)
+	eventually(t, "the old event's blobs removed", func() bool { return len(e.blobFiles()) == 1 })
+	// The camera re-sending the expired event does not bring it back.
+	r := e.uploadParts(cam.token, meta("old-1", old.started, "motion"), thumbPart(testJPEG(t, "")))
+	if r.status != 200 || r.str("id") != old.id {
+		t.Fatalf("retry of an expired event: %d %s", r.status, r.raw)
+	}
+}

@@ -49,6 +49,8 @@ func newEnv(t testing.TB, tune ...func(*server.Options)) *env {
 	opts := server.DefaultOptions()
 	opts.Identity.Now = e.clock.Now
 	opts.Homes.Now = e.clock.Now
+	opts.Events.Now = e.clock.Now
+	opts.Events.SweepInterval = 20 * time.Millisecond
 	for _, f := range tune {
 		f(&opts)
 	}

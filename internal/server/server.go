@@ -209,7 +209,7 @@ func (a *App) Run(ctx context.Context) error {
 // gateway) until ctx ends; the returned function waits for it to finish.
 func (a *App) Background(ctx context.Context) (wait func()) {
 	go a.sweepSessions(ctx)
-	go a.events.RunSweeper(ctx, time.Minute)
+	go a.events.RunSweeper(ctx)
 	done := make(chan struct{})
 	go func() { a.gateway.Run(ctx); close(done) }()
 	return func() { <-done }
