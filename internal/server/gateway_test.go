@@ -199,4 +199,3 @@ func TestAdmissionSheds(t *testing.T) {
 		t.Fatalf("shed connects not counted")
 	}
 }
-
