@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/camvault/camvault/internal/server"
 )
 
 // FuzzUploadBody sends arbitrary multipart bodies to the real upload route
@@ -19,7 +21,10 @@ func FuzzUploadBody(f *testing.F) {
 		"\r\n--fuzzboundary\r\nContent-Disposition: form-data; name=\"clip\"\r\n\r\n\x00\x00\x00\x10ftypisom\x00\x00\x00\x00\r\n--fuzzboundary--\r\n"))
 	f.Add([]byte("--fuzzboundary\r\nContent-Disposition: form-data; name=\"clip\"\r\n\r\nxx\r\n--fuzzboundary--\r\n"))
 	f.Add([]byte("--fuzzboundary--"))
-	e := newEnv(f)
+	// Parsing is under test here, not admission control: lift its limits.
+	e := newEnv(f, func(o *server.Options) {
+		o.Admission.UploadsPerSecond, o.Admission.UploadBurst, o.Admission.UploadsInFlight = 1e9, 1e6, 1e4
+	})
 	ann := e.signup("ann")
 	cam := e.pairCamera(ann, e.home(ann, "Home"))
 	f.Fuzz(func(t *testing.T, body []byte) {
