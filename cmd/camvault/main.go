@@ -20,8 +20,10 @@ type cli struct {
 	LogLevel  slog.Level `help:"Log level: debug, info, warn or error." default:"info" env:"CAMVAULT_LOG_LEVEL"`
 	LogFormat string     `help:"Log format: text or json." default:"text" enum:"text,json" env:"CAMVAULT_LOG_FORMAT"`
 
-	Serve serveCmd `cmd:"" help:"Run the server on the embedded default (SQLite and a local data directory)."`
-	Admin adminCmd `cmd:"" help:"Operator tasks on a data directory."`
+	Serve  serveCmd  `cmd:"" help:"Run the server on the embedded default (SQLite and a local data directory)."`
+	Admin  adminCmd  `cmd:"" help:"Operator tasks on a data directory."`
+	Demo   demoCmd   `cmd:"" help:"Run the server with a demo account and simulated cameras, to see camvault alive at once."`
+	Camera cameraCmd `cmd:"" help:"Run simulated cameras: pair, upload watermarked motion events, hold the device connection."`
 }
 
 type adminCmd struct {
@@ -128,6 +130,7 @@ func main() {
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.Bind(&c.Admin)
+	kctx.Bind(&c)
 	if err := kctx.Run(log); err != nil {
 		fmt.Fprintln(os.Stderr, "camvault:", err)
 		os.Exit(1)

@@ -1,0 +1,332 @@
+package camera
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"time"
+)
+
+// outcome is how an upload attempt ended.
+type outcome int
+
+const (
+	outcomeStored    outcome = iota // 201
+	outcomeDuplicate                // 200: stored before
+	outcomeRetry                    // unreachable, 5xx, 503, 429, 408: keep it and try later
+	outcomeRejected                 // another 4xx: this event will never be taken
+	outcomeUnpaired                 // 401: the credential is gone
+)
+
+type uploadResult struct {
+	outcome    outcome
+	serverID   string
+	retryAfter time.Duration
+	err        error
+}
+
+// requestFlush hands the camera to an upload worker if it has events to
+// send and is not waiting out a backoff. A camera is with at most one
+// worker at a time.
+func (c *Camera) requestFlush() {
+	work := c.f.work.Load()
+	if work == nil || !c.shouldFlush() || !c.inPool.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case *work <- c: // never blocks: room for every camera
+	default:
+		c.inPool.Store(false)
+	}
+}
+
+func (c *Camera) shouldFlush() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.stopped && c.queue.len() > 0 && !c.f.cfg.Now().Before(c.retryAt) && !c.f.closing.Load()
+}
+
+// flushBatch uploads queued events, oldest first, up to a batch; then the
+// camera goes to the back of the line if it has more.
+func (c *Camera) flushBatch(ctx context.Context) {
+	defer func() {
+		c.inPool.Store(false)
+		c.requestFlush()
+	}()
+	for range c.f.cfg.UploadBatch {
+		if ctx.Err() != nil || c.f.closing.Load() {
+			return
+		}
+		c.mu.Lock()
+		ev, ok := c.queue.peek()
+		if c.stopped || c.f.cfg.Now().Before(c.retryAt) {
+			ok = false
+		}
+		c.mu.Unlock()
+		if !ok {
+			return
+		}
+		res := c.upload(ctx, ev)
+		if ctx.Err() != nil {
+			return
+		}
+		if !c.settle(ev, res) {
+			return
+		}
+	}
+}
+
+// settle records an upload attempt's outcome and says whether to go on
+// with the next event.
+func (c *Camera) settle(ev queuedEvent, res uploadResult) bool {
+	switch res.outcome {
+	case outcomeStored, outcomeDuplicate:
+		c.mu.Lock()
+		if !c.queue.remove(ev.seq) {
+			// The full queue dropped it while it was on its way; it
+			// arrived after all.
+			c.stats.Dropped.Add(-1)
+		}
+		c.stats.Queued.Store(int64(c.queue.len()))
+		c.uploadAttempt = 0
+		c.mu.Unlock()
+		c.acked(ev, res)
+		return true
+	case outcomeRejected:
+		c.mu.Lock()
+		c.queue.remove(ev.seq)
+		c.stats.Queued.Store(int64(c.queue.len()))
+		c.mu.Unlock()
+		c.stats.Rejected.Add(1)
+		c.f.log.Error("server refused an event; dropped it", c.logAttrs("event_id", c.EventID(ev.seq), "err", res.err)...)
+		return true
+	case outcomeUnpaired:
+		c.stop(ErrUnpaired)
+		return false
+	}
+	c.stats.UploadErrors.Add(1)
+	c.mu.Lock()
+	d := c.f.cfg.Backoff.Delay(c.uploadAttempt, res.retryAfter, c.f.cfg.RandN)
+	c.uploadAttempt++
+	attempt := c.uploadAttempt
+	c.retryAt = c.f.cfg.Now().Add(d)
+	when := c.retryAt
+	c.mu.Unlock()
+	c.f.log.Debug("upload failed; will retry", c.logAttrs("event_id", c.EventID(ev.seq), "err", res.err, "attempt", attempt, "in", d)...)
+	c.f.sched.add(timerEntry{when: when, cam: c, kind: timerFlush})
+	return false
+}
+
+func (c *Camera) acked(ev queuedEvent, res uploadResult) {
+	c.stats.Uploaded.Add(1)
+	if res.outcome == outcomeDuplicate {
+		c.stats.Duplicates.Add(1)
+	}
+	if c.f.cfg.OnAck != nil {
+		c.f.cfg.OnAck(Ack{DeviceID: c.creds.DeviceID, EventID: c.EventID(ev.seq), ServerID: res.serverID,
+			Seq: ev.seq, Created: res.outcome == outcomeStored, Snapshot: ev.snapshot})
+	}
+}
+
+// snapshot takes a picture now and uploads it straight away, ahead of any
+// backlog. If the upload fails the event is queued like any other, so it
+// is not lost, and the command reports the failure.
+func (c *Camera) snapshot(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return "", errors.New("camera stopped")
+	}
+	ev := c.newEventLocked(true)
+	c.mu.Unlock()
+	eventID := c.EventID(ev.seq)
+	res := c.upload(ctx, ev)
+	switch res.outcome {
+	case outcomeStored, outcomeDuplicate:
+		c.acked(ev, res)
+		return eventID, nil
+	case outcomeUnpaired:
+		c.stop(ErrUnpaired)
+		return eventID, res.err
+	case outcomeRejected:
+		c.stats.Rejected.Add(1)
+		return eventID, res.err
+	}
+	c.stats.UploadErrors.Add(1)
+	c.mu.Lock()
+	c.enqueueLocked(ev)
+	c.mu.Unlock()
+	c.requestFlush()
+	return eventID, fmt.Errorf("%w; the snapshot is queued", res.err)
+}
+
+// upload makes one attempt at uploading ev (POST /api/v1/device/events).
+func (c *Camera) upload(ctx context.Context, ev queuedEvent) uploadResult {
+	home := c.HomeID()
+	if home == "" {
+		var res uploadResult
+		if home, res = c.whoami(ctx); home == "" {
+			return res
+		}
+	}
+	body, ctype, err := c.eventBody(ev, home)
+	if err != nil {
+		return uploadResult{outcome: outcomeRejected, err: err}
+	}
+	uctx, cancel := context.WithTimeout(ctx, c.f.cfg.UploadTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(uctx, http.MethodPost, c.f.cfg.Server+"/api/v1/device/events", bytes.NewReader(body))
+	if err != nil {
+		return uploadResult{outcome: outcomeRejected, err: fmt.Errorf("upload: %w", err)}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.creds.Token)
+	req.Header.Set("Content-Type", ctype)
+	res, err := c.f.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return uploadResult{outcome: outcomeRetry, err: fmt.Errorf("upload: %w", err)}
+	}
+	defer res.Body.Close()
+	r := classify(res, c.f.cfg.Now())
+	if r.outcome == outcomeStored || r.outcome == outcomeDuplicate {
+		var ans struct {
+			ID string `json:"id"`
+		}
+		if err := json.NewDecoder(io.LimitReader(res.Body, 4<<10)).Decode(&ans); err != nil || ans.ID == "" {
+			// Stored, but the answer was lost: the retry will get 200.
+			return uploadResult{outcome: outcomeRetry, err: fmt.Errorf("upload: unreadable answer: %v", err)}
+		}
+		r.serverID = ans.ID
+		return r
+	}
+	r.err = describe("upload", res)
+	return r
+}
+
+// classify maps an answer's status to an outcome.
+func classify(res *http.Response, now time.Time) uploadResult {
+	switch s := res.StatusCode; {
+	case s == http.StatusCreated:
+		return uploadResult{outcome: outcomeStored}
+	case s == http.StatusOK:
+		return uploadResult{outcome: outcomeDuplicate}
+	case s == http.StatusUnauthorized:
+		return uploadResult{outcome: outcomeUnpaired}
+	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
+		return uploadResult{outcome: outcomeRetry, retryAfter: retryAfter(res.Header, now)}
+	default:
+		return uploadResult{outcome: outcomeRejected}
+	}
+}
+
+// whoami asks the server which home the camera is in (GET /api/v1/device),
+// for the watermark, when no hello has said it yet.
+func (c *Camera) whoami(ctx context.Context) (string, uploadResult) {
+	wctx, cancel := context.WithTimeout(ctx, c.f.cfg.UploadTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(wctx, http.MethodGet, c.f.cfg.Server+"/api/v1/device", nil)
+	if err != nil {
+		return "", uploadResult{outcome: outcomeRejected, err: fmt.Errorf("who am I: %w", err)}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.creds.Token)
+	res, err := c.f.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return "", uploadResult{outcome: outcomeRetry, err: fmt.Errorf("who am I: %w", err)}
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		r := classify(res, c.f.cfg.Now())
+		if r.outcome == outcomeRejected {
+			r.outcome = outcomeRetry // the event is fine; the server is not
+		}
+		r.err = describe("who am I", res)
+		return "", r
+	}
+	var ans struct {
+		DeviceID string `json:"device_id"`
+		HomeID   string `json:"home_id"`
+	}
+	if err := json.NewDecoder(io.LimitReader(res.Body, 4<<10)).Decode(&ans); err != nil || !validID(ans.HomeID) {
+		return "", uploadResult{outcome: outcomeRetry, err: fmt.Errorf("who am I: unreadable answer: %v", err)}
+	}
+	c.mu.Lock()
+	c.homeID = ans.HomeID
+	c.mu.Unlock()
+	return ans.HomeID, uploadResult{}
+}
+
+// renderEvent renders a camera's event ev for home: the
+// thumbnail, and the clip (nil when clips are off), every frame
+// watermarked. The same arguments give the same bytes, so an event can be
+// rendered again for each attempt instead of being kept.
+func (c *Camera) renderEvent(ev queuedEvent, home string) (thumb, clip []byte, err error) {
+	cfg := &c.f.cfg
+	wm, err := Watermark(cfg.WatermarkKey, c.creds.DeviceID, home, ev.seq)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := max(1, cfg.ClipFrames)
+	frames := make([][]byte, n)
+	for i := range frames {
+		f := Frame{Name: c.name, DeviceID: c.creds.DeviceID, Time: ev.at.Add(time.Duration(i) * cfg.FrameGap), Seq: ev.seq, Index: i}
+		if frames[i], err = cfg.Renderer.Render(f, wm); err != nil {
+			return nil, nil, err
+		}
+	}
+	if cfg.ClipFrames < 0 {
+		return frames[0], nil, nil
+	}
+	clip, err = BuildClip(frames, cfg.FrameGap)
+	return frames[0], clip, err
+}
+
+// eventBody is the multipart body of an upload: meta, thumbnail, clip.
+func (c *Camera) eventBody(ev queuedEvent, home string) ([]byte, string, error) {
+	thumb, clip, err := c.renderEvent(ev, home)
+	if err != nil {
+		return nil, "", fmt.Errorf("render event: %w", err)
+	}
+	meta, err := json.Marshal(map[string]any{"event_id": c.EventID(ev.seq), "started_at": ev.at.UTC(), "kind": ev.kind})
+	if err != nil {
+		return nil, "", fmt.Errorf("encode meta: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(meta) + len(thumb) + len(clip) + 1024)
+	mw := multipart.NewWriter(&buf)
+	parts := []struct {
+		name, file, ctype string
+		data              []byte
+	}{
+		{"meta", "", "application/json", meta},
+		{"thumbnail", "thumbnail.jpg", "image/jpeg", thumb},
+		{"clip", "clip.mp4", "video/mp4", clip},
+	}
+	for _, p := range parts {
+		if p.data == nil {
+			continue
+		}
+		h := textproto.MIMEHeader{}
+		disp := `form-data; name="` + p.name + `"`
+		if p.file != "" {
+			disp += `; filename="` + p.file + `"`
+		}
+		h.Set("Content-Disposition", disp)
+		h.Set("Content-Type", p.ctype)
+		w, err := mw.CreatePart(h)
+		if err != nil {
+			return nil, "", fmt.Errorf("build upload: %w", err)
+		}
+		if _, err := w.Write(p.data); err != nil {
+			return nil, "", fmt.Errorf("build upload: %w", err)
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", fmt.Errorf("build upload: %w", err)
+	}
+	return buf.Bytes(), mw.FormDataContentType(), nil
+}
