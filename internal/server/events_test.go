@@ -1146,7 +1146,7 @@ func TestRetryAfterDeleteStaysDeleted(t *testing.T) {
 	ann := e.signup("ann")
 	home := e.home(ann, "Home")
 	cam := e.pairCamera(ann, home)
-	started := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	started := e.clock.Now().Add(-3 * time.Hour)
 	u := e.upload(cam, "queued-1", started, 0)
 	e.must(204, "DELETE", "/api/v1/events/"+u.id, ann.token, nil)
 

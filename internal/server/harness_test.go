@@ -18,12 +18,14 @@ import (
 	"github.com/camvault/camvault/internal/server"
 )
 
-// clock is a settable time shared by the services under test.
+// clock is a settable time shared by the services under test. It starts at
+// the wall-clock time, since uploads are checked against it ("not in the
+// future") with times the tests take from the wall clock.
 type clock struct{ ns atomic.Int64 }
 
 func newClock() *clock {
 	c := &clock{}
-	c.ns.Store(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC).UnixNano())
+	c.ns.Store(time.Now().UTC().Truncate(time.Second).UnixNano())
 	return c
 }
 

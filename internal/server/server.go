@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/camvault/camvault/api"
@@ -208,11 +209,11 @@ func (a *App) Run(ctx context.Context) error {
 // Background starts the server's background work (sweepers, the device
 // gateway) until ctx ends; the returned function waits for it to finish.
 func (a *App) Background(ctx context.Context) (wait func()) {
-	go a.sweepSessions(ctx)
-	go a.events.RunSweeper(ctx)
-	done := make(chan struct{})
-	go func() { a.gateway.Run(ctx); close(done) }()
-	return func() { <-done }
+	var wg sync.WaitGroup
+	wg.Go(func() { a.sweepSessions(ctx) })
+	wg.Go(func() { a.events.RunSweeper(ctx) })
+	wg.Go(func() { a.gateway.Run(ctx) })
+	return wg.Wait
 }
 
 // sweepSessions removes expired and idle sessions now and then; they are
