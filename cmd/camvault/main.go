@@ -24,6 +24,7 @@ type cli struct {
 	Admin  adminCmd  `cmd:"" help:"Operator tasks on a data directory."`
 	Demo   demoCmd   `cmd:"" help:"Run the server with a demo account and simulated cameras, to see camvault alive at once."`
 	Camera cameraCmd `cmd:"" help:"Run simulated cameras: pair, upload watermarked motion events, hold the device connection."`
+	Storm  stormCmd  `cmd:"" help:"The outage test: a server, thousands of simulated cameras and viewers, a SIGKILL and a restart; checks no event is lost or doubled and no media reaches another household."`
 }
 
 type adminCmd struct {
@@ -75,6 +76,11 @@ type serveCmd struct {
 	TLSCert          string `name:"tls-cert" help:"TLS certificate file (PEM)." env:"CAMVAULT_TLS_CERT"`
 	TLSKey           string `name:"tls-key" help:"TLS private key file (PEM)." env:"CAMVAULT_TLS_KEY"`
 
+	Store string `help:"Record store: empty for SQLite in --data, or postgres://USER@HOST/DB for PostgreSQL." env:"CAMVAULT_STORE" placeholder:"URL"`
+	Blobs string `help:"Blob store: empty for the blobs directory in --data, or s3://BUCKET?endpoint=URL&region=R for S3 (credentials from the usual AWS variables)." env:"CAMVAULT_BLOBS" placeholder:"URL"`
+	Cache string `help:"Cache: empty for in process, or redis://HOST:PORT/DB for Redis/Valkey." env:"CAMVAULT_CACHE" placeholder:"URL"`
+	Bus   string `help:"Message bus between nodes: empty for an embedded NATS server, or nats://HOST:PORT for a NATS cluster." env:"CAMVAULT_BUS" placeholder:"URL"`
+
 	MaxConnectsPerSecond float64       `help:"New camera connections admitted per second; past it cameras get 503." default:"5000" env:"CAMVAULT_MAX_CONNECTS_PER_SECOND"`
 	MaxUploadsPerSecond  float64       `help:"Event uploads started per second; past it cameras get 503." default:"1000" env:"CAMVAULT_MAX_UPLOADS_PER_SECOND"`
 	MaxUploadsInFlight   int           `help:"Event uploads received at once; past it cameras get 503." default:"64" env:"CAMVAULT_MAX_UPLOADS_IN_FLIGHT"`
@@ -93,6 +99,10 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 		MasterKey: os.Getenv("CAMVAULT_MASTER_KEY"),
 		TLSCert:   c.TLSCert,
 		TLSKey:    c.TLSKey,
+		Store:     c.Store,
+		Blobs:     c.Blobs,
+		Cache:     c.Cache,
+		Bus:       c.Bus,
 	}
 	opts := server.DefaultOptions()
 	if c.MaxConnectsPerSecond <= 0 || c.MaxUploadsPerSecond <= 0 || c.MaxUploadsInFlight <= 0 || c.Heartbeat < time.Second {

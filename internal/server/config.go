@@ -24,6 +24,12 @@ type Config struct {
 	MasterKey        string // from CAMVAULT_MASTER_KEY; used instead of the key file
 	TLSCert          string
 	TLSKey           string
+
+	// Backends; empty means the embedded default inside DataDir.
+	Store string // record store: postgres://... for PostgreSQL
+	Blobs string // blob store: s3://BUCKET?endpoint=...&region=... for S3
+	Cache string // cache: redis://... for Redis/Valkey
+	Bus   string // message bus: nats://... for a NATS cluster
 }
 
 func (c Config) keyFile() string {

@@ -10,7 +10,6 @@ import (
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/store"
-	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
 // Offline is the data of a server opened for an operator's task (camvault
@@ -32,11 +31,12 @@ func OpenOffline(ctx context.Context, cfg Config) (*Offline, error) {
 	if err != nil {
 		return nil, err
 	}
-	dbPath := filepath.Join(cfg.DataDir, databaseFile)
-	if _, err := os.Stat(dbPath); err != nil {
-		return nil, fmt.Errorf("no camvault data in %s: %w", cfg.DataDir, err)
+	if cfg.embeddedStore() {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, databaseFile)); err != nil {
+			return nil, fmt.Errorf("no camvault data in %s: %w", cfg.DataDir, err)
+		}
 	}
-	st, err := sqlite.Open(ctx, dbPath)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

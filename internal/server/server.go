@@ -19,7 +19,6 @@ import (
 	"github.com/camvault/camvault/internal/admission"
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
-	"github.com/camvault/camvault/internal/blob/disk"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
@@ -29,7 +28,6 @@ import (
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
 	"github.com/camvault/camvault/internal/store"
-	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
 const databaseFile = "camvault.db"
@@ -68,6 +66,9 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
+	if err := checkCacheAndBus(cfg); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -76,7 +77,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, dbPath)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -86,7 +87,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 		st.Close()
 		return nil, err
 	}
-	blobs, err := disk.Open(filepath.Join(cfg.DataDir, "blobs"))
+	blobs, err := openBlobs(ctx, cfg)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("open blob store: %w", err)
