@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/camvault/camvault/internal/storm"
+)
+
+type stormCmd struct {
+	Accounts      int           `help:"Households: accounts with one home each; the cameras are spread over them." default:"10"`
+	Cameras       int           `help:"Simulated cameras." default:"100"`
+	Viewers       int           `help:"Viewers: people listing events and fetching thumbnails and clips, each logged in as one of the accounts." default:"10"`
+	Warmup        time.Duration `help:"Steady state before the outage." default:"10s"`
+	Outage        time.Duration `help:"How long the server stays down (killed with SIGKILL); 0 for no outage." default:"30s"`
+	Timeout       time.Duration `help:"After the restart, how long to wait for every camera to be back and every event acknowledged (the protocol lets a camera wait up to 5m to come back)." default:"10m"`
+	EventInterval time.Duration `help:"Each camera records a motion event this often." default:"30s"`
+	ViewerEvery   time.Duration `help:"Each viewer lists its events about this often." default:"1s"`
+	NetFaults     string        `help:"Network faults between the clients and the server, e.g. latency=50ms,jitter=20ms,bandwidth=1000,reset=0.01,slice=1 (see the SPEC above)." placeholder:"SPEC"`
+
+	Target string `help:"Base URL of a camvault server already running; storm then starts none and there is no outage." placeholder:"URL"`
+	Binary string `help:"The camvault binary to run as the server (default: this one)." type:"path"`
+	Dir    string `help:"Directory for the server's data and log (default: a temporary one, removed after a passing run)." type:"path"`
+	Keep   bool   `help:"Keep the directory after a passing run."`
+	JSON   string `name:"json" help:"Write the result as JSON to FILE." placeholder:"FILE" type:"path"`
+	Report string `help:"Write an HTML report (chart and summary) to FILE." placeholder:"FILE.html" type:"path"`
+
+	UploadWorkers int           `help:"Camera uploads in flight across the fleet." default:"32"`
+	QueueSize     int           `help:"Each camera's offline event queue (default: enough for the whole run)."`
+	BackoffCap    time.Duration `help:"Cap of the cameras' reconnect backoff (default: the protocol's 5m)."`
+
+	MaxConnectsPerSecond float64       `help:"Passed to serve: new camera connections admitted per second (default: the server's)."`
+	MaxUploadsPerSecond  float64       `help:"Passed to serve: event uploads started per second (default: the server's)."`
+	MaxUploadsInFlight   int           `help:"Passed to serve: event uploads received at once (default: the server's)."`
+	Heartbeat            time.Duration `help:"Passed to serve: the cameras' heartbeat interval (default: the server's)."`
+	ServerLogLevel       string        `help:"The server's log level." default:"warn" enum:"debug,info,warn,error"`
+	CameraLogLevel       slog.Level    `help:"The simulated cameras' log level (at info each camera logs every connection)." default:"warn"`
+}
+
+// Help is the long help of `camvault storm --help`.
+func (c *stormCmd) Help() string {
+	return `The outage test, end to end over real sockets on loopback.
+
+It starts camvault serve (this binary) on a fresh data directory, creates the accounts, pairs the cameras and logs the viewers in, then: warm-up (the cameras connect; once all are connected and idle the server's memory per idle connection is measured; then events and viewers start); outage (the server is killed with SIGKILL, the cameras keep recording and queueing); recovery (the server restarts on the same data and ports and every camera reconnects at once); the end, when every camera's queue is drained and every event acknowledged, or --timeout passes.
+
+It then lists every account's events as the owner and checks that every event generated is stored exactly once (lost, duplicates), and that every frame of every thumbnail and clip a viewer received carries a valid watermark of one of that viewer's own cameras (foreign_media). It exits non-zero when any of them is not zero.
+
+` + storm.FaultsHelp
+}
+
+func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
+	faults, err := storm.ParseFaults(c.NetFaults)
+	if err != nil {
+		return err
+	}
+	cfg := storm.Config{
+		Binary: c.Binary, Target: c.Target, Dir: c.Dir, Keep: c.Keep,
+		Accounts: c.Accounts, Cameras: c.Cameras, Viewers: c.Viewers,
+		Warmup: c.Warmup, Outage: c.Outage, Timeout: c.Timeout, EventInterval: c.EventInterval, ViewerEvery: c.ViewerEvery,
+		QueueSize: c.QueueSize, UploadWorkers: c.UploadWorkers, BackoffCap: c.BackoffCap,
+		Faults:               faults,
+		MaxConnectsPerSecond: c.MaxConnectsPerSecond, MaxUploadsPerSecond: c.MaxUploadsPerSecond,
+		MaxUploadsInFlight: c.MaxUploadsInFlight, Heartbeat: c.Heartbeat, ServerLogLevel: c.ServerLogLevel,
+		CameraLogLevel: &c.CameraLogLevel,
+		JSONPath:       c.JSON, ReportPath: c.Report, Log: log,
+	}
+	if cfg.Target == "" && cfg.Binary == "" {
+		if cfg.Binary, err = os.Executable(); err != nil {
+			return fmt.Errorf("storm: find this binary to run as the server: %w", err)
+		}
+	}
+	if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		cfg.Progress = os.Stdout
+	}
+	res, err := storm.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("cameras %d, viewers %d: events generated %d, stored %d, lost %d, duplicates %d; media %d, foreign %d\n",
+		res.Cameras, res.Viewers, res.EventsGenerated, res.EventsStored, res.Lost, res.Duplicates, res.MediaResponses, res.ForeignMedia)
+	fmt.Printf("reconnect p50 %.2fs p99 %.2fs max %.2fs; connects/s peak %.0f; 503s %d; upload p99 %.0fms; server RSS peak %d MiB, %d B per idle connection\n",
+		res.ReconnectSecondsP50, res.ReconnectSecondsP99, res.ReconnectSecondsMax, res.ConnectsPerSecondPeak, res.Shed503,
+		res.UploadMsP99, res.ServerRSSPeakBytes>>20, res.IdleConnBytes)
+	if !res.OK {
+		return fmt.Errorf("storm failed: %s", strings.Join(res.Failures, "; "))
+	}
+	fmt.Println("storm passed")
+	return nil
+}

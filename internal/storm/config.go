@@ -1,0 +1,154 @@
+// Package storm is camvault's outage test, end to end over real sockets
+// on loopback: it runs a server (the camvault binary, as a child process),
+// pairs thousands of simulated cameras with it across many households,
+// has viewers browse their Events timelines, kills the server with
+// SIGKILL while the cameras keep recording, restarts it on the same data
+// and ports, and waits for every camera to reconnect and every event to
+// be acknowledged. Then it checks the two properties that must hold
+// whatever fails (DESIGN.md invariants 6 and 8, and the project's reason
+// to exist):
+//
+//   - every frame of every thumbnail and clip a viewer received carries
+//     a valid watermark of one of that viewer's own cameras
+//     (foreign_media);
+//   - every event a camera generated is stored exactly once (lost,
+//     duplicates);
+//
+// and measures how the server coped: reconnect times, admitted connects
+// per second, 503s, upload latency, memory. Optionally every client
+// connection goes through a fault-injecting proxy (toxiproxy, in
+// process).
+package storm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// Config configures a storm. Zero fields take the defaults noted.
+type Config struct {
+	Binary string // the camvault binary run as the server; required unless Target is set
+	Target string // base URL of a server already running: storm runs none and skips the outage
+	Dir    string // the run's directory (server data and log); default: a temporary one, removed after a passing run
+	Keep   bool   // keep Dir even after a passing run
+
+	Accounts int // households, one home each; default 10
+	Cameras  int // spread over the accounts' homes; default 100
+	Viewers  int // people browsing the accounts' Events timelines, spread over the accounts; 0: none
+
+	Warmup        time.Duration // steady state before the outage; default 10 s
+	Outage        time.Duration // the server is down this long; 0: no outage
+	Timeout       time.Duration // after the restart, for every camera to be back and every event acknowledged; default 10 min (a camera may wait up to its backoff cap, 5 min, to come back)
+	EventInterval time.Duration // each camera makes an event this often; default 30 s
+	ViewerEvery   time.Duration // each viewer lists events about this often; default 1 s
+	ViewerMedia   int           // thumbnails (and their clips) a viewer fetches per listing; default 2
+
+	QueueSize     int           // each camera's offline queue; default: enough for the whole run
+	UploadWorkers int           // camera uploads in flight across the fleet; default 32
+	MaxDials      int           // camera connection attempts in flight; default 256
+	BackoffCap    time.Duration // the cameras' reconnect backoff cap; default the protocol's 5 min
+
+	Faults Faults // network faults between clients and server (ParseFaults)
+
+	// Passed to `camvault serve`; 0 keeps the server's defaults.
+	MaxConnectsPerSecond float64
+	MaxUploadsPerSecond  float64
+	MaxUploadsInFlight   int
+	Heartbeat            time.Duration
+	ServerLogLevel       string // the server's --log-level; default warn
+
+	// CameraLogLevel filters the cameras' log: at info every camera logs
+	// each connection, too much for thousands. Default warn.
+	CameraLogLevel *slog.Level
+
+	JSONPath   string    // write the result here
+	ReportPath string    // write the HTML report here
+	Progress   io.Writer // a terminal for the progress line; nil: none
+	Log        *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.Binary == "" && c.Target == "" {
+		return errors.New("storm: the camvault binary to run is required (or --target)")
+	}
+	if c.Target != "" {
+		u, err := url.Parse(c.Target)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("storm: --target %q is not a base URL like http://127.0.0.1:8080", c.Target)
+		}
+		if c.Faults.Enabled() && u.Scheme != "http" {
+			return errors.New("storm: --net-faults needs an http:// target (the proxy forwards plain TCP)")
+		}
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.Accounts, 10)
+	def(&c.Cameras, 100)
+	def(&c.ViewerMedia, 2)
+	def(&c.UploadWorkers, 32)
+	def(&c.MaxDials, 256)
+	defDur(&c.Warmup, 10*time.Second)
+	defDur(&c.Timeout, 10*time.Minute)
+	defDur(&c.EventInterval, 30*time.Second)
+	defDur(&c.ViewerEvery, time.Second)
+	if c.ServerLogLevel == "" {
+		c.ServerLogLevel = "warn"
+	}
+	switch {
+	case c.Accounts < 1:
+		return errors.New("storm: --accounts must be at least 1")
+	case c.Cameras < 1:
+		return errors.New("storm: --cameras must be at least 1")
+	case c.Viewers < 0:
+		return errors.New("storm: --viewers must not be negative")
+	case c.Warmup < 0 || c.Outage < 0 || c.Timeout < 0:
+		return errors.New("storm: durations must not be negative")
+	case c.EventInterval < 10*time.Millisecond:
+		return errors.New("storm: --event-interval must be at least 10ms")
+	case c.ViewerEvery < 10*time.Millisecond:
+		return errors.New("storm: --viewer-every must be at least 10ms")
+	case c.UploadWorkers < 1 || c.MaxDials < 1 || c.QueueSize < 0 || c.ViewerMedia < 0:
+		return errors.New("storm: worker counts and sizes must be positive")
+	case c.MaxConnectsPerSecond < 0 || c.MaxUploadsPerSecond < 0 || c.MaxUploadsInFlight < 0 || c.Heartbeat < 0:
+		return errors.New("storm: server limits must not be negative")
+	}
+	if c.QueueSize == 0 {
+		// Room for everything a camera makes from the outage until the
+		// timeout, so a full queue never drops an event unless asked to.
+		c.QueueSize = max(200, int((c.Warmup+c.Outage+c.Timeout)/c.EventInterval)+10)
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return nil
+}
+
+// serverArgs are the arguments of `camvault serve`.
+func (c *Config) serverArgs(data, addr, admin string) []string {
+	args := []string{"--log-level", c.ServerLogLevel, "serve", "--data", data, "--addr", addr, "--admin-addr", admin}
+	if c.MaxConnectsPerSecond > 0 {
+		args = append(args, "--max-connects-per-second", fmt.Sprint(c.MaxConnectsPerSecond))
+	}
+	if c.MaxUploadsPerSecond > 0 {
+		args = append(args, "--max-uploads-per-second", fmt.Sprint(c.MaxUploadsPerSecond))
+	}
+	if c.MaxUploadsInFlight > 0 {
+		args = append(args, "--max-uploads-in-flight", fmt.Sprint(c.MaxUploadsInFlight))
+	}
+	if c.Heartbeat > 0 {
+		args = append(args, "--heartbeat", c.Heartbeat.String())
+	}
+	return args
+}

@@ -1,0 +1,390 @@
+package storm
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Result is a storm's outcome, written as the --json file. The first
+// fields are the ones scripts rely on; do not rename them.
+//
+//   - reconnect_seconds_*: from the restart (the server process started
+//     again) to each camera's first connection after it, over the cameras
+//     that came back (cameras_not_back counts the others);
+//   - connects_per_second_peak: WebSocket upgrades (101) the cameras got
+//     in any one-second window;
+//   - shed_503: every 503 a camera or viewer received (setup excluded);
+//   - upload_ms_*: acknowledged uploads (200, 201), from sending the
+//     request to the answer, as the camera saw them;
+//   - server_rss_peak_bytes: the server's VmRSS, polled from the cameras'
+//     start to the end (setup excluded), over both server processes;
+//   - idle_conn_bytes: (RSS with every camera connected and idle, before
+//     any event) minus (RSS of a freshly restarted server before any
+//     camera connected), divided by the cameras.
+type Result struct {
+	Cameras               int     `json:"cameras"`
+	Viewers               int     `json:"viewers"`
+	EventsGenerated       int64   `json:"events_generated"`
+	EventsStored          int64   `json:"events_stored"`
+	Lost                  int64   `json:"lost"`
+	Duplicates            int64   `json:"duplicates"`
+	MediaResponses        int64   `json:"media_responses"`
+	ForeignMedia          int64   `json:"foreign_media"`
+	ReconnectSecondsP50   float64 `json:"reconnect_seconds_p50"`
+	ReconnectSecondsP99   float64 `json:"reconnect_seconds_p99"`
+	ReconnectSecondsMax   float64 `json:"reconnect_seconds_max"`
+	ConnectsPerSecondPeak float64 `json:"connects_per_second_peak"`
+	Shed503               int64   `json:"shed_503"`
+	UploadMsP99           float64 `json:"upload_ms_p99"`
+	ServerRSSPeakBytes    int64   `json:"server_rss_peak_bytes"`
+	IdleConnBytes         int64   `json:"idle_conn_bytes"`
+
+	OK       bool     `json:"ok"`       // no leak, no loss, no duplicate, finished in time
+	Failures []string `json:"failures"` // why not OK
+
+	Accounts           int     `json:"accounts"`
+	Target             string  `json:"target,omitempty"` // an existing server; then no outage
+	NetFaults          string  `json:"net_faults,omitempty"`
+	WarmupSeconds      float64 `json:"warmup_seconds"`
+	OutageSeconds      float64 `json:"outage_seconds"`
+	EventIntervalSecs  float64 `json:"event_interval_seconds"`
+	RecoverySeconds    float64 `json:"recovery_seconds"` // restart until everything was acknowledged
+	TimedOut           bool    `json:"timed_out"`
+	CamerasNotBack     int     `json:"cameras_not_back"` // had not reconnected when the run ended
+	RestartReadySecs   float64 `json:"restart_ready_seconds"`
+	EventsAcknowledged int64   `json:"events_acknowledged"`
+	EventsDropped      int64   `json:"events_dropped"` // dropped from a full camera queue (also in lost)
+	RetriesRecognized  int64   `json:"retries_recognized"`
+	UploadErrors       int64   `json:"upload_errors"`
+	Uploads            int64   `json:"uploads"`
+	UploadMsP50        float64 `json:"upload_ms_p50"`
+	UploadMsMax        float64 `json:"upload_ms_max"`
+	Connects           int64   `json:"connects"`
+	Requests           int64   `json:"requests"`
+	TransportErrors    int64   `json:"transport_errors"`
+	MediaFrames        int64   `json:"media_frames"`
+	MislabeledMedia    int64   `json:"mislabeled_media"`
+	ForeignEvents      int64   `json:"foreign_events"`
+	ViewerListings     int64   `json:"viewer_listings"`
+	ViewerErrors       int64   `json:"viewer_errors"`
+	ServerRSSBefore    int64   `json:"server_rss_before_bytes"`
+	ServerRSSIdle      int64   `json:"server_rss_idle_bytes"`
+	SetupSeconds       float64 `json:"setup_seconds"` // accounts, pairing, viewer logins
+	DurationSeconds    float64 `json:"duration_seconds"`
+
+	Timeline []Sample    `json:"-"`
+	Phases   []PhaseMark `json:"-"`
+}
+
+// Sample is the state of the run at one moment, for the chart.
+type Sample struct {
+	T        float64 // seconds since the cameras started
+	Online   int64   // cameras connected
+	Requests int64   // HTTP requests answered so far (cameras and viewers)
+	Connects int64   // camera connections admitted so far
+	Queued   int64   // events waiting in the cameras
+	RSS      int64   // server RSS, bytes
+}
+
+// PhaseMark is when a phase began.
+type PhaseMark struct {
+	Name string
+	T    float64
+}
+
+// check fills OK and Failures.
+func (r *Result) check() {
+	r.Failures = nil
+	fail := func(format string, a ...any) { r.Failures = append(r.Failures, fmt.Sprintf(format, a...)) }
+	if r.ForeignMedia != 0 {
+		fail("foreign_media: %d frames reached a viewer that were not its household's", r.ForeignMedia)
+	}
+	if r.ForeignEvents != 0 {
+		fail("foreign_events: %d listed events were not the viewer's household's", r.ForeignEvents)
+	}
+	if r.MislabeledMedia != 0 {
+		fail("mislabeled_media: %d frames were another camera's than the event's", r.MislabeledMedia)
+	}
+	if r.Lost != 0 {
+		fail("lost: %d events generated were not stored", r.Lost)
+	}
+	if r.Duplicates != 0 {
+		fail("duplicates: %d events were stored more than once", r.Duplicates)
+	}
+	if r.TimedOut {
+		fail("timed out before every event was acknowledged")
+	}
+	if r.EventsGenerated == 0 {
+		fail("no events were generated")
+	}
+	r.OK = len(r.Failures) == 0
+	if r.Failures == nil {
+		r.Failures = []string{}
+	}
+}
+
+// WriteJSON writes r, indented, to path.
+func (r *Result) WriteJSON(path string) error {
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	return writeFile(path, append(raw, '\n'))
+}
+
+// writeFile writes data to path through a temporary file and a rename.
+func writeFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteHTML writes the report page to path.
+func (r *Result) WriteHTML(path string) error {
+	var b strings.Builder
+	if err := r.Render(&b); err != nil {
+		return err
+	}
+	return writeFile(path, []byte(b.String()))
+}
+
+// Render writes the report: one self-contained HTML page with an inline
+// SVG chart and the summary table.
+func (r *Result) Render(w io.Writer) error {
+	page := struct {
+		R     *Result
+		Chart template.HTML
+		Rows  [][2]string
+	}{R: r, Chart: template.HTML(r.chartSVG()), Rows: r.rows()}
+	tmpl, err := template.New("report").Parse(reportHTML)
+	if err != nil {
+		return fmt.Errorf("report template: %w", err)
+	}
+	if err := tmpl.Execute(w, page); err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	return nil
+}
+
+// rows is the summary table: every JSON field, in order.
+func (r *Result) rows() [][2]string {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	var rows [][2]string
+	if _, err := dec.Token(); err != nil { // {
+		return nil
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return rows
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return rows
+		}
+		rows = append(rows, [2]string{fmt.Sprint(k), formatValue(fmt.Sprint(k), v)})
+	}
+	return rows
+}
+
+func formatValue(key string, v any) string {
+	switch x := v.(type) {
+	case json.Number:
+		if strings.HasSuffix(key, "_bytes") {
+			if n, err := x.Int64(); err == nil {
+				return fmt.Sprintf("%s (%s)", x, humanBytes(n))
+			}
+		}
+		return x.String()
+	case []any:
+		if len(x) == 0 {
+			return "none"
+		}
+		parts := make([]string, len(x))
+		for i, p := range x {
+			parts[i] = fmt.Sprint(p)
+		}
+		return strings.Join(parts, "; ")
+	}
+	return fmt.Sprint(v)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit && n > -unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, exp := float64(n), 0
+	for math.Abs(f) >= unit && exp < 4 {
+		f /= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", f, "KMGT"[exp-1])
+}
+
+// Chart geometry.
+const (
+	chartW, chartH             = 900, 320
+	chartLeft, chartRight      = 60, 70
+	chartTop, chartBottom      = 20, 40
+	chartPlotW, chartPlotH     = chartW - chartLeft - chartRight, chartH - chartTop - chartBottom
+	maxChartPoints         int = 1000
+)
+
+// chartSVG draws connected cameras (left axis) and the request rate
+// (right axis) over time, the outage shaded.
+func (r *Result) chartSVG() string {
+	pts := r.Timeline
+	if len(pts) < 2 {
+		return `<p>Not enough samples for a chart.</p>`
+	}
+	tMax := pts[len(pts)-1].T
+	if tMax <= 0 {
+		tMax = 1
+	}
+	rates := make([]float64, len(pts))
+	for i := 1; i < len(pts); i++ {
+		if dt := pts[i].T - pts[i-1].T; dt > 0 {
+			rates[i] = float64(pts[i].Requests-pts[i-1].Requests) / dt
+		}
+	}
+	rates[0] = rates[1]
+	var onlineMax int64 = 1
+	rateMax := 1.0
+	for i, p := range pts {
+		onlineMax = max(onlineMax, p.Online)
+		rateMax = max(rateMax, rates[i])
+	}
+	onlineTop := niceCeil(float64(max(onlineMax, int64(r.Cameras))))
+	rateTop := niceCeil(rateMax)
+	x := func(t float64) float64 { return chartLeft + t/tMax*chartPlotW }
+	yL := func(v float64) float64 { return chartTop + chartPlotH - v/onlineTop*chartPlotH }
+	yR := func(v float64) float64 { return chartTop + chartPlotH - v/rateTop*chartPlotH }
+	step := max(1, len(pts)/maxChartPoints)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" font-family="sans-serif" font-size="11">`, chartW, chartH, chartW, chartH)
+	// Phases: the outage shaded, every phase's start marked.
+	for i, ph := range r.Phases {
+		end := tMax
+		if i+1 < len(r.Phases) {
+			end = r.Phases[i+1].T
+		}
+		if ph.Name == "outage" {
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#f4c7c3" opacity="0.6"><title>outage</title></rect>`,
+				x(ph.T), chartTop, max(1, x(end)-x(ph.T)), chartPlotH)
+		}
+		if ph.T >= 0 && ph.T <= tMax {
+			// Labels alternate between two rows so close phases stay legible.
+			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#999" stroke-dasharray="3,3"/>`, x(ph.T), x(ph.T), chartTop, chartTop+chartPlotH)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#555">%s</text>`, x(ph.T)+3, chartTop+12+12*(i%2), template.HTMLEscapeString(ph.Name))
+		}
+	}
+	// Axes and ticks.
+	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#333"/>`, chartLeft, chartTop, chartPlotW, chartPlotH)
+	for i := 0; i <= 4; i++ {
+		f := float64(i) / 4
+		y := chartTop + chartPlotH - f*chartPlotH
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#1a73e8">%s</text>`, chartLeft-5, y+4, shortNum(f*onlineTop))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#e37400">%s</text>`, chartLeft+chartPlotW+5, y+4, shortNum(f*rateTop))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%ss</text>`, chartLeft+f*chartPlotW, chartTop+chartPlotH+15, shortNum(roundTo(f*tMax, tMax)))
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">time since the cameras started</text>`, chartLeft+chartPlotW/2, chartH-5)
+	line := func(color string, val func(i int) float64, y func(float64) float64) {
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="`, color)
+		for i := 0; i < len(pts); i += step {
+			fmt.Fprintf(&b, "%.1f,%.1f ", x(pts[i].T), y(val(i)))
+		}
+		b.WriteString(`"/>`)
+	}
+	line("#1a73e8", func(i int) float64 { return float64(pts[i].Online) }, yL)
+	line("#e37400", func(i int) float64 { return rates[i] }, yR)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#1a73e8">connected cameras</text>`, chartLeft+5, chartTop+chartPlotH-8)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#e37400">requests/s</text>`, chartLeft+chartPlotW-5, chartTop+chartPlotH-8)
+	b.WriteString(`</svg>`)
+	return b.String()
+}
+
+// roundTo rounds v to a precision that suits a scale of top.
+func roundTo(v, top float64) float64 {
+	switch {
+	case top >= 20:
+		return math.Round(v)
+	case top >= 2:
+		return math.Round(v*10) / 10
+	}
+	return math.Round(v*100) / 100
+}
+
+// niceCeil rounds v up to 1, 2 or 5 times a power of ten.
+func niceCeil(v float64) float64 {
+	if v <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*p >= v {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+func shortNum(v float64) string {
+	switch {
+	case v >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'g', 3, 64) + "M"
+	case v >= 1e4:
+		return strconv.FormatFloat(v/1e3, 'g', 3, 64) + "k"
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+// reportHTML is the report page's template.
+const reportHTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>camvault storm: {{if .R.OK}}passed{{else}}FAILED{{end}}</title>
+<style>
+body { font-family: sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; }
+td { border-bottom: 1px solid #ddd; padding: 3px 12px 3px 0; font-variant-numeric: tabular-nums; }
+td:first-child { font-family: monospace; }
+.ok { color: #137333; } .fail { color: #c5221f; }
+</style></head><body>
+<h1>camvault storm: {{if .R.OK}}<span class="ok">passed</span>{{else}}<span class="fail">FAILED</span>{{end}}</h1>
+<p>{{.R.Cameras}} cameras in {{.R.Accounts}} homes, {{.R.Viewers}} viewers{{if .R.NetFaults}}, network faults <code>{{.R.NetFaults}}</code>{{end}}{{if .R.Target}}, against {{.R.Target}}{{end}}.</p>
+{{if not .R.OK}}<ul class="fail">{{range .R.Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{.Chart}}
+<h2>Summary</h2>
+<table>{{range .Rows}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</table>
+</body></html>
+`

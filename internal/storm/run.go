@@ -1,0 +1,660 @@
+package storm
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/camvault/camvault/internal/camera"
+)
+
+// runner is one storm in progress.
+type runner struct {
+	cfg  Config
+	log  *slog.Logger
+	c    counters
+	vc   viewerCounters
+	res  Result
+	dir  string
+	srv  *serverProc // nil against a target
+	prox *faultProxy
+
+	serverBase string // the server, directly: setup and the final listing
+	clientBase string // what cameras and viewers talk to: the server or the proxy
+	adminAddr  string
+
+	setupAPI api
+	accts    []*account
+	viewers  []*viewer
+	cams     []*camera.Camera
+	fleet    *camera.Fleet
+	ledger   *ledger
+	key      []byte
+	started  time.Time // the cameras started: t=0 of the timeline
+
+	mu       sync.Mutex
+	timeline []Sample
+	phases   []PhaseMark
+	phase    string
+}
+
+// Run runs a storm and returns its result. The error is for a storm that
+// could not run; a storm that ran and found a leak, a loss or a duplicate
+// returns a Result with OK false (and writes its files) and a nil error.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, log: cfg.Log}
+	r.res = Result{Cameras: cfg.Cameras, Viewers: cfg.Viewers, Accounts: cfg.Accounts, Target: cfg.Target,
+		NetFaults: cfg.Faults.String(), WarmupSeconds: cfg.Warmup.Seconds(), EventIntervalSecs: cfg.EventInterval.Seconds()}
+	if cfg.Target == "" {
+		r.res.OutageSeconds = cfg.Outage.Seconds()
+	}
+	if err := raiseFDLimit(cfg.fdsNeeded()); err != nil {
+		return nil, err
+	}
+	if err := r.prepareDir(); err != nil {
+		return nil, err
+	}
+	begun := time.Now()
+	err := r.run(ctx)
+	r.res.DurationSeconds = time.Since(begun).Seconds()
+	r.shutdown()
+	if err != nil {
+		if r.srv != nil {
+			err = fmt.Errorf("%w\nlast lines of the server log %s:\n%s", err, r.srv.logPath, lastLines(r.srv.logPath, 15))
+		}
+		r.log.Error("storm failed; its directory is kept", "dir", r.dir)
+		return nil, err
+	}
+	r.res.check()
+	if err := r.writeFiles(); err != nil {
+		return &r.res, err
+	}
+	if r.dir != "" && r.cfg.Dir == "" && !r.cfg.Keep && r.res.OK {
+		if err := os.RemoveAll(r.dir); err != nil {
+			r.log.Warn("could not remove the run directory", "dir", r.dir, "err", err)
+		}
+	} else if r.dir != "" {
+		r.log.Info("run directory kept", "dir", r.dir)
+	}
+	return &r.res, nil
+}
+
+// fdsNeeded estimates the file descriptors this process needs: a socket
+// per camera connection, per upload worker and per viewer, three with the
+// proxy in between (client end, proxy end, upstream).
+func (c *Config) fdsNeeded() uint64 {
+	per := uint64(1)
+	if c.Faults.Enabled() {
+		per = 3
+	}
+	return per*uint64(c.Cameras+c.UploadWorkers+2*c.Viewers+c.MaxDials) + 512
+}
+
+func (r *runner) prepareDir() error {
+	if r.cfg.Target != "" && r.cfg.Dir == "" {
+		return nil
+	}
+	if r.cfg.Dir != "" {
+		if err := os.MkdirAll(r.cfg.Dir, 0o700); err != nil {
+			return fmt.Errorf("storm directory: %w", err)
+		}
+		r.dir = r.cfg.Dir
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "camvault-storm-")
+	if err != nil {
+		return fmt.Errorf("storm directory: %w", err)
+	}
+	r.dir = dir
+	return nil
+}
+
+func (r *runner) writeFiles() error {
+	var errs []error
+	if r.cfg.JSONPath != "" {
+		errs = append(errs, r.res.WriteJSON(r.cfg.JSONPath))
+	}
+	if r.cfg.ReportPath != "" {
+		errs = append(errs, r.res.WriteHTML(r.cfg.ReportPath))
+	}
+	return errors.Join(errs...)
+}
+
+// mark records the start of a phase.
+func (r *runner) mark(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.phase = name
+	t := 0.0
+	if !r.started.IsZero() {
+		t = time.Since(r.started).Seconds()
+	}
+	r.phases = append(r.phases, PhaseMark{Name: name, T: t})
+	r.log.Info("storm phase", "phase", name, "t", fmt.Sprintf("%.1fs", t))
+}
+
+func (r *runner) run(ctx context.Context) error {
+	if err := r.startServer(ctx); err != nil {
+		return err
+	}
+	setupClient := &http.Client{Transport: newAPITransport(32), Timeout: time.Minute}
+	r.setupAPI = api{client: setupClient, base: r.serverBase}
+	if err := r.setup(ctx); err != nil {
+		return err
+	}
+	if r.cfg.Faults.Enabled() {
+		u, err := url.Parse(r.serverBase)
+		if err != nil {
+			return fmt.Errorf("server address: %w", err)
+		}
+		if r.prox, err = startProxy(r.cfg.Faults, u.Host); err != nil {
+			return err
+		}
+		r.clientBase = "http://" + r.prox.addr
+		r.log.Info("network faults on", "proxy", r.prox.addr, "faults", r.cfg.Faults.String())
+	}
+	if err := r.newFleet(); err != nil {
+		return err
+	}
+
+	// The server's memory before any camera connects, in a fresh process:
+	// setup (argon2 above all) leaves garbage on the heap that connections
+	// would reuse, hiding what they cost.
+	if r.srv != nil {
+		if err := r.srv.stop(30 * time.Second); err != nil {
+			return err
+		}
+		if err := r.srv.start(); err != nil {
+			return err
+		}
+		if err := r.srv.waitHealthy(ctx, r.adminAddr, time.Minute); err != nil {
+			return err
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+		r.res.ServerRSSBefore = r.srv.rss()
+	}
+
+	fleetCtx, stopFleet := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFleet()
+	fleetDone := make(chan error, 1)
+	r.started = time.Now()
+	r.mark("connect")
+	go func() { fleetDone <- r.fleet.Run(fleetCtx) }()
+	monCtx, stopMonitor := context.WithCancel(ctx)
+	var monitor sync.WaitGroup
+	monitor.Go(func() { r.monitor(monCtx) })
+	defer func() {
+		stopMonitor()
+		monitor.Wait()
+	}()
+
+	if err := r.measureIdle(ctx, fleetDone); err != nil {
+		return err
+	}
+
+	// Steady state: events, and viewers.
+	r.mark("warmup")
+	genCtx, stopGen := context.WithCancel(ctx)
+	defer stopGen()
+	var gen sync.WaitGroup
+	gen.Go(func() { generate(genCtx, r.cams, r.cfg.EventInterval) })
+	viewCtx, stopViewers := context.WithCancel(ctx)
+	defer stopViewers()
+	var views sync.WaitGroup
+	for _, v := range r.viewers {
+		views.Go(func() { v.run(viewCtx) })
+	}
+	if err := sleep(ctx, r.cfg.Warmup); err != nil {
+		return err
+	}
+
+	stopGenerating := func() {
+		stopGen()
+		gen.Wait()
+	}
+	if r.srv != nil && r.cfg.Outage > 0 {
+		if err := r.outage(ctx, stopGenerating); err != nil {
+			return err
+		}
+	} else {
+		stopGenerating()
+		r.mark("drain")
+		deadline := time.Now().Add(r.cfg.Timeout)
+		if err := r.waitDrained(ctx, deadline); err != nil {
+			return err
+		}
+	}
+
+	stopViewers()
+	views.Wait()
+	// The cameras stop before the final listing, so the acknowledgements
+	// are final when they are compared with it. Only after a timeout can
+	// an upload be cut off here; it then counts as lost (and, if the
+	// server had stored it, as a duplicate too).
+	r.mark("verify")
+	stopFleet()
+	select {
+	case err := <-fleetDone:
+		if err != nil {
+			r.log.Warn("the cameras stopped with an error", "err", err)
+		}
+	case <-time.After(time.Minute):
+		return errors.New("the cameras did not stop within a minute")
+	}
+	stopMonitor()
+	monitor.Wait()
+	if err := r.verify(ctx); err != nil {
+		return err
+	}
+	r.collect()
+	return nil
+}
+
+// startServer starts the server, or checks the target.
+func (r *runner) startServer(ctx context.Context) error {
+	if r.cfg.Target != "" {
+		r.serverBase = trimSlash(r.cfg.Target)
+		r.clientBase = r.serverBase
+		client := &http.Client{Timeout: 10 * time.Second}
+		return retry(ctx, 3, func() error {
+			return api{client: client, base: r.serverBase}.do(ctx, "GET", "/api/v1/openapi.json", "", nil, nil, http.StatusOK)
+		})
+	}
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	if r.adminAddr, err = freeLoopbackAddr(); err != nil {
+		return err
+	}
+	r.srv = &serverProc{binary: r.cfg.Binary, args: r.cfg.serverArgs(filepath.Join(r.dir, "data"), addr, r.adminAddr),
+		logPath: filepath.Join(r.dir, "server.log")}
+	if err := r.srv.start(); err != nil {
+		return err
+	}
+	if err := r.srv.waitHealthy(ctx, r.adminAddr, time.Minute); err != nil {
+		return err
+	}
+	r.serverBase = "http://" + addr
+	r.clientBase = r.serverBase
+	r.log.Info("server started", "addr", addr, "admin", r.adminAddr, "dir", r.dir)
+	return nil
+}
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// setup creates the accounts, pairs the cameras and logs the viewers in.
+func (r *runner) setup(ctx context.Context) error {
+	t := time.Now()
+	defer func() { r.res.SetupSeconds = time.Since(t).Seconds() }()
+	var accounts, cameras, viewers atomic.Int64
+	if r.cfg.Progress != nil {
+		pctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			tick := time.NewTicker(500 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				fmt.Fprintf(r.cfg.Progress, "\r\x1b[Ksetup    %5.0fs  accounts %d/%d  cameras paired %d/%d  viewers %d/%d",
+					time.Since(t).Seconds(), accounts.Load(), r.cfg.Accounts, cameras.Load(), r.cfg.Cameras, viewers.Load(), r.cfg.Viewers)
+				select {
+				case <-pctx.Done():
+					fmt.Fprintln(r.cfg.Progress)
+					return
+				case <-tick.C:
+				}
+			}
+		})
+		defer func() {
+			stop()
+			wg.Wait()
+		}()
+	}
+	var err error
+	if r.accts, err = setupAccounts(ctx, r.setupAPI, r.cfg.Accounts, &accounts); err != nil {
+		return err
+	}
+	if err := pairCameras(ctx, r.setupAPI, r.accts, r.cfg.Cameras, &cameras); err != nil {
+		return err
+	}
+	r.log.Info("accounts and cameras ready", "accounts", len(r.accts), "cameras", r.cfg.Cameras, "took", time.Since(t).Round(time.Millisecond))
+	if r.key, err = newKey(); err != nil {
+		return err
+	}
+	r.viewers = make([]*viewer, r.cfg.Viewers)
+	return parallel(ctx, r.cfg.Viewers, 4, func(ctx context.Context, i int) error {
+		ac := r.accts[i%len(r.accts)]
+		tok, err := login(ctx, r.setupAPI, ac)
+		if err != nil {
+			return fmt.Errorf("viewer %d: %w", i, err)
+		}
+		r.viewers[i] = &viewer{index: i, ac: ac, token: tok, key: r.key, every: r.cfg.ViewerEvery,
+			perRun: r.cfg.ViewerMedia, c: &r.vc, log: r.log}
+		viewers.Add(1)
+		return nil
+	})
+}
+
+func newKey() ([]byte, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("watermark key: %w", err)
+	}
+	return key, nil
+}
+
+// newFleet makes the cameras, and points the viewers at the same
+// transport.
+func (r *runner) newFleet() error {
+	apiTransport := newAPITransport(r.cfg.UploadWorkers + 2*r.cfg.Viewers + 8)
+	apiClient := &http.Client{Transport: counting{next: apiTransport, c: &r.c}}
+	wsClient := &http.Client{Transport: counting{next: newWSTransport(), c: &r.c}}
+	viewerClient := &http.Client{Transport: counting{next: apiTransport, c: &r.c}, Timeout: time.Minute}
+	for _, v := range r.viewers {
+		v.client, v.base = viewerClient, r.clientBase
+	}
+	var ids []string
+	for _, ac := range r.accts {
+		for _, c := range ac.creds {
+			ids = append(ids, c.DeviceID)
+		}
+	}
+	r.ledger = newLedger(ids)
+	camLevel := slog.LevelWarn
+	if r.cfg.CameraLogLevel != nil {
+		camLevel = *r.cfg.CameraLogLevel
+	}
+	renderer, err := camera.NewRenderer(camera.DefaultQuality)
+	if err != nil {
+		return fmt.Errorf("camera renderer: %w", err)
+	}
+	r.fleet, err = camera.NewFleet(camera.Config{
+		Server:       r.clientBase,
+		WatermarkKey: r.key,
+		// Storm makes the events itself (generate), so it can hold them
+		// back while it measures idle connections; the fleet's own timer
+		// would first fire in about a century.
+		EventInterval: 100 * 365 * 24 * time.Hour,
+		EventJitter:   -1,
+		QueueSize:     r.cfg.QueueSize,
+		Backoff:       camera.Backoff{Cap: r.cfg.BackoffCap},
+		UploadWorkers: r.cfg.UploadWorkers,
+		MaxDials:      r.cfg.MaxDials,
+		HTTPClient:    apiClient,
+		WSClient:      wsClient,
+		Renderer:      renderer,
+		Log:           slog.New(minLevel{Handler: r.log.Handler(), min: camLevel}),
+		OnAck:         r.ledger.onAck,
+	})
+	if err != nil {
+		return fmt.Errorf("camera fleet: %w", err)
+	}
+	// Cameras in creation order: camera i is in account i mod accounts.
+	perAcct := make([]int, len(r.accts))
+	for i := range r.cfg.Cameras {
+		ai := i % len(r.accts)
+		ac := r.accts[ai]
+		cam, err := r.fleet.Add(ac.names[perAcct[ai]], ac.creds[perAcct[ai]])
+		if err != nil {
+			return fmt.Errorf("camera fleet: %w", err)
+		}
+		perAcct[ai]++
+		r.cams = append(r.cams, cam)
+	}
+	return nil
+}
+
+// measureIdle waits for every camera to connect, then takes the server's
+// memory: the difference from before, per camera, is what an idle
+// connection costs.
+func (r *runner) measureIdle(ctx context.Context, fleetDone <-chan error) error {
+	deadline := time.Now().Add(time.Minute + time.Duration(r.cfg.Cameras)*time.Millisecond*2)
+	for r.online() < int64(len(r.cams)) {
+		select {
+		case err := <-fleetDone:
+			return fmt.Errorf("the cameras stopped before they all connected: %w", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			r.log.Warn("not every camera connected; idle connection memory not measured", "online", r.online(), "cameras", len(r.cams))
+			return nil
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	r.log.Info("every camera connected", "took", time.Since(r.started).Round(time.Millisecond))
+	if r.srv == nil {
+		return nil
+	}
+	if err := sleep(ctx, time.Second); err != nil {
+		return err
+	}
+	r.res.ServerRSSIdle = r.srv.rss()
+	if r.res.ServerRSSBefore > 0 && r.res.ServerRSSIdle > 0 {
+		r.res.IdleConnBytes = (r.res.ServerRSSIdle - r.res.ServerRSSBefore) / int64(len(r.cams))
+	}
+	return nil
+}
+
+func (r *runner) online() int64 {
+	var n int64
+	for _, c := range r.cams {
+		if c.Stats().Online.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// outage kills the server, waits, restarts it, and waits for every camera
+// to come back (then stops generating events) and for every event to be
+// acknowledged.
+func (r *runner) outage(ctx context.Context, stopGenerating func()) error {
+	r.mark("outage")
+	if err := r.srv.kill(); err != nil {
+		return err
+	}
+	if err := sleep(ctx, r.cfg.Outage); err != nil {
+		return err
+	}
+	restart := time.Now()
+	if err := r.srv.start(); err != nil {
+		return err
+	}
+	r.mark("recovery")
+	if err := r.srv.waitHealthy(ctx, r.adminAddr, time.Minute); err != nil {
+		return err
+	}
+	r.res.RestartReadySecs = time.Since(restart).Seconds()
+	deadline := restart.Add(r.cfg.Timeout)
+
+	back := make([]float64, len(r.cams)) // seconds from the restart; 0: not yet
+	nBack := 0
+	generating := true
+	for {
+		since := restart.UnixNano()
+		for i, c := range r.cams {
+			if back[i] > 0 {
+				continue
+			}
+			if lc := c.Stats().LastConnect.Load(); lc >= since {
+				back[i] = max(float64(lc-since)/1e9, 1e-9)
+				nBack++
+			}
+		}
+		if generating && nBack == len(r.cams) {
+			stopGenerating()
+			generating = false
+			r.mark("drain")
+		}
+		if !generating && r.drained() {
+			break
+		}
+		if time.Now().After(deadline) {
+			r.res.TimedOut = true
+			r.log.Warn("timed out", "cameras_back", nBack, "cameras", len(r.cams))
+			break
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	if generating {
+		stopGenerating()
+	}
+	r.res.RecoverySeconds = time.Since(restart).Seconds()
+	var vals []float64
+	for _, b := range back {
+		if b > 0 {
+			vals = append(vals, b)
+		}
+	}
+	r.res.CamerasNotBack = len(r.cams) - len(vals)
+	r.res.ReconnectSecondsP50 = Percentile(vals, 50)
+	r.res.ReconnectSecondsP99 = Percentile(vals, 99)
+	r.res.ReconnectSecondsMax = Percentile(vals, 100)
+	return nil
+}
+
+// waitDrained waits until every event is acknowledged, or the deadline.
+func (r *runner) waitDrained(ctx context.Context, deadline time.Time) error {
+	start := time.Now()
+	for !r.drained() {
+		if time.Now().After(deadline) {
+			r.res.TimedOut = true
+			break
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	r.res.RecoverySeconds = time.Since(start).Seconds()
+	return nil
+}
+
+// drained reports whether every camera's queue is empty and every event
+// it made acknowledged.
+func (r *runner) drained() bool {
+	for _, c := range r.cams {
+		st := c.Stats()
+		if st.Queued.Load() > 0 || r.ledger.ackedCount(c.DeviceID()) < st.Generated.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// verify lists every account's events as its owner and compares them with
+// what the cameras had acknowledged.
+func (r *runner) verify(ctx context.Context) error {
+	listed := make([]map[string][]string, len(r.accts))
+	foreign := make([]int64, len(r.accts))
+	err := parallel(ctx, len(r.accts), 4, func(ctx context.Context, i int) error {
+		listed[i] = map[string][]string{}
+		var err error
+		foreign[i], err = listAll(ctx, r.setupAPI, r.accts[i], listed[i])
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("final listing: %w", err)
+	}
+	all := map[string][]string{}
+	for i, m := range listed {
+		for dev, ids := range m {
+			all[dev] = append(all[dev], ids...)
+		}
+		r.res.ForeignEvents += foreign[i]
+	}
+	generated := make(map[string]int64, len(r.cams))
+	for _, c := range r.cams {
+		generated[c.DeviceID()] = c.Stats().Generated.Load()
+	}
+	t := r.ledger.compare(generated, all)
+	r.res.EventsGenerated, r.res.EventsAcknowledged, r.res.EventsStored = t.Generated, t.Acked, t.Stored
+	r.res.Lost, r.res.Duplicates = t.Lost, t.Dups
+	return nil
+}
+
+// collect copies the counters into the result.
+func (r *runner) collect() {
+	res := &r.res
+	res.MediaResponses = r.vc.mediaResponses.Load()
+	res.MediaFrames = r.vc.mediaFrames.Load()
+	res.ForeignMedia = r.vc.foreignMedia.Load()
+	res.MislabeledMedia = r.vc.mislabeled.Load()
+	res.ForeignEvents += r.vc.foreignEvents.Load()
+	res.ViewerListings = r.vc.listings.Load()
+	res.ViewerErrors = r.vc.errors.Load()
+	res.Shed503 = r.c.shed503.Load()
+	res.Connects = r.c.connects.Load()
+	res.Requests = r.c.requests.Load()
+	res.TransportErrors = r.c.transportErrs.Load()
+	res.Uploads = r.c.uploads.Load()
+	res.UploadMsP50 = r.c.uploadMillis.Percentile(50)
+	res.UploadMsP99 = r.c.uploadMillis.Percentile(99)
+	res.UploadMsMax = r.c.uploadMillis.Max()
+	tot := r.fleet.Totals()
+	res.EventsDropped = tot.Dropped
+	res.RetriesRecognized = tot.Duplicates
+	res.UploadErrors = tot.UploadErrors
+	if r.srv != nil {
+		res.ServerRSSPeakBytes = r.srv.rssPeak.Load()
+	}
+	r.mu.Lock()
+	res.Timeline = r.timeline
+	res.Phases = r.phases
+	r.mu.Unlock()
+	connects := make([]int64, 0, len(res.Timeline))
+	for _, s := range res.Timeline {
+		connects = append(connects, s.Connects)
+	}
+	res.ConnectsPerSecondPeak = PeakRate(connects, sampleEvery.Seconds(), int(time.Second/sampleEvery))
+}
+
+// shutdown stops what is still running: the server (cleanly if it can)
+// and the proxy.
+func (r *runner) shutdown() {
+	if r.srv != nil {
+		if err := r.srv.stop(30 * time.Second); err != nil {
+			r.log.Warn("stopping the server", "err", err)
+		}
+	}
+	if r.prox != nil {
+		r.prox.Close()
+	}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("storm interrupted: %w", ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,107 @@
+package storm
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// camvaultBinary is the camvault binary, built once for the package's tests.
+var camvaultBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "camvault-storm-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	camvaultBinary = filepath.Join(dir, "camvault")
+	build := exec.Command("go", "build", "-o", camvaultBinary, "../../cmd/camvault")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build camvault:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestStorm runs a tiny storm end to end against the real binary: a
+// server process, killed and restarted, cameras and viewers over loopback.
+func TestStorm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a storm takes a while")
+	}
+	dir := t.TempDir()
+	jsonPath, reportPath := filepath.Join(dir, "storm.json"), filepath.Join(dir, "storm.html")
+	res, err := Run(t.Context(), Config{
+		Binary:        camvaultBinary,
+		Dir:           filepath.Join(dir, "run"),
+		Accounts:      2,
+		Cameras:       10,
+		Viewers:       2,
+		Warmup:        2 * time.Second,
+		Outage:        time.Second,
+		Timeout:       30 * time.Second,
+		EventInterval: 500 * time.Millisecond,
+		ViewerEvery:   200 * time.Millisecond,
+		BackoffCap:    2 * time.Second, // keep the test short: the protocol's cap is 5 min
+		JSONPath:      jsonPath,
+		ReportPath:    reportPath,
+		Log:           slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Cameras         int      `json:"cameras"`
+		Viewers         int      `json:"viewers"`
+		EventsGenerated int64    `json:"events_generated"`
+		EventsStored    int64    `json:"events_stored"`
+		Lost            *int64   `json:"lost"`
+		Duplicates      *int64   `json:"duplicates"`
+		MediaResponses  int64    `json:"media_responses"`
+		ForeignMedia    *int64   `json:"foreign_media"`
+		ReconnectMax    float64  `json:"reconnect_seconds_max"`
+		ConnectsPeak    float64  `json:"connects_per_second_peak"`
+		RSSPeak         int64    `json:"server_rss_peak_bytes"`
+		UploadP99       float64  `json:"upload_ms_p99"`
+		OK              bool     `json:"ok"`
+		Failures        []string `json:"failures"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("result: %s", raw)
+	if got.Lost == nil || *got.Lost != 0 || got.Duplicates == nil || *got.Duplicates != 0 || got.ForeignMedia == nil || *got.ForeignMedia != 0 {
+		t.Errorf("lost, duplicates, foreign_media: want 0 each")
+	}
+	if got.EventsGenerated == 0 || got.EventsStored != got.EventsGenerated {
+		t.Errorf("generated %d, stored %d: want the same, and more than none", got.EventsGenerated, got.EventsStored)
+	}
+	if !got.OK || !res.OK {
+		t.Errorf("not ok: %v", got.Failures)
+	}
+	if got.Cameras != 10 || got.Viewers != 2 {
+		t.Errorf("cameras %d, viewers %d", got.Cameras, got.Viewers)
+	}
+	if got.MediaResponses == 0 {
+		t.Error("the viewers received no media")
+	}
+	if got.ReconnectMax <= 0 || got.ConnectsPeak <= 0 || got.RSSPeak <= 0 || got.UploadP99 <= 0 {
+		t.Errorf("measurements missing: reconnect max %v, connects/s %v, rss %v, upload p99 %v", got.ReconnectMax, got.ConnectsPeak, got.RSSPeak, got.UploadP99)
+	}
+	if fi, err := os.Stat(reportPath); err != nil || fi.Size() == 0 {
+		t.Errorf("no report: %v", err)
+	}
+}
