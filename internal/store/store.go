@@ -133,10 +133,12 @@ type Sessions interface {
 	// TouchSession records use of a session at the given time.
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	ListSessions(ctx context.Context, accountID string) ([]Session, error)
-	// DeleteSession removes one session of an account; ErrNotFound if the
-	// account has no such session.
+	// DeleteSession removes one session of an account and bumps the
+	// account's part of its grant version; ErrNotFound if the account has
+	// no such session.
 	DeleteSession(ctx context.Context, accountID, sessionID string) error
-	// DeleteAccountSessions removes every session of an account.
+	// DeleteAccountSessions removes every session of an account and bumps
+	// the account's part of its grant version.
 	DeleteAccountSessions(ctx context.Context, accountID string) error
 	// DeleteExpiredSessions removes sessions that expired before t, or that
 	// were last seen before idleBefore.
@@ -162,6 +164,15 @@ type Homes interface {
 	// DeleteMember removes a membership and bumps the grants version;
 	// ErrNotFound if there was none.
 	DeleteMember(ctx context.Context, homeID, accountID string) error
+	// GrantVersion returns the current grant version of an account in a
+	// home: the home's GrantsVersion plus the account's own part, which
+	// DeleteSession and DeleteAccountSessions bump. Both parts only grow,
+	// so the sum changes on every change of membership, role, camera
+	// limits, unpairing and logout. An empty accountID gives the home's
+	// part alone. ErrNotFound if the home does not exist; an account that
+	// does not exist adds nothing. It is read on every request that uses a
+	// cached grant, so it must be one indexed read.
+	GrantVersion(ctx context.Context, homeID, accountID string) (int64, error)
 }
 
 // Devices keeps paired cameras and pairing codes.
@@ -210,6 +221,7 @@ type Store interface {
 	Events
 	Audit
 	Incidents
+	Breakers
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -331,4 +343,26 @@ type Incident struct {
 type Incidents interface {
 	RecordIncident(ctx context.Context, in Incident) error
 	ListIncidents(ctx context.Context, limit int) ([]Incident, error)
+}
+
+// Breaker is the state of a circuit breaker shared by every node: while
+// Open, the cache is out of the media and authorization paths.
+type Breaker struct {
+	Name      string
+	Open      bool
+	Reason    string    // why it last changed
+	ChangedAt time.Time // zero when it never changed
+	Trips     int64     // how many times it opened
+}
+
+// Breakers keeps breaker states.
+type Breakers interface {
+	// Breaker reads a breaker; one that was never set is closed, with a
+	// zero ChangedAt.
+	Breaker(ctx context.Context, name string) (Breaker, error)
+	// SetBreaker opens or closes a breaker. Opening a closed one adds one
+	// to Trips; setting the state it already has changes nothing and
+	// returns changed false, so of several nodes tripping at once only one
+	// records the trip.
+	SetBreaker(ctx context.Context, name string, open bool, reason string, at time.Time) (changed bool, err error)
 }

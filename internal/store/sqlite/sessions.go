@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -49,17 +50,28 @@ func (s *Store) ListSessions(ctx context.Context, accountID string) ([]store.Ses
 		`SELECT `+sessionCols+` FROM sessions WHERE account_id = ? ORDER BY created_at, id`, accountID)
 }
 
-// DeleteSession removes one session of an account. The account is part of
-// the condition, so nobody can end another account's session by its ID.
+// DeleteSession removes one session of an account and bumps the account's
+// grant version, in one transaction. The account is part of the condition,
+// so nobody can end another account's session by its ID.
 func (s *Store) DeleteSession(ctx context.Context, accountID, sessionID string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE id = ? AND account_id = ?`, sessionID, accountID)
-	return affected("delete session", res, err)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ? AND account_id = ?`, sessionID, accountID)
+		if err := affected("delete session", res, err); err != nil {
+			return err
+		}
+		return bumpAccountGrants(ctx, tx, accountID)
+	})
 }
 
-// DeleteAccountSessions removes every session of an account.
+// DeleteAccountSessions removes every session of an account and bumps its
+// grant version.
 func (s *Store) DeleteAccountSessions(ctx context.Context, accountID string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = ?`, accountID)
-	return wrap("delete account sessions", err)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = ?`, accountID); err != nil {
+			return wrap("delete account sessions", err)
+		}
+		return bumpAccountGrants(ctx, tx, accountID)
+	})
 }
 
 // DeleteExpiredSessions removes sessions expired by t or idle since before

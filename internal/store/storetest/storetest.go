@@ -50,6 +50,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"AuditRace", testAuditRace},
 		{"Incidents", testIncidents},
+		{"GrantVersion", testGrantVersion},
+		{"Breaker", testBreaker},
 		{"Ping", func(t *testing.T, s store.Store) { check(t, "ping", s.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {
