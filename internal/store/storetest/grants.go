@@ -118,7 +118,10 @@ func testBreaker(t *testing.T, s store.Store) {
 	if !changed {
 		t.Fatal("resetting an open breaker reported no change")
 	}
-	check(t, "trip again", func() error { _, err := s.SetBreaker(ctx, "cache", true, "blocked responses", at(4*time.Second)); return err }())
+	check(t, "trip again", func() error {
+		_, err := s.SetBreaker(ctx, "cache", true, "blocked responses", at(4*time.Second))
+		return err
+	}())
 	b, err = s.Breaker(ctx, "cache")
 	check(t, "read", err)
 	same(t, "tripped twice", b, store.Breaker{Name: "cache", Open: true, Reason: "blocked responses", ChangedAt: at(4 * time.Second), Trips: 2}, normBreaker)
