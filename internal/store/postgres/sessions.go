@@ -1,0 +1,85 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/camvault/camvault/internal/store"
+)
+
+// CreateSession inserts a session.
+func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	_, err := s.pool.Exec(ctx,
+		`INSERT INTO sessions (id, account_id, token_hash, client_sealed, created_at, last_seen_at, expires_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		sess.ID, sess.AccountID, sess.TokenHash, sess.ClientSealed, ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt))
+	return wrap("insert session", err)
+}
+
+const sessionCols = `id, account_id, token_hash, client_sealed, created_at, last_seen_at, expires_at`
+
+func scanSession(row scanner) (store.Session, error) {
+	var sess store.Session
+	var created, seen, expires int64
+	if err := row.Scan(&sess.ID, &sess.AccountID, &sess.TokenHash, &sess.ClientSealed, &created, &seen, &expires); err != nil {
+		return store.Session{}, err
+	}
+	sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt = fromTS(created), fromTS(seen), fromTS(expires)
+	return sess, nil
+}
+
+// SessionByTokenHash reads a session by its token's hash. Each statement
+// reads the latest committed state, so a session deleted by a logout on
+// any node is never seen again.
+func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (store.Session, error) {
+	sess, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = $1`, hash))
+	return sess, wrap("session by token hash", err)
+}
+
+// TouchSession records a use of a session.
+func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2`, ts(at), id)
+	return affected("touch session", tag, err)
+}
+
+// ListSessions lists an account's sessions, oldest first.
+func (s *Store) ListSessions(ctx context.Context, accountID string) ([]store.Session, error) {
+	return list(ctx, s.pool, "list sessions", scanSession,
+		`SELECT `+sessionCols+` FROM sessions WHERE account_id = $1 ORDER BY created_at, id`, accountID)
+}
+
+// DeleteSession removes one session of an account and bumps the account's
+// grant version, in one transaction. The account is part of the condition,
+// so nobody can end another account's session by its ID.
+func (s *Store) DeleteSession(ctx context.Context, accountID, sessionID string) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE id = $1 AND account_id = $2`, sessionID, accountID)
+		if err := affected("delete session", tag, err); err != nil {
+			return err
+		}
+		return bumpAccountGrants(ctx, tx, accountID)
+	})
+}
+
+// DeleteAccountSessions removes every session of an account and bumps its
+// grant version.
+func (s *Store) DeleteAccountSessions(ctx context.Context, accountID string) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {
+			return wrap("delete account sessions", err)
+		}
+		return bumpAccountGrants(ctx, tx, accountID)
+	})
+}
+
+// DeleteExpiredSessions removes sessions expired by t or idle since before
+// idleBefore.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, t, idleBefore time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at < $2`, ts(t), ts(idleBefore))
+	if err != nil {
+		return 0, wrap("delete expired sessions", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
