@@ -39,6 +39,7 @@ func (a Action) String() string {
 type Store interface {
 	Member(ctx context.Context, homeID, accountID string) (store.Membership, error)
 	DeviceByID(ctx context.Context, id string) (store.Device, error)
+	GrantVersion(ctx context.Context, homeID, accountID string) (int64, error)
 }
 
 // Grant is the outcome of a decision: the membership it was made from,
@@ -70,7 +71,9 @@ func (g Grant) CanSeeDevice(deviceID string) bool {
 
 // Decider makes authorization decisions from the store.
 type Decider struct {
-	store Store
+	store  Store
+	cache  Cache       // nil: every decision from the store
+	bypass func() bool // true: the breaker is open, the cache is not used
 }
 
 // New returns a Decider reading from s.
@@ -83,12 +86,9 @@ func (d *Decider) Home(ctx context.Context, p Principal, homeID string, action A
 	if !p.IsPerson() {
 		return Grant{}, apperr.NotFoundf("home")
 	}
-	m, err := d.store.Member(ctx, homeID, p.AccountID)
-	if errors.Is(err, store.ErrNotFound) {
-		return Grant{}, apperr.NotFoundf("home")
-	}
+	m, err := d.member(ctx, homeID, p.AccountID)
 	if err != nil {
-		return Grant{}, fmt.Errorf("read membership: %w", err)
+		return Grant{}, notFound(err, "home", "read membership")
 	}
 	g := Grant{Membership: m}
 	if !allowed(g.Role(), action) {
@@ -103,14 +103,11 @@ func (d *Decider) Device(ctx context.Context, p Principal, deviceID string, acti
 	if !p.IsPerson() {
 		return store.Device{}, Grant{}, apperr.NotFoundf("device")
 	}
-	dev, err := d.store.DeviceByID(ctx, deviceID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Device{}, Grant{}, apperr.NotFoundf("device")
+	dev, m, err := d.deviceMember(ctx, deviceID, p.AccountID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Device{}, Grant{}, fmt.Errorf("read device and membership: %w", err)
 	}
-	if err != nil {
-		return store.Device{}, Grant{}, fmt.Errorf("read device: %w", err)
-	}
-	g, err := d.Home(ctx, p, dev.HomeID, ViewHome)
+	g := Grant{Membership: m}
 	if err != nil || !g.CanSeeDevice(dev.ID) {
 		// Not a member, or a viewer not given this camera: not found, never
 		// a hint that the camera exists.

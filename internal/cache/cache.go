@@ -44,6 +44,9 @@ type Mismatch struct {
 	Key    Key
 	Tenant string // the tenant the caller asked for
 	Reason string // "does not open", "tenant differs", "malformed entry"
+	// Who the lookup was made for (WithRequester), who would have received
+	// the entry had it been used.
+	RequesterKind, RequesterID string
 }
 
 // Reporter is told about every mismatch, so the server can count it
@@ -230,7 +233,8 @@ func (c *Cache) mismatch(ctx context.Context, key Key, tenant, reason string) {
 	c.log.WarnContext(ctx, "cache entry refused: it does not prove it belongs to this key and tenant",
 		"kind", key.Kind(), "tenant", tenant, "key", key.String(), "reason", reason)
 	if c.reporter != nil {
-		c.reporter.CacheMismatch(ctx, Mismatch{Key: key, Tenant: tenant, Reason: reason})
+		kind, id := Requester(ctx)
+		c.reporter.CacheMismatch(ctx, Mismatch{Key: key, Tenant: tenant, Reason: reason, RequesterKind: kind, RequesterID: id})
 	}
 }
 

@@ -57,6 +57,8 @@ type Service struct {
 	accounts Accounts
 	log      *slog.Logger
 	cfg      Config
+	cache    Cache       // nil: no caching
+	bypass   func() bool // true: the breaker is open
 }
 
 // New returns the events service.

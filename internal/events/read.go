@@ -168,7 +168,12 @@ type Media struct {
 }
 
 // Close releases the blob.
-func (m *Media) Close() error { return m.obj.Close() }
+func (m *Media) Close() error {
+	if m.obj == nil {
+		return nil // read whole, from the cache or to fill it
+	}
+	return m.obj.Close()
+}
 
 // Open opens an event's thumbnail or clip for p. The response is labelled
 // from the blob itself; media.Guard compares that label with the grant.
@@ -184,13 +189,14 @@ func (s *Service) Open(ctx context.Context, p authz.Principal, eventID, kind str
 			return nil, apperr.New(apperr.NotFound, "this event has no clip")
 		}
 	}
-	obj, err := s.blobs.Open(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("open %s of event %s: %w", kind, e.ID, err)
+	var b *media.Blob
+	var obj blob.Object
+	if kind == media.KindThumbnail {
+		b, obj, err = s.openThumbnail(ctx, p, e)
+	} else {
+		b, obj, err = s.openBlob(ctx, key, func(homeID string) (keys.DataKey, error) { return s.dataKey(ctx, homeID) })
 	}
-	b, err := media.Open(obj, obj.Size(), func(homeID string) (keys.DataKey, error) { return s.dataKey(ctx, homeID) })
 	if err != nil {
-		obj.Close()
 		return nil, fmt.Errorf("open %s of event %s: %w", kind, e.ID, err)
 	}
 	return &Media{

@@ -17,6 +17,9 @@ type Metrics struct {
 	ThrottledLogins prometheus.Counter
 	EgressBlocked   prometheus.Counter
 	Shed            *prometheus.CounterVec // device work refused with 503, by kind
+	CacheMismatch   prometheus.Counter
+	BreakerOpen     prometheus.Gauge
+	BreakerTrips    prometheus.Counter
 }
 
 // New makes the collectors and registers them, with the Go runtime and
@@ -49,8 +52,21 @@ func New() *Metrics {
 			Name: "camvault_shed_total",
 			Help: "Device connections and uploads refused with 503 by admission control, by kind.",
 		}, []string{"kind"}),
+		CacheMismatch: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "camvault_cache_mismatch_total",
+			Help: "Cache entries refused because they did not prove they belong to the key and tenant asked for (each is an incident).",
+		}),
+		BreakerOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "camvault_cache_breaker_open",
+			Help: "1 while the cache breaker is open and the cache is out of the media and authorization paths.",
+		}),
+		BreakerTrips: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "camvault_cache_breaker_trips_total",
+			Help: "Times this node opened the cache breaker.",
+		}),
 	}
 	m.Registry.MustRegister(m.Requests, m.RequestDuration, m.AuthFailures, m.ThrottledLogins, m.EgressBlocked, m.Shed,
+		m.CacheMismatch, m.BreakerOpen, m.BreakerTrips,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

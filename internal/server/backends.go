@@ -43,12 +43,9 @@ func openBlobs(_ context.Context, cfg Config) (blob.Store, error) {
 	}
 }
 
-// checkCacheAndBus refuses a cache or bus this build cannot use rather
-// than run silently without it.
-func checkCacheAndBus(cfg Config) error {
-	if cfg.Cache != "" {
-		return fmt.Errorf("--cache: unsupported scheme %q (leave it empty for the in-process cache)", scheme(cfg.Cache))
-	}
+// checkBus refuses a bus this build cannot use rather than run silently
+// without it. The cache is opened by openCache (cache.go).
+func checkBus(cfg Config) error {
 	if cfg.Bus != "" {
 		return fmt.Errorf("--bus: unsupported scheme %q (leave it empty for the embedded bus)", scheme(cfg.Bus))
 	}

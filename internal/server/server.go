@@ -19,6 +19,7 @@ import (
 	"github.com/camvault/camvault/internal/admission"
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/breaker"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
@@ -41,6 +42,8 @@ type App struct {
 	identity *identity.Service
 	events   *events.Service
 	gateway  *gateway.Gateway
+	breaker  *breaker.Breaker
+	closeC   func() // closes the cache's backend
 	public   http.Handler
 	admin    http.Handler
 }
@@ -53,12 +56,14 @@ type Options struct {
 	Events    events.Config
 	Gateway   gateway.Config
 	Admission admission.Config
+	Cache     CacheOptions
+	Breaker   breaker.Config
 }
 
 // DefaultOptions are the production settings.
 func DefaultOptions() Options {
 	return Options{Identity: identity.DefaultConfig(), Homes: homes.DefaultConfig(), Events: events.DefaultConfig(),
-		Gateway: gateway.DefaultConfig(), Admission: admission.DefaultConfig()}
+		Gateway: gateway.DefaultConfig(), Admission: admission.DefaultConfig(), Breaker: breaker.DefaultConfig()}
 }
 
 // Open checks cfg, loads the keys and opens the backends.
@@ -66,7 +71,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	if err := checkCacheAndBus(cfg); err != nil {
+	if err := checkBus(cfg); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -92,11 +97,25 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 		st.Close()
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
+	a.breaker = breaker.New(st, opts.Breaker, log, breakerMetrics(a.metrics))
+	if err := a.breaker.Sync(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("cache breaker: %w", err)
+	}
+	c, closeC, err := openCache(ctx, cfg, opts.Cache, kr, &cacheAlarms{metrics: a.metrics, incidents: st, breaker: a.breaker, log: log, now: time.Now}, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.closeC = closeC
+	// The media path decides from cached grants (versions checked against
+	// the store on every request); managing homes reads the store alone.
 	decider := authz.New(st)
 	hs := homes.New(st, decider, kr, a.identity, opts.Homes)
 	auditLog := audit.New(st, kr.Derive("audit-chain"), opts.Events.Now)
-	a.events = events.New(st, blobs, decider, kr, auditLog, a.identity, log, opts.Events)
-	guard := media.NewGuard(auditLog, st, a.metrics.EgressBlocked, log, opts.Events.Now)
+	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open), kr, auditLog, a.identity, log, opts.Events).
+		WithCache(c, a.breaker.Open)
+	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
 	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
 	a.gateway = gateway.New(opts.Gateway, st, admit, decider, log)
 	a.metrics.ConnectedDevices(a.gateway.Connected)
@@ -154,7 +173,10 @@ func (a *App) Public() http.Handler { return a.public }
 func (a *App) Admin() http.Handler { return a.admin }
 
 // Close closes the backends.
-func (a *App) Close() error { return a.store.Close() }
+func (a *App) Close() error {
+	a.closeC()
+	return a.store.Close()
+}
 
 // Run serves until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
@@ -214,6 +236,7 @@ func (a *App) Background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.sweepSessions(ctx) })
 	wg.Go(func() { a.events.RunSweeper(ctx) })
 	wg.Go(func() { a.gateway.Run(ctx) })
+	wg.Go(func() { a.breaker.Run(ctx) })
 	return wg.Wait
 }
 

@@ -1,0 +1,169 @@
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/cache"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// Cache is the cache a Decider may keep grants in; *cache.Cache is one.
+// Entries are sealed with their key and tenant: a value that comes back
+// for another key is a miss, never another person's grant.
+type Cache interface {
+	Get(ctx context.Context, key cache.Key, tenant string) (value []byte, version uint64, hit bool, err error)
+	Put(ctx context.Context, key cache.Key, tenant string, version uint64, value []byte) error
+}
+
+// Kinds of cache entry the Decider writes.
+const (
+	// KindGrant is a person's membership of a home; tenant: the home,
+	// part: the account.
+	KindGrant = "grant"
+	// KindDeviceGrant is a camera's home and a person's membership of it;
+	// tenant: the account, part: the device.
+	KindDeviceGrant = "device-grant"
+)
+
+// NewCached returns a Decider that keeps grants in c, each with the grant
+// version it was computed from (DESIGN.md invariant 3). Every decision
+// still reads the store's current grant version for the person and home,
+// one indexed read, and uses a cached grant only when its version is that
+// one: a revocation committed on any node is seen by the very next request.
+// While bypass reports true (the breaker is open) the cache is not used.
+//
+// A grant answered from the cache holds the membership and the home's ID,
+// not the home's other fields; Device answers with the camera's ID and
+// home only. Services that show a home's or camera's details read them
+// from the store, or use a Decider made by New.
+func NewCached(s Store, c Cache, bypass func() bool) *Decider {
+	return &Decider{store: s, cache: c, bypass: bypass}
+}
+
+func (d *Decider) caching() bool { return d.cache != nil && (d.bypass == nil || !d.bypass()) }
+
+// cachedGrant is a grant as the cache holds it.
+type cachedGrant struct {
+	Home        string     `json:"h"`
+	HomeVersion int64      `json:"hv"`
+	Account     string     `json:"a"`
+	Device      string     `json:"d,omitempty"` // KindDeviceGrant: the camera
+	Role        store.Role `json:"r"`
+	Limited     bool       `json:"l"`
+	Devices     []string   `json:"ds,omitempty"`
+	AddedAt     time.Time  `json:"t"`
+}
+
+func encodeGrant(m store.Membership, deviceID string) []byte {
+	b, _ := json.Marshal(cachedGrant{Home: m.Home.ID, HomeVersion: m.Home.GrantsVersion, Account: m.Member.AccountID,
+		Device: deviceID, Role: m.Member.Role, Limited: m.Member.Devices != nil, Devices: m.Member.Devices, AddedAt: m.Member.AddedAt})
+	return b
+}
+
+// decodeGrant reads an entry, checking it names what was asked for (the
+// sealing already proved it was written for this key; this is the last
+// look before it is used).
+func decodeGrant(b []byte, homeID, accountID, deviceID string) (store.Membership, bool) {
+	var g cachedGrant
+	if err := json.Unmarshal(b, &g); err != nil || g.Account != accountID || g.Device != deviceID || !g.Role.Valid() ||
+		(homeID != "" && g.Home != homeID) || g.Home == "" {
+		return store.Membership{}, false
+	}
+	m := store.Membership{
+		Home:   store.Home{ID: g.Home, GrantsVersion: g.HomeVersion},
+		Member: store.Member{HomeID: g.Home, AccountID: g.Account, Role: g.Role, AddedAt: g.AddedAt},
+	}
+	if g.Limited {
+		m.Member.Devices = append([]string{}, g.Devices...)
+	}
+	return m, true
+}
+
+// member reads a person's membership of a home: from the cache when its
+// version is the store's current one, else from the store.
+func (d *Decider) member(ctx context.Context, homeID, accountID string) (store.Membership, error) {
+	if !d.caching() {
+		return d.store.Member(ctx, homeID, accountID)
+	}
+	// The version is read before the membership: a change committed after
+	// this read moves the version, so the entry written below is never used
+	// after it.
+	v, err := d.store.GrantVersion(ctx, homeID, accountID)
+	if err != nil {
+		return store.Membership{}, err
+	}
+	ctx = cache.WithRequester(ctx, string(Person), accountID)
+	key := cache.NewKey(KindGrant, homeID, accountID)
+	if raw, version, hit, err := d.cache.Get(ctx, key, homeID); err == nil && hit && version == uint64(v) {
+		if m, ok := decodeGrant(raw, homeID, accountID, ""); ok {
+			return m, nil
+		}
+	}
+	m, err := d.store.Member(ctx, homeID, accountID)
+	if err != nil {
+		return store.Membership{}, err
+	}
+	_ = d.cache.Put(ctx, key, homeID, uint64(v), encodeGrant(m, "")) // best effort: a miss next time
+	return m, nil
+}
+
+// deviceMember finds a camera's home and the person's membership of it.
+// ErrNotFound when the camera does not exist or the person is not a member
+// of its home.
+func (d *Decider) deviceMember(ctx context.Context, deviceID, accountID string) (store.Device, store.Membership, error) {
+	if !d.caching() {
+		dev, err := d.store.DeviceByID(ctx, deviceID)
+		if err != nil {
+			return store.Device{}, store.Membership{}, fmt.Errorf("read device: %w", err)
+		}
+		m, err := d.store.Member(ctx, dev.HomeID, accountID)
+		return dev, m, err
+	}
+	ctx = cache.WithRequester(ctx, string(Person), accountID)
+	key := cache.NewKey(KindDeviceGrant, accountID, deviceID)
+	if raw, version, hit, err := d.cache.Get(ctx, key, accountID); err == nil && hit {
+		// The entry names the camera's home; it is used only if that home's
+		// grant version for the person is still the one it was written at.
+		// Unpairing moves it, so a removed camera is never found here.
+		if m, ok := decodeGrant(raw, "", accountID, deviceID); ok {
+			if v, err := d.store.GrantVersion(ctx, m.Home.ID, accountID); err == nil && uint64(v) == version {
+				return store.Device{ID: deviceID, HomeID: m.Home.ID}, m, nil
+			}
+		}
+	}
+	first, err := d.store.DeviceByID(ctx, deviceID)
+	if err != nil {
+		return store.Device{}, store.Membership{}, fmt.Errorf("read device: %w", err)
+	}
+	v, err := d.store.GrantVersion(ctx, first.HomeID, accountID)
+	if err != nil {
+		return store.Device{}, store.Membership{}, err
+	}
+	// Read again after the version: what is cached is never older than it.
+	dev, err := d.store.DeviceByID(ctx, deviceID)
+	if err != nil {
+		return store.Device{}, store.Membership{}, fmt.Errorf("read device: %w", err)
+	}
+	if dev.HomeID != first.HomeID {
+		return store.Device{}, store.Membership{}, fmt.Errorf("device %s changed home while read: %w", deviceID, store.ErrNotFound)
+	}
+	m, err := d.store.Member(ctx, dev.HomeID, accountID)
+	if err != nil {
+		return store.Device{}, store.Membership{}, err
+	}
+	_ = d.cache.Put(ctx, key, accountID, uint64(v), encodeGrant(m, deviceID))
+	return dev, m, nil
+}
+
+// notFound maps the store's not-found to the answer for a missing kind.
+func notFound(err error, kind, what string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apperr.NotFoundf(kind)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

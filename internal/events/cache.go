@@ -1,0 +1,101 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/blob"
+	"github.com/camvault/camvault/internal/cache"
+	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// Cache is where the service keeps thumbnails; *cache.Cache is one.
+type Cache interface {
+	Get(ctx context.Context, key cache.Key, tenant string) (value []byte, version uint64, hit bool, err error)
+	Put(ctx context.Context, key cache.Key, tenant string, version uint64, value []byte) error
+}
+
+// KindThumbnail is the cache entry of an event's thumbnail: tenant the
+// home, parts the camera and the event.
+const KindThumbnail = "thumbnail"
+
+// maxCachedThumbnail bounds what is read whole into memory to be cached.
+const maxCachedThumbnail = 2 << 20
+
+// WithCache makes the service keep thumbnails in c, still sealed as the
+// blob store holds them: a cached thumbnail opens only with its home's data
+// key and carries its label to media.Guard, like one read from the blob
+// store. The event record is read from the store on every request, so a
+// deleted event is never served from the cache. While bypass reports true
+// (the breaker is open) the cache is not used. Call it before serving.
+func (s *Service) WithCache(c Cache, bypass func() bool) *Service {
+	s.cache, s.bypass = c, bypass
+	return s
+}
+
+func (s *Service) caching() bool { return s.cache != nil && (s.bypass == nil || !s.bypass()) }
+
+// openThumbnail opens an event's sealed thumbnail from the cache, or from
+// the blob store (filling the cache).
+func (s *Service) openThumbnail(ctx context.Context, p authz.Principal, e store.Event) (*media.Blob, blob.Object, error) {
+	keyFor := func(homeID string) (keys.DataKey, error) { return s.dataKey(ctx, homeID) }
+	if !s.caching() {
+		return s.openBlob(ctx, e.ThumbKey, keyFor)
+	}
+	ctx = cache.WithRequester(ctx, string(p.Kind), actorID(p))
+	key := cache.NewKey(KindThumbnail, e.HomeID, e.DeviceID, e.ID)
+	if raw, _, hit, err := s.cache.Get(ctx, key, e.HomeID); err == nil && hit {
+		b, err := media.Open(bytes.NewReader(raw), int64(len(raw)), keyFor)
+		if err == nil {
+			return b, nil, nil
+		}
+		// Sealed by this cache for this key, yet not a blob of its home:
+		// never served; the blob store answers instead.
+		s.log.WarnContext(ctx, "cached thumbnail does not open; reading the blob store", "event", e.ID, "err", err)
+	}
+	obj, err := s.blobs.Open(ctx, e.ThumbKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	if obj.Size() > maxCachedThumbnail {
+		b, err := media.Open(obj, obj.Size(), keyFor)
+		if err != nil {
+			obj.Close()
+			return nil, nil, err
+		}
+		return b, obj, nil
+	}
+	raw := make([]byte, obj.Size())
+	_, err = io.ReadFull(io.NewSectionReader(obj, 0, obj.Size()), raw)
+	obj.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read blob: %w", err)
+	}
+	b, err := media.Open(bytes.NewReader(raw), int64(len(raw)), keyFor)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Only a blob that opened is cached; blobs never change, so version 0.
+	if err := s.cache.Put(ctx, key, e.HomeID, 0, raw); err != nil {
+		s.log.DebugContext(ctx, "caching a thumbnail", "err", err)
+	}
+	return b, nil, nil
+}
+
+func (s *Service) openBlob(ctx context.Context, key string, keyFor func(string) (keys.DataKey, error)) (*media.Blob, blob.Object, error) {
+	obj, err := s.blobs.Open(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := media.Open(obj, obj.Size(), keyFor)
+	if err != nil {
+		obj.Close()
+		return nil, nil, err
+	}
+	return b, obj, nil
+}
