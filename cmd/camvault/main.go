@@ -30,13 +30,14 @@ type cli struct {
 type adminCmd struct {
 	Data    string `help:"Data directory." default:"camvault-data" env:"CAMVAULT_DATA"`
 	KeyFile string `help:"Master key file (default: DATA/master.key). CAMVAULT_MASTER_KEY, if set, is used instead." env:"CAMVAULT_KEY_FILE"`
+	Store   string `help:"Record store, as given to serve: empty for SQLite in --data, or postgres://USER@HOST/DB for PostgreSQL." env:"CAMVAULT_STORE" placeholder:"URL"`
 
 	Audit     auditCmd     `cmd:"" help:"The households' audit logs."`
 	Incidents incidentsCmd `cmd:"" help:"List media responses that were withheld, with who would have received what."`
 }
 
 func (a *adminCmd) open(ctx context.Context) (*server.Offline, error) {
-	return server.OpenOffline(ctx, server.Config{DataDir: a.Data, KeyFile: a.KeyFile, MasterKey: os.Getenv("CAMVAULT_MASTER_KEY")})
+	return server.OpenOffline(ctx, server.Config{DataDir: a.Data, KeyFile: a.KeyFile, MasterKey: os.Getenv("CAMVAULT_MASTER_KEY"), Store: a.Store})
 }
 
 type auditCmd struct {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/blob/disk"
+	blobs3 "github.com/camvault/camvault/internal/blob/s3"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
@@ -33,11 +34,17 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 }
 
 // openBlobs opens the blob store named by cfg.Blobs.
-func openBlobs(_ context.Context, cfg Config) (blob.Store, error) {
+func openBlobs(ctx context.Context, cfg Config) (blob.Store, error) {
 	if cfg.Blobs == "" {
 		return disk.Open(filepath.Join(cfg.DataDir, "blobs"))
 	}
 	switch scheme(cfg.Blobs) {
+	case "s3":
+		s, err := blobs3.Open(ctx, cfg.Blobs)
+		if err != nil {
+			return nil, fmt.Errorf("--blobs: %w", err)
+		}
+		return s, nil
 	default:
 		return nil, fmt.Errorf("--blobs: unsupported scheme %q (leave it empty for the blobs directory in --data)", scheme(cfg.Blobs))
 	}

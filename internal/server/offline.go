@@ -19,7 +19,8 @@ type Offline struct {
 	Keys  *keys.Keyring
 }
 
-// OpenOffline opens an existing data directory. It never creates a key.
+// OpenOffline opens an existing data directory, or the --store database
+// beside it. It never creates a key.
 func OpenOffline(ctx context.Context, cfg Config) (*Offline, error) {
 	var kr *keys.Keyring
 	var err error

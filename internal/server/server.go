@@ -78,7 +78,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	dbPath := filepath.Join(cfg.DataDir, databaseFile)
-	kr, err := loadKeys(cfg, dbPath, log)
+	kr, err := loadKeys(ctx, cfg, dbPath, log)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 // A missing key file is created only for a new data directory; when a
 // database already exists, a missing key means its data could not be read,
 // so the server refuses to start rather than make a new key.
-func loadKeys(cfg Config, dbPath string, log *slog.Logger) (*keys.Keyring, error) {
+func loadKeys(ctx context.Context, cfg Config, dbPath string, log *slog.Logger) (*keys.Keyring, error) {
 	if cfg.MasterKey != "" {
 		kr, err := keys.ParseKeys(cfg.MasterKey)
 		if err != nil {
@@ -158,12 +158,37 @@ func loadKeys(cfg Config, dbPath string, log *slog.Logger) (*keys.Keyring, error
 	if _, statErr := os.Stat(dbPath); statErr == nil {
 		return nil, fmt.Errorf("key file %s is missing but %s exists: restore the key file (a new key could not read the data)", path, dbPath)
 	}
+	if !cfg.embeddedStore() {
+		if has, err := sharedStoreHasData(ctx, cfg); err != nil {
+			return nil, err
+		} else if has {
+			return nil, fmt.Errorf("key file %s is missing but the --store database holds data: give every node the key it was written with (a new key could not read the data)", path)
+		}
+	}
 	kr, err = keys.CreateFile(path)
 	if err != nil {
 		return nil, err
 	}
 	log.Warn("created a new master key; back it up apart from the data", "key_file", path)
 	return kr, nil
+}
+
+// sharedStoreHasData reports whether the store named by --store already
+// holds accounts or homes. A store that cannot tell counts as holding data:
+// creating a key is the step that cannot be undone.
+func sharedStoreHasData(ctx context.Context, cfg Config) (bool, error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return false, fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	hd, ok := st.(interface {
+		HasData(ctx context.Context) (bool, error)
+	})
+	if !ok {
+		return true, nil
+	}
+	return hd.HasData(ctx)
 }
 
 // Public is the public API handler.

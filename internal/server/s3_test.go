@@ -1,0 +1,160 @@
+package server_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	blobs3 "github.com/camvault/camvault/internal/blob/s3"
+	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/server"
+)
+
+// newS3Env is newEnv with the blobs in the S3 bucket CAMVAULT_TEST_S3
+// names, under a prefix of the test's own. It also returns a store on that
+// prefix, to look at what the server wrote.
+func newS3Env(t *testing.T) (*env, *blobs3.Store) {
+	t.Helper()
+	raw := os.Getenv("CAMVAULT_TEST_S3")
+	if raw == "" {
+		t.Skip("CAMVAULT_TEST_S3 is not set (s3://BUCKET?endpoint=URL&region=REGION, credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); skipping the server over S3")
+	}
+	bc, err := blobs3.ParseURL(raw)
+	if err != nil {
+		t.Fatalf("CAMVAULT_TEST_S3: %v", err)
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	bc.Prefix += "camvault-server-test/" + hex.EncodeToString(rnd[:]) + "/"
+	bucket, err := blobs3.New(t.Context(), bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bucket.CreateBucket(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("prefix", bc.Prefix)
+	u.RawQuery = q.Encode()
+
+	e := &env{t: t, data: t.TempDir(), clock: newClock()}
+	opts := server.DefaultOptions()
+	opts.Identity.Now = e.clock.Now
+	opts.Identity.Argon2 = identity.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+	opts.Homes.Now = e.clock.Now
+	opts.Events.Now = e.clock.Now
+	cfg := server.Config{DataDir: e.data, Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:1", Blobs: u.String()}
+	app, err := server.Open(t.Context(), cfg, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("open server: %v", err)
+	}
+	e.app = app
+	wait := app.Background(t.Context())
+	e.public = httptest.NewServer(app.Public())
+	e.admin = httptest.NewServer(app.Admin())
+	t.Cleanup(func() {
+		e.public.Close()
+		e.admin.Close()
+		wait()
+		app.Close()
+	})
+	return e, bucket
+}
+
+// bucketObjects reads every object under the store's prefix.
+func bucketObjects(t *testing.T, s *blobs3.Store) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := s.List(t.Context(), "", func(key string) error {
+		o, err := s.Open(t.Context(), key)
+		if err != nil {
+			return err
+		}
+		defer o.Close()
+		b, err := io.ReadAll(io.NewSectionReader(o, 0, o.Size()))
+		out[key] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestServerOverS3: the real server with its blobs in S3, through upload,
+// list, media, ranges and delete; what reaches the bucket is sealed.
+func TestServerOverS3(t *testing.T) {
+	e, bucket := newS3Env(t)
+	ann := e.signup("ann")
+	home := e.home(ann, "Ann's house")
+	cam := e.pairCamera(ann, home)
+
+	const thumbMarker = "zqxjkvbwpys3thumbmarker"
+	const clipMarker = "zqxjkvbwpys3clipmarker"
+	thumb := testJPEG(t, thumbMarker)
+	// Over 8 MiB sealed: the clip goes up as a multipart upload.
+	clip := testMP4(10<<20, clipMarker)
+	r := e.uploadParts(cam.token, meta("s3-1", recent(4), "motion"), thumbPart(thumb), clipPart(clip))
+	if r.status != 201 {
+		t.Fatalf("upload: %d %s", r.status, r.raw)
+	}
+	eid := r.str("id")
+	if r := e.uploadParts(cam.token, meta("s3-1", recent(4), "motion"), thumbPart(thumb), clipPart(clip)); r.status != 200 || r.str("id") != eid {
+		t.Fatalf("retry: %d %s", r.status, r.raw)
+	}
+
+	if list, _ := e.events(ann.token, ""); len(list) != 1 || list[0]["id"] != eid {
+		t.Fatalf("list = %v", eventIDs(list))
+	}
+	if r := e.req("GET", "/api/v1/events/"+eid+"/thumbnail", ann.token, nil, nil); r.status != 200 || !bytes.Equal(r.raw, thumb) {
+		t.Fatalf("thumbnail: %d, %d bytes (want %d)", r.status, len(r.raw), len(thumb))
+	}
+	if r := e.req("GET", "/api/v1/events/"+eid+"/clip", ann.token, nil, nil); r.status != 200 || !bytes.Equal(r.raw, clip) {
+		t.Fatalf("clip: %d, %d bytes (want %d)", r.status, len(r.raw), len(clip))
+	}
+	start, end := 7<<20+12345, 7<<20+12345+200<<10
+	rg := e.req("GET", "/api/v1/events/"+eid+"/clip", ann.token, map[string]string{"Range": fmt.Sprintf("bytes=%d-%d", start, end)}, nil)
+	if want := fmt.Sprintf("bytes %d-%d/%d", start, end, len(clip)); rg.status != 206 || rg.header.Get("Content-Range") != want || !bytes.Equal(rg.raw, clip[start:end+1]) {
+		t.Fatalf("range: %d %q (want %q), %d bytes", rg.status, rg.header.Get("Content-Range"), want, len(rg.raw))
+	}
+
+	// In the bucket: the event's thumbnail and clip, sealed.
+	objects := bucketObjects(t, bucket)
+	if len(objects) != 2 {
+		t.Fatalf("bucket holds %d objects, want 2", len(objects))
+	}
+	for key, b := range objects {
+		if !strings.HasPrefix(key, "h/") || !strings.Contains(key, eid) {
+			t.Errorf("object %s is not under the event's key", key)
+		}
+		for what, run := range map[string][]byte{
+			"thumbnail marker": []byte(thumbMarker), "clip marker": []byte(clipMarker), "marker stem": []byte("zqxjkvbwpy"),
+			"JPEG header": thumb[:48], "JPEG body": thumb[len(thumb)/2 : len(thumb)/2+48],
+			"ftyp": clip[:32], "mdat": clip[len(clip)/2 : len(clip)/2+48], "clip end": clip[len(clip)-48:],
+		} {
+			if bytes.Contains(b, run) {
+				t.Errorf("object %s holds the %s in the clear", key, what)
+			}
+		}
+	}
+
+	e.must(204, "DELETE", "/api/v1/events/"+eid, ann.token, nil)
+	if r := e.call("GET", "/api/v1/events/"+eid+"/clip", ann.token, nil); r.status != 404 {
+		t.Fatalf("clip after delete: %d", r.status)
+	}
+	if objects := bucketObjects(t, bucket); len(objects) != 0 {
+		t.Fatalf("bucket after delete holds %d objects", len(objects))
+	}
+}
