@@ -10,6 +10,7 @@ import (
 	"github.com/camvault/camvault/internal/blob/disk"
 	blobs3 "github.com/camvault/camvault/internal/blob/s3"
 	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/store/postgres"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
@@ -28,6 +29,12 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 		return sqlite.Open(ctx, filepath.Join(cfg.DataDir, databaseFile))
 	}
 	switch scheme(cfg.Store) {
+	case "postgres", "postgresql":
+		s, err := postgres.Open(ctx, cfg.Store)
+		if err != nil {
+			return nil, fmt.Errorf("--store: %w", err)
+		}
+		return s, nil
 	default:
 		return nil, fmt.Errorf("--store: unsupported scheme %q (leave it empty for SQLite in --data)", scheme(cfg.Store))
 	}
