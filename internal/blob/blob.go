@@ -1,7 +1,7 @@
 // Package blob declares where camvault keeps media bytes: a flat namespace
 // of immutable objects, already sealed before they arrive (see
-// internal/media). Backends live in subpackages (disk, and later s3); each
-// passes the conformance suite in blobtest.
+// internal/media). Backends live in subpackages (disk and s3); each passes
+// the conformance suite in blobtest.
 package blob
 
 import (

@@ -15,8 +15,10 @@
 // it. Open issues one HEAD for the size; reads are ranged GETs pinned to the
 // ETag seen at Open, with a small read-ahead window.
 //
-// Durability is the server's: S3 answers a PUT only once the object is
-// stored redundantly, and camvault acknowledges nothing before Put returns.
+// Durability is the server's: Put returns once the server has answered the
+// write (AWS S3 answers only when the object is stored redundantly), and
+// camvault acknowledges nothing before Put returns. docs/design/blobs.md
+// has the rest, orphans included.
 package s3
 
 import (
