@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/server"
@@ -109,6 +112,20 @@ func TestPostgresTwoNodes(t *testing.T) {
 	var out bytes.Buffer
 	if err := off.VerifyAudit(t.Context(), &out); err != nil || !strings.Contains(out.String(), "intact") {
 		t.Fatalf("audit verify: %v\n%s", err, out.String())
+	}
+	// An entry edited in the database is found.
+	conn, err := pgx.Connect(t.Context(), storeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tag, err := conn.Exec(t.Context(), `UPDATE audit SET result = 'denied' WHERE home_id = $1 AND seq = 1`, home)
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("edit an audit entry: %v, %d rows", err, tag.RowsAffected())
+	}
+	out.Reset()
+	if err := off.VerifyAudit(t.Context(), &out); err == nil || !strings.Contains(out.String(), "BROKEN") {
+		t.Fatalf("audit verify after an edit: %v\n%s", err, out.String())
 	}
 }
 
