@@ -56,6 +56,8 @@ const (
 	// which S3 answers while another conditional write of the key is in
 	// flight.
 	conflictRetries = 8
+	// maxIdleConns is how many connections to the server stay open idle.
+	maxIdleConns = 256
 )
 
 // Store is a blob store in one bucket, under an optional key prefix.
@@ -101,7 +103,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.PartSize < MinPartSize {
 		return nil, fmt.Errorf("s3: part size %d is under S3's minimum of %d", cfg.PartSize, MinPartSize)
 	}
-	var opts []func(*config.LoadOptions) error
+	// Every request of a node goes to one host: keep enough idle
+	// connections for its concurrent uploads and reads, not the SDK's 10,
+	// past which each request would open and close a connection.
+	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns = maxIdleConns
+			t.MaxIdleConnsPerHost = maxIdleConns
+		})),
+	}
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
 	}

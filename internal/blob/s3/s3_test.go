@@ -423,3 +423,39 @@ func TestLostAnswerIsNotErrExists(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkPutParallel: thumbnail-sized Puts from many goroutines, as
+// ingest makes them.
+func BenchmarkPutParallel(b *testing.B) {
+	raw := os.Getenv("CAMVAULT_TEST_S3")
+	if raw == "" {
+		b.Skip("CAMVAULT_TEST_S3 is not set")
+	}
+	cfg, err := s3.ParseURL(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	cfg.Prefix += "camvault-bench/" + hex.EncodeToString(rnd[:]) + "/"
+	s, err := s3.New(b.Context(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.CreateBucket(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	body := randomBytes(5, 16<<10)
+	var seq atomic.Int64
+	b.SetParallelism(8)
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Put(b.Context(), "b/"+itoa(int(seq.Add(1))), bytes.NewReader(body)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
