@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -41,6 +42,13 @@ func newS3Env(t *testing.T) (*env, *blobs3.Store) {
 	if err := bucket.CreateBucket(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	// Registered first, so it runs after the server has closed: nothing
+	// of this test stays in the bucket.
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_ = bucket.List(ctx, "", func(key string) error { return bucket.Delete(ctx, key) })
+		_, _ = bucket.AbortStaleUploads(ctx, 0)
+	})
 	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)

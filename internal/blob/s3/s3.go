@@ -344,8 +344,15 @@ type object struct {
 	winOff int64
 }
 
-func (o *object) Size() int64  { return o.size }
-func (o *object) Close() error { return nil }
+func (o *object) Size() int64 { return o.size }
+
+// Close drops the read-ahead window.
+func (o *object) Close() error {
+	o.mu.Lock()
+	o.win = nil
+	o.mu.Unlock()
+	return nil
+}
 
 // ReadAt serves small reads from a read-ahead window and large ones with a
 // GET of exactly their range.

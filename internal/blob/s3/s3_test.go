@@ -2,6 +2,7 @@ package s3_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -47,7 +48,28 @@ func newStore(t *testing.T, cfg s3.Config) *s3.Store {
 	if err := s.CreateBucket(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { empty(t, s) })
 	return s
+}
+
+// empty removes what a test left under its prefix, so repeated runs do not
+// fill the server's disk.
+func empty(t testing.TB, s *s3.Store) {
+	ctx := context.Background() // t.Context has ended by cleanup time
+	var keys []string
+	if err := s.List(ctx, "", func(k string) error { keys = append(keys, k); return nil }); err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	for _, k := range keys {
+		if err := s.Delete(ctx, k); err != nil {
+			t.Errorf("cleanup: %v", err)
+			return
+		}
+	}
+	if _, err := s.AbortStaleUploads(ctx, 0); err != nil {
+		t.Errorf("cleanup: %v", err)
+	}
 }
 
 func TestConformance(t *testing.T) {
@@ -445,6 +467,7 @@ func BenchmarkPutParallel(b *testing.B) {
 	if err := s.CreateBucket(b.Context()); err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { empty(b, s) })
 	body := randomBytes(5, 16<<10)
 	var seq atomic.Int64
 	b.SetParallelism(8)
