@@ -16,6 +16,7 @@ import (
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
+	"github.com/camvault/camvault/internal/websession"
 )
 
 // Server holds what the handlers call.
@@ -127,9 +128,15 @@ func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch rt.auth {
 		case person:
-			p, err := s.identity.Authenticate(r.Context(), bearer(r))
+			tok, fromCookie := personToken(r)
+			p, err := s.identity.Authenticate(r.Context(), tok)
 			if err != nil {
 				s.authFailed(w, r, "session", err)
+				return
+			}
+			if fromCookie && !websession.Safe(r.Method) &&
+				(!websession.SameOrigin(r) || !websession.ValidCSRF(tok, r.Header.Get(websession.HeaderName))) {
+				s.writeError(w, r, apperr.New(apperr.Forbidden, "a request authenticated by the session cookie needs the page's %s header and a same-origin Origin", websession.HeaderName))
 				return
 			}
 			r = r.WithContext(withPrincipal(r.Context(), p))
@@ -153,6 +160,19 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, kind string,
 		w.Header().Set("WWW-Authenticate", `Bearer realm="camvault"`)
 	}
 	s.writeError(w, r, err)
+}
+
+// personToken returns a person's session token: the Authorization header
+// when there is one, else the web app's session cookie, which then needs the
+// CSRF checks on a state-changing request.
+func personToken(r *http.Request) (tok string, fromCookie bool) {
+	if r.Header.Get("Authorization") != "" {
+		return bearer(r), false
+	}
+	if c := websession.Token(r); c != "" {
+		return c, true
+	}
+	return "", false
 }
 
 // bearer returns the token of an "Authorization: Bearer" header, or "".

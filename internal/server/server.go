@@ -29,6 +29,7 @@ import (
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
 	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/web"
 )
 
 const databaseFile = "camvault.db"
@@ -119,10 +120,16 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
 	a.gateway = gateway.New(opts.Gateway, st, admit, decider, log)
 	a.metrics.ConnectedDevices(a.gateway.Connected)
-	a.public = httpapi.New(httpapi.Deps{
+	apiHandler := httpapi.New(httpapi.Deps{
 		Identity: a.identity, Homes: hs, Events: a.events, Guard: guard, Gateway: a.gateway, Admit: admit,
 		Metrics: a.metrics, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
+	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Revoke: a.gateway.Revoke, Log: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.public = web.Mount(apiHandler, webApp) // /api/... as before; the browser app everywhere else
 	// Blobs without a record are what a crash between storing a blob and
 	// committing its record leaves; remove them before accepting uploads.
 	if n, err := a.events.RemoveOrphans(ctx); err != nil {

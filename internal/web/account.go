@@ -1,0 +1,210 @@
+package web
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/camvault/camvault/internal/audit"
+	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/homes"
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/websession"
+)
+
+type accountPage struct {
+	Sessions []sessionRow
+	Notice   string
+}
+
+type sessionRow struct {
+	identity.SessionView
+	Device string // the browser and system, in words
+}
+
+func (accountPage) pageTitle() (string, string) { return "Account", "account" }
+
+func (a *App) accountPage(w http.ResponseWriter, r *http.Request, u *user) error {
+	list, err := a.identity.Sessions(r.Context(), u.Principal)
+	if err != nil {
+		return err
+	}
+	p := accountPage{Notice: noticeText(r.URL.Query().Get("done"))}
+	for _, s := range list {
+		p.Sessions = append(p.Sessions, sessionRow{SessionView: s, Device: describeAgent(s.Client.UserAgent)})
+	}
+	a.render(w, r, http.StatusOK, "account", u, p)
+	return nil
+}
+
+// describeAgent turns a User-Agent into a few words a person recognises.
+func describeAgent(ua string) string {
+	if ua == "" {
+		return "An app or script"
+	}
+	browser := "A browser"
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"},
+		{"curl/", "curl"}, {"Go-http-client", "A program"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	for _, o := range []struct{ token, name string }{
+		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			return browser + " on " + o.name
+		}
+	}
+	return browser
+}
+
+func (a *App) endSession(w http.ResponseWriter, r *http.Request, u *user) error {
+	sid := r.PathValue("session")
+	if !id.Valid(sid) {
+		a.notFound(w, r, u)
+		return nil
+	}
+	if err := a.identity.EndSession(r.Context(), u.Principal, sid); err != nil {
+		return err
+	}
+	if sid == u.Principal.SessionID {
+		websession.Clear(w, r)
+		http.Redirect(w, r, "/login?signed_out=1", http.StatusSeeOther)
+		return nil
+	}
+	http.Redirect(w, r, "/account?done=ended", http.StatusSeeOther)
+	return nil
+}
+
+func (a *App) endAllSessions(w http.ResponseWriter, r *http.Request, u *user) error {
+	if err := a.identity.LogoutEverywhere(r.Context(), u.Principal); err != nil {
+		return err
+	}
+	websession.Clear(w, r)
+	http.Redirect(w, r, "/login?signed_out=1", http.StatusSeeOther)
+	return nil
+}
+
+// activityPage is "Who watched": a home's audit log in plain words.
+type activityPage struct {
+	Homes   []homes.Home
+	Home    homes.Home
+	Entries []activityRow
+	More    string
+	NoRight bool
+}
+
+type activityRow struct {
+	events.AuditView
+	Sentence string
+	Camera   string
+	Blocked  bool
+}
+
+func (activityPage) pageTitle() (string, string) { return "Who watched", "activity" }
+
+func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) error {
+	hs, err := a.homes.List(r.Context(), u.Principal)
+	if err != nil {
+		return err
+	}
+	p := activityPage{}
+	for _, h := range hs {
+		if canManage(h) {
+			p.Homes = append(p.Homes, h)
+		}
+	}
+	if len(p.Homes) == 0 {
+		p.NoRight = true
+		a.render(w, r, http.StatusOK, "activity", u, p)
+		return nil
+	}
+	p.Home = p.Homes[0]
+	if want := r.URL.Query().Get("home"); want != "" {
+		found := false
+		for _, h := range p.Homes {
+			if h.ID == want {
+				p.Home, found = h, true
+			}
+		}
+		if !found {
+			a.notFound(w, r, u)
+			return nil
+		}
+	}
+	var before int64
+	if v := r.URL.Query().Get("before"); v != "" {
+		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
+			before = 0
+		}
+	}
+	const limit = 50
+	list, err := a.events.Audit(r.Context(), u.Principal, p.Home.ID, before, limit)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	if ds, err := a.homes.Devices(r.Context(), u.Principal, p.Home.ID); err == nil {
+		for _, d := range ds {
+			names[d.ID] = d.Name
+		}
+	}
+	for _, e := range list {
+		cam := names[e.DeviceID]
+		if cam == "" {
+			cam = "a removed camera"
+		}
+		p.Entries = append(p.Entries, activityRow{AuditView: e, Camera: cam, Sentence: sentence(e, cam), Blocked: e.Result == audit.ResultBlocked})
+	}
+	if len(list) == limit {
+		p.More = "/activity?home=" + p.Home.ID + "&before=" + strconv.FormatInt(list[len(list)-1].Seq, 10)
+	}
+	a.render(w, r, http.StatusOK, "activity", u, p)
+	return nil
+}
+
+// sentence says an audit entry in plain words.
+func sentence(e events.AuditView, camera string) string {
+	who := e.Actor
+	if e.ActorKind == "device" {
+		who = camera
+	}
+	var what string
+	switch e.Action {
+	case audit.ViewEvent:
+		what = "opened an event from " + camera
+	case audit.ViewThumbnail:
+		what = "looked at a picture from " + camera
+	case audit.ViewClip:
+		what = "watched a clip from " + camera
+	case audit.DeleteEvent:
+		what = "deleted an event from " + camera
+	case audit.ExpireEvent:
+		what = "had an event from " + camera + " expire"
+		who = "Retention"
+	default:
+		what = "did " + e.Action
+	}
+	s := who + " " + what
+	if e.Result == audit.ResultBlocked {
+		s += ", and camvault refused to send it"
+	}
+	return s
+}
+
+// clientAddress is the connection's peer address, kept with a session so
+// its owner can recognise it.
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

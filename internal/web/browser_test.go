@@ -1,0 +1,401 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/camvault/camvault/internal/camera"
+)
+
+// chromiumPath is Debian's chromium binary; the /usr/bin wrapper adds
+// flags of its own that get in the way of a test.
+const chromiumPath = "/usr/lib/chromium/chromium"
+
+// browser starts a headless Chromium for the test. Without chromium the
+// test skips, unless CAMVAULT_TEST_BROWSER=1 says it must run (as in CI).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CAMVAULT_TEST_BROWSER") == "1" {
+			t.Fatalf("CAMVAULT_TEST_BROWSER=1 but %s is missing: apt-get install -y chromium", chromiumPath)
+		}
+		t.Skipf("browser tests need %s (apt-get install -y chromium); set CAMVAULT_TEST_BROWSER=1 to make its absence a failure", chromiumPath)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.NoSandbox,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.WindowSize(1280, 900),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		cancelAlloc()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	return ctx
+}
+
+// person is one browser context (its own cookies) in the test's browser.
+type person struct {
+	t     *testing.T
+	name  string
+	ctx   context.Context
+	base  string
+	email string
+}
+
+// newPerson opens a fresh browser context: another person, or the same
+// person on another device.
+func newPerson(t *testing.T, browserCtx context.Context, base, name, email string) *person {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	p := &person{t: t, name: name, ctx: ctx, base: base, email: email}
+	// The first run opens the tab, which lives as long as that run's
+	// context: this one, not a step's timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("%s: open a tab: %v", name, err)
+	}
+	// Accept the confirmation dialogs of remove and log out everywhere, as
+	// a person clicking OK would.
+	opening := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range opening {
+			if err != nil {
+				return
+			}
+			go func() {
+				_ = chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+					_, err := cdp.Call(ctx, tg, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+					return err
+				}))
+			}()
+		}
+	}()
+	return p
+}
+
+// do runs steps, failing the test with what was being done and where.
+func (p *person) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		p.fail(what, err)
+	}
+}
+
+func (p *person) fail(what string, err error) {
+	p.t.Helper()
+	dctx, dcancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer dcancel()
+	loc, _ := chromedp.Run(dctx, chromedp.Location())
+	body, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 800) : ""`))
+	p.t.Fatalf("%s: %s: %v\n at %s:\n%s", p.name, what, err, loc, body)
+}
+
+// get runs one action and returns its value.
+func get[T any](p *person, what string, a chromedp.Action[T]) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		p.fail(what, err)
+	}
+	return v
+}
+
+func (p *person) open(path string, waitFor string) {
+	p.t.Helper()
+	p.do("open "+path, chromedp.Navigate(p.base+path), chromedp.WaitVisible(chromedp.CSS(waitFor)))
+}
+
+// fetch fetches path from the page, with the page's cookie, and returns
+// the status and body.
+func (p *person) fetch(path string, headers map[string]string) (int, string) {
+	p.t.Helper()
+	type result struct {
+		Status int    `json:"status"`
+		Body   string `json:"body"`
+	}
+	h := "{"
+	for k, v := range headers {
+		h += fmt.Sprintf("%q: %q,", k, v)
+	}
+	h = strings.TrimSuffix(h, ",") + "}"
+	res := get(p, "fetch "+path, chromedp.Evaluate[result](fmt.Sprintf(
+		`fetch(%q, {credentials: "same-origin", cache: "no-store", headers: %s}).then(async r => ({status: r.status, body: await r.text()}))`, path, h),
+		chromedp.EvalAwaitPromise))
+	return res.Status, res.Body
+}
+
+func (p *person) signup(password string) {
+	p.t.Helper()
+	p.open("/signup", "#password2")
+	p.do("sign up",
+		chromedp.SendKeys(chromedp.CSS("#email"), p.email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.SendKeys(chromedp.CSS("#password2"), password),
+		chromedp.Click(chromedp.CSS("#submit")),
+		chromedp.WaitVisible(chromedp.CSS(".nav")),
+	)
+}
+
+func (p *person) login(password string) {
+	p.t.Helper()
+	p.open("/login", "#email")
+	p.do("log in",
+		chromedp.SendKeys(chromedp.CSS("#email"), p.email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#submit")),
+		chromedp.WaitVisible(chromedp.CSS(".nav")),
+	)
+}
+
+// count is the number of elements sel matches.
+func (p *person) count(sel string) int {
+	p.t.Helper()
+	return get(p, "count "+sel, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
+}
+
+// reloadUntil loads path until the page has an element sel: events arrive
+// while the test watches.
+func (p *person) reloadUntil(path, sel string) {
+	p.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p.open(path, "main")
+		if p.count(sel) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: %s never showed %s", p.name, path, sel)
+		}
+		select {
+		case <-p.t.Context().Done():
+			return
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func (p *person) text(sel string) string {
+	p.t.Helper()
+	return strings.TrimSpace(get(p, "read "+sel, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible)))
+}
+
+func (p *person) attr(sel, name string) string {
+	p.t.Helper()
+	return get(p, "read "+sel+" "+name, chromedp.AttributeValue(chromedp.CSS(sel), name)).Value
+}
+
+func poll(expr string, opts ...chromedp.PollOption) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](expr, opts...)
+}
+
+func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+
+// TestBrowser walks through the app as two people would, in a real
+// Chromium against a real server and a real simulated camera: sign up, pair
+// a camera, watch its events arrive, enlarge one, play its clip and seek,
+// share with a second person, take the share back, and log out everywhere.
+func TestBrowser(t *testing.T) {
+	bctx := browser(t)
+	srv := startServer(t)
+	const passA, passB = "correct horse battery staple", "another long pass phrase"
+
+	alice := newPerson(t, bctx, srv.URL, "alice", "alice@example.com")
+	alice.signup(passA)
+	alice.do("create home", chromedp.WaitVisible(css("#create-home")), chromedp.Click(css("#create-home")),
+		chromedp.WaitVisible(css(`button[id^="add-camera-"]`)))
+
+	// Add a camera: the pairing code is shown as text and as a QR code.
+	alice.do("add camera", chromedp.Click(css(`button[id^="add-camera-"]`)), chromedp.WaitVisible(css("#pairing-code")),
+		chromedp.WaitVisible(css("svg.qr")))
+	code := alice.text("#pairing-code")
+	paired, err := camera.Pair(t.Context(), srv.Client(), srv.URL, code, "CV-SIM", "1.0")
+	if err != nil {
+		t.Fatalf("pair with the code the page showed (%q): %v", code, err)
+	}
+	startCamera(t, srv.URL, paired)
+
+	// The camera appears online; rename it.
+	alice.reloadUntil("/cameras", ".status.online")
+	alice.do("rename camera",
+		chromedp.Click(css(".manage summary")),
+		chromedp.WaitVisible(css(`input[name="name"]`)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('input[name="name"]').value = ""`),
+		chromedp.SendKeys(css(`input[name="name"]`), "Front door"),
+		chromedp.Submit(css(`input[name="name"]`)),
+		chromedp.WaitVisible(css(".notice")),
+	)
+	if got := alice.text(".camera-title"); got != "Front door" {
+		t.Fatalf("camera name after rename: %q", got)
+	}
+
+	// Its events appear, newest first, and more load on scrolling.
+	alice.reloadUntil("/events", ".load-more")
+	first := alice.count(".event")
+	alice.do("scroll to load more", chromedp.ScrollIntoView(css(".load-more")),
+		poll(fmt.Sprintf(`document.querySelectorAll(".event").length > %d`, first), chromedp.WithPollingTimeout(20*time.Second)))
+	times := get(alice, "read times", chromedp.Evaluate[[]string](`[...document.querySelectorAll(".event time")].map(t => t.getAttribute("datetime"))`))
+	for i := 1; i < len(times); i++ {
+		if times[i] > times[i-1] {
+			t.Fatalf("timeline not newest first at %d: %s after %s", i, times[i], times[i-1])
+		}
+	}
+	if names := alice.text(".event .camera-name"); names != "Front door" {
+		t.Fatalf("event card names the camera %q", names)
+	}
+	alice.do("thumbnails load", poll(`[...document.querySelectorAll(".event img")].slice(0, 4).every(i => i.complete && i.naturalWidth > 0)`))
+
+	// Tap to enlarge, then open the event and play its clip.
+	alice.do("enlarge",
+		chromedp.Click(css(".event a.thumb")),
+		chromedp.WaitVisible(css("#enlarge-image")),
+		poll(`document.getElementById("enlarge-image").naturalWidth > 0 && document.getElementById("enlarge").open`),
+	)
+	eventPath := alice.attr("#enlarge-open", "href")
+	alice.do("close enlarged with Escape", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(css("#enlarge-image")))
+	alice.open(eventPath, "#event-image")
+	alice.do("clip loads", poll(`document.getElementById("frames").dataset.ready === "true"`, chromedp.WithPollingTimeout(20*time.Second)))
+	maxFrame := alice.attr("#seek", "max")
+	alice.do("seek with the keyboard", chromedp.Focus(css("#seek")), chromedp.KeyEvent(kb.End))
+	if frame := alice.attr("#frames", "data-frame"); frame != maxFrame || frame == "0" {
+		t.Fatalf("after seeking to the end the frame is %q, want %q", frame, maxFrame)
+	}
+	alice.do("back to the start", chromedp.KeyEvent(kb.Home), poll(`document.getElementById("frames").dataset.frame === "0"`))
+	alice.do("play",
+		chromedp.Click(css("#play")),
+		poll(fmt.Sprintf(`document.getElementById("frames").dataset.frame === %q`, maxFrame), chromedp.WithPollingTimeout(10*time.Second)),
+	)
+	// The clip is served in ranges, with the cookie.
+	eventID := strings.TrimPrefix(eventPath, "/events/")
+	if status, _ := alice.fetch("/api/v1/events/"+eventID+"/clip", map[string]string{"Range": "bytes=0-99"}); status != 206 {
+		t.Fatalf("ranged clip request: status %d, want 206", status)
+	}
+
+	// Share with Bob, who then sees the events.
+	bob := newPerson(t, bctx, srv.URL, "bob", "bob@example.com")
+	bob.signup(passB)
+	bob.open("/events", "main")
+	if n := bob.count(".event"); n != 0 {
+		t.Fatalf("bob sees %d events before any share", n)
+	}
+	alice.open("/sharing", `input[name="email"]`)
+	alice.do("share", chromedp.SendKeys(css(`input[name="email"]`), bob.email), chromedp.Click(css(`button[id$="-submit"]`)),
+		chromedp.WaitVisible(css(".notice")), chromedp.WaitVisible(css(`tr[data-member="bob@example.com"]`)))
+	bob.reloadUntil("/events", ".event")
+	bob.open(eventPath, "#event-image")
+
+	// Take the share back: on the next load the events are gone, and the
+	// event's URL answers exactly as a missing one.
+	alice.open("/sharing", `tr[data-member="bob@example.com"] button`)
+	alice.do("unshare", chromedp.Click(css(`tr[data-member="bob@example.com"] button`)), chromedp.WaitVisible(css(".notice")))
+	if n := alice.count(`tr[data-member="bob@example.com"]`); n != 0 {
+		t.Fatal("bob still listed after removal")
+	}
+	bob.open("/events", "main")
+	if n := bob.count(".event"); n != 0 {
+		t.Fatalf("bob sees %d events after the share was taken back", n)
+	}
+	bob.open(eventPath, "#message-title")
+	if got := bob.text("#message-title"); got != "Not found" {
+		t.Fatalf("bob opening alice's event sees %q", got)
+	}
+	theirs, theirsBody := bob.fetch(eventPath, nil)
+	missing, missingBody := bob.fetch("/events/aaaaaaaaaaaaaaaaaaaaaaaaaa", nil)
+	if theirs != 404 || missing != 404 || theirsBody != missingBody {
+		t.Fatalf("alice's event: %d, a missing one: %d, same page: %v", theirs, missing, theirsBody == missingBody)
+	}
+	if status, _ := bob.fetch("/api/v1/events/"+eventID+"/thumbnail", nil); status != 404 {
+		t.Fatalf("bob fetching alice's thumbnail: %d, want 404", status)
+	}
+
+	// Alice on a second device; "log out everywhere" on the first ends it.
+	phone := newPerson(t, bctx, srv.URL, "alice's phone", alice.email)
+	phone.login(passA)
+	phone.open("/events", ".event")
+	alice.open("/account", "#logout-everywhere")
+	if n := alice.count(".session"); n != 2 {
+		t.Fatalf("alice's account lists %d sessions, want 2", n)
+	}
+	alice.do("log out everywhere", chromedp.Click(css("#logout-everywhere")), chromedp.WaitVisible(css("#email")))
+	phone.open("/events", "#email")
+	if loc := get(phone, "where", chromedp.Location()); !strings.Contains(loc, "/login") {
+		t.Fatalf("after log out everywhere the other device is at %s", loc)
+	}
+	if status, _ := phone.fetch("/api/v1/me", nil); status != 401 {
+		t.Fatalf("the other device's cookie on the API after log out everywhere: %d", status)
+	}
+
+	if dir := os.Getenv("CAMVAULT_SCREENSHOTS"); dir != "" {
+		alice.login(passA)
+		screenshots(t, alice, dir, eventPath)
+	}
+}
+
+// screenshots saves the main pages at phone and desktop widths, for the
+// README: CAMVAULT_SCREENSHOTS=$PWD/docs/screenshots go test -run TestBrowser ./internal/web/
+func screenshots(t *testing.T, p *person, dir, eventPath string) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	save := func(name string) {
+		buf := get(p, "screenshot "+name, chromedp.CaptureScreenshot())
+		if err := os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages := []struct{ name, path, wait string }{
+		{"events", "/events", ".event img"},
+		{"event", eventPath, "#event-image"},
+		{"cameras", "/cameras", ".camera"},
+		{"sharing", "/sharing", ".members"},
+		{"activity", "/activity", ".activity"},
+		{"account", "/account", ".sessions"},
+	}
+	for _, w := range []struct {
+		name          string
+		width, height int64
+		mobile        bool
+	}{{"phone", 390, 844, true}, {"desktop", 1280, 860, false}} {
+		p.do("viewport", chromedp.EmulateViewport(w.width, w.height, func(sp *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) {
+			sp.Mobile = w.mobile
+		}))
+		for _, pg := range pages {
+			p.open(pg.path, pg.wait)
+			p.do("images", poll(`[...document.images].every(i => i.complete)`))
+			if pg.name == "event" {
+				p.do("player", poll(`document.getElementById("frames").dataset.ready === "true"`))
+			}
+			save(pg.name + "-" + w.name)
+		}
+		p.open("/events", ".event a.thumb")
+		p.do("enlarge", chromedp.Click(css(".event a.thumb")), poll(`document.getElementById("enlarge-image").naturalWidth > 0`))
+		save("enlarge-" + w.name)
+	}
+}

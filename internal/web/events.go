@@ -1,0 +1,148 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/homes"
+	"github.com/camvault/camvault/internal/id"
+)
+
+// pageSize is how many events one load of the timeline shows; the next
+// load comes as the person scrolls.
+const pageSize = 24
+
+// eventKinds are the kinds a camera reports, in the order the filter lists
+// them.
+var eventKinds = []string{"motion", "person", "sound"}
+
+// place is what the pages know about the homes and cameras a person can
+// see: names for IDs, and the lists the filters offer.
+type place struct {
+	Homes   []homes.Home
+	Cameras []homes.Device
+	camera  map[string]homes.Device
+	home    map[string]homes.Home
+}
+
+func (p place) CameraName(deviceID string) string {
+	if d, ok := p.camera[deviceID]; ok {
+		return d.Name
+	}
+	return "A camera"
+}
+
+func (p place) HomeName(homeID string) string { return p.home[homeID].Name }
+
+// places reads the homes and cameras u can see.
+func (a *App) places(r *http.Request, u *user) (place, error) {
+	hs, err := a.homes.List(r.Context(), u.Principal)
+	if err != nil {
+		return place{}, err
+	}
+	pl := place{Homes: hs, camera: map[string]homes.Device{}, home: map[string]homes.Home{}}
+	for _, h := range hs {
+		pl.home[h.ID] = h
+		ds, err := a.homes.Devices(r.Context(), u.Principal, h.ID)
+		if err != nil {
+			return place{}, err
+		}
+		for _, d := range ds {
+			pl.camera[d.ID] = d
+			pl.Cameras = append(pl.Cameras, d)
+		}
+	}
+	return pl, nil
+}
+
+// timelinePage is the Events page.
+type timelinePage struct {
+	place
+	Kinds  []string
+	Home   string
+	Camera string
+	Kind   string
+	Date   string
+	Events []events.View
+	More   string // the URL of the next page, or ""
+}
+
+func (timelinePage) pageTitle() (string, string) { return "Events", "events" }
+
+// timeline is GET /events: newest first, filtered by home, camera, kind
+// and a day to jump to. With part=1 it answers only the next items, for
+// the page's script to append as the person scrolls.
+func (a *App) timeline(w http.ResponseWriter, r *http.Request, u *user) error {
+	q := r.URL.Query()
+	p := timelinePage{Kinds: eventKinds, Home: q.Get("home"), Camera: q.Get("camera"), Kind: q.Get("kind"), Date: q.Get("date")}
+	pl, err := a.places(r, u)
+	if err != nil {
+		return err
+	}
+	p.place = pl
+	lq := events.ListQuery{Home: p.Home, Device: p.Camera, Before: q.Get("before"), Limit: pageSize}
+	if p.Kind != "" {
+		lq.Kinds = []string{p.Kind}
+	}
+	if lq.Before == "" && p.Date != "" {
+		day, err := time.Parse(time.DateOnly, p.Date)
+		if err != nil {
+			p.Date = ""
+		} else {
+			lq.Before = day.AddDate(0, 0, 1).UTC().Format(time.RFC3339)
+		}
+	}
+	page, err := a.events.List(r.Context(), u.Principal, lq)
+	if err != nil {
+		return err
+	}
+	p.Events = page.Events
+	if page.Next != "" {
+		next := url.Values{"before": {page.Next}}
+		for _, k := range []string{"home", "camera", "kind"} {
+			if v := q.Get(k); v != "" {
+				next.Set(k, v)
+			}
+		}
+		p.More = "/events?" + next.Encode()
+	}
+	if q.Get("part") == "1" {
+		return a.renderPart(w, r, "events", "items", p)
+	}
+	a.render(w, r, http.StatusOK, "events", u, p)
+	return nil
+}
+
+// eventPage is one event: the picture enlarged and the clip.
+type eventPage struct {
+	Event  events.View
+	Camera string
+	Home   string
+}
+
+func (eventPage) pageTitle() (string, string) { return "Event", "events" }
+
+// eventPage is GET /events/{event}. Someone else's event and a missing one
+// render the same not-found page.
+func (a *App) eventPage(w http.ResponseWriter, r *http.Request, u *user) error {
+	eventID := r.PathValue("event")
+	if !id.Valid(eventID) {
+		a.notFound(w, r, u)
+		return nil
+	}
+	v, err := a.events.Get(r.Context(), u.Principal, eventID)
+	if err != nil {
+		return err
+	}
+	p := eventPage{Event: v, Camera: "A camera"}
+	if d, err := a.homes.Device(r.Context(), u.Principal, v.DeviceID); err == nil {
+		p.Camera = d.Name
+	}
+	if h, err := a.homes.Get(r.Context(), u.Principal, v.HomeID); err == nil {
+		p.Home = h.Name
+	}
+	a.render(w, r, http.StatusOK, "event", u, p)
+	return nil
+}

@@ -1,0 +1,63 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/camera"
+	"github.com/camvault/camvault/internal/server"
+)
+
+// startServer runs a real camvault server (embedded backends, the real
+// public handler) on a loopback port.
+func startServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	cfg := server.Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:1"}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app, err := server.Open(t.Context(), cfg, server.DefaultOptions(), log)
+	if err != nil {
+		t.Fatalf("open server: %v", err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	wait := app.Background(ctx)
+	srv := httptest.NewServer(app.Public())
+	t.Cleanup(func() {
+		srv.Close()
+		stop()
+		wait()
+		app.Close()
+	})
+	return srv
+}
+
+// startCamera runs a simulated camera with its credentials, sending an
+// event (thumbnail and a clip of a few frames) every 150 ms.
+func startCamera(t *testing.T, base string, creds camera.Credentials) {
+	t.Helper()
+	fleet, err := camera.NewFleet(camera.Config{
+		Server:        base,
+		WatermarkKey:  []byte("browser test watermark key"),
+		EventInterval: 150 * time.Millisecond,
+		EventJitter:   -1,
+		ClipFrames:    4,
+		Backoff:       camera.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
+		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fleet.Add("front door", creds); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fleet.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
+}

@@ -1,0 +1,391 @@
+// Package web is camvault's browser app: server-rendered pages for people
+// to watch their cameras, scroll the Events timeline, play clips, share a
+// home and review who watched what. Everything it serves is embedded, so
+// it works offline on a LAN with no third-party host.
+//
+// It decides nothing about permissions and never touches storage: every
+// page calls the same services the JSON API calls, with the principal the
+// session cookie authenticates, and media is loaded from the JSON API
+// (with the same cookie), whose media guard is the only writer of media
+// bytes. See docs/design/web.md.
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/homes"
+	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/websession"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// contentSecurityPolicy allows only this server's own scripts, styles and
+// media: no inline script, no inline style, no other host.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; " +
+	"media-src 'self' blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Deps are the services the pages call.
+type Deps struct {
+	Identity *identity.Service
+	Homes    *homes.Service
+	Events   *events.Service
+	Revoke   func(deviceID string) // closes an unpaired camera's open connection
+	Log      *slog.Logger
+}
+
+// App is the web app.
+type App struct {
+	identity *identity.Service
+	homes    *homes.Service
+	events   *events.Service
+	revoke   func(deviceID string)
+	log      *slog.Logger
+	pages    map[string]*template.Template
+}
+
+// New returns the web app, with its templates parsed.
+func New(d Deps) (*App, error) {
+	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, revoke: d.Revoke, log: d.Log, pages: map[string]*template.Template{}}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("list templates: %w", err)
+	}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" || base == "parts" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("parse template %s: %w", n, err)
+		}
+		a.pages[base] = t
+	}
+	return a, nil
+}
+
+// Mount serves the JSON API under /api/ (exactly as it answers alone,
+// including its JSON 404 for unknown routes) and the web app everywhere
+// else. An unknown path outside /api/ gets the web app's not-found page
+// when a browser asks for HTML, and the API's JSON 404 otherwise, so
+// programs see one error format.
+func Mount(api http.Handler, app *App) http.Handler {
+	webApp := app.handler(api)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		webApp.ServeHTTP(w, r)
+	})
+}
+
+// handler returns the web app's handler; notHTML answers unknown paths for
+// clients that do not ask for HTML.
+func (a *App) handler(notHTML http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.FileServerFS(static)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600") // the same for everyone; no personal data
+		files.ServeHTTP(w, r)
+	})))
+	mux.HandleFunc("GET /{$}", a.home)
+	mux.HandleFunc("GET /login", a.loginPage)
+	mux.HandleFunc("POST /login", a.anonymous(a.loginSubmit))
+	mux.HandleFunc("GET /signup", a.signupPage)
+	mux.HandleFunc("POST /signup", a.anonymous(a.signupSubmit))
+	mux.HandleFunc("POST /logout", a.person(a.logout))
+
+	mux.HandleFunc("GET /events", a.person(a.timeline))
+	mux.HandleFunc("GET /events/{event}", a.person(a.eventPage))
+	mux.HandleFunc("GET /cameras", a.person(a.camerasPage))
+	mux.HandleFunc("POST /homes", a.person(a.createHome))
+	mux.HandleFunc("POST /homes/{home}/pairing-codes", a.person(a.pairingCode))
+	mux.HandleFunc("POST /cameras/{device}/rename", a.person(a.renameCamera))
+	mux.HandleFunc("POST /cameras/{device}/unpair", a.person(a.unpairCamera))
+	mux.HandleFunc("GET /sharing", a.person(a.sharingPage))
+	mux.HandleFunc("POST /homes/{home}/members", a.person(a.share))
+	mux.HandleFunc("POST /homes/{home}/members/{account}/remove", a.person(a.unshare))
+	mux.HandleFunc("GET /account", a.person(a.accountPage))
+	mux.HandleFunc("POST /account/sessions/{session}/end", a.person(a.endSession))
+	mux.HandleFunc("POST /account/sessions/end-all", a.person(a.endAllSessions))
+	mux.HandleFunc("GET /activity", a.person(a.activityPage))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+			notHTML.ServeHTTP(w, r)
+			return
+		}
+		a.notFound(w, r, a.optionalUser(r))
+	})
+	return a.headers(mux)
+}
+
+// headers sets the security headers every page carries. Pages are
+// personal, so nothing may store them; the static files override it.
+func (a *App) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=63072000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// user is the signed-in person a page is rendered for.
+type user struct {
+	Principal authz.Principal
+	Email     string
+	CSRF      string
+}
+
+// authenticate returns the person the session cookie belongs to, or nil.
+func (a *App) authenticate(r *http.Request) (*user, error) {
+	tok := websession.Token(r)
+	if tok == "" {
+		return nil, nil
+	}
+	p, err := a.identity.Authenticate(r.Context(), tok)
+	if apperr.CodeOf(err) == apperr.Unauthorized {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	acc, err := a.identity.Account(r.Context(), p.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	return &user{Principal: p, Email: acc.Email, CSRF: websession.CSRFToken(tok)}, nil
+}
+
+// optionalUser is the signed-in person, if any, for pages that serve
+// both (the not-found page keeps its navigation).
+func (a *App) optionalUser(r *http.Request) *user {
+	u, err := a.authenticate(r)
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
+// person wraps a page that needs a signed-in person. Without a valid
+// session a GET goes to the login page and anything else is refused. A
+// state-changing request must come from this origin and carry the
+// session's CSRF token.
+func (a *App) person(h func(http.ResponseWriter, *http.Request, *user) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, err := a.authenticate(r)
+		if err != nil {
+			a.fail(w, r, nil, err)
+			return
+		}
+		if u == nil {
+			if websession.Token(r) != "" {
+				websession.Clear(w, r)
+			}
+			if r.Method == http.MethodGet {
+				http.Redirect(w, r, "/login?next="+safeNext(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			a.render(w, r, http.StatusUnauthorized, "message", nil, messagePage{Title: "Signed out", Text: "Your session has ended. Please log in again.", Link: "/login", LinkText: "Log in"})
+			return
+		}
+		if !websession.Safe(r.Method) {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			if !websession.SameOrigin(r) || !websession.ValidCSRF(websession.Token(r), r.PostFormValue(websession.FormField)) {
+				a.render(w, r, http.StatusForbidden, "message", u, messagePage{Title: "Request refused", Text: "This form expired or did not come from camvault. Go back, reload the page and try again.", Link: "/events", LinkText: "Back to Events"})
+				return
+			}
+		}
+		if err := h(w, r, u); err != nil {
+			a.fail(w, r, u, err)
+		}
+	}
+}
+
+// anonymous wraps the forms used before there is a session (log in, sign
+// up): they have no session to bind a CSRF token to, so they must come
+// from this origin, and SameSite keeps the resulting cookie first-party.
+func (a *App) anonymous(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		if !websession.SameOrigin(r) {
+			a.render(w, r, http.StatusForbidden, "message", nil, messagePage{Title: "Request refused", Text: "This form did not come from camvault.", Link: "/login", LinkText: "Log in"})
+			return
+		}
+		if err := h(w, r); err != nil {
+			a.fail(w, r, nil, err)
+		}
+	}
+}
+
+const maxForm = 64 << 10
+
+// fail renders an error a handler returned. Not found is one page, the
+// same for a missing object and someone else's.
+func (a *App) fail(w http.ResponseWriter, r *http.Request, u *user, err error) {
+	switch apperr.CodeOf(err) {
+	case apperr.NotFound:
+		a.notFound(w, r, u)
+		return
+	case apperr.Internal:
+		a.log.ErrorContext(r.Context(), "web page failed", "err", err)
+		a.render(w, r, http.StatusInternalServerError, "message", u, messagePage{Title: "Something went wrong", Text: "camvault could not do that just now. Please try again.", Link: "/events", LinkText: "Back to Events"})
+		return
+	}
+	e, _ := apperr.As(err)
+	a.render(w, r, statusOf(e.Code), "message", u, messagePage{Title: "That did not work", Text: e.Message, Link: backTo(r), LinkText: "Go back"})
+}
+
+func statusOf(c apperr.Code) int {
+	switch c {
+	case apperr.Invalid, apperr.WeakPassword:
+		return http.StatusBadRequest
+	case apperr.Unauthorized:
+		return http.StatusUnauthorized
+	case apperr.Forbidden:
+		return http.StatusForbidden
+	case apperr.Conflict:
+		return http.StatusConflict
+	case apperr.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case apperr.Throttled:
+		return http.StatusTooManyRequests
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func (a *App) notFound(w http.ResponseWriter, r *http.Request, u *user) {
+	a.render(w, r, http.StatusNotFound, "message", u, messagePage{Title: "Not found", Text: "There is nothing here, or it is not yours to see.", Link: "/events", LinkText: "Back to Events"})
+}
+
+// messagePage is the data of the one-message page (errors, not found).
+type messagePage struct {
+	Title, Text, Link, LinkText string
+}
+
+// view is what every page template gets.
+type view struct {
+	Title string
+	Nav   string
+	User  *user
+	Data  any
+}
+
+// titled lets page data name the page.
+type titled interface{ pageTitle() (title, nav string) }
+
+func (m messagePage) pageTitle() (string, string) { return m.Title, "" }
+
+// render executes a page into a buffer first, so a template error never
+// sends half a page.
+func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name string, u *user, data any) {
+	t, ok := a.pages[name]
+	if !ok {
+		a.log.ErrorContext(r.Context(), "no such page template", "page", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	v := view{User: u, Data: data}
+	if tt, ok := data.(titled); ok {
+		v.Title, v.Nav = tt.pageTitle()
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		a.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// renderPart executes one named template (a fragment the page's script
+// appends, such as the next page of events).
+func (a *App) renderPart(w http.ResponseWriter, r *http.Request, page, part string, data any) error {
+	var buf bytes.Buffer
+	if err := a.pages[page].ExecuteTemplate(&buf, part, data); err != nil {
+		return fmt.Errorf("render %s/%s: %w", page, part, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// safeNext keeps a post-login redirect on this site: a path, never a URL
+// to another host.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/events"
+	}
+	return next
+}
+
+var funcs = template.FuncMap{
+	"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"ago":  ago,
+	"deref": func(t *time.Time) time.Time {
+		if t == nil {
+			return time.Time{}
+		}
+		return *t
+	},
+}
+
+// ago says how long ago t was, in words.
+func ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute") + " ago"
+	case d < 24*time.Hour:
+		return plural(int(d/time.Hour), "hour") + " ago"
+	}
+	return plural(int(d/(24*time.Hour)), "day") + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// backTo is the page a failed form came from, when it was one of ours.
+func backTo(r *http.Request) string {
+	if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host && strings.HasPrefix(ref.Path, "/") {
+		return safeNext(ref.RequestURI())
+	}
+	return "/events"
+}
