@@ -39,7 +39,10 @@ type Stats struct {
 	Connects     atomic.Int64 // connections made
 	Reconnects   atomic.Int64 // connections made after the first
 	LastConnect  atomic.Int64 // Unix nanoseconds of the last connection, 0 if none
-	Online       atomic.Bool  // the connection is open
+	// LastDisconnect is when the last connection ended (Unix nanoseconds,
+	// 0 if none has): a storm tells by it which cameras a killed node held.
+	LastDisconnect atomic.Int64
+	Online         atomic.Bool // the connection is open
 }
 
 // StatsSnapshot is a copy of Stats' values.

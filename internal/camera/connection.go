@@ -135,6 +135,7 @@ func (c *Camera) detach(gen uint64) {
 	if c.connGen == gen && c.conn != nil {
 		c.conn = nil
 		c.stats.Online.Store(false)
+		c.stats.LastDisconnect.Store(c.f.cfg.Now().UnixNano())
 	}
 }
 

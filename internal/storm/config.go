@@ -54,6 +54,18 @@ type Config struct {
 
 	Faults Faults // network faults between clients and server (ParseFaults)
 
+	// Scale-out: Nodes camvault serve processes (default 1) share the
+	// backends below, behind an in-process TCP balancer. With KillNode,
+	// instead of the whole outage one node is killed with SIGKILL at the
+	// end of the warm-up and stays down: the cameras it held must come back
+	// through the balancer to the others, and nothing may be lost.
+	Nodes    int
+	KillNode bool
+	Store    string // every node's --store; required with several nodes
+	Blobs    string // every node's --blobs; required with several nodes
+	Cache    string // every node's --cache
+	Bus      string // every node's --bus; required with several nodes
+
 	// Passed to `camvault serve`; 0 keeps the server's defaults.
 	MaxConnectsPerSecond float64
 	MaxUploadsPerSecond  float64
@@ -95,6 +107,7 @@ func (c *Config) setDefaults() error {
 		}
 	}
 	def(&c.Accounts, 10)
+	def(&c.Nodes, 1)
 	def(&c.Cameras, 100)
 	def(&c.ViewerMedia, 2)
 	def(&c.UploadWorkers, 32)
@@ -123,6 +136,14 @@ func (c *Config) setDefaults() error {
 		return errors.New("storm: worker counts and sizes must be positive")
 	case c.MaxConnectsPerSecond < 0 || c.MaxUploadsPerSecond < 0 || c.MaxUploadsInFlight < 0 || c.Heartbeat < 0:
 		return errors.New("storm: server limits must not be negative")
+	case c.Nodes < 1:
+		return errors.New("storm: --nodes must be at least 1")
+	case c.Nodes > 1 && c.Target != "":
+		return errors.New("storm: --nodes starts its own servers; it does not go with --target")
+	case c.Nodes > 1 && (c.Store == "" || c.Blobs == "" || c.Bus == ""):
+		return errors.New("storm: several nodes must share one store, one blob store and one bus: give --store, --blobs and --bus (see camvault serve --help)")
+	case c.KillNode && c.Nodes < 2:
+		return errors.New("storm: --kill-node needs --nodes 2 or more (someone must take over its cameras)")
 	}
 	if c.QueueSize == 0 {
 		// Room for everything a camera makes from the outage until the
@@ -133,6 +154,21 @@ func (c *Config) setDefaults() error {
 		c.Log = slog.Default()
 	}
 	return nil
+}
+
+// serverEnv is the backends of every node, in the environment rather
+// than in arguments: a URL may hold a password, and arguments are shown
+// to anyone who lists processes.
+func (c *Config) serverEnv() []string {
+	var env []string
+	for _, b := range []struct{ name, url string }{
+		{"CAMVAULT_STORE", c.Store}, {"CAMVAULT_BLOBS", c.Blobs}, {"CAMVAULT_CACHE", c.Cache}, {"CAMVAULT_BUS", c.Bus},
+	} {
+		if b.url != "" {
+			env = append(env, b.name+"="+b.url)
+		}
+	}
+	return env
 }
 
 // serverArgs are the arguments of `camvault serve`.

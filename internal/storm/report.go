@@ -50,7 +50,12 @@ type Result struct {
 	Failures []string `json:"failures"` // why not OK
 
 	Accounts           int     `json:"accounts"`
-	Target             string  `json:"target,omitempty"` // an existing server; then no outage
+	Nodes              int     `json:"nodes,omitempty"`               // camvault serve processes sharing the backends
+	NodeRSSPeakBytes   []int64 `json:"node_rss_peak_bytes,omitempty"` // each node's own peak
+	KillNode           bool    `json:"kill_node,omitempty"`           // one node was killed instead of the whole outage
+	CamerasMoved       int     `json:"cameras_moved,omitempty"`       // cameras the killed node held, which had to come back to the others
+	BalancerRefused    int64   `json:"balancer_refused,omitempty"`    // client connections no node accepted
+	Target             string  `json:"target,omitempty"`              // an existing server; then no outage
 	NetFaults          string  `json:"net_faults,omitempty"`
 	WarmupSeconds      float64 `json:"warmup_seconds"`
 	OutageSeconds      float64 `json:"outage_seconds"`
@@ -299,7 +304,7 @@ func (r *Result) chartSVG() string {
 		if i+1 < len(r.Phases) {
 			end = r.Phases[i+1].T
 		}
-		if ph.Name == "outage" {
+		if ph.Name == "outage" || ph.Name == "kill-node" {
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#f4c7c3" opacity="0.6"><title>outage</title></rect>`,
 				x(ph.T), chartTop, max(1, x(end)-x(ph.T)), chartPlotH)
 		}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,12 +24,11 @@ type runner struct {
 	vc   viewerCounters
 	res  Result
 	dir  string
-	srv  *serverProc // nil against a target
+	srv  *cluster // nil against a target
 	prox *faultProxy
 
-	serverBase string // the server, directly: setup and the final listing
+	serverBase string // the server (or the nodes' balancer), directly: setup and the final listing
 	clientBase string // what cameras and viewers talk to: the server or the proxy
-	adminAddr  string
 
 	setupAPI api
 	accts    []*account
@@ -57,7 +55,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r := &runner{cfg: cfg, log: cfg.Log}
 	r.res = Result{Cameras: cfg.Cameras, Viewers: cfg.Viewers, Accounts: cfg.Accounts, Target: cfg.Target,
 		NetFaults: cfg.Faults.String(), WarmupSeconds: cfg.Warmup.Seconds(), EventIntervalSecs: cfg.EventInterval.Seconds()}
-	if cfg.Target == "" {
+	switch {
+	case cfg.KillNode:
+		r.res.KillNode = true
+	case cfg.Target == "":
 		r.res.OutageSeconds = cfg.Outage.Seconds()
 	}
 	if err := raiseFDLimit(cfg.fdsNeeded()); err != nil {
@@ -72,7 +73,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r.shutdown()
 	if err != nil {
 		if r.srv != nil {
-			err = fmt.Errorf("%w\nlast lines of the server log %s:\n%s", err, r.srv.logPath, lastLines(r.srv.logPath, 15))
+			err = fmt.Errorf("%w\n%s", err, r.srv.logTails(15))
 		}
 		r.log.Error("storm failed; its directory is kept", "dir", r.dir)
 		return nil, err
@@ -97,7 +98,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 func (c *Config) fdsNeeded() uint64 {
 	per := uint64(1)
 	if c.Faults.Enabled() {
-		per = 3
+		per += 2 // the proxy's two ends
+	}
+	if c.Nodes > 1 {
+		per += 2 // the balancer's two ends
 	}
 	return per*uint64(c.Cameras+c.UploadWorkers+2*c.Viewers+c.MaxDials) + 512
 }
@@ -176,10 +180,7 @@ func (r *runner) run(ctx context.Context) error {
 		if err := r.srv.stop(30 * time.Second); err != nil {
 			return err
 		}
-		if err := r.srv.start(); err != nil {
-			return err
-		}
-		if err := r.srv.waitHealthy(ctx, r.adminAddr, time.Minute); err != nil {
+		if err := r.srv.start(ctx); err != nil {
 			return err
 		}
 		if err := sleep(ctx, time.Second); err != nil {
@@ -226,7 +227,11 @@ func (r *runner) run(ctx context.Context) error {
 		stopGen()
 		gen.Wait()
 	}
-	if r.srv != nil && r.cfg.Outage > 0 {
+	if r.srv != nil && r.cfg.KillNode {
+		if err := r.killNode(ctx, stopGenerating); err != nil {
+			return err
+		}
+	} else if r.srv != nil && r.cfg.Outage > 0 {
 		if err := r.outage(ctx, stopGenerating); err != nil {
 			return err
 		}
@@ -274,24 +279,17 @@ func (r *runner) startServer(ctx context.Context) error {
 			return api{client: client, base: r.serverBase}.do(ctx, "GET", "/api/v1/openapi.json", "", nil, nil, http.StatusOK)
 		})
 	}
-	addr, err := freeLoopbackAddr()
+	cl, err := newCluster(&r.cfg, r.dir)
 	if err != nil {
 		return err
 	}
-	if r.adminAddr, err = freeLoopbackAddr(); err != nil {
+	r.srv = cl
+	if err := r.srv.start(ctx); err != nil {
 		return err
 	}
-	r.srv = &serverProc{binary: r.cfg.Binary, args: r.cfg.serverArgs(filepath.Join(r.dir, "data"), addr, r.adminAddr),
-		logPath: filepath.Join(r.dir, "server.log")}
-	if err := r.srv.start(); err != nil {
-		return err
-	}
-	if err := r.srv.waitHealthy(ctx, r.adminAddr, time.Minute); err != nil {
-		return err
-	}
-	r.serverBase = "http://" + addr
+	r.serverBase = "http://" + r.srv.addr()
 	r.clientBase = r.serverBase
-	r.log.Info("server started", "addr", addr, "admin", r.adminAddr, "dir", r.dir)
+	r.log.Info("server started", "addr", r.srv.addr(), "nodes", len(r.srv.nodes), "dir", r.dir)
 	return nil
 }
 
@@ -478,31 +476,70 @@ func (r *runner) outage(ctx context.Context, stopGenerating func()) error {
 		return err
 	}
 	restart := time.Now()
-	if err := r.srv.start(); err != nil {
-		return err
-	}
 	r.mark("recovery")
-	if err := r.srv.waitHealthy(ctx, r.adminAddr, time.Minute); err != nil {
+	if err := r.srv.start(ctx); err != nil {
 		return err
 	}
 	r.res.RestartReadySecs = time.Since(restart).Seconds()
-	deadline := restart.Add(r.cfg.Timeout)
+	return r.recover(ctx, restart, func(*camera.Camera) bool { return true }, stopGenerating)
+}
 
-	back := make([]float64, len(r.cams)) // seconds from the restart; 0: not yet
-	nBack := 0
+// killNode kills one node of several with SIGKILL; it stays down. The
+// cameras it held lose their connection at once (the balancer closes
+// what it had open to the node) and must come back to the other nodes;
+// the others' cameras are not disturbed.
+func (r *runner) killNode(ctx context.Context, stopGenerating func()) error {
+	r.mark("kill-node")
+	killed := time.Now()
+	if err := r.srv.nodes[0].kill(); err != nil {
+		return err
+	}
+	since := killed.UnixNano()
+	moved := func(c *camera.Camera) bool {
+		st := c.Stats()
+		return st.LastDisconnect.Load() >= since || st.LastConnect.Load() >= since
+	}
+	// A camera learns its node is gone within moments on loopback; give
+	// every one of them that long to notice before counting who moved.
+	if err := sleep(ctx, 2*time.Second); err != nil {
+		return err
+	}
+	r.mark("recovery")
+	err := r.recover(ctx, killed, moved, stopGenerating)
+	for _, c := range r.cams {
+		if moved(c) {
+			r.res.CamerasMoved++
+		}
+	}
+	return err
+}
+
+// recover waits, from the moment t, for every camera that counts (all of
+// them after an outage; those of the killed node after a node is killed)
+// to connect again, then stops the events and waits for every one to be
+// acknowledged, and records the reconnect times.
+func (r *runner) recover(ctx context.Context, t time.Time, counts func(*camera.Camera) bool, stopGenerating func()) error {
+	deadline := t.Add(r.cfg.Timeout)
+	since := t.UnixNano()
+	back := make([]float64, len(r.cams)) // seconds from t; 0: not (yet) back
 	generating := true
 	for {
-		since := restart.UnixNano()
+		nBack, nCount := 0, 0
 		for i, c := range r.cams {
-			if back[i] > 0 {
+			if !counts(c) {
 				continue
 			}
-			if lc := c.Stats().LastConnect.Load(); lc >= since {
-				back[i] = max(float64(lc-since)/1e9, 1e-9)
+			nCount++
+			if back[i] == 0 {
+				if lc := c.Stats().LastConnect.Load(); lc >= since {
+					back[i] = max(float64(lc-since)/1e9, 1e-9)
+				}
+			}
+			if back[i] > 0 {
 				nBack++
 			}
 		}
-		if generating && nBack == len(r.cams) {
+		if generating && nBack == nCount {
 			stopGenerating()
 			generating = false
 			r.mark("drain")
@@ -512,7 +549,7 @@ func (r *runner) outage(ctx context.Context, stopGenerating func()) error {
 		}
 		if time.Now().After(deadline) {
 			r.res.TimedOut = true
-			r.log.Warn("timed out", "cameras_back", nBack, "cameras", len(r.cams))
+			r.log.Warn("timed out", "cameras_back", nBack, "cameras_expected_back", nCount, "cameras", len(r.cams))
 			break
 		}
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {
@@ -522,14 +559,18 @@ func (r *runner) outage(ctx context.Context, stopGenerating func()) error {
 	if generating {
 		stopGenerating()
 	}
-	r.res.RecoverySeconds = time.Since(restart).Seconds()
+	r.res.RecoverySeconds = time.Since(t).Seconds()
 	var vals []float64
-	for _, b := range back {
-		if b > 0 {
-			vals = append(vals, b)
+	notBack := 0
+	for i, c := range r.cams {
+		switch {
+		case back[i] > 0:
+			vals = append(vals, back[i])
+		case counts(c):
+			notBack++
 		}
 	}
-	r.res.CamerasNotBack = len(r.cams) - len(vals)
+	r.res.CamerasNotBack = notBack
 	r.res.ReconnectSecondsP50 = Percentile(vals, 50)
 	r.res.ReconnectSecondsP99 = Percentile(vals, 99)
 	r.res.ReconnectSecondsMax = Percentile(vals, 100)
@@ -619,6 +660,13 @@ func (r *runner) collect() {
 	res.UploadErrors = tot.UploadErrors
 	if r.srv != nil {
 		res.ServerRSSPeakBytes = r.srv.rssPeak.Load()
+		res.Nodes = len(r.srv.nodes)
+		for _, n := range r.srv.nodes {
+			res.NodeRSSPeakBytes = append(res.NodeRSSPeakBytes, n.rssPeak.Load())
+		}
+		if r.srv.lb != nil {
+			res.BalancerRefused = r.srv.lb.refused.Load()
+		}
 	}
 	r.mu.Lock()
 	res.Timeline = r.timeline
@@ -635,7 +683,7 @@ func (r *runner) collect() {
 // and the proxy.
 func (r *runner) shutdown() {
 	if r.srv != nil {
-		if err := r.srv.stop(30 * time.Second); err != nil {
+		if err := r.srv.close(30 * time.Second); err != nil {
 			r.log.Warn("stopping the server", "err", err)
 		}
 	}

@@ -21,9 +21,13 @@ import (
 // serverProc runs `camvault serve` as a child process, kills it and
 // starts it again on the same data directory and ports.
 type serverProc struct {
-	binary  string
-	args    []string
-	logPath string
+	name      string // "server", or "node1", "node2" ... in a cluster
+	binary    string
+	args      []string
+	env       []string // added to this process's environment
+	addr      string   // public listener
+	adminAddr string   // health and metrics
+	logPath   string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -62,6 +66,9 @@ func (s *serverProc) start() error {
 	// Not CommandContext: the server must outlive a cancelled run long
 	// enough to be stopped cleanly, and is killed only on purpose.
 	cmd := exec.Command(s.binary, s.args...)
+	if len(s.env) > 0 {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -89,13 +96,13 @@ func (s *serverProc) current() (*exec.Cmd, chan struct{}) {
 }
 
 // waitHealthy waits until the admin listener answers /healthz with 200.
-func (s *serverProc) waitHealthy(ctx context.Context, adminAddr string, within time.Duration) error {
+func (s *serverProc) waitHealthy(ctx context.Context, within time.Duration) error {
 	_, exited := s.current()
 	ctx, cancel := context.WithTimeout(ctx, within)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+adminAddr+"/healthz", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.adminAddr+"/healthz", nil)
 		if err != nil {
 			return fmt.Errorf("server health: %w", err)
 		}
@@ -107,9 +114,9 @@ func (s *serverProc) waitHealthy(ctx context.Context, adminAddr string, within t
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("server exited before it was healthy (%v); see %s", s.exitErr(), s.logPath)
+			return fmt.Errorf("%s exited before it was healthy (%v); see %s", s.name, s.exitErr(), s.logPath)
 		case <-ctx.Done():
-			return fmt.Errorf("server not healthy within %v (see %s): %w", within, s.logPath, ctx.Err())
+			return fmt.Errorf("%s not healthy within %v (see %s): %w", s.name, within, s.logPath, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
