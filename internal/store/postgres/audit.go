@@ -13,7 +13,7 @@ import (
 
 // auditLockClass is the first key of the two-key advisory locks that
 // serialize appends to one home's chain; the second is a hash of the home.
-// Two-key locks never collide with the one-key lock migrations take.
+// Its class differs from migrateLockClass, so the two never meet.
 const auditLockClass = 0x63766175 // "cvau"
 
 // AppendAudit appends to a home's chain inside one transaction. The

@@ -21,7 +21,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 
 	"github.com/camvault/camvault/internal/store"
 )
@@ -63,24 +62,33 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return s, nil
 }
 
-// migrate applies the embedded migrations. Nodes starting at once take
-// turns on a session advisory lock, so each migration runs exactly once and
-// a node serves only a schema it knows.
+// migrateLockClass is the first key of the advisory lock migrations take;
+// the second is a hash of the schema, so deployments in different schemas
+// of one database do not wait for each other.
+const migrateLockClass = 0x63766d67 // "cvmg"
+
+// migrate applies the embedded migrations. Nodes starting at once queue on
+// a session advisory lock held on a connection of its own, so each
+// migration runs once and a node serves only a schema it knows. The lock
+// is blocking (a waiting node goes on the moment the first one is done)
+// and ends with its connection, even if this process dies holding it.
 func (s *Store) migrate(ctx context.Context) error {
 	dir, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	// Poll the lock every second for up to five minutes: long enough for
-	// another node's migrations, short enough to fail a stuck start.
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
+		return fmt.Errorf("migrations lock: %w", err)
+	}
+	lockConn := c.Hijack() // out of the pool: closing it is what unlocks
+	defer lockConn.Close(context.WithoutCancel(ctx))
+	if _, err := lockConn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext(current_schema()))`, migrateLockClass); err != nil {
 		return fmt.Errorf("migrations lock: %w", err)
 	}
 	db := stdlib.OpenDBFromPool(s.pool)
 	defer db.Close() // leaves the pool open
-	p, err := goose.NewProvider(goose.DialectPostgres, db, dir,
-		goose.WithDisableGlobalRegistry(true), goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, dir, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
