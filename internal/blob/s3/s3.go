@@ -12,8 +12,8 @@
 // A Put holds at most one part (Config.PartSize) in memory: a blob that
 // fits in one part goes up in one PutObject, a larger one as a multipart
 // upload whose parts are invisible until it completes; a failed Put aborts
-// it. Open issues one HEAD for the size; reads are ranged GETs pinned to the
-// ETag seen at Open, with a small read-ahead window.
+// it. Open fetches the first 1 MiB, which tells the size; later reads are
+// ranged GETs pinned to the ETag seen at Open, through a read-ahead window.
 //
 // Durability is the server's: Put returns once the server has answered the
 // write (AWS S3 answers only when the object is stored redundantly), and
@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -314,12 +315,42 @@ func (s *Store) written(ctx context.Context, name, token string) bool {
 	return err == nil && out.Metadata[metaPut] == token
 }
 
-// Open looks the blob up; reads happen as ctx allows.
+// Open fetches the blob's first window; later reads happen as ctx allows.
+// One ranged GET gives the size, the ETag and the bytes most reads want (a
+// whole thumbnail; a clip's header and first segment), where a HEAD would
+// give only the first two.
 func (s *Store) Open(ctx context.Context, key string) (blob.Object, error) {
 	name, err := s.name(key)
 	if err != nil {
 		return nil, err
 	}
+	out, err := s.c.GetObject(ctx, &s3api.GetObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(name),
+		Range:  aws.String(fmt.Sprintf("bytes=0-%d", readAhead-1)),
+	})
+	switch status(err) {
+	case 0:
+	case http.StatusNotFound:
+		return nil, blob.ErrNotFound
+	case http.StatusRequestedRangeNotSatisfiable:
+		return s.openEmpty(ctx, name) // an empty blob has no byte 0
+	default:
+		return nil, fmt.Errorf("s3: open blob: %w", err)
+	}
+	defer out.Body.Close()
+	size, err := totalSize(out)
+	if err != nil {
+		return nil, err
+	}
+	head := make([]byte, min(size, readAhead))
+	if _, err := io.ReadFull(out.Body, head); err != nil {
+		return nil, fmt.Errorf("s3: open blob: %w", err)
+	}
+	return &object{ctx: ctx, s: s, name: name, size: size, etag: aws.ToString(out.ETag), head: head}, nil
+}
+
+func (s *Store) openEmpty(ctx context.Context, name string) (blob.Object, error) {
 	out, err := s.c.HeadObject(ctx, &s3api.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(name)})
 	if status(err) == http.StatusNotFound {
 		return nil, blob.ErrNotFound
@@ -330,6 +361,21 @@ func (s *Store) Open(ctx context.Context, key string) (blob.Object, error) {
 	return &object{ctx: ctx, s: s, name: name, size: aws.ToInt64(out.ContentLength), etag: aws.ToString(out.ETag)}, nil
 }
 
+// totalSize is the object's size from a ranged GET's Content-Range
+// ("bytes 0-N/TOTAL"), or its length if the server sent it whole.
+func totalSize(out *s3api.GetObjectOutput) (int64, error) {
+	cr := aws.ToString(out.ContentRange)
+	if cr == "" {
+		return aws.ToInt64(out.ContentLength), nil
+	}
+	i := strings.LastIndexByte(cr, '/')
+	size, err := strconv.ParseInt(cr[i+1:], 10, 64)
+	if i < 0 || err != nil || size < 0 {
+		return 0, fmt.Errorf("s3: open blob: the server sent Content-Range %q", cr)
+	}
+	return size, nil
+}
+
 // object is an open blob. io.ReaderAt takes no context, so it keeps the
 // one Open was given: the request the blob is read for.
 type object struct {
@@ -338,6 +384,7 @@ type object struct {
 	name string
 	size int64
 	etag string
+	head []byte // the first bytes, fetched by Open
 
 	mu     sync.Mutex
 	win    []byte // bytes [winOff, winOff+len(win)) of the blob
@@ -346,10 +393,10 @@ type object struct {
 
 func (o *object) Size() int64 { return o.size }
 
-// Close drops the read-ahead window.
+// Close drops the fetched windows.
 func (o *object) Close() error {
 	o.mu.Lock()
-	o.win = nil
+	o.head, o.win = nil, nil
 	o.mu.Unlock()
 	return nil
 }
@@ -367,6 +414,10 @@ func (o *object) ReadAt(p []byte, off int64) (int, error) {
 		pos := off + int64(n)
 		if pos >= o.size {
 			return n, io.EOF
+		}
+		if pos < int64(len(o.head)) {
+			n += copy(p[n:], o.head[pos:])
+			continue
 		}
 		if pos >= o.winOff && pos < o.winOff+int64(len(o.win)) {
 			n += copy(p[n:], o.win[pos-o.winOff:])

@@ -106,9 +106,10 @@ func randomBytes(seed uint64, n int) []byte {
 }
 
 // countingTransport counts response body bytes: what reads cost.
-type countingTransport struct{ n atomic.Int64 }
+type countingTransport struct{ n, requests atomic.Int64 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.requests.Add(1)
 	resp, err := http.DefaultTransport.RoundTrip(r)
 	if err == nil {
 		resp.Body = countingBody{resp.Body, &c.n}
@@ -196,6 +197,32 @@ func TestLargeBlob(t *testing.T) {
 	}
 	if n, err := s.AbortStaleUploads(ctx, 0); err != nil || n != 0 {
 		t.Fatalf("unfinished uploads left after a refused put: %d %v", n, err)
+	}
+}
+
+// TestSmallBlobOneRequest: opening and reading a thumbnail-sized blob whole
+// is one request.
+func TestSmallBlobOneRequest(t *testing.T) {
+	cfg := testConfig(t)
+	ct := &countingTransport{}
+	cfg.HTTPClient = &http.Client{Transport: ct}
+	s := newStore(t, cfg)
+	data := randomBytes(6, 20<<10)
+	if _, err := s.Put(t.Context(), "thumb", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	before := ct.requests.Load()
+	o, err := s.Open(t.Context(), "thumb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(io.NewSectionReader(o, 0, o.Size()))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("blob differs: %v", err)
+	}
+	o.Close()
+	if n := ct.requests.Load() - before; n != 1 {
+		t.Fatalf("open and read took %d requests, want 1", n)
 	}
 }
 
