@@ -13,6 +13,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/camvault/camvault/internal/cache/faults"
 	"github.com/camvault/camvault/internal/server"
 )
 
@@ -33,7 +34,8 @@ type adminCmd struct {
 	Store   string `help:"Record store, as given to serve: empty for SQLite in --data, or postgres://USER@HOST/DB for PostgreSQL." env:"CAMVAULT_STORE" placeholder:"URL"`
 
 	Audit     auditCmd     `cmd:"" help:"The households' audit logs."`
-	Incidents incidentsCmd `cmd:"" help:"List media responses that were withheld, with who would have received what."`
+	Incidents incidentsCmd `cmd:"" help:"List media responses that were withheld and cache entries that were refused, with who would have received what."`
+	Breaker   breakerCmd   `cmd:"" help:"The cache breaker: status, or reset it once the cause is understood."`
 }
 
 func (a *adminCmd) open(ctx context.Context) (*server.Offline, error) {
@@ -82,6 +84,8 @@ type serveCmd struct {
 	Cache string `help:"Cache: empty for in process, or redis://HOST:PORT/DB for Redis/Valkey." env:"CAMVAULT_CACHE" placeholder:"URL"`
 	Bus   string `help:"Message bus between nodes: empty for an embedded NATS server, or nats://HOST:PORT for a NATS cluster." env:"CAMVAULT_BUS" placeholder:"URL"`
 
+	CacheFaults string `help:"TEST ONLY: inject cache faults, e.g. swap=1.0 or stale=0.3,corrupt=0.1,redis-crossreply=0.2 (see docs/design/cache.md). Never in production." env:"CAMVAULT_CACHE_FAULTS" placeholder:"SPEC"`
+
 	MaxConnectsPerSecond float64       `help:"New camera connections admitted per second; past it cameras get 503." default:"5000" env:"CAMVAULT_MAX_CONNECTS_PER_SECOND"`
 	MaxUploadsPerSecond  float64       `help:"Event uploads started per second; past it cameras get 503." default:"1000" env:"CAMVAULT_MAX_UPLOADS_PER_SECOND"`
 	MaxUploadsInFlight   int           `help:"Event uploads received at once; past it cameras get 503." default:"64" env:"CAMVAULT_MAX_UPLOADS_IN_FLIGHT"`
@@ -115,6 +119,10 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 	opts.Admission.UploadBurst = max(1, int(c.MaxUploadsPerSecond/5))
 	opts.Admission.UploadsInFlight = c.MaxUploadsInFlight
 	opts.Gateway.Heartbeat = c.Heartbeat
+	var err error
+	if opts.Cache.Faults, err = faults.ParseSpec(c.CacheFaults); err != nil {
+		return fmt.Errorf("--cache-faults: %w", err)
+	}
 	app, err := server.Open(ctx, cfg, opts, log)
 	if err != nil {
 		return err

@@ -35,7 +35,7 @@ type Store interface {
 // Metrics are what the breaker reports; any may be nil.
 type Metrics struct {
 	Open  func(open bool) // the gauge camvault_cache_breaker_open
-	Trips func()          // camvault_cache_breaker_trips_total, counted by the node that trips
+	Trips func()          // camvault_cache_breaker_trips_total: this node opened it
 }
 
 // Config tunes the breaker.
@@ -116,6 +116,9 @@ func (b *Breaker) Alarm(kind string) {
 	}
 	b.mu.Unlock()
 	if trip {
+		if b.metrics.Trips != nil {
+			b.metrics.Trips()
+		}
 		b.log.Error("cache breaker open: the cache is out of the media and authorization paths until an operator resets it",
 			"reason", b.pending, "kind", kind)
 		select {
@@ -165,9 +168,6 @@ func (b *Breaker) Sync(ctx context.Context) error {
 		b.pending = ""
 		b.mu.Unlock()
 		if changed {
-			if b.metrics.Trips != nil {
-				b.metrics.Trips()
-			}
 			in := store.Incident{ID: id.New(), At: at, Kind: "breaker_open", Detail: "cache bypassed on every node: " + reason}
 			if err := b.store.RecordIncident(ctx, in); err != nil {
 				b.log.Error("recording the breaker incident", "err", err)

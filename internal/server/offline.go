@@ -76,9 +76,27 @@ func (o *Offline) Incidents(ctx context.Context, w io.Writer, limit int) error {
 		return nil
 	}
 	for _, in := range list {
-		fmt.Fprintf(w, "%s %s: %s %s asked for event %s of home %s; withheld media of home %s, camera %s, event %s (%s). %s\n",
-			in.At.Format("2006-01-02T15:04:05Z"), in.Kind, in.RequesterKind, in.RequesterID, in.RequestedEvent,
-			in.RequestedHome, in.LabelHome, in.LabelDevice, in.LabelEvent, in.LabelKind, in.Detail)
+		at := in.At.Format("2006-01-02T15:04:05Z")
+		switch in.Kind {
+		case "cache_mismatch":
+			// Nothing was sent: the entry did not open, so whose it was is
+			// unknown and only the requester's own household is concerned.
+			fmt.Fprintf(w, "%s %s: %s %s asked for home %s, event %s; a cache entry was refused, nothing of it was used or sent. %s\n",
+				at, in.Kind, in.RequesterKind, in.RequesterID, orNone(in.RequestedHome), orNone(in.RequestedEvent), in.Detail)
+		case "breaker_open":
+			fmt.Fprintf(w, "%s %s: %s\n", at, in.Kind, in.Detail)
+		default:
+			fmt.Fprintf(w, "%s %s: %s %s asked for event %s of home %s; withheld media of home %s, camera %s, event %s (%s). %s\n",
+				at, in.Kind, in.RequesterKind, in.RequesterID, in.RequestedEvent,
+				in.RequestedHome, in.LabelHome, in.LabelDevice, in.LabelEvent, in.LabelKind, in.Detail)
+		}
 	}
 	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }

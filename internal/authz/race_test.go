@@ -1,0 +1,167 @@
+package authz_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/cache"
+	"github.com/camvault/camvault/internal/cache/memory"
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/store/sqlite"
+)
+
+// dbDir is where the race test keeps its SQLite file: in memory-backed
+// /dev/shm when there is one, so 20,000 synced commits stay quick.
+func dbDir(t *testing.T) string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		dir, err := os.MkdirTemp("/dev/shm", "camvault-authz-")
+		if err == nil {
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			return dir
+		}
+	}
+	return t.TempDir()
+}
+
+// TestRevokeThenReadRaces runs 10,000 races of a revocation against reads
+// of the same grant through a cached Decider, the grant warm in the cache:
+// once the revocation has committed, no read that starts afterwards may
+// succeed. (Replayed old entries are TestCacheFaultsNeverMixHouseholds's
+// stale=1.0 in internal/server.)
+func TestRevokeThenReadRaces(t *testing.T) {
+	const homes, viewers = 100, 100 // 10,000 memberships, one race each
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(dbDir(t), "camvault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	be, err := memory.New(256 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	c, err := cache.NewWithKey(be, key, cache.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := authz.NewCached(st, c, nil)
+
+	account := func() string {
+		a := store.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("x"), PasswordHash: "h", CreatedAt: time.Now()}
+		if err := st.CreateAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		return a.ID
+	}
+	owner := account()
+	homeIDs, viewerIDs := make([]string, homes), make([]string, viewers)
+	for i := range homeIDs {
+		h := store.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: time.Now(), GrantsVersion: 1}
+		if err := st.CreateHome(ctx, h, store.Member{AccountID: owner, Role: store.RoleOwner, AddedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		homeIDs[i] = h.ID
+	}
+	for i := range viewerIDs {
+		viewerIDs[i] = account()
+	}
+	for _, h := range homeIDs {
+		for _, v := range viewerIDs {
+			if err := st.PutMember(ctx, store.Member{HomeID: h, AccountID: v, Role: store.RoleViewer, AddedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	var violations, refusedAfter atomic.Int64
+	race := func(ctx context.Context, homeID, viewerID string) error {
+		p := authz.Principal{Kind: authz.Person, AccountID: viewerID, SessionID: "s"}
+		// Warm the cache with the grant about to be revoked.
+		if _, err := d.Home(ctx, p, homeID, authz.ViewHome); err != nil {
+			return fmt.Errorf("before the revocation: %w", err)
+		}
+		var committed atomic.Bool
+		commit := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			after, before := 0, 0
+			for after < 1 {
+				revoked := committed.Load() // read before the decision starts
+				if !revoked {
+					if before++; before > 4 {
+						<-commit // enough racing reads; the one that counts comes next
+						continue
+					}
+				}
+				_, err := d.Home(ctx, p, homeID, authz.ViewHome)
+				if err != nil && apperr.CodeOf(err) != apperr.NotFound {
+					done <- err
+					return
+				}
+				if revoked {
+					after++
+					if err == nil {
+						violations.Add(1)
+					} else {
+						refusedAfter.Add(1)
+					}
+				}
+			}
+			done <- nil
+		}()
+		if err := st.DeleteMember(ctx, homeID, viewerID); err != nil {
+			return err
+		}
+		committed.Store(true)
+		close(commit)
+		return <-done
+	}
+
+	jobs := make(chan [2]string)
+	errs := make(chan error, 64)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for j := range jobs {
+				if err := race(ctx, j[0], j[1]); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+	for _, h := range homeIDs {
+		for _, v := range viewerIDs {
+			jobs <- [2]string{h, v}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := violations.Load(); n != 0 {
+		t.Fatalf("%d reads succeeded after the revocation had committed", n)
+	}
+	if n := refusedAfter.Load(); n != homes*viewers {
+		t.Fatalf("%d reads after the revocations, want %d", n, homes*viewers)
+	}
+	// The cache was in the path: warm grants were answered from it.
+	if s := c.Stats(); s.Hits == 0 {
+		t.Fatalf("the cache never answered: %+v", s)
+	}
+}
