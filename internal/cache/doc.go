@@ -33,7 +33,10 @@
 //
 // Only values whose owner is known before the lookup: the tenant in the Key
 // comes from the authenticated principal and the store. Lookups that decide
-// ownership (device to home, token to account) are not cached.
+// ownership on their own (token to account or device) are not cached; a
+// camera's home is cached only inside a person's grant, filed under the
+// person and checked against that home's grant version (authz.NewCached).
+// docs/design/cache.md says what is cached and why.
 //
 // Backend errors are returned, never turned into values; callers fall back
 // to the store. Entries sealed under an older master key (after a rotation)

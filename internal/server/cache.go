@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/breaker"
 	"github.com/camvault/camvault/internal/cache"
 	"github.com/camvault/camvault/internal/cache/faults"
@@ -124,7 +125,7 @@ func (a *cacheAlarms) CacheMismatch(ctx context.Context, m cache.Mismatch) {
 			in.RequestedEvent = parts[1]
 		}
 	default:
-		if m.Key.Kind() != "device-grant" {
+		if m.Key.Kind() != authz.KindDeviceGrant { // its tenant is the account
 			in.RequestedHome = m.Tenant
 		}
 	}
