@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/blob/blobtest"
@@ -508,4 +509,56 @@ func BenchmarkPutParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// refuseAbort fails every AbortMultipartUpload, as a crash before it would.
+type refuseAbort struct{}
+
+func (refuseAbort) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodDelete && r.URL.Query().Get("uploadId") != "" {
+		return nil, errors.New("process killed")
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestAbortStaleUploads: the unfinished upload a killed Put leaves is
+// invisible, kept while younger than the given age, then aborted.
+func TestAbortStaleUploads(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.PartSize = s3.MinPartSize
+	s := newStore(t, cfg)
+	crashing := cfg
+	crashing.HTTPClient = &http.Client{Transport: refuseAbort{}}
+	cs, err := s3.New(t.Context(), crashing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(7, 12<<20)
+	if _, err := cs.Put(t.Context(), "killed", &failAfter{bytes.NewReader(data), 11 << 20}); err == nil {
+		t.Fatal("put from a failing reader succeeded")
+	}
+	if _, err := s.Open(t.Context(), "killed"); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("unfinished upload visible: %v", err)
+	}
+	if keys := list(t, s); len(keys) != 0 {
+		t.Fatalf("unfinished upload listed: %v", keys)
+	}
+	if n, err := s.AbortStaleUploads(t.Context(), time.Hour); err != nil || n != 0 {
+		t.Fatalf("aborted %d uploads younger than an hour: %v", n, err)
+	}
+	if n, err := s.AbortStaleUploads(t.Context(), 0); err != nil || n != 1 {
+		t.Fatalf("aborted %d stale uploads, want 1: %v", n, err)
+	}
+	if n, err := s.AbortStaleUploads(t.Context(), 0); err != nil || n != 0 {
+		t.Fatalf("left %d uploads: %v", n, err)
+	}
+}
+
+func list(t *testing.T, s *s3.Store) []string {
+	t.Helper()
+	var keys []string
+	if err := s.List(t.Context(), "", func(k string) error { keys = append(keys, k); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }
