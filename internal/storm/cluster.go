@@ -6,7 +6,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -143,4 +146,54 @@ func (c *cluster) logTails(lines int) string {
 		fmt.Fprintf(&b, "last lines of %s's log %s:\n%s\n", n.name, n.logPath, lastLines(n.logPath, lines))
 	}
 	return b.String()
+}
+
+// goMemory is what the Go runtime of the running nodes holds, summed, as
+// their /metrics report it: it splits a connection's cost into heap and
+// goroutine stacks, which RSS alone cannot.
+type goMemory struct {
+	HeapInuse, StackInuse, Goroutines int64
+}
+
+// goMemory reads every running node's /metrics.
+func (c *cluster) goMemory(ctx context.Context) (goMemory, error) {
+	var m goMemory
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, n := range c.nodes {
+		if !n.running() {
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.adminAddr+"/metrics", nil)
+		if err != nil {
+			return m, fmt.Errorf("%s metrics: %w", n.name, err)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return m, fmt.Errorf("%s metrics: %w", n.name, err)
+		}
+		raw, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+		res.Body.Close()
+		if err != nil {
+			return m, fmt.Errorf("%s metrics: %w", n.name, err)
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			name, value, ok := strings.Cut(line, " ")
+			if !ok {
+				continue
+			}
+			v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			if err != nil {
+				continue
+			}
+			switch name {
+			case "go_memstats_heap_inuse_bytes":
+				m.HeapInuse += int64(v)
+			case "go_memstats_stack_inuse_bytes":
+				m.StackInuse += int64(v)
+			case "go_goroutines":
+				m.Goroutines += int64(v)
+			}
+		}
+	}
+	return m, nil
 }

@@ -81,7 +81,10 @@ type Result struct {
 	ViewerErrors       int64   `json:"viewer_errors"`
 	ServerRSSBefore    int64   `json:"server_rss_before_bytes"`
 	ServerRSSIdle      int64   `json:"server_rss_idle_bytes"`
-	SetupSeconds       float64 `json:"setup_seconds"` // accounts, pairing, viewer logins
+	IdleConnHeapBytes  int64   `json:"idle_conn_heap_bytes"`  // of idle_conn_bytes, Go heap in use per connection
+	IdleConnStackBytes int64   `json:"idle_conn_stack_bytes"` // of idle_conn_bytes, goroutine stacks per connection
+	IdleConnGoroutines float64 `json:"idle_conn_goroutines"`  // goroutines per idle connection
+	SetupSeconds       float64 `json:"setup_seconds"`         // accounts, pairing, viewer logins
 	DurationSeconds    float64 `json:"duration_seconds"`
 
 	Timeline []Sample    `json:"-"`

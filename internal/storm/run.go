@@ -38,6 +38,7 @@ type runner struct {
 	ledger   *ledger
 	key      []byte
 	started  time.Time // the cameras started: t=0 of the timeline
+	goBefore goMemory  // the server's Go memory before any camera connected
 
 	mu       sync.Mutex
 	timeline []Sample
@@ -187,6 +188,11 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		r.res.ServerRSSBefore = r.srv.rss()
+		before, err := r.srv.goMemory(ctx)
+		if err != nil {
+			r.log.Warn("reading the server's Go memory", "err", err)
+		}
+		r.goBefore = before
 	}
 
 	fleetCtx, stopFleet := context.WithCancel(context.WithoutCancel(ctx))
@@ -448,8 +454,19 @@ func (r *runner) measureIdle(ctx context.Context, fleetDone <-chan error) error 
 		return err
 	}
 	r.res.ServerRSSIdle = r.srv.rss()
+	n := int64(len(r.cams))
 	if r.res.ServerRSSBefore > 0 && r.res.ServerRSSIdle > 0 {
-		r.res.IdleConnBytes = (r.res.ServerRSSIdle - r.res.ServerRSSBefore) / int64(len(r.cams))
+		r.res.IdleConnBytes = (r.res.ServerRSSIdle - r.res.ServerRSSBefore) / n
+	}
+	// The same difference as the Go runtime sees it: live heap spans and
+	// goroutine stacks per connection. RSS also holds the garbage the
+	// collector has not yet reclaimed (with GOGC=100, up to as much again).
+	if idle, err := r.srv.goMemory(ctx); err != nil {
+		r.log.Warn("reading the server's Go memory", "err", err)
+	} else if r.goBefore.HeapInuse > 0 {
+		r.res.IdleConnHeapBytes = (idle.HeapInuse - r.goBefore.HeapInuse) / n
+		r.res.IdleConnStackBytes = (idle.StackInuse - r.goBefore.StackInuse) / n
+		r.res.IdleConnGoroutines = float64(idle.Goroutines-r.goBefore.Goroutines) / float64(n)
 	}
 	return nil
 }

@@ -122,6 +122,20 @@ func (s *serverProc) waitHealthy(ctx context.Context, within time.Duration) erro
 	}
 }
 
+// running reports whether the process is up.
+func (s *serverProc) running() bool {
+	cmd, exited := s.current()
+	if cmd == nil {
+		return false
+	}
+	select {
+	case <-exited:
+		return false
+	default:
+		return true
+	}
+}
+
 func (s *serverProc) exitErr() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
