@@ -37,8 +37,10 @@ var (
 // ctx ends when the bus closes.
 type Handler func(ctx context.Context, data []byte)
 
-// Responder answers a request with its reply.
-type Responder func(ctx context.Context, data []byte) []byte
+// Responder answers a request with its reply. When ok is false it sends no
+// reply at all: another subscriber of the subject (another node) may be the
+// one to answer, and the requester takes the first reply.
+type Responder func(ctx context.Context, data []byte) (reply []byte, ok bool)
 
 // Subscription is a live Subscribe or Respond.
 type Subscription interface {

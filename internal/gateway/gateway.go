@@ -1,6 +1,7 @@
 // Package gateway holds cameras' live connections (docs/device-protocol.md):
 // it admits them, tracks which device is connected on this node, records
-// presence, and carries commands from people to cameras. A device's
+// presence, and carries commands from people to cameras, over the bus when
+// the camera is connected to another node (cluster.go). A device's
 // identity is the principal its token authenticated, nothing else.
 package gateway
 
@@ -20,6 +21,7 @@ import (
 	"github.com/camvault/camvault/internal/admission"
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/bus"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -38,9 +40,11 @@ const Subprotocol = "camvault.v1"
 
 const maxMessage = 16 << 10
 
-// Store is what the gateway keeps: presence.
+// Store is what the gateway keeps, presence, and what it checks a notice
+// from another node against.
 type Store interface {
 	SetPresence(ctx context.Context, updates []store.Presence) error
+	DeviceByID(ctx context.Context, id string) (store.Device, error)
 }
 
 // Config tunes the gateway.
@@ -48,12 +52,16 @@ type Config struct {
 	Heartbeat     time.Duration // how often cameras send heartbeats
 	LastSeenEvery time.Duration // how often a connected camera's last seen is written
 	WriteTimeout  time.Duration
-	Now           func() time.Time
+	// CommandTimeout bounds how long a command waits for the node that
+	// holds the camera's connection to answer.
+	CommandTimeout time.Duration
+	Now            func() time.Time
 }
 
 // DefaultConfig is the production configuration.
 func DefaultConfig() Config {
-	return Config{Heartbeat: 30 * time.Second, LastSeenEvery: 5 * time.Minute, WriteTimeout: 10 * time.Second, Now: time.Now}
+	return Config{Heartbeat: 30 * time.Second, LastSeenEvery: 5 * time.Minute, WriteTimeout: 10 * time.Second,
+		CommandTimeout: 15 * time.Second, Now: time.Now}
 }
 
 // Gateway is this node's set of live device connections.
@@ -62,6 +70,9 @@ type Gateway struct {
 	admission *admission.Controller
 	authz     *authz.Decider
 	presence  *presenceWriter
+	store     Store
+	bus       Bus
+	node      string // this node's identity on the bus, fresh each start
 	log       *slog.Logger
 
 	mu    sync.Mutex
@@ -69,24 +80,33 @@ type Gateway struct {
 }
 
 type conn struct {
+	id       string // this connection, among all of the device's on every node
 	ws       *websocket.Conn
 	device   authz.Principal
+	since    time.Time // when it began
 	lastSeen time.Time // last written to the store
+	commands bus.Subscription
 }
 
-// New returns a gateway; Run must run for presence to be written.
-func New(cfg Config, s Store, a *admission.Controller, d *authz.Decider, log *slog.Logger) *Gateway {
+// New returns a gateway; Run must run for presence to be written and for
+// notices from other nodes to be heard.
+func New(cfg Config, s Store, a *admission.Controller, d *authz.Decider, b Bus, log *slog.Logger) *Gateway {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Gateway{cfg: cfg, admission: a, authz: d, log: log, conns: map[string]*conn{},
-		presence: newPresenceWriter(s, log)}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = DefaultConfig().CommandTimeout
+	}
+	return &Gateway{cfg: cfg, admission: a, authz: d, store: s, bus: b, node: id.New(), log: log,
+		conns: map[string]*conn{}, presence: newPresenceWriter(s, log)}
 }
 
-// Run writes presence changes until ctx ends, then closes every connection
-// with 1001 (going away).
+// Run writes presence changes and listens to other nodes until ctx ends,
+// then closes every connection with 1001 (going away).
 func (g *Gateway) Run(ctx context.Context) {
+	stop := g.listen(ctx)
 	g.presence.run(ctx)
+	stop()
 	g.mu.Lock()
 	conns := make([]*conn, 0, len(g.conns))
 	for _, c := range g.conns {
@@ -133,11 +153,12 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, p authz.Principa
 		return nil // Accept has answered the request
 	}
 	ws.SetReadLimit(maxMessage)
-	c := &conn{ws: ws, device: p, lastSeen: g.cfg.Now()}
-	g.attach(c)
+	now := g.cfg.Now()
+	c := &conn{id: id.New(), ws: ws, device: p, since: now, lastSeen: now}
+	ctx := context.WithoutCancel(r.Context()) // the connection outlives the handler's deadline logic
+	g.attach(ctx, c)
 	defer g.detach(c)
 
-	ctx := context.WithoutCancel(r.Context()) // the connection outlives the handler's deadline logic
 	if err := g.write(ctx, c, message{Type: "hello", DeviceID: p.DeviceID, HomeID: p.HomeID,
 		HeartbeatSeconds: int(g.cfg.Heartbeat / time.Second)}); err != nil {
 		return nil
@@ -147,8 +168,8 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, p authz.Principa
 }
 
 // attach makes c the device's current connection, replacing (and closing)
-// any older one.
-func (g *Gateway) attach(c *conn) {
+// any older one, here and on every other node.
+func (g *Gateway) attach(ctx context.Context, c *conn) {
 	g.mu.Lock()
 	old := g.conns[c.device.DeviceID]
 	g.conns[c.device.DeviceID] = c
@@ -159,6 +180,7 @@ func (g *Gateway) attach(c *conn) {
 		go old.ws.Close(CloseReplaced, "replaced by a newer connection of this camera")
 	}
 	g.presence.set(store.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: c.lastSeen})
+	g.announce(ctx, c)
 }
 
 // detach forgets c if it is still the device's current connection, and
@@ -174,6 +196,7 @@ func (g *Gateway) detach(c *conn) {
 	if current {
 		g.presence.set(store.Presence{DeviceID: c.device.DeviceID, Online: false, LastSeen: g.cfg.Now()})
 	}
+	g.unsubscribe(c)
 	c.ws.CloseNow()
 }
 
@@ -226,8 +249,13 @@ func (g *Gateway) write(ctx context.Context, c *conn, m message) error {
 }
 
 // Revoke closes a device's connection because its credential was revoked
-// (it was unpaired).
+// (it was unpaired), on this node and, through the bus, on the others.
 func (g *Gateway) Revoke(deviceID string) {
+	g.closeRevoked(deviceID)
+	g.announceRevoked(deviceID)
+}
+
+func (g *Gateway) closeRevoked(deviceID string) {
 	g.mu.Lock()
 	c := g.conns[deviceID]
 	g.mu.Unlock()
@@ -243,15 +271,38 @@ type Command struct {
 }
 
 // Send delivers a command from p to a camera. Owners and admins only; the
-// camera must be connected to this node.
+// camera may be connected to this node or to any other.
 func (g *Gateway) Send(ctx context.Context, p authz.Principal, deviceID string, cmd Command) (string, error) {
-	if _, _, err := g.authz.Device(ctx, p, deviceID, authz.ManageDevices); err != nil {
+	dev, _, err := g.authz.Device(ctx, p, deviceID, authz.ManageDevices)
+	if err != nil {
 		return "", err
 	}
+	if err := cmd.check(); err != nil {
+		return "", err
+	}
+	cmdID := id.New()
+	g.mu.Lock()
+	c := g.conns[deviceID]
+	g.mu.Unlock()
+	if c == nil {
+		if err := g.sendRemote(ctx, dev, cmdID, cmd); err != nil {
+			return "", err
+		}
+		return cmdID, nil
+	}
+	if err := g.write(ctx, c, message{Type: "command", ID: cmdID, Command: cmd.Command, Settings: cmd.Settings}); err != nil {
+		return "", apperr.Wrap(err, apperr.Conflict, "the camera did not take the command")
+	}
+	return cmdID, nil
+}
+
+// check refuses a command the protocol does not have; it runs where the
+// command is asked for and again where it is delivered.
+func (cmd Command) check() error {
 	switch cmd.Command {
 	case "snapshot":
 		if len(cmd.Settings) > 0 {
-			return "", apperr.New(apperr.Invalid, "snapshot takes no settings")
+			return apperr.New(apperr.Invalid, "snapshot takes no settings")
 		}
 	case "settings":
 		var s struct {
@@ -263,20 +314,10 @@ func (g *Gateway) Send(ctx context.Context, p authz.Principal, deviceID string, 
 		if len(cmd.Settings) == 0 || dec.Decode(&s) != nil ||
 			(s.EventIntervalSeconds != nil && (*s.EventIntervalSeconds < 1 || *s.EventIntervalSeconds > 86400)) ||
 			(s.MotionSensitivity != nil && (*s.MotionSensitivity < 0 || *s.MotionSensitivity > 100)) {
-			return "", apperr.New(apperr.Invalid, "settings: event_interval_seconds 1 to 86400, motion_sensitivity 0 to 100")
+			return apperr.New(apperr.Invalid, "settings: event_interval_seconds 1 to 86400, motion_sensitivity 0 to 100")
 		}
 	default:
-		return "", apperr.New(apperr.Invalid, `command must be "snapshot" or "settings"`)
+		return apperr.New(apperr.Invalid, `command must be "snapshot" or "settings"`)
 	}
-	g.mu.Lock()
-	c := g.conns[deviceID]
-	g.mu.Unlock()
-	if c == nil {
-		return "", apperr.New(apperr.Conflict, "the camera is offline")
-	}
-	cmdID := id.New()
-	if err := g.write(ctx, c, message{Type: "command", ID: cmdID, Command: cmd.Command, Settings: cmd.Settings}); err != nil {
-		return "", apperr.Wrap(err, apperr.Conflict, "the camera did not take the command")
-	}
-	return cmdID, nil
+	return nil
 }

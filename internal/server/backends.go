@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 
 	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/blob/disk"
 	blobs3 "github.com/camvault/camvault/internal/blob/s3"
+	"github.com/camvault/camvault/internal/bus/natsbus"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/postgres"
 	"github.com/camvault/camvault/internal/store/sqlite"
@@ -57,13 +59,24 @@ func openBlobs(ctx context.Context, cfg Config) (blob.Store, error) {
 	}
 }
 
-// checkBus refuses a bus this build cannot use rather than run silently
-// without it. The cache is opened by openCache (cache.go).
-func checkBus(cfg Config) error {
-	if cfg.Bus != "" {
-		return fmt.Errorf("--bus: unsupported scheme %q (leave it empty for the embedded bus)", scheme(cfg.Bus))
+// openBus opens the message bus named by cfg.Bus: empty for a NATS server
+// embedded in the process (no port), nats://... (or tls://) for an
+// external NATS that every node shares. The cache is opened by openCache
+// (cache.go).
+func openBus(ctx context.Context, cfg Config, log *slog.Logger) (*natsbus.Bus, error) {
+	if cfg.Bus == "" {
+		return natsbus.Embedded(ctx, log)
 	}
-	return nil
+	switch scheme(cfg.Bus) {
+	case "nats", "tls":
+		b, err := natsbus.Dial(ctx, cfg.Bus, log)
+		if err != nil {
+			return nil, fmt.Errorf("--bus: %w", err)
+		}
+		return b, nil
+	default:
+		return nil, fmt.Errorf("--bus: unsupported scheme %q (leave it empty for the embedded bus, or give nats://HOST:PORT)", scheme(cfg.Bus))
+	}
 }
 
 // scheme is the scheme of a backend URL, and only that: the rest may hold

@@ -20,8 +20,10 @@ import (
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/breaker"
+	"github.com/camvault/camvault/internal/bus/natsbus"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/gateway"
+	"github.com/camvault/camvault/internal/grantnotice"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpapi"
 	"github.com/camvault/camvault/internal/identity"
@@ -45,6 +47,7 @@ type App struct {
 	gateway  *gateway.Gateway
 	breaker  *breaker.Breaker
 	closeC   func() // closes the cache's backend
+	bus      *natsbus.Bus
 	public   http.Handler
 	admin    http.Handler
 }
@@ -72,9 +75,6 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	if err := checkBus(cfg); err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -87,7 +87,20 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	a := &App{cfg: cfg, log: log, store: st, metrics: metrics.New()}
+	b, err := openBus(ctx, cfg, log)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open bus: %w", err)
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			b.Close()
+		}
+	}()
+	// Every committed change of grants is announced to the other nodes.
+	st = grantnotice.Wrap(st, b, log)
+	a := &App{cfg: cfg, log: log, store: st, bus: b, metrics: metrics.New()}
 	a.identity, err = identity.New(st, kr, opts.Identity)
 	if err != nil {
 		st.Close()
@@ -118,7 +131,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 		WithCache(c, a.breaker.Open)
 	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
 	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
-	a.gateway = gateway.New(opts.Gateway, st, admit, decider, log)
+	a.gateway = gateway.New(opts.Gateway, st, admit, decider, b, log)
 	a.metrics.ConnectedDevices(a.gateway.Connected)
 	apiHandler := httpapi.New(httpapi.Deps{
 		Identity: a.identity, Homes: hs, Events: a.events, Guard: guard, Gateway: a.gateway, Admit: admit,
@@ -139,6 +152,12 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 		log.Info("removed orphan blobs", "count", n)
 	}
 	a.admin = admin.Handler(a.metrics.Registry, map[string]admin.Pinger{"store": st})
+	if _, err := grantnotice.Listen(ctx, b, dropCachedGrants(c, st, log)); err != nil {
+		a.closeC()
+		st.Close()
+		return nil, fmt.Errorf("listen for grant notices: %w", err)
+	}
+	opened = true
 	return a, nil
 }
 
@@ -206,6 +225,7 @@ func (a *App) Admin() http.Handler { return a.admin }
 
 // Close closes the backends.
 func (a *App) Close() error {
+	a.bus.Close() // first: its handlers use the store
 	a.closeC()
 	return a.store.Close()
 }

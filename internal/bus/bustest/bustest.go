@@ -81,8 +81,8 @@ func Run(t *testing.T, open func(t *testing.T) (a, b bus.Bus)) {
 	t.Run("RequestReply", func(t *testing.T) {
 		a, b := open(t)
 		s := subject(t, "command")
-		respond(t, b, s, func(_ context.Context, data []byte) []byte {
-			return append([]byte("done: "), data...)
+		respond(t, b, s, func(_ context.Context, data []byte) ([]byte, bool) {
+			return append([]byte("done: "), data...), true
 		})
 		reply, err := a.Request(t.Context(), s, []byte("snapshot"), patience)
 		if err != nil {
@@ -97,7 +97,7 @@ func Run(t *testing.T, open func(t *testing.T) (a, b bus.Bus)) {
 		// reply after requests overlap (or are cancelled).
 		a, b := open(t)
 		s := subject(t, "command")
-		respond(t, b, s, func(_ context.Context, data []byte) []byte { return bytes.ToUpper(data) })
+		respond(t, b, s, func(_ context.Context, data []byte) ([]byte, bool) { return bytes.ToUpper(data), true })
 		var wg sync.WaitGroup
 		errs := make(chan error, 64)
 		for i := range 64 {
@@ -128,6 +128,35 @@ func Run(t *testing.T, open func(t *testing.T) (a, b bus.Bus)) {
 			t.Error(err)
 		}
 	})
+	t.Run("SilentResponderLetsAnotherAnswer", func(t *testing.T) {
+		// Two nodes subscribed to one device's subject while its camera
+		// moves between them: only the one holding it answers.
+		a, b := open(t)
+		s := subject(t, "command")
+		asked := make(chan struct{}, 1)
+		respond(t, a, s, func(context.Context, []byte) ([]byte, bool) {
+			select {
+			case asked <- struct{}{}:
+			default:
+			}
+			return []byte("not mine"), false
+		})
+		respond(t, b, s, func(_ context.Context, data []byte) ([]byte, bool) { return append([]byte("mine: "), data...), true })
+		for i := range 20 {
+			reply, err := a.Request(t.Context(), s, fmt.Appendf(nil, "%d", i), patience)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(reply) != fmt.Sprintf("mine: %d", i) {
+				t.Fatalf("reply %q", reply)
+			}
+		}
+		select {
+		case <-asked:
+		case <-time.After(patience):
+			t.Fatal("the silent responder was never asked")
+		}
+	})
 	t.Run("NoResponders", func(t *testing.T) {
 		a, _ := open(t)
 		_, err := a.Request(t.Context(), subject(t, "command"), []byte("anyone?"), patience)
@@ -140,12 +169,12 @@ func Run(t *testing.T, open func(t *testing.T) (a, b bus.Bus)) {
 		s := subject(t, "command")
 		release := make(chan struct{})
 		defer close(release)
-		respond(t, b, s, func(ctx context.Context, _ []byte) []byte {
+		respond(t, b, s, func(ctx context.Context, _ []byte) ([]byte, bool) {
 			select {
 			case <-release:
 			case <-ctx.Done():
 			}
-			return []byte("late")
+			return []byte("late"), true
 		})
 		_, err := a.Request(t.Context(), s, []byte("wait"), 50*time.Millisecond)
 		if !errors.Is(err, bus.ErrTimeout) {
@@ -155,7 +184,7 @@ func Run(t *testing.T, open func(t *testing.T) (a, b bus.Bus)) {
 	t.Run("Unsubscribe", func(t *testing.T) {
 		a, b := open(t)
 		s := subject(t, "command")
-		sub, err := b.Respond(t.Context(), s, func(context.Context, []byte) []byte { return []byte("here") })
+		sub, err := b.Respond(t.Context(), s, func(context.Context, []byte) ([]byte, bool) { return []byte("here"), true })
 		if err != nil {
 			t.Fatal(err)
 		}

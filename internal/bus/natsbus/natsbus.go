@@ -138,7 +138,11 @@ func (b *Bus) Respond(ctx context.Context, s bus.Subject, r bus.Responder) (bus.
 		if m.Reply == "" {
 			return // a publish, not a request: nobody waits for an answer
 		}
-		if err := m.Respond(r(b.ctx, m.Data)); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		reply, ok := r(b.ctx, m.Data)
+		if !ok {
+			return
+		}
+		if err := m.Respond(reply); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 			b.log.Warn("bus: sending a reply", "subject", s.String(), "err", err)
 		}
 	})
