@@ -30,7 +30,20 @@ type Bus struct {
 	ctx    context.Context // handlers' context; ends on Close
 	cancel context.CancelFunc
 	once   sync.Once
+
+	// Requests to every responder arrive on one channel and are handed out
+	// by one goroutine. Each camera connection responds on a subject of its
+	// own, and the client's callback subscriptions cost a goroutine each:
+	// that would double what an idle connection costs the node.
+	requests   chan *nats.Msg
+	respMu     sync.RWMutex
+	responders map[*nats.Subscription]bus.Responder
+	dispatched sync.WaitGroup
 }
+
+// requestBuffer is how many requests may wait for the dispatcher before
+// the client drops them (a dropped request times out at its sender).
+const requestBuffer = 4096
 
 var _ bus.Bus = (*Bus)(nil)
 
@@ -110,7 +123,43 @@ func connect(ctx context.Context, log *slog.Logger, url string, extra ...nats.Op
 		return nil, err
 	}
 	hctx, cancel := context.WithCancel(context.Background())
-	return &Bus{nc: nc, log: log, ctx: hctx, cancel: cancel}, nil
+	b := &Bus{nc: nc, log: log, ctx: hctx, cancel: cancel,
+		requests: make(chan *nats.Msg, requestBuffer), responders: map[*nats.Subscription]bus.Responder{}}
+	b.dispatched.Go(b.dispatch)
+	return b, nil
+}
+
+// dispatch hands each request to its subscription's responder, on a
+// goroutine of its own (a responder may wait on a slow camera) until the
+// bus closes.
+func (b *Bus) dispatch() {
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case m := <-b.requests:
+			if m.Reply == "" {
+				continue // a publish, not a request: nobody waits for an answer
+			}
+			// Respond registers a subscription under this lock before any
+			// message can reach it, so the lookup never misses a live one.
+			b.respMu.RLock()
+			r, ok := b.responders[m.Sub]
+			b.respMu.RUnlock()
+			if !ok {
+				continue // unsubscribed meanwhile
+			}
+			b.dispatched.Go(func() {
+				reply, ok := r(b.ctx, m.Data)
+				if !ok {
+					return
+				}
+				if err := m.Respond(reply); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+					b.log.Warn("bus: sending a reply", "subject", m.Subject, "err", err)
+				}
+			})
+		}
+	}
 }
 
 // Publish sends data to every subscriber of s.
@@ -134,18 +183,28 @@ func (b *Bus) Subscribe(ctx context.Context, s bus.Subject, h bus.Handler) (bus.
 
 // Respond answers requests sent to s with r.
 func (b *Bus) Respond(ctx context.Context, s bus.Subject, r bus.Responder) (bus.Subscription, error) {
-	return b.subscribe(ctx, s, func(m *nats.Msg) {
-		if m.Reply == "" {
-			return // a publish, not a request: nobody waits for an answer
-		}
-		reply, ok := r(b.ctx, m.Data)
-		if !ok {
-			return
-		}
-		if err := m.Respond(reply); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-			b.log.Warn("bus: sending a reply", "subject", s.String(), "err", err)
-		}
-	})
+	if !s.Valid() {
+		return nil, errors.New("bus: subscribe to an unset subject")
+	}
+	b.respMu.Lock()
+	sub, err := b.nc.ChanSubscribe(s.String(), b.requests)
+	if err == nil {
+		b.responders[sub] = r
+	}
+	b.respMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %s: %w", s, mapErr(err))
+	}
+	forget := func() {
+		b.respMu.Lock()
+		delete(b.responders, sub)
+		b.respMu.Unlock()
+	}
+	if err := b.flushSubscribed(ctx, s, sub); err != nil {
+		forget()
+		return nil, err
+	}
+	return subscription{nc: b.nc, s: sub, forget: forget}, nil
 }
 
 func (b *Bus) subscribe(ctx context.Context, s bus.Subject, cb nats.MsgHandler) (bus.Subscription, error) {
@@ -156,15 +215,23 @@ func (b *Bus) subscribe(ctx context.Context, s bus.Subject, cb nats.MsgHandler) 
 	if err != nil {
 		return nil, fmt.Errorf("subscribe %s: %w", s, mapErr(err))
 	}
-	// The server has the subscription once it answers a ping sent after
-	// it: from then on a message published by any node reaches it.
+	if err := b.flushSubscribed(ctx, s, sub); err != nil {
+		return nil, err
+	}
+	return subscription{nc: b.nc, s: sub}, nil
+}
+
+// flushSubscribed waits until the server has the subscription: once it
+// answers a ping sent after it, a message published by any node reaches
+// it. On failure the subscription is dropped.
+func (b *Bus) flushSubscribed(ctx context.Context, s bus.Subject, sub *nats.Subscription) error {
 	fctx, cancel := flushContext(ctx)
 	defer cancel()
 	if err := b.nc.FlushWithContext(fctx); err != nil {
 		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("subscribe %s: %w", s, mapErr(err))
+		return fmt.Errorf("subscribe %s: %w", s, mapErr(err))
 	}
-	return subscription{nc: b.nc, s: sub}, nil
+	return nil
 }
 
 // flushContext gives ctx a deadline when it has none: the client refuses
@@ -201,6 +268,7 @@ func (b *Bus) Close() error {
 	b.once.Do(func() {
 		b.cancel()
 		b.nc.Close()
+		b.dispatched.Wait()
 		if b.srv != nil {
 			b.srv.Shutdown()
 			b.srv.WaitForShutdown()
@@ -232,8 +300,9 @@ func mapErr(err error) error {
 }
 
 type subscription struct {
-	nc *nats.Conn
-	s  *nats.Subscription
+	nc     *nats.Conn
+	s      *nats.Subscription
+	forget func() // drops a responder's entry; nil for a handler
 }
 
 // Unsubscribe returns once the server has dropped the subscription, so a
@@ -241,6 +310,9 @@ type subscription struct {
 // waiting for a reply that would never come.
 func (s subscription) Unsubscribe() error {
 	err := s.s.Unsubscribe()
+	if s.forget != nil {
+		s.forget()
+	}
 	if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrBadSubscription) {
 		return nil // gone already
 	}
