@@ -14,11 +14,12 @@ import (
 // grants version plus the account's, in one indexed read.
 func (s *Store) GrantVersion(ctx context.Context, homeID, accountID string) (int64, error) {
 	var v int64
-	err := s.r.QueryRowContext(ctx,
-		`SELECT h.grants_version + COALESCE((SELECT a.grants_version FROM accounts a WHERE a.id = ?), 0)
-		 FROM homes h WHERE h.id = ?`, accountID, homeID).Scan(&v)
+	err := s.grantVersion.QueryRowContext(ctx, accountID, homeID).Scan(&v)
 	return v, wrap("grant version", err)
 }
+
+const grantVersionQuery = `SELECT h.grants_version + COALESCE((SELECT a.grants_version FROM accounts a WHERE a.id = ?), 0)
+	FROM homes h WHERE h.id = ?`
 
 // bumpAccountGrants moves an account's part of its grant version. A
 // missing account is not an error: it has no grants to invalidate.

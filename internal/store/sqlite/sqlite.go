@@ -35,6 +35,9 @@ var migrations embed.FS
 type Store struct {
 	w *sql.DB // one connection, BEGIN IMMEDIATE
 	r *sql.DB // readers, query_only
+	// grantVersion is read on every cached authorization decision;
+	// prepared once, it skips parsing the query each time.
+	grantVersion *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -74,6 +77,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if s.grantVersion, err = r.PrepareContext(ctx, grantVersionQuery); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("prepare grant version query: %w", err)
 	}
 	return s, nil
 }
@@ -123,7 +130,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the database. The last connection to close checkpoints the
 // WAL into the main file.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	var err error
+	if s.grantVersion != nil {
+		err = s.grantVersion.Close()
+	}
+	return errors.Join(err, s.r.Close(), s.w.Close())
 }
 
 // tx runs fn in a write transaction.
