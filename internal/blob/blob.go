@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 )
 
 // Errors every backend returns for the same situations.
@@ -36,9 +37,11 @@ type Store interface {
 	Open(ctx context.Context, key string) (Object, error)
 	// Delete removes a blob; ErrNotFound if there was none.
 	Delete(ctx context.Context, key string) error
-	// List calls fn with every key under prefix, in no particular order,
-	// stopping at fn's first error.
-	List(ctx context.Context, prefix string, fn func(key string) error) error
+	// List calls fn with every key under prefix and when its blob was
+	// written, in no particular order, stopping at fn's first error. The
+	// time lets a sweeper on one node leave alone what an upload on
+	// another node has only just stored.
+	List(ctx context.Context, prefix string, fn func(key string, written time.Time) error) error
 }
 
 // ValidKey reports whether key can name a blob in every backend: slash

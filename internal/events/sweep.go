@@ -52,13 +52,20 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	return removed, nil
 }
 
-// RemoveOrphans removes blobs that no event record names: what a crash
-// between storing a blob and committing its record leaves. It must run
-// before uploads are accepted (at start), since an upload in flight has
-// blobs without a record too.
-func (s *Service) RemoveOrphans(ctx context.Context) (int, error) {
+// RemoveOrphans removes blobs that no event record names and that were
+// written more than minAge ago: what a crash between storing a blob and
+// committing its record leaves. An upload in flight has blobs without a
+// record too, so minAge must exceed the longest upload whenever another
+// process may be uploading into the same blob store (several nodes);
+// minAge 0 is only for a blob store this process alone uses, before it
+// accepts uploads.
+func (s *Service) RemoveOrphans(ctx context.Context, minAge time.Duration) (int, error) {
 	var orphans []string
-	err := s.blobs.List(ctx, "h/", func(key string) error {
+	cutoff := time.Now().Add(-minAge) // the blob store's clock is the wall clock, not the service's
+	err := s.blobs.List(ctx, "h/", func(key string, written time.Time) error {
+		if minAge > 0 && written.After(cutoff) {
+			return nil // perhaps an upload another node is about to commit
+		}
 		parts := strings.Split(key, "/")
 		if len(parts) != 5 {
 			orphans = append(orphans, key)
@@ -82,6 +89,26 @@ func (s *Service) RemoveOrphans(ctx context.Context) (int, error) {
 		}
 	}
 	return len(orphans), nil
+}
+
+// RunOrphanSweeper removes orphans older than minAge every interval until
+// ctx ends: on a blob store shared by several nodes, what a crashed node
+// left is found without waiting for a restart.
+func (s *Service) RunOrphanSweeper(ctx context.Context, interval, minAge time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := s.RemoveOrphans(ctx, minAge); err != nil && ctx.Err() == nil {
+			s.log.Warn("removing orphan blobs", "err", err)
+		} else if n > 0 {
+			s.log.Info("removed orphan blobs", "count", n)
+		}
+	}
 }
 
 // RunSweeper sweeps every SweepInterval until ctx ends.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"time"
 
 	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/blob/disk"
@@ -77,6 +78,21 @@ func openBus(ctx context.Context, cfg Config, log *slog.Logger) (*natsbus.Bus, e
 	default:
 		return nil, fmt.Errorf("--bus: unsupported scheme %q (leave it empty for the embedded bus, or give nats://HOST:PORT)", scheme(cfg.Bus))
 	}
+}
+
+// sharedOrphanMinAge is how old a blob without a record must be before a
+// node takes it for an orphan on a blob store other nodes share: far
+// longer than any upload takes (uploads are bounded by the HTTP server's
+// timeouts), so a blob another node is about to commit is never removed.
+const sharedOrphanMinAge = time.Hour
+
+// orphanMinAge is that age for cfg's blob store: none for the blobs
+// directory of an embedded deployment, which this process alone writes.
+func (c Config) orphanMinAge() time.Duration {
+	if c.Blobs == "" && c.embeddedStore() {
+		return 0
+	}
+	return sharedOrphanMinAge
 }
 
 // scheme is the scheme of a backend URL, and only that: the rest may hold

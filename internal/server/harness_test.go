@@ -47,7 +47,13 @@ type env struct {
 
 func newEnv(t testing.TB, tune ...func(*server.Options)) *env {
 	t.Helper()
-	e := &env{t: t, data: t.TempDir(), clock: newClock()}
+	return newEnvIn(t, t.TempDir(), tune...)
+}
+
+// newEnvIn is newEnv on a data directory the test prepared.
+func newEnvIn(t testing.TB, data string, tune ...func(*server.Options)) *env {
+	t.Helper()
+	e := &env{t: t, data: data, clock: newClock()}
 	opts := server.DefaultOptions()
 	opts.Identity.Now = e.clock.Now
 	opts.Homes.Now = e.clock.Now

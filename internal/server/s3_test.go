@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	blobs3 "github.com/camvault/camvault/internal/blob/s3"
 	"github.com/camvault/camvault/internal/identity"
@@ -46,7 +47,7 @@ func newS3Env(t *testing.T) (*env, *blobs3.Store) {
 	// of this test stays in the bucket.
 	t.Cleanup(func() {
 		ctx := context.Background()
-		_ = bucket.List(ctx, "", func(key string) error { return bucket.Delete(ctx, key) })
+		_ = bucket.List(ctx, "", func(key string, _ time.Time) error { return bucket.Delete(ctx, key) })
 		_, _ = bucket.AbortStaleUploads(ctx, 0)
 	})
 	u, err := url.Parse(raw)
@@ -85,7 +86,7 @@ func newS3Env(t *testing.T) (*env, *blobs3.Store) {
 func bucketObjects(t *testing.T, s *blobs3.Store) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
-	err := s.List(t.Context(), "", func(key string) error {
+	err := s.List(t.Context(), "", func(key string, _ time.Time) error {
 		o, err := s.Open(t.Context(), key)
 		if err != nil {
 			return err

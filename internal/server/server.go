@@ -145,7 +145,9 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	a.public = web.Mount(apiHandler, webApp) // /api/... as before; the browser app everywhere else
 	// Blobs without a record are what a crash between storing a blob and
 	// committing its record leaves; remove them before accepting uploads.
-	if n, err := a.events.RemoveOrphans(ctx); err != nil {
+	// On a blob store other nodes share, only old ones: a young blob may
+	// be an upload another node is about to commit.
+	if n, err := a.events.RemoveOrphans(ctx, cfg.orphanMinAge()); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("remove orphan blobs: %w", err)
 	} else if n > 0 {
@@ -289,6 +291,9 @@ func (a *App) Background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.events.RunSweeper(ctx) })
 	wg.Go(func() { a.gateway.Run(ctx) })
 	wg.Go(func() { a.breaker.Run(ctx) })
+	if minAge := a.cfg.orphanMinAge(); minAge > 0 {
+		wg.Go(func() { a.events.RunOrphanSweeper(ctx, time.Hour, minAge) })
+	}
 	return wg.Wait
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/camvault/camvault/internal/blob"
 )
@@ -166,7 +167,17 @@ func read(t *testing.T, s blob.Store, key string) []byte {
 func list(t *testing.T, s blob.Store, prefix string) []string {
 	t.Helper()
 	var keys []string
-	if err := s.List(t.Context(), prefix, func(k string) error { keys = append(keys, k); return nil }); err != nil {
+	// Clocks of the test and the store's server may differ a little; a
+	// time far from now means the store reports something else.
+	now := time.Now()
+	err := s.List(t.Context(), prefix, func(k string, written time.Time) error {
+		if written.Before(now.Add(-time.Hour)) || written.After(now.Add(time.Hour)) {
+			t.Errorf("List: %s written at %v, not around now (%v)", k, written, now)
+		}
+		keys = append(keys, k)
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(keys)

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/camvault/camvault/internal/blob"
 )
@@ -178,7 +179,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // List walks the keys under prefix.
-func (s *Store) List(ctx context.Context, prefix string, fn func(string) error) error {
+func (s *Store) List(ctx context.Context, prefix string, fn func(string, time.Time) error) error {
 	root := s.objects()
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -201,10 +202,17 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(string) error) 
 			}
 			return nil
 		}
-		if strings.HasPrefix(key, prefix) {
-			return fn(key)
+		if !strings.HasPrefix(key, prefix) {
+			return nil
 		}
-		return nil
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed while walking
+		}
+		if err != nil {
+			return err
+		}
+		return fn(key, info.ModTime())
 	})
 }
 

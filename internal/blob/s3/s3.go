@@ -490,7 +490,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 }
 
 // List pages through every key under prefix.
-func (s *Store) List(ctx context.Context, prefix string, fn func(string) error) error {
+func (s *Store) List(ctx context.Context, prefix string, fn func(string, time.Time) error) error {
 	p := s3api.NewListObjectsV2Paginator(s.c, &s3api.ListObjectsV2Input{
 		Bucket: aws.String(s.bucket),
 		Prefix: aws.String(s.prefix + prefix),
@@ -501,7 +501,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(string) error) 
 			return fmt.Errorf("s3: list blobs: %w", err)
 		}
 		for _, obj := range page.Contents {
-			if err := fn(strings.TrimPrefix(aws.ToString(obj.Key), s.prefix)); err != nil {
+			if err := fn(strings.TrimPrefix(aws.ToString(obj.Key), s.prefix), aws.ToTime(obj.LastModified)); err != nil {
 				return err
 			}
 		}

@@ -58,7 +58,7 @@ func newStore(t *testing.T, cfg s3.Config) *s3.Store {
 func empty(t testing.TB, s *s3.Store) {
 	ctx := context.Background() // t.Context has ended by cleanup time
 	var keys []string
-	if err := s.List(ctx, "", func(k string) error { keys = append(keys, k); return nil }); err != nil {
+	if err := s.List(ctx, "", func(k string, _ time.Time) error { keys = append(keys, k); return nil }); err != nil {
 		t.Errorf("cleanup: %v", err)
 		return
 	}
@@ -331,7 +331,7 @@ func TestListPages(t *testing.T) {
 		}
 	}
 	seen := map[string]bool{}
-	if err := s.List(t.Context(), "p/", func(k string) error { seen[k] = true; return nil }); err != nil {
+	if err := s.List(t.Context(), "p/", func(k string, _ time.Time) error { seen[k] = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(seen) != n {
@@ -339,7 +339,7 @@ func TestListPages(t *testing.T) {
 	}
 	stop := errors.New("stop")
 	calls := 0
-	if err := s.List(t.Context(), "p/", func(string) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
+	if err := s.List(t.Context(), "p/", func(string, time.Time) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
 		t.Fatalf("list did not stop at fn's error: %v after %d calls", err, calls)
 	}
 }
@@ -557,7 +557,7 @@ func TestAbortStaleUploads(t *testing.T) {
 func list(t *testing.T, s *s3.Store) []string {
 	t.Helper()
 	var keys []string
-	if err := s.List(t.Context(), "", func(k string) error { keys = append(keys, k); return nil }); err != nil {
+	if err := s.List(t.Context(), "", func(k string, _ time.Time) error { keys = append(keys, k); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return keys
