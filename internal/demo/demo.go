@@ -122,6 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 	fmt.Fprintf(cfg.Out, `
 camvault demo is running.
 
+  Open:      %s/  in a browser
   API:       %s/api/v1  (described at %s/api/v1/openapi.json)
   Metrics:   http://%s/metrics
   Log in as: %s
@@ -134,7 +135,7 @@ Try:
   curl -s %s/api/v1/events -H "Authorization: Bearer $TOKEN"
 
 Stop with Ctrl-C.
-`, base, base, cfg.AdminAddr, demoEmail, password, cfg.Cameras, cfg.EventInterval, base, demoEmail, password, base)
+`, base, base, base, cfg.AdminAddr, demoEmail, password, cfg.Cameras, cfg.EventInterval, base, demoEmail, password, base)
 
 	fleetDone := make(chan error, 1)
 	go func() { fleetDone <- fleet.Run(ctx) }()

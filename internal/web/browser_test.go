@@ -111,6 +111,8 @@ func (p *person) fail(what string, err error) {
 	p.t.Helper()
 	dctx, dcancel := context.WithTimeout(p.ctx, 5*time.Second)
 	defer dcancel()
+	imgs, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`JSON.stringify([...document.images].map(i => [i.src, i.complete, i.naturalWidth, i.getBoundingClientRect().top]))`))
+	p.t.Log(imgs)
 	loc, _ := chromedp.Run(dctx, chromedp.Location())
 	body, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 800) : ""`))
 	p.t.Fatalf("%s: %s: %v\n at %s:\n%s", p.name, what, err, loc, body)
@@ -354,17 +356,17 @@ func TestBrowser(t *testing.T) {
 
 	if dir := os.Getenv("CAMVAULT_SCREENSHOTS"); dir != "" {
 		alice.login(passA)
-		screenshots(t, alice, dir, eventPath)
+		screenshots(t, alice, newPerson(t, bctx, srv.URL, "visitor", ""), dir, eventPath)
 	}
 }
 
 // screenshots saves the main pages at phone and desktop widths, for the
 // README: CAMVAULT_SCREENSHOTS=$PWD/docs/screenshots go test -run TestBrowser ./internal/web/
-func screenshots(t *testing.T, p *person, dir, eventPath string) {
+func screenshots(t *testing.T, p, visitor *person, dir, eventPath string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	save := func(name string) {
+	save := func(p *person, name string) {
 		buf := get(p, "screenshot "+name, chromedp.CaptureScreenshot())
 		if err := os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644); err != nil {
 			t.Fatal(err)
@@ -383,19 +385,26 @@ func screenshots(t *testing.T, p *person, dir, eventPath string) {
 		width, height int64
 		mobile        bool
 	}{{"phone", 390, 844, true}, {"desktop", 1280, 860, false}} {
-		p.do("viewport", chromedp.EmulateViewport(w.width, w.height, func(sp *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) {
+		viewport := chromedp.EmulateViewport(w.width, w.height, func(sp *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) {
 			sp.Mobile = w.mobile
-		}))
+		})
+		p.do("viewport", viewport)
+		visitor.do("viewport", viewport)
+		visitor.open("/login", "#email")
+		save(visitor, "login-"+w.name)
 		for _, pg := range pages {
 			p.open(pg.path, pg.wait)
-			p.do("images", poll(`[...document.images].every(i => i.complete)`))
+			p.do("images", poll(`[...document.images].filter(i => i.getAttribute("src") && i.getBoundingClientRect().top < innerHeight).every(i => i.complete && i.naturalWidth > 0)`))
 			if pg.name == "event" {
 				p.do("player", poll(`document.getElementById("frames").dataset.ready === "true"`))
 			}
-			save(pg.name + "-" + w.name)
+			save(p, pg.name+"-"+w.name)
 		}
+		p.open("/cameras", `button[id^="add-camera-"]`)
+		p.do("pairing code", chromedp.Click(css(`button[id^="add-camera-"]`)), chromedp.WaitVisible(css("svg.qr")))
+		save(p, "pairing-"+w.name)
 		p.open("/events", ".event a.thumb")
 		p.do("enlarge", chromedp.Click(css(".event a.thumb")), poll(`document.getElementById("enlarge-image").naturalWidth > 0`))
-		save("enlarge-" + w.name)
+		save(p, "enlarge-"+w.name)
 	}
 }

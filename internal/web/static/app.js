@@ -97,7 +97,10 @@ function timeline() {
     e.preventDefault();
     img.src = a.dataset.src;
     img.alt = a.querySelector("img").alt;
-    title.textContent = a.dataset.title;
+    const card = a.closest("li");
+    title.textContent = [".camera-name", ".kind", "time"]
+      .map((sel) => card.querySelector(sel)?.textContent.trim())
+      .filter(Boolean).join(" · ") || a.dataset.title;
     open.href = a.getAttribute("href");
     dialog.showModal();
   });
