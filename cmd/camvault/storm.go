@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	cachefaults "github.com/camvault/camvault/internal/cache/faults"
 	"github.com/camvault/camvault/internal/storm"
 )
 
@@ -28,6 +29,8 @@ type stormCmd struct {
 	Blobs    string `help:"Every node's --blobs (required with --nodes 2 or more), e.g. s3://BUCKET?endpoint=URL&region=R." env:"CAMVAULT_BLOBS" placeholder:"URL"`
 	Cache    string `help:"Every node's --cache, e.g. redis://HOST:PORT/DB." env:"CAMVAULT_CACHE" placeholder:"URL"`
 	Bus      string `help:"Every node's --bus (required with --nodes 2 or more), e.g. nats://HOST:PORT." env:"CAMVAULT_BUS" placeholder:"URL"`
+
+	CacheFaults string `help:"Cache faults in every node (serve --cache-faults, test only), e.g. swap=1.0, stale=0.3,corrupt=0.1, redis-crossreply=0.2 (with --cache redis://...). foreign_media must stay 0." placeholder:"SPEC"`
 
 	Target string `help:"Base URL of a camvault server already running; storm then starts none and there is no outage." placeholder:"URL"`
 	Binary string `help:"The camvault binary to run as the server (default: this one)." type:"path"`
@@ -66,13 +69,17 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	cacheFaults, err := cachefaults.ParseSpec(c.CacheFaults)
+	if err != nil {
+		return fmt.Errorf("--cache-faults: %w", err)
+	}
 	cfg := storm.Config{
 		Binary: c.Binary, Target: c.Target, Dir: c.Dir, Keep: c.Keep,
 		Accounts: c.Accounts, Cameras: c.Cameras, Viewers: c.Viewers,
 		Warmup: c.Warmup, Outage: c.Outage, Timeout: c.Timeout, EventInterval: c.EventInterval, ViewerEvery: c.ViewerEvery,
 		QueueSize: c.QueueSize, UploadWorkers: c.UploadWorkers, BackoffCap: c.BackoffCap,
 		Faults: faults,
-		Nodes:  c.Nodes, KillNode: c.KillNode, Store: c.Store, Blobs: c.Blobs, Cache: c.Cache, Bus: c.Bus,
+		Nodes:  c.Nodes, KillNode: c.KillNode, Store: c.Store, Blobs: c.Blobs, Cache: c.Cache, Bus: c.Bus, CacheFaults: cacheFaults.String(),
 		MaxConnectsPerSecond: c.MaxConnectsPerSecond, MaxUploadsPerSecond: c.MaxUploadsPerSecond,
 		MaxUploadsInFlight: c.MaxUploadsInFlight, Heartbeat: c.Heartbeat, ServerLogLevel: c.ServerLogLevel,
 		CameraLogLevel: &c.CameraLogLevel,

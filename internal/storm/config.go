@@ -65,6 +65,10 @@ type Config struct {
 	Blobs    string // every node's --blobs; required with several nodes
 	Cache    string // every node's --cache
 	Bus      string // every node's --bus; required with several nodes
+	// CacheFaults is every node's --cache-faults (test-only fault
+	// injection into the cache, faults.ParseSpec form): the storm's leak
+	// and loss checks must stay at zero through it.
+	CacheFaults string
 
 	// Passed to `camvault serve`; 0 keeps the server's defaults.
 	MaxConnectsPerSecond float64
@@ -142,6 +146,8 @@ func (c *Config) setDefaults() error {
 		return errors.New("storm: --nodes starts its own servers; it does not go with --target")
 	case c.Nodes > 1 && (c.Store == "" || c.Blobs == "" || c.Bus == ""):
 		return errors.New("storm: several nodes must share one store, one blob store and one bus: give --store, --blobs and --bus (see camvault serve --help)")
+	case c.CacheFaults != "" && c.Target != "":
+		return errors.New("storm: --cache-faults is given to the servers storm starts; it does not go with --target")
 	case c.KillNode && c.Nodes < 2:
 		return errors.New("storm: --kill-node needs --nodes 2 or more (someone must take over its cameras)")
 	}
@@ -163,6 +169,7 @@ func (c *Config) serverEnv() []string {
 	var env []string
 	for _, b := range []struct{ name, url string }{
 		{"CAMVAULT_STORE", c.Store}, {"CAMVAULT_BLOBS", c.Blobs}, {"CAMVAULT_CACHE", c.Cache}, {"CAMVAULT_BUS", c.Bus},
+		{"CAMVAULT_CACHE_FAULTS", c.CacheFaults},
 	} {
 		if b.url != "" {
 			env = append(env, b.name+"="+b.url)

@@ -170,6 +170,9 @@ func (r *runner) run(ctx context.Context) error {
 		r.clientBase = "http://" + r.prox.addr
 		r.log.Info("network faults on", "proxy", r.prox.addr, "faults", r.cfg.Faults.String())
 	}
+	if r.cfg.CacheFaults != "" {
+		r.log.Info("cache faults on in every node", "faults", r.cfg.CacheFaults)
+	}
 	if err := r.newFleet(); err != nil {
 		return err
 	}
