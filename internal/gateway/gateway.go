@@ -157,13 +157,20 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, p authz.Principa
 	c := &conn{id: id.New(), ws: ws, device: p, since: now, lastSeen: now}
 	ctx := context.WithoutCancel(r.Context()) // the connection outlives the handler's deadline logic
 	g.attach(ctx, c)
-	defer g.detach(c)
-
 	if err := g.write(ctx, c, message{Type: "hello", DeviceID: p.DeviceID, HomeID: p.HomeID,
 		HeartbeatSeconds: int(g.cfg.Heartbeat / time.Second)}); err != nil {
+		g.detach(c)
 		return nil
 	}
-	g.readLoop(ctx, c)
+	// The connection lives on in a goroutine of its own and the handler
+	// returns. The handler's goroutine went deep (middleware,
+	// authentication, the upgrade) and its stack stays that large while it
+	// waits; a fresh one waiting in the read loop needs a fraction of it,
+	// and an idle camera costs the node little more than that stack.
+	go func() {
+		defer g.detach(c)
+		g.readLoop(ctx, c)
+	}()
 	return nil
 }
 
