@@ -36,8 +36,11 @@ type remoteCommand struct {
 	DeviceID string          `json:"device_id"`
 	HomeID   string          `json:"home_id"`
 	ID       string          `json:"id"`
-	Command  string          `json:"command"`
+	Command  string          `json:"command,omitempty"`
 	Settings json.RawMessage `json:"settings,omitempty"`
+	// Probe asks only whether the node holds the camera's current
+	// connection; nothing is sent to the camera.
+	Probe bool `json:"probe,omitempty"`
 }
 
 // commandReply is that node's answer.
@@ -120,6 +123,10 @@ func (g *Gateway) respond(c *conn) bus.Responder {
 				"device", c.device.DeviceID, "named_device", rc.DeviceID)
 			return fail("not this camera")
 		}
+		if rc.Probe {
+			b, _ := json.Marshal(commandReply{DeviceID: c.device.DeviceID, ID: rc.ID, OK: true})
+			return b, true
+		}
 		cmd := Command{Command: rc.Command, Settings: rc.Settings}
 		if err := cmd.check(); err != nil {
 			return fail("invalid command")
@@ -131,6 +138,36 @@ func (g *Gateway) respond(c *conn) bus.Responder {
 		return b, true
 	}
 }
+
+// heldElsewhere reports whether another node holds a current connection of
+// c's camera, asking over the bus once c no longer answers for it. A
+// connection ending on this node must not mark the camera offline when it
+// has already connected to another node (whose notice may still be on its
+// way here). When the answer is unknown (no bus), it reports false and
+// the camera is marked offline, as on one node.
+func (g *Gateway) heldElsewhere(c *conn) bool {
+	subj, err := bus.NewSubject(subjectCommand, c.device.DeviceID)
+	if err != nil {
+		return false
+	}
+	probeID := id.New()
+	req, err := json.Marshal(remoteCommand{DeviceID: c.device.DeviceID, HomeID: c.device.HomeID, ID: probeID, Probe: true})
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.WriteTimeout)
+	defer cancel()
+	raw, err := g.bus.Request(ctx, subj, req, probeTimeout)
+	if err != nil {
+		return false // ErrNoResponders: nobody holds it
+	}
+	var rep commandReply
+	return json.Unmarshal(raw, &rep) == nil && rep.OK && rep.DeviceID == c.device.DeviceID && rep.ID == probeID
+}
+
+// probeTimeout bounds the question "does another node hold this camera?".
+// A node holding it answers in a round trip; no answer is taken as no.
+const probeTimeout = 2 * time.Second
 
 func (g *Gateway) isCurrent(c *conn) bool {
 	g.mu.Lock()

@@ -306,3 +306,40 @@ func TestStaleOrForeignConnectNoticeClosesNothing(t *testing.T) {
 		t.Fatalf("camera got %v", m)
 	}
 }
+
+func TestProbeAnswersWithoutTouchingTheCamera(t *testing.T) {
+	c := newCluster(t, 2)
+	cam := c.connect(t, c.nodes[0], c.device.ID)
+	subj, err := bus.NewSubject("command", c.device.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := func(homeID string) map[string]any {
+		probeID := id.New()
+		req, _ := json.Marshal(map[string]any{"device_id": c.device.ID, "home_id": homeID, "id": probeID, "probe": true})
+		raw, err := c.bus.Request(t.Context(), subj, req, patience)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep map[string]any
+		if err := json.Unmarshal(raw, &rep); err != nil || rep["id"] != probeID || rep["device_id"] != c.device.ID {
+			t.Fatalf("probe reply %s", raw)
+		}
+		return rep
+	}
+	if rep := probe(c.device.HomeID); rep["ok"] != true {
+		t.Fatalf("the node holding the camera answered %v", rep)
+	}
+	if rep := probe(c.other.HomeID); rep["ok"] == true {
+		t.Fatalf("a probe naming another home was answered %v", rep)
+	}
+	// The camera received nothing from the probes: the first message it
+	// gets is the command sent next.
+	cmdID, err := c.nodes[1].gw.Send(t.Context(), c.owner, c.device.ID, gateway.Command{Command: "snapshot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cam.next(t); m["id"] != cmdID {
+		t.Fatalf("the camera received %v before the command", m)
+	}
+}

@@ -192,7 +192,7 @@ func (g *Gateway) attach(ctx context.Context, c *conn) {
 
 // detach forgets c if it is still the device's current connection, and
 // only then marks the device offline: a replaced connection ending must
-// not make the new one look offline.
+// not make the new one look offline, on this node or on another.
 func (g *Gateway) detach(c *conn) {
 	g.mu.Lock()
 	current := g.conns[c.device.DeviceID] == c
@@ -200,10 +200,10 @@ func (g *Gateway) detach(c *conn) {
 		delete(g.conns, c.device.DeviceID)
 	}
 	g.mu.Unlock()
-	if current {
+	g.unsubscribe(c) // before asking: this node must not answer for c
+	if current && !g.heldElsewhere(c) {
 		g.presence.set(store.Presence{DeviceID: c.device.DeviceID, Online: false, LastSeen: g.cfg.Now()})
 	}
-	g.unsubscribe(c)
 	c.ws.CloseNow()
 }
 
