@@ -1,0 +1,93 @@
+package server
+
+import (
+	"bytes"
+	"crypto/rand"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/cache"
+	"github.com/camvault/camvault/internal/cache/memory"
+	"github.com/camvault/camvault/internal/grantnotice"
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/store/sqlite"
+)
+
+// TestGrantNoticeDropsCachedGrants checks what a node does with a grant
+// notice: the cached memberships it names are gone, the others stay.
+func TestGrantNoticeDropsCachedGrants(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	mem, err := memory.New(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	c, err := cache.NewWithKey(mem, key, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	account := func() string {
+		a := store.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("e"), PasswordHash: "h", CreatedAt: now}
+		if err := st.CreateAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		return a.ID
+	}
+	home := func(members ...string) string {
+		h := store.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: now, GrantsVersion: 1}
+		if err := st.CreateHome(ctx, h, store.Member{HomeID: h.ID, AccountID: members[0], Role: store.RoleOwner, AddedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range members[1:] {
+			if err := st.PutMember(ctx, store.Member{HomeID: h.ID, AccountID: m, Role: store.RoleViewer, AddedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return h.ID
+	}
+	ann, bob := account(), account()
+	h1, h2 := home(ann, bob), home(ann)
+	grants := [][2]string{{h1, ann}, {h1, bob}, {h2, ann}}
+	fill := func() {
+		for _, g := range grants {
+			if err := c.Put(ctx, cache.NewKey(authz.KindGrant, g[0], g[1]), g[0], 1, []byte(g[1])); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cached := func() (left [][2]string) {
+		for _, g := range grants {
+			if v, _, hit, err := c.Get(ctx, cache.NewKey(authz.KindGrant, g[0], g[1]), g[0]); err == nil && hit && bytes.Equal(v, []byte(g[1])) {
+				left = append(left, g)
+			}
+		}
+		return left
+	}
+	drop := dropCachedGrants(c, st, slog.New(slog.DiscardHandler))
+	for _, tc := range []struct {
+		notice grantnotice.Notice
+		left   [][2]string
+	}{
+		{grantnotice.Notice{HomeID: h1, AccountID: bob}, [][2]string{{h1, ann}, {h2, ann}}}, // a member removed
+		{grantnotice.Notice{AccountID: ann}, [][2]string{{h1, bob}}},                        // a logout: every home of the account
+		{grantnotice.Notice{HomeID: h1}, [][2]string{{h2, ann}}},                            // a camera unpaired: every member of the home
+	} {
+		fill()
+		drop(ctx, tc.notice)
+		if got := cached(); !slices.Equal(got, tc.left) {
+			t.Errorf("after %+v the cache holds %v; want %v", tc.notice, got, tc.left)
+		}
+	}
+}
