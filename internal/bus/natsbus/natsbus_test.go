@@ -1,13 +1,16 @@
 package natsbus_test
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/camvault/camvault/internal/bus"
 	"github.com/camvault/camvault/internal/bus/bustest"
 	"github.com/camvault/camvault/internal/bus/natsbus"
+	"github.com/camvault/camvault/internal/id"
 )
 
 func TestEmbedded(t *testing.T) {
@@ -56,4 +59,59 @@ func TestDialRefusesUnreachable(t *testing.T) {
 		b.Close()
 		t.Fatal("dial to an address nobody listens on succeeded")
 	}
+}
+
+// BenchmarkRequest measures a request answered by another client of the
+// bus, as a command to a camera held by another node travels: embedded,
+// and against CAMVAULT_TEST_NATS when it is set.
+func BenchmarkRequest(b *testing.B) {
+	log := slog.New(slog.DiscardHandler)
+	run := func(b *testing.B, asker, responder *natsbus.Bus) {
+		s, err := bus.NewSubject("command", id.New())
+		if err != nil {
+			b.Fatal(err)
+		}
+		sub, err := responder.Respond(b.Context(), s, func(_ context.Context, data []byte) ([]byte, bool) { return data, true })
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+		req := []byte(`{"device_id":"x","home_id":"y","id":"z","command":"snapshot"}`)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := asker.Request(b.Context(), s, req, 10*time.Second); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("embedded", func(b *testing.B) {
+		a, err := natsbus.Embedded(b.Context(), log)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer a.Close()
+		c, err := a.Connect(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		run(b, a, c)
+	})
+	b.Run("external", func(b *testing.B) {
+		url := os.Getenv("CAMVAULT_TEST_NATS")
+		if url == "" {
+			b.Skip("CAMVAULT_TEST_NATS is not set")
+		}
+		a, err := natsbus.Dial(b.Context(), url, log)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer a.Close()
+		c, err := natsbus.Dial(b.Context(), url, log)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		run(b, a, c)
+	})
 }
