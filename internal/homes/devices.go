@@ -214,7 +214,7 @@ func (s *Service) Devices(ctx context.Context, p authz.Principal, homeID string)
 		if !g.CanSeeDevice(d.ID) {
 			continue
 		}
-		v, err := deviceView(dk, d)
+		v, err := s.deviceView(dk, d)
 		if err != nil {
 			return nil, err
 		}
@@ -233,7 +233,7 @@ func (s *Service) Device(ctx context.Context, p authz.Principal, deviceID string
 	if err != nil {
 		return Device{}, err
 	}
-	return deviceView(dk, d)
+	return s.deviceView(dk, d)
 }
 
 // RenameDevice changes a camera's name. Owners and admins only.
@@ -257,7 +257,7 @@ func (s *Service) RenameDevice(ctx context.Context, p authz.Principal, deviceID,
 		}
 		return Device{}, fmt.Errorf("rename device: %w", err)
 	}
-	return deviceView(dk, d)
+	return s.deviceView(dk, d)
 }
 
 // DeleteDevice unpairs a camera: its token stops working at once. Owners
@@ -276,8 +276,13 @@ func (s *Service) DeleteDevice(ctx context.Context, p authz.Principal, deviceID 
 	return nil
 }
 
-func deviceView(dk keys.DataKey, d store.Device) (Device, error) {
-	v := Device{ID: d.ID, HomeID: d.HomeID, Model: d.Model, Firmware: d.Firmware, Online: d.Online}
+// deviceView is what a person sees of a camera. The stored online flag is
+// believed only while the camera's last seen is recent: a node that was
+// killed never wrote "offline" for the cameras it held, and those that
+// did not come back to another node must not look online forever.
+func (s *Service) deviceView(dk keys.DataKey, d store.Device) (Device, error) {
+	online := d.Online && (s.cfg.PresenceTTL <= 0 || s.cfg.Now().Sub(d.LastSeenAt) <= s.cfg.PresenceTTL)
+	v := Device{ID: d.ID, HomeID: d.HomeID, Model: d.Model, Firmware: d.Firmware, Online: online}
 	if !d.LastSeenAt.IsZero() {
 		t := d.LastSeenAt.UTC()
 		v.LastSeen = &t

@@ -42,7 +42,12 @@ type Config struct {
 	PairFailures     int
 	PairWindow       time.Duration
 	DefaultRetention int // days an event is kept, for new homes
-	Now              func() time.Time
+	// PresenceTTL is how long a camera marked online stays online without
+	// its last seen being written again; 0: for as long as it is marked.
+	// It must exceed how often a connected camera's last seen is written
+	// (the gateway's LastSeenEvery) plus a few missed heartbeats.
+	PresenceTTL time.Duration
+	Now         func() time.Time
 }
 
 // DefaultConfig is the production configuration.

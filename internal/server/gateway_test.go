@@ -199,3 +199,30 @@ func TestAdmissionSheds(t *testing.T) {
 		t.Fatalf("shed connects not counted")
 	}
 }
+
+// TestStalePresenceIsOffline: a node killed outright never writes
+// "offline" for the cameras it held. A camera whose last seen has not been
+// written for longer than a connected camera's ever goes unwritten is
+// shown offline, whatever the stored flag says. (The clock of the homes
+// service moves; the connection's node stops writing, as a dead node would.)
+func TestStalePresenceIsOffline(t *testing.T) {
+	e := newEnv(t)
+	ann := e.signup("ann")
+	home := e.home(ann, "Home")
+	cam := e.pairCamera(ann, home)
+	c, _, err := e.connect(t, cam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ws.CloseNow()
+	eventually(t, "camera shown online", func() bool { return e.online(ann.token, cam.id) })
+	ttl := server.DefaultOptions().Gateway.LastSeenEvery + 3*server.DefaultOptions().Gateway.Heartbeat
+	e.clock.Advance(ttl - time.Minute)
+	if !e.online(ann.token, cam.id) {
+		t.Fatal("shown offline before its last seen went stale")
+	}
+	e.clock.Advance(2 * time.Minute)
+	if e.online(ann.token, cam.id) {
+		t.Fatal("a camera whose last seen went stale is still shown online")
+	}
+}

@@ -125,6 +125,10 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	// The media path decides from cached grants (versions checked against
 	// the store on every request); managing homes reads the store alone.
 	decider := authz.New(st)
+	if opts.Homes.PresenceTTL == 0 {
+		// A connected camera's last seen is written at least this often.
+		opts.Homes.PresenceTTL = opts.Gateway.LastSeenEvery + 3*opts.Gateway.Heartbeat
+	}
 	hs := homes.New(st, decider, kr, a.identity, opts.Homes)
 	auditLog := audit.New(st, kr.Derive("audit-chain"), opts.Events.Now)
 	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open), kr, auditLog, a.identity, log, opts.Events).
