@@ -116,7 +116,7 @@ func (a *cacheAlarms) CacheMismatch(ctx context.Context, m cache.Mismatch) {
 	a.metrics.CacheMismatch.Inc()
 	in := store.Incident{ID: id.New(), At: a.now().UTC(), Kind: breaker.Mismatch,
 		RequesterKind: m.RequesterKind, RequesterID: m.RequesterID,
-		Detail: fmt.Sprintf("cache entry %s refused (%s): it did not prove it was written for this key, so nothing of it was used or sent", m.Key, m.Reason)}
+		Detail: fmt.Sprintf("cache entry %s refused (%s)", m.Key, m.Reason)}
 	// Name the home and event asked for, when the key holds them.
 	switch parts := m.Key.Parts(); m.Key.Kind() {
 	case events.KindThumbnail:
