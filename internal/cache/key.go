@@ -17,8 +17,10 @@ const keyDomain = "camvault/cache-key/v1"
 // strings, where ("a:b", "c") and ("a", "b:c") collide).
 //
 // Only values whose owner is known before the lookup belong in the cache.
-// Lookups that decide ownership (device to home, token to account) go to the
-// store: a cache answering "whose is this?" is exactly what failed at Wyze.
+// Lookups that decide ownership on their own (token to account or device) go
+// to the store: a cache answering "whose is this?" is exactly what failed at
+// Wyze. A camera's home is cached only inside a person's grant, filed under
+// the person and used only while its home's grant version is unchanged.
 type Key struct {
 	kind    string
 	tenant  string
