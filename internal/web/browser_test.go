@@ -111,8 +111,8 @@ func (p *person) fail(what string, err error) {
 	p.t.Helper()
 	dctx, dcancel := context.WithTimeout(p.ctx, 5*time.Second)
 	defer dcancel()
-	imgs, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`JSON.stringify([...document.images].map(i => [i.src, i.complete, i.naturalWidth, i.getBoundingClientRect().top]))`))
-	p.t.Log(imgs)
+	state, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`JSON.stringify({more: document.querySelector(".load-more")?.outerHTML, error: document.getElementById("timeline")?.dataset.error, events: document.querySelectorAll(".event").length, y: scrollY})`))
+	p.t.Log(state)
 	loc, _ := chromedp.Run(dctx, chromedp.Location())
 	body, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`document.body ? document.body.innerText.slice(0, 800) : ""`))
 	p.t.Fatalf("%s: %s: %v\n at %s:\n%s", p.name, what, err, loc, body)
@@ -242,7 +242,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pair with the code the page showed (%q): %v", code, err)
 	}
-	startCamera(t, srv.URL, paired)
+	acks := startCamera(t, srv.URL, paired)
 
 	// The camera appears online; rename it.
 	alice.reloadUntil("/cameras", ".status.online")
@@ -258,10 +258,23 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("camera name after rename: %q", got)
 	}
 
-	// Its events appear, newest first, and more load on scrolling.
-	alice.reloadUntil("/events", ".load-more")
+	// Its events appear, newest first, and more load on scrolling (once
+	// there is more than a page of them).
+	alice.reloadUntil("/events", ".event")
+	for deadline := time.Now().Add(30 * time.Second); acks() <= pageSize+6; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the camera uploaded %d events in 30 s", acks())
+		}
+		select {
+		case <-t.Context().Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	alice.open("/events", ".load-more")
+	alice.do("first page settles", poll(`!document.querySelector(".load-more").textContent.includes("Loading")`))
 	first := alice.count(".event")
-	alice.do("scroll to load more", chromedp.ScrollIntoView(css(".load-more")),
+	alice.do("scroll to load more", chromedp.Evaluate[chromedp.Void](`document.querySelector(".load-more").scrollIntoView()`),
 		poll(fmt.Sprintf(`document.querySelectorAll(".event").length > %d`, first), chromedp.WithPollingTimeout(20*time.Second)))
 	times := get(alice, "read times", chromedp.Evaluate[[]string](`[...document.querySelectorAll(".event time")].map(t => t.getAttribute("datetime"))`))
 	for i := 1; i < len(times); i++ {
@@ -273,6 +286,18 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("event card names the camera %q", names)
 	}
 	alice.do("thumbnails load", poll(`[...document.querySelectorAll(".event img")].slice(0, 4).every(i => i.complete && i.naturalWidth > 0)`))
+
+	// Filters: by kind and camera from the selects (applied on change), and
+	// a day to jump to.
+	alice.do("filter by kind", chromedp.Evaluate[chromedp.Void](`(s => { s.value = "sound"; s.dispatchEvent(new Event("change")); })(document.getElementById("filter-kind"))`),
+		chromedp.WaitVisible(css("#no-events")))
+	alice.do("filter by another kind", chromedp.Evaluate[chromedp.Void](`(s => { s.value = "motion"; s.dispatchEvent(new Event("change")); })(document.getElementById("filter-kind"))`),
+		chromedp.WaitVisible(css(".event")))
+	alice.do("filter by camera", chromedp.Evaluate[chromedp.Void](`(s => { s.value = s.options[1].value; s.dispatchEvent(new Event("change")); })(document.getElementById("filter-camera"))`),
+		chromedp.WaitReady(css(`#filter-camera option[selected]`)), chromedp.WaitVisible(css(".event")))
+	today := time.Now().UTC()
+	alice.open("/events?date="+today.AddDate(0, 0, -1).Format(time.DateOnly), "#no-events")
+	alice.open("/events?date="+today.Format(time.DateOnly), ".event")
 
 	// Tap to enlarge, then open the event and play its clip.
 	alice.do("enlarge",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -34,10 +35,15 @@ func startServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// pageSize is how many events one load of the timeline shows.
+const pageSize = 24
+
 // startCamera runs a simulated camera with its credentials, sending an
-// event (thumbnail and a clip of a few frames) every 150 ms.
-func startCamera(t *testing.T, base string, creds camera.Credentials) {
+// event (thumbnail and a clip of a few frames) every 150 ms. It returns the
+// number of events the server has acknowledged so far.
+func startCamera(t *testing.T, base string, creds camera.Credentials) (acked func() int64) {
 	t.Helper()
+	var n atomic.Int64
 	fleet, err := camera.NewFleet(camera.Config{
 		Server:        base,
 		WatermarkKey:  []byte("browser test watermark key"),
@@ -46,6 +52,7 @@ func startCamera(t *testing.T, base string, creds camera.Credentials) {
 		ClipFrames:    4,
 		Backoff:       camera.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
 		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnAck:         func(camera.Ack) { n.Add(1) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -60,4 +67,5 @@ func startCamera(t *testing.T, base string, creds camera.Credentials) {
 		stop()
 		<-done
 	})
+	return n.Load
 }

@@ -65,10 +65,17 @@ function timeline() {
       tpl.innerHTML = await res.text();
       localTimes(tpl.content);
       link.closest("li").remove();
+      if (!tpl.content.querySelector("li")) {
+        const end = document.createElement("li");
+        end.className = "more help";
+        end.textContent = "No older events.";
+        tpl.content.append(end);
+      }
       list.append(tpl.content);
       watch();
     } catch (err) {
-      link.textContent = "Load older events";
+      link.textContent = "Could not load; try again";
+      list.dataset.error = String(err);
     } finally {
       loading = false;
     }
