@@ -4,8 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"sync/atomic"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
