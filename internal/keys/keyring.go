@@ -235,6 +235,19 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// Checks returns, for each master key generation, a value that identifies
+// that generation's key: a key derived from it for this purpose alone. The
+// store keeps it so a node holding another key refuses to start; it tells
+// nothing of the master key or of any key used to seal data (HKDF outputs
+// for different purposes are independent).
+func (k *Keyring) Checks() map[uint32][]byte {
+	out := make(map[uint32][]byte, len(k.masters))
+	for id, m := range k.masters {
+		out[id] = m.derive("key-check")
+	}
+	return out
+}
+
 // IDs lists the master key generations in the keyring, oldest first.
 func (k *Keyring) IDs() []uint32 {
 	ids := make([]uint32, 0, len(k.masters))

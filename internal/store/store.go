@@ -222,6 +222,7 @@ type Store interface {
 	Audit
 	Incidents
 	Breakers
+	KeyChecks
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -365,4 +366,14 @@ type Breakers interface {
 	// returns changed false, so of several nodes tripping at once only one
 	// records the trip.
 	SetBreaker(ctx context.Context, name string, open bool, reason string, at time.Time) (changed bool, err error)
+}
+
+// KeyChecks keeps one check value per master key generation: what the
+// first node to use that generation derived from its key, so a node with
+// another key is refused before it writes anything.
+type KeyChecks interface {
+	// KeyCheck stores value for the generation if none is stored yet and
+	// returns the value stored, atomically: of several nodes racing, every
+	// one gets the first value written.
+	KeyCheck(ctx context.Context, generation uint32, value []byte) (stored []byte, err error)
 }

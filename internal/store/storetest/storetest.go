@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Incidents", testIncidents},
 		{"GrantVersion", testGrantVersion},
 		{"Breaker", testBreaker},
+		{"KeyCheck", testKeyCheck},
+		{"KeyCheckRace", testKeyCheckRace},
 		{"Ping", func(t *testing.T, s store.Store) { check(t, "ping", s.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {
