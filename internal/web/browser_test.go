@@ -307,6 +307,7 @@ func TestBrowser(t *testing.T) {
 	)
 	eventPath := alice.attr("#enlarge-open", "href")
 	alice.do("close enlarged with Escape", chromedp.KeyEvent(kb.Escape), chromedp.WaitNotVisible(css("#enlarge-image")))
+	alice.do("focus back on the thumbnail", poll(`document.activeElement && document.activeElement.matches(".event a.thumb")`, chromedp.WithPollingTimeout(5*time.Second)))
 	alice.open(eventPath, "#event-image")
 	alice.do("clip loads", poll(`document.getElementById("frames").dataset.ready === "true"`, chromedp.WithPollingTimeout(20*time.Second)))
 	maxFrame := alice.attr("#seek", "max")
@@ -362,6 +363,24 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("bob fetching alice's thumbnail: %d, want 404", status)
 	}
 
+	// Every control on every page has a name a screen reader can say.
+	for _, page := range []struct{ path, wait string }{
+		{"/events", ".event"}, {eventPath, "#frames:not([hidden])"}, {"/cameras", ".camera"},
+		{"/sharing", ".members"}, {"/activity", ".activity"}, {"/account", ".sessions"},
+	} {
+		alice.open(page.path, page.wait)
+		if bad := get(alice, "find unlabelled controls", chromedp.Evaluate[[]string](unlabelled)); len(bad) > 0 {
+			t.Errorf("%s: controls without a label: %q", page.path, bad)
+		}
+	}
+	visitor := newPerson(t, bctx, srv.URL, "visitor", "")
+	for _, path := range []string{"/login", "/signup"} {
+		visitor.open(path, "#email")
+		if bad := get(visitor, "find unlabelled controls", chromedp.Evaluate[[]string](unlabelled)); len(bad) > 0 {
+			t.Errorf("%s: controls without a label: %q", path, bad)
+		}
+	}
+
 	// Alice on a second device; "log out everywhere" on the first ends it.
 	phone := newPerson(t, bctx, srv.URL, "alice's phone", alice.email)
 	phone.login(passA)
@@ -381,9 +400,19 @@ func TestBrowser(t *testing.T) {
 
 	if dir := os.Getenv("CAMVAULT_SCREENSHOTS"); dir != "" {
 		alice.login(passA)
-		screenshots(t, alice, newPerson(t, bctx, srv.URL, "visitor", ""), dir, eventPath)
+		screenshots(t, alice, visitor, dir, eventPath)
 	}
 }
+
+// unlabelled lists the page's controls that have no accessible name: no
+// label, no aria-label, and (for buttons and links) no text or image alt.
+const unlabelled = `[...document.querySelectorAll("input:not([type=hidden]), select, textarea, button, a[href]")].filter(el => {
+  const aria = (el.getAttribute("aria-label") || "").trim();
+  const label = el.labels ? [...el.labels].map(l => l.textContent).join("").trim() : "";
+  const text = ["BUTTON", "A"].includes(el.tagName) ? el.textContent.trim() : "";
+  const alt = el.tagName === "A" ? [...el.querySelectorAll("img[alt]")].map(i => i.alt).join("").trim() : "";
+  return !(aria || label || text || alt);
+}).map(el => el.outerHTML.slice(0, 160))`
 
 // screenshots saves the main pages at phone and desktop widths, for the
 // README: CAMVAULT_SCREENSHOTS=$PWD/docs/screenshots go test -run TestBrowser ./internal/web/

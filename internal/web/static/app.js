@@ -109,8 +109,12 @@ function timeline() {
       .map((sel) => card.querySelector(sel)?.textContent.trim())
       .filter(Boolean).join(" · ") || a.dataset.title;
     open.href = a.getAttribute("href");
+    opener = a;
     dialog.showModal();
   });
+  // Closing returns the keyboard focus to the thumbnail that opened it.
+  let opener = null;
+  dialog.addEventListener("close", () => { if (opener) opener.focus(); });
   document.getElementById("enlarge-close").addEventListener("click", () => dialog.close());
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
 }
