@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -398,9 +399,30 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("the other device's cookie on the API after log out everywhere: %d", status)
 	}
 
+	alice.login(passA)
 	if dir := os.Getenv("CAMVAULT_SCREENSHOTS"); dir != "" {
-		alice.login(passA)
 		screenshots(t, alice, visitor, dir, eventPath)
+	}
+
+	// Remove the camera (after confirming): its token stops working at once.
+	alice.open("/cameras", ".manage summary")
+	alice.do("remove camera", chromedp.Click(css(".manage summary")), chromedp.Click(css(`form[action$="/unpair"] button`)),
+		chromedp.WaitVisible(css(".notice")))
+	if n := alice.count(".camera"); n != 0 {
+		t.Fatalf("%d cameras listed after removing the only one", n)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/api/v1/device", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+paired.Token)
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the removed camera's token: %d, want 401", res.StatusCode)
 	}
 }
 
