@@ -41,6 +41,10 @@ func OpenOffline(ctx context.Context, cfg Config) (*Offline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	if err := checkKeys(ctx, st, kr); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return &Offline{Store: st, Keys: kr}, nil
 }
 

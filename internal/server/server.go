@@ -87,6 +87,10 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	if err := checkKeys(ctx, st, kr); err != nil {
+		st.Close()
+		return nil, err
+	}
 	b, err := openBus(ctx, cfg, log)
 	if err != nil {
 		st.Close()
