@@ -110,11 +110,19 @@ func SameOrigin(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
+	if u.Host != r.Host {
+		return false
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return u.Scheme == scheme && u.Host == r.Host
+	if u.Scheme == scheme {
+		return true
+	}
+	// A TLS-terminating proxy on the same machine forwards an https page's
+	// requests over plain HTTP from loopback.
+	return u.Scheme == "https" && !Secure(r)
 }
 
 // Safe reports whether a method changes nothing, so needs no CSRF check.

@@ -74,7 +74,8 @@ func TestSameOrigin(t *testing.T) {
 	}{
 		{"http://cam.example:8080", "", "", true},
 		{"http://evil.example", "", "", false},
-		{"https://cam.example:8080", "", "", false}, // another scheme is another origin
+		{"https://cam.example:8080", "", "", false}, // another scheme is another origin, except behind a local proxy
+		{"http://cam.example:8080.evil.example", "", "", false},
 		{"null", "", "", false},
 		{"", "http://cam.example:8080/events", "", true},
 		{"", "http://evil.example/x", "", false},
@@ -94,5 +95,20 @@ func TestSameOrigin(t *testing.T) {
 		if got := websession.SameOrigin(r); got != c.want {
 			t.Errorf("origin %q referer %q site %q: %v, want %v", c.origin, c.referer, c.fetchSite, got, c.want)
 		}
+	}
+}
+
+// TestSameOriginBehindLocalProxy: a TLS-terminating proxy on the same
+// machine forwards an https page's request over plain HTTP from loopback.
+func TestSameOriginBehindLocalProxy(t *testing.T) {
+	r := httptest.NewRequest("POST", "http://cam.example/logout", nil)
+	r.Header.Set("Origin", "https://cam.example")
+	r.RemoteAddr = "127.0.0.1:40000"
+	if !websession.SameOrigin(r) {
+		t.Fatal("an https page's request through a local proxy is refused")
+	}
+	r.RemoteAddr = "198.51.100.7:40000"
+	if websession.SameOrigin(r) {
+		t.Fatal("an https Origin on plain HTTP from the network is accepted")
 	}
 }
