@@ -399,7 +399,17 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("the other device's cookie on the API after log out everywhere: %d", status)
 	}
 
+	// Share again, this time with only the one camera chosen.
 	alice.login(passA)
+	alice.open("/sharing", `input[name="email"]`)
+	alice.do("share one camera", chromedp.SendKeys(css(`input[name="email"]`), bob.email),
+		chromedp.Click(css(`input[name="scope"][value="some"]`)), chromedp.Click(css(`input[name="camera"]`)),
+		chromedp.Click(css(`button[id$="-submit"]`)), chromedp.WaitVisible(css(`tr[data-member="bob@example.com"]`)))
+	if sees := alice.text(`tr[data-member="bob@example.com"] td:nth-child(3)`); sees != "Front door" {
+		t.Fatalf("bob, limited to one camera, is listed as seeing %q", sees)
+	}
+	bob.reloadUntil("/events", ".event")
+
 	if dir := os.Getenv("CAMVAULT_SCREENSHOTS"); dir != "" {
 		screenshots(t, alice, visitor, dir, eventPath)
 	}
