@@ -76,8 +76,12 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, p authz.Principal,
 	}
 	h := w.Header()
 	h.Set("Content-Type", resp.ContentType)
-	// Private: no shared cache may keep another household's media.
-	h.Set("Cache-Control", "private, max-age=300")
+	// Private: no shared cache may keep another household's media. No-cache:
+	// the browser that was allowed to see it asks again (If-None-Match)
+	// before each display, so an unshare is seen there too at the next
+	// look, and every look is authorized and on record; an unchanged blob
+	// then costs a 304, not its bytes.
+	h.Set("Cache-Control", "private, no-cache")
 	h.Set("ETag", resp.ETag)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
