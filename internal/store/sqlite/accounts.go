@@ -29,12 +29,12 @@ func scanAccount(row scanner) (store.Account, error) {
 
 // AccountByID reads an account.
 func (s *Store) AccountByID(ctx context.Context, id string) (store.Account, error) {
-	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+	a, err := scanAccount(s.read.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
 	return a, wrap("account by id", err)
 }
 
 // AccountByEmailIndex reads an account by the blind index of its email.
 func (s *Store) AccountByEmailIndex(ctx context.Context, index []byte) (store.Account, error) {
-	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE email_index = ?`, index))
+	a, err := scanAccount(s.read.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE email_index = ?`, index))
 	return a, wrap("account by email index", err)
 }

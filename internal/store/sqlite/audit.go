@@ -10,13 +10,26 @@ import (
 	"github.com/camvault/camvault/internal/store"
 )
 
+const (
+	auditHeadQuery   = `SELECT seq, hash FROM audit WHERE home_id = ? ORDER BY seq DESC LIMIT 1`
+	auditInsertQuery = `INSERT INTO audit (home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash)
+	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// hotWrites are the write statements prepared at Open: those of every
+// thumbnail view (its audit entry) and every upload (its event).
+func hotWrites() []string {
+	return []string{auditHeadQuery, auditInsertQuery, eventInsertQuery, eventByDeviceEventQuery}
+}
+
 // AppendAudit appends to a home's chain inside one write transaction, so
 // the head cannot change between reading it and linking to it.
 func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(int64, []byte) store.AuditEntry) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		q := s.write.in(tx)
 		var seq int64
 		var prev []byte
-		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit WHERE home_id = ? ORDER BY seq DESC LIMIT 1`, homeID).Scan(&seq, &prev)
+		err := q.QueryRowContext(ctx, auditHeadQuery, homeID).Scan(&seq, &prev)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return wrap("read audit head", err)
 		}
@@ -24,10 +37,7 @@ func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(int64
 		if e.HomeID != homeID || e.Seq != seq+1 {
 			return fmt.Errorf("audit entry %s/%d does not follow %s/%d", e.HomeID, e.Seq, homeID, seq)
 		}
-		_, err = tx.ExecContext(ctx,
-			`INSERT INTO audit (home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.HomeID, e.Seq, ts(e.At), e.ActorKind, e.ActorID, e.Action, e.DeviceID, e.EventID, e.Result, e.PrevHash, e.Hash)
+		_, err = q.ExecContext(ctx, auditInsertQuery, e.HomeID, e.Seq, ts(e.At), e.ActorKind, e.ActorID, e.Action, e.DeviceID, e.EventID, e.Result, e.PrevHash, e.Hash)
 		return wrap("insert audit entry", err)
 	})
 }
@@ -51,14 +61,14 @@ func (s *Store) ListAudit(ctx context.Context, homeID string, beforeSeq int64, l
 	if beforeSeq <= 0 {
 		beforeSeq = math.MaxInt64
 	}
-	return list(ctx, s.r, "list audit", scanAudit,
+	return list(ctx, s.read, "list audit", scanAudit,
 		`SELECT home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash
 		 FROM audit WHERE home_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, homeID, beforeSeq, limit)
 }
 
 // AuditHomes lists homes with audit entries.
 func (s *Store) AuditHomes(ctx context.Context) ([]string, error) {
-	return list(ctx, s.r, "list audit homes", func(sc scanner) (string, error) {
+	return list(ctx, s.read, "list audit homes", func(sc scanner) (string, error) {
 		var h string
 		return h, sc.Scan(&h)
 	}, `SELECT DISTINCT home_id FROM audit ORDER BY home_id`)
@@ -78,7 +88,7 @@ func (s *Store) ListIncidents(ctx context.Context, limit int) ([]store.Incident,
 	if limit <= 0 {
 		return nil, nil
 	}
-	return list(ctx, s.r, "list incidents", func(sc scanner) (store.Incident, error) {
+	return list(ctx, s.read, "list incidents", func(sc scanner) (store.Incident, error) {
 		var in store.Incident
 		var at int64
 		if err := sc.Scan(&in.ID, &at, &in.Kind, &in.RequesterKind, &in.RequesterID, &in.RequestedHome, &in.RequestedEvent,

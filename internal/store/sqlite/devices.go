@@ -53,19 +53,19 @@ func scanDevice(row scanner) (store.Device, error) {
 
 // DeviceByID reads a device.
 func (s *Store) DeviceByID(ctx context.Context, id string) (store.Device, error) {
-	d, err := scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
+	d, err := scanDevice(s.read.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
 	return d, wrap("device by id", err)
 }
 
 // DeviceByTokenHash reads a device by its token's hash.
 func (s *Store) DeviceByTokenHash(ctx context.Context, hash []byte) (store.Device, error) {
-	d, err := scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE token_hash = ?`, hash))
+	d, err := scanDevice(s.read.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE token_hash = ?`, hash))
 	return d, wrap("device by token hash", err)
 }
 
 // ListDevices lists a home's devices, oldest first.
 func (s *Store) ListDevices(ctx context.Context, homeID string) ([]store.Device, error) {
-	return list(ctx, s.r, "list devices", scanDevice,
+	return list(ctx, s.read, "list devices", scanDevice,
 		`SELECT `+deviceCols+` FROM devices WHERE home_id = ? ORDER BY created_at, id`, homeID)
 }
 

@@ -11,7 +11,11 @@ import (
 	"github.com/camvault/camvault/internal/store"
 )
 
-const eventCols = `id, home_id, device_id, device_event_id, kind, started_at, created_at, thumb_key, thumb_size, clip_key, clip_size`
+const (
+	eventCols               = `id, home_id, device_id, device_event_id, kind, started_at, created_at, thumb_key, thumb_size, clip_key, clip_size`
+	eventInsertQuery        = `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	eventByDeviceEventQuery = `SELECT ` + eventCols + ` FROM events WHERE device_id = ? AND device_event_id = ?`
+)
 
 func scanEvent(row scanner) (store.Event, error) {
 	var e store.Event
@@ -29,37 +33,47 @@ func scanEvent(row scanner) (store.Event, error) {
 // device_event_id) constraint decides between concurrent retries; the
 // writer is one connection, so the winner's row is visible to the loser.
 func (s *Store) CreateEvent(ctx context.Context, e store.Event) (store.Event, bool, error) {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.HomeID, e.DeviceID, e.DeviceEventID, e.Kind, ts(e.StartedAt), ts(e.CreatedAt), e.ThumbKey, e.ThumbSize, e.ClipKey, e.ClipSize)
-	if err == nil {
-		return e, true, nil
-	}
-	insertErr := wrap("insert event", err)
-	if !errors.Is(insertErr, store.ErrConflict) {
-		return store.Event{}, false, insertErr
-	}
-	existing, err := scanEvent(s.w.QueryRowContext(ctx,
-		`SELECT `+eventCols+` FROM events WHERE device_id = ? AND device_event_id = ?`, e.DeviceID, e.DeviceEventID))
-	if errors.Is(err, sql.ErrNoRows) {
-		// The conflict was on the event ID, not a retry: a real conflict.
-		return store.Event{}, false, insertErr
-	}
+	var out store.Event
+	var created bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		q := s.write.in(tx)
+		_, err := q.ExecContext(ctx, eventInsertQuery,
+			e.ID, e.HomeID, e.DeviceID, e.DeviceEventID, e.Kind, ts(e.StartedAt), ts(e.CreatedAt), e.ThumbKey, e.ThumbSize, e.ClipKey, e.ClipSize)
+		if err == nil {
+			out, created = e, true
+			return nil
+		}
+		insertErr := wrap("insert event", err)
+		if !errors.Is(insertErr, store.ErrConflict) {
+			return insertErr
+		}
+		existing, err := scanEvent(q.QueryRowContext(ctx, eventByDeviceEventQuery, e.DeviceID, e.DeviceEventID))
+		if errors.Is(err, sql.ErrNoRows) {
+			// The conflict was on the event ID, not a retry: a real conflict.
+			return insertErr
+		}
+		if err != nil {
+			return wrap("read existing event", err)
+		}
+		out, created = existing, false
+		return nil
+	})
 	if err != nil {
-		return store.Event{}, false, wrap("read existing event", err)
+		return store.Event{}, false, err
 	}
-	return existing, false, nil
+	return out, created, nil
 }
 
 // EventByID reads a live event.
 func (s *Store) EventByID(ctx context.Context, id string) (store.Event, error) {
-	e, err := scanEvent(s.r.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ? AND deleted_at IS NULL`, id))
+	e, err := scanEvent(s.read.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ? AND deleted_at IS NULL`, id))
 	return e, wrap("event by id", err)
 }
 
 // EventByDeviceEventID reads a device's event, live or marked deleted, by
 // the device's ID for it: a retry of a deleted event must not store it again.
 func (s *Store) EventByDeviceEventID(ctx context.Context, deviceID, deviceEventID string) (store.Event, error) {
-	e, err := scanEvent(s.r.QueryRowContext(ctx,
+	e, err := scanEvent(s.read.QueryRowContext(ctx,
 		`SELECT `+eventCols+` FROM events WHERE device_id = ? AND device_event_id = ?`, deviceID, deviceEventID))
 	return e, wrap("event by device event id", err)
 }
@@ -105,7 +119,7 @@ func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Eve
 		}
 	}
 	args = append(args, q.Limit)
-	return list(ctx, s.r, "list events", scanEvent,
+	return list(ctx, s.read, "list events", scanEvent,
 		`SELECT `+eventCols+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY started_at DESC, id DESC LIMIT ?`, args...)
 }
 
@@ -147,7 +161,7 @@ func (s *Store) DeletedEvents(ctx context.Context, limit int) ([]store.Event, er
 	if limit <= 0 {
 		return nil, nil
 	}
-	return list(ctx, s.r, "list deleted events", scanEvent,
+	return list(ctx, s.read, "list deleted events", scanEvent,
 		`SELECT `+eventCols+` FROM events WHERE deleted_at IS NOT NULL AND purged_at IS NULL ORDER BY deleted_at, id LIMIT ?`, limit)
 }
 
@@ -171,7 +185,7 @@ func (s *Store) DropTombstones(ctx context.Context, before time.Time) (int, erro
 // EventRecordExists reports whether a live or marked row has the ID.
 func (s *Store) EventRecordExists(ctx context.Context, id string) (bool, error) {
 	var one int
-	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM events WHERE id = ?`, id).Scan(&one)
+	err := s.read.QueryRowContext(ctx, `SELECT 1 FROM events WHERE id = ?`, id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -32,7 +32,7 @@ func bumpAccountGrants(ctx context.Context, tx *sql.Tx, accountID string) error 
 func (s *Store) Breaker(ctx context.Context, name string) (store.Breaker, error) {
 	b := store.Breaker{Name: name}
 	var changed int64
-	err := s.r.QueryRowContext(ctx, `SELECT open, reason, changed_at, trips FROM breaker WHERE name = ?`, name).
+	err := s.read.QueryRowContext(ctx, `SELECT open, reason, changed_at, trips FROM breaker WHERE name = ?`, name).
 		Scan(&b.Open, &b.Reason, &changed, &b.Trips)
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, nil

@@ -39,7 +39,7 @@ func scanHome(row scanner, extra ...any) (store.Home, error) {
 
 // HomeByID reads a home.
 func (s *Store) HomeByID(ctx context.Context, id string) (store.Home, error) {
-	h, err := scanHome(s.r.QueryRowContext(ctx, `SELECT `+homeCols+` FROM homes h WHERE h.id = ?`, id))
+	h, err := scanHome(s.read.QueryRowContext(ctx, `SELECT `+homeCols+` FROM homes h WHERE h.id = ?`, id))
 	return h, wrap("home by id", err)
 }
 
@@ -94,6 +94,15 @@ func withDevices(rows []memberRow, devices map[[2]string][]string) []store.Membe
 	return out
 }
 
+func memberDevicesQuery(where string) string {
+	return `SELECT home_id, account_id, device_id FROM member_devices WHERE ` + where + ` ORDER BY device_id`
+}
+
+func membershipsQuery(where string) string {
+	return `SELECT ` + membershipCols + ` FROM members m JOIN homes h ON h.id = m.home_id
+			 WHERE ` + where + ` ORDER BY m.added_at, m.home_id, m.account_id`
+}
+
 // memberDevices reads the camera lists selected by where (a condition on
 // member_devices) into a map for withDevices.
 func memberDevices(ctx context.Context, q querier, where string, args ...any) (map[[2]string][]string, error) {
@@ -101,7 +110,7 @@ func memberDevices(ctx context.Context, q querier, where string, args ...any) (m
 	rows, err := list(ctx, q, "list member devices", func(sc scanner) (row, error) {
 		var r row
 		return r, sc.Scan(&r.home, &r.account, &r.device)
-	}, `SELECT home_id, account_id, device_id FROM member_devices WHERE `+where+` ORDER BY device_id`, args...)
+	}, memberDevicesQuery(where), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -117,14 +126,17 @@ func memberDevices(ctx context.Context, q querier, where string, args ...any) (m
 // snapshot, so role, cameras and grants version agree.
 func (s *Store) memberships(ctx context.Context, where string, args ...any) ([]store.Membership, error) {
 	var out []store.Membership
+	// Prepared before the transaction takes its connection: preparing
+	// takes one from the same pool.
+	s.read.stmt(ctx, membershipsQuery(where))
+	s.read.stmt(ctx, memberDevicesQuery(where))
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		rows, err := list(ctx, tx, "list memberships", scanMembership,
-			`SELECT `+membershipCols+` FROM members m JOIN homes h ON h.id = m.home_id
-			 WHERE `+where+` ORDER BY m.added_at, m.home_id, m.account_id`, args...)
+		q := s.read.in(tx)
+		rows, err := list(ctx, q, "list memberships", scanMembership, membershipsQuery(where), args...)
 		if err != nil || len(rows) == 0 {
 			return err
 		}
-		devices, err := memberDevices(ctx, tx, where, args...)
+		devices, err := memberDevices(ctx, q, where, args...)
 		if err != nil {
 			return err
 		}

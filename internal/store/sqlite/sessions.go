@@ -34,7 +34,7 @@ func scanSession(row scanner) (store.Session, error) {
 // a fresh WAL snapshot, so a session deleted by a committed logout is never
 // seen again.
 func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (store.Session, error) {
-	sess, err := scanSession(s.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, hash))
+	sess, err := scanSession(s.read.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = ?`, hash))
 	return sess, wrap("session by token hash", err)
 }
 
@@ -46,7 +46,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 
 // ListSessions lists an account's sessions, oldest first.
 func (s *Store) ListSessions(ctx context.Context, accountID string) ([]store.Session, error) {
-	return list(ctx, s.r, "list sessions", scanSession,
+	return list(ctx, s.read, "list sessions", scanSession,
 		`SELECT `+sessionCols+` FROM sessions WHERE account_id = ? ORDER BY created_at, id`, accountID)
 }
 

@@ -35,6 +35,13 @@ var migrations embed.FS
 type Store struct {
 	w *sql.DB // one connection, BEGIN IMMEDIATE
 	r *sql.DB // readers, query_only
+	// read prepares the readers' queries once per connection; write holds
+	// the hot write statements, prepared at Open (preparing later would
+	// need the writer's one connection, which a transaction may hold).
+	read  *stmtCache
+	write *stmtCache
+	// commits groups concurrent write transactions into one commit.
+	commits *committer
 	// grantVersion is read on every cached authorization decision;
 	// prepared once, it skips parsing the query each time.
 	grantVersion *sql.Stmt
@@ -73,11 +80,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n) // keep them: each new connection re-runs the pragmas
 
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, read: newStmtCache(r), write: newStmtCache(w)}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
+	for _, q := range hotWrites() {
+		if s.write.stmt(ctx, q) == nil {
+			s.Close()
+			return nil, fmt.Errorf("prepare %q", q)
+		}
+	}
+	s.commits = newCommitter(w)
 	if s.grantVersion, err = r.PrepareContext(ctx, grantVersionQuery); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("prepare grant version query: %w", err)
@@ -121,7 +135,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("ping sqlite: %w", err)
 	}
 	return nil
@@ -130,27 +144,21 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the database. The last connection to close checkpoints the
 // WAL into the main file.
 func (s *Store) Close() error {
+	if s.commits != nil {
+		s.commits.close() // before the writer goes
+	}
 	var err error
 	if s.grantVersion != nil {
 		err = s.grantVersion.Close()
 	}
-	return errors.Join(err, s.r.Close(), s.w.Close())
+	return errors.Join(err, s.read.close(), s.write.close(), s.r.Close(), s.w.Close())
 }
 
-// tx runs fn in a write transaction.
+// tx runs fn in a write transaction and returns once it is committed. It
+// may share its commit with other writers' transactions (see committer);
+// fn's error undoes fn's writes alone. fn may run on another goroutine.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", mapErr(err))
-	}
-	return nil
+	return s.commits.do(ctx, fn)
 }
 
 // readTx runs fn in a read transaction: one snapshot, so the rows of a

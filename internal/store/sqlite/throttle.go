@@ -31,7 +31,7 @@ func (s *Store) ThrottleHit(ctx context.Context, key []byte, now time.Time, wind
 func (s *Store) ThrottleCount(ctx context.Context, key []byte, now time.Time) (int, time.Time, error) {
 	var count int
 	var end int64
-	err := s.r.QueryRowContext(ctx, `SELECT count, window_end FROM throttle WHERE key = ? AND window_end > ?`, key, ts(now)).Scan(&count, &end)
+	err := s.read.QueryRowContext(ctx, `SELECT count, window_end FROM throttle WHERE key = ? AND window_end > ?`, key, ts(now)).Scan(&count, &end)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, nil
 	}
