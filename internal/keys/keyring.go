@@ -40,13 +40,15 @@ type Keyring struct {
 	pii     map[uint32]sealer // seals personal fields not owned by a home
 	blind   []byte            // keys blind indexes (from the current generation)
 	masters map[uint32]masterKey
+	// dataKeys holds unwrapped home data keys by wrapped bytes.
+	dataKeys *dataKeyCache
 }
 
 func newKeyring(masters []masterKey) (*Keyring, error) {
 	if len(masters) == 0 {
 		return nil, errors.New("no master key")
 	}
-	k := &Keyring{kek: map[uint32]sealer{}, pii: map[uint32]sealer{}, masters: map[uint32]masterKey{}}
+	k := &Keyring{kek: map[uint32]sealer{}, pii: map[uint32]sealer{}, masters: map[uint32]masterKey{}, dataKeys: newDataKeyCache()}
 	for _, m := range masters {
 		if len(m.raw) != KeySize {
 			return nil, fmt.Errorf("master key %d: want %d bytes, have %d", m.id, KeySize, len(m.raw))
@@ -90,8 +92,14 @@ func (k *Keyring) WrapDataKey(dk DataKey, homeID string) []byte {
 	return k.kek[k.current].seal(dk.raw, AD("home-data-key", homeID))
 }
 
-// UnwrapDataKey opens a wrapped data key of the given home.
+// UnwrapDataKey opens a wrapped data key of the given home. Keys opened
+// before are served from memory, found by these exact wrapped bytes and
+// home; only a successful unwrap is remembered.
 func (k *Keyring) UnwrapDataKey(wrapped []byte, homeID string) (DataKey, error) {
+	id := dataKeyID(wrapped, homeID)
+	if dk, ok := k.dataKeys.get(id); ok {
+		return dk, nil
+	}
 	s, err := pick(k.kek, wrapped)
 	if err != nil {
 		return DataKey{}, err
@@ -100,7 +108,12 @@ func (k *Keyring) UnwrapDataKey(wrapped []byte, homeID string) (DataKey, error) 
 	if err != nil {
 		return DataKey{}, err
 	}
-	return dataKeyFrom(raw)
+	dk, err := dataKeyFrom(raw)
+	if err != nil {
+		return DataKey{}, err
+	}
+	k.dataKeys.put(id, dk)
+	return dk, nil
 }
 
 // SealPII seals a personal field that belongs to no home (an account's

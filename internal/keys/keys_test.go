@@ -3,6 +3,7 @@ package keys
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,4 +253,42 @@ func rnd(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return base64.StdEncoding.EncodeToString(dk.raw)
+}
+
+// TestUnwrapCache: a remembered data key answers only for the exact wrapped
+// bytes and home it was opened from; a new wrapping of the home (a new data
+// key, or the same key rewrapped) is opened anew, and the cache stays
+// bounded.
+func TestUnwrapCache(t *testing.T) {
+	k := testKeyring(t)
+	dk1, _ := NewDataKey()
+	w1 := k.WrapDataKey(dk1, "home-a")
+	for range 2 { // the second answer comes from the cache
+		got, err := k.UnwrapDataKey(w1, "home-a")
+		if err != nil || !bytes.Equal(got.raw, dk1.raw) {
+			t.Fatalf("unwrap: %v", err)
+		}
+	}
+	if _, err := k.UnwrapDataKey(w1, "home-b"); err == nil {
+		t.Fatal("a cached key of home a answers for home b")
+	}
+	tampered := bytes.Clone(w1)
+	tampered[len(tampered)-1] ^= 1
+	if _, err := k.UnwrapDataKey(tampered, "home-a"); err == nil {
+		t.Fatal("altered wrapped bytes unwrap")
+	}
+	dk2, _ := NewDataKey()
+	w2 := k.WrapDataKey(dk2, "home-a")
+	if got, err := k.UnwrapDataKey(w2, "home-a"); err != nil || !bytes.Equal(got.raw, dk2.raw) {
+		t.Fatalf("the home's new key: %v, or the old one served", err)
+	}
+	for i := range maxCachedDataKeys + 10 {
+		home := fmt.Sprint("home-", i)
+		if _, err := k.UnwrapDataKey(k.WrapDataKey(dk1, home), home); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(k.dataKeys.m); n > maxCachedDataKeys {
+		t.Fatalf("%d keys cached, bound is %d", n, maxCachedDataKeys)
+	}
 }
