@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // maxBatch bounds how many write transactions share one commit.
@@ -37,6 +38,7 @@ type committer struct {
 	ops     chan *writeOp
 	quit    chan struct{}
 	stopped chan struct{}
+	once    sync.Once // Close may be called twice
 }
 
 func newCommitter(db *sql.DB) *committer {
@@ -80,7 +82,7 @@ func (c *committer) do(ctx context.Context, fn func(*sql.Tx) error) error {
 // close stops the committer after the batch in progress; writes still
 // queued fail with errClosed.
 func (c *committer) close() {
-	close(c.quit)
+	c.once.Do(func() { close(c.quit) })
 	<-c.stopped
 }
 

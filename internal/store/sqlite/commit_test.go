@@ -243,3 +243,16 @@ func TestGroupCommitBrokenBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteAfterClose: a write after Close fails, and closing twice is
+// harmless.
+func TestWriteAfterClose(t *testing.T) {
+	s := testStore(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := s.tx(t.Context(), func(*sql.Tx) error { return nil })
+	if !errors.Is(err, errClosed) {
+		t.Fatalf("write after close: %v, want %v", err, errClosed)
+	}
+}
