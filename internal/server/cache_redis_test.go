@@ -3,16 +3,13 @@ package server_test
 import (
 	"bytes"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/camvault/camvault/internal/cache/faults"
-	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/server"
 )
 
@@ -29,28 +26,10 @@ func newRedisEnv(t *testing.T, spec string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, data: t.TempDir(), clock: newClock()}
-	opts := server.DefaultOptions()
-	opts.Identity.Now, opts.Homes.Now, opts.Events.Now = e.clock.Now, e.clock.Now, e.clock.Now
-	opts.Identity.Argon2 = identity.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
-	opts.Cache.Faults = f
-	opts.Breaker.Threshold = 1 << 30
-	cfg := server.Config{DataDir: e.data, Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:1", Cache: url}
-	app, err := server.Open(t.Context(), cfg, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("open server on Redis (a server that cannot be reached fails the test): %v", err)
-	}
-	e.app = app
-	wait := app.Background(t.Context())
-	e.public = httptest.NewServer(app.Public())
-	e.admin = httptest.NewServer(app.Admin())
-	t.Cleanup(func() {
-		e.public.Close()
-		e.admin.Close()
-		wait()
-		app.Close()
+	return newBackendEnv(t, t.TempDir(), newClock(), server.Config{Cache: url}, func(o *server.Options) {
+		o.Cache.Faults = f
+		o.Breaker.Threshold = 1 << 30
 	})
-	return e
 }
 
 // TestRedisCacheCrossedReplies runs the services on Redis through the

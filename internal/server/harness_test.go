@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/server"
 )
 
@@ -54,31 +55,58 @@ func newEnv(t testing.TB, tune ...func(*server.Options)) *env {
 func newEnvIn(t testing.TB, data string, tune ...func(*server.Options)) *env {
 	t.Helper()
 	e := &env{t: t, data: data, clock: newClock()}
-	opts := server.DefaultOptions()
-	opts.Identity.Now = e.clock.Now
-	opts.Homes.Now = e.clock.Now
-	opts.Events.Now = e.clock.Now
+	opts := e.options()
 	opts.Events.SweepInterval = 20 * time.Millisecond
 	for _, f := range tune {
 		f(&opts)
 	}
-	cfg := server.Config{DataDir: e.data, Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:1"}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	app, err := server.Open(t.Context(), cfg, opts, log)
+	e.serve(server.Config{}, opts)
+	return e
+}
+
+// newBackendEnv is a server on the backends cfg names (its Store, Blobs,
+// Cache or Bus), with data as its data directory and c as its clock, with
+// fast password hashing: these are tests of the backends, not of passwords.
+func newBackendEnv(t testing.TB, data string, c *clock, cfg server.Config, tune ...func(*server.Options)) *env {
+	t.Helper()
+	e := &env{t: t, data: data, clock: c}
+	opts := e.options()
+	opts.Identity.Argon2 = identity.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+	for _, f := range tune {
+		f(&opts)
+	}
+	e.serve(cfg, opts)
+	return e
+}
+
+// options are the production options on e's clock.
+func (e *env) options() server.Options {
+	opts := server.DefaultOptions()
+	opts.Identity.Now = e.clock.Now
+	opts.Homes.Now = e.clock.Now
+	opts.Events.Now = e.clock.Now
+	return opts
+}
+
+// serve opens the real server on e's data directory with cfg's backends and
+// serves it over loopback HTTP until the test ends.
+func (e *env) serve(cfg server.Config, opts server.Options) {
+	e.t.Helper()
+	cfg.DataDir, cfg.Addr, cfg.AdminAddr = e.data, "127.0.0.1:0", "127.0.0.1:1"
+	app, err := server.Open(e.t.Context(), cfg, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		t.Fatalf("open server: %v", err)
+		e.t.Fatalf("open server (a backend that cannot be reached fails the test): %v", err)
 	}
 	e.app = app
-	wait := app.Background(t.Context())
+	wait := app.Background(e.t.Context())
 	e.public = httptest.NewServer(app.Public())
 	e.admin = httptest.NewServer(app.Admin())
-	t.Cleanup(func() {
+	e.t.Cleanup(func() {
 		e.public.Close()
 		e.admin.Close()
 		wait()
 		app.Close()
 	})
-	return e
 }
 
 // remember records a secret that must never be found at rest.

@@ -5,13 +5,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/server"
 	"github.com/camvault/camvault/internal/store/postgres/pgtest"
 )
@@ -21,26 +19,7 @@ import (
 // serves it over loopback HTTP.
 func newPostgresNode(t *testing.T, data, storeURL string, c *clock) *env {
 	t.Helper()
-	e := &env{t: t, data: data, clock: c}
-	opts := server.DefaultOptions()
-	opts.Identity.Now, opts.Homes.Now, opts.Events.Now = c.Now, c.Now, c.Now
-	opts.Identity.Argon2 = identity.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1} // not a test of passwords
-	cfg := server.Config{DataDir: data, Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:1", Store: storeURL}
-	app, err := server.Open(t.Context(), cfg, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("open server on postgres: %v", err)
-	}
-	e.app = app
-	wait := app.Background(t.Context())
-	e.public = httptest.NewServer(app.Public())
-	e.admin = httptest.NewServer(app.Admin())
-	t.Cleanup(func() {
-		e.public.Close()
-		e.admin.Close()
-		wait()
-		app.Close()
-	})
-	return e
+	return newBackendEnv(t, data, c, server.Config{Store: storeURL})
 }
 
 // TestPostgresTwoNodes runs two servers on one fresh PostgreSQL database,

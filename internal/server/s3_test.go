@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	blobs3 "github.com/camvault/camvault/internal/blob/s3"
-	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/server"
 )
 
@@ -58,28 +55,7 @@ func newS3Env(t *testing.T) (*env, *blobs3.Store) {
 	q.Set("prefix", bc.Prefix)
 	u.RawQuery = q.Encode()
 
-	e := &env{t: t, data: t.TempDir(), clock: newClock()}
-	opts := server.DefaultOptions()
-	opts.Identity.Now = e.clock.Now
-	opts.Identity.Argon2 = identity.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
-	opts.Homes.Now = e.clock.Now
-	opts.Events.Now = e.clock.Now
-	cfg := server.Config{DataDir: e.data, Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:1", Blobs: u.String()}
-	app, err := server.Open(t.Context(), cfg, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("open server: %v", err)
-	}
-	e.app = app
-	wait := app.Background(t.Context())
-	e.public = httptest.NewServer(app.Public())
-	e.admin = httptest.NewServer(app.Admin())
-	t.Cleanup(func() {
-		e.public.Close()
-		e.admin.Close()
-		wait()
-		app.Close()
-	})
-	return e, bucket
+	return newBackendEnv(t, t.TempDir(), newClock(), server.Config{Blobs: u.String()}), bucket
 }
 
 // bucketObjects reads every object under the store's prefix.
