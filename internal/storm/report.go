@@ -57,6 +57,7 @@ type Result struct {
 	BalancerRefused    int64   `json:"balancer_refused,omitempty"`    // client connections no node accepted
 	Target             string  `json:"target,omitempty"`              // an existing server; then no outage
 	NetFaults          string  `json:"net_faults,omitempty"`
+	CacheFaults        string  `json:"cache_faults,omitempty"` // every node's --cache-faults
 	WarmupSeconds      float64 `json:"warmup_seconds"`
 	OutageSeconds      float64 `json:"outage_seconds"`
 	EventIntervalSecs  float64 `json:"event_interval_seconds"`
@@ -389,7 +390,7 @@ td:first-child { font-family: monospace; }
 .ok { color: #137333; } .fail { color: #c5221f; }
 </style></head><body>
 <h1>camvault storm: {{if .R.OK}}<span class="ok">passed</span>{{else}}<span class="fail">FAILED</span>{{end}}</h1>
-<p>{{.R.Cameras}} cameras in {{.R.Accounts}} homes, {{.R.Viewers}} viewers{{if .R.NetFaults}}, network faults <code>{{.R.NetFaults}}</code>{{end}}{{if .R.Target}}, against {{.R.Target}}{{end}}.</p>
+<p>{{.R.Cameras}} cameras in {{.R.Accounts}} homes, {{.R.Viewers}} viewers{{if .R.NetFaults}}, network faults <code>{{.R.NetFaults}}</code>{{end}}{{if .R.CacheFaults}}, cache faults <code>{{.R.CacheFaults}}</code>{{end}}{{if gt .R.Nodes 1}}, {{.R.Nodes}} nodes{{if .R.KillNode}} (one killed){{end}}{{end}}{{if .R.Target}}, against {{.R.Target}}{{end}}.</p>
 {{if not .R.OK}}<ul class="fail">{{range .R.Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{.Chart}}
 <h2>Summary</h2>

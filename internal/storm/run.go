@@ -55,7 +55,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	r := &runner{cfg: cfg, log: cfg.Log}
 	r.res = Result{Cameras: cfg.Cameras, Viewers: cfg.Viewers, Accounts: cfg.Accounts, Target: cfg.Target,
-		NetFaults: cfg.Faults.String(), WarmupSeconds: cfg.Warmup.Seconds(), EventIntervalSecs: cfg.EventInterval.Seconds()}
+		NetFaults: cfg.Faults.String(), CacheFaults: cfg.CacheFaults, WarmupSeconds: cfg.Warmup.Seconds(), EventIntervalSecs: cfg.EventInterval.Seconds()}
 	switch {
 	case cfg.KillNode:
 		r.res.KillNode = true
