@@ -23,7 +23,7 @@ type stormCmd struct {
 	ViewerEvery   time.Duration `help:"Each viewer lists its events about this often." default:"1s"`
 	NetFaults     string        `help:"Network faults between the clients and the server, e.g. latency=50ms,jitter=20ms,bandwidth=1000,reset=0.01,slice=1 (see the SPEC above)." placeholder:"SPEC"`
 
-	Nodes    int    `help:"camvault serve processes sharing --store, --blobs, --cache and --bus, behind a TCP balancer in this process." default:"1"`
+	Nodes    int    `help:"camvault serve processes sharing --store, --blobs, --cache and --bus, (viewers through a TCP balancer in this process, cameras given every node's address)." default:"1"`
 	KillNode bool   `help:"Instead of the whole outage, kill one node with SIGKILL at the end of the warm-up and leave it down: its cameras must come back to the other nodes (--outage is not used)."`
 	Store    string `help:"Every node's --store (required with --nodes 2 or more), e.g. postgres://USER@HOST/DB." env:"CAMVAULT_STORE" placeholder:"URL"`
 	Blobs    string `help:"Every node's --blobs (required with --nodes 2 or more), e.g. s3://BUCKET?endpoint=URL&region=R." env:"CAMVAULT_BLOBS" placeholder:"URL"`
@@ -57,7 +57,7 @@ func (c *stormCmd) Help() string {
 
 It starts camvault serve (this binary) on a fresh data directory, creates the accounts, pairs the cameras and logs the viewers in, then: warm-up (the cameras connect; once all are connected and idle the server's memory per idle connection is measured; then events and viewers start); outage (the server is killed with SIGKILL, the cameras keep recording and queueing); recovery (the server restarts on the same data and ports and every camera reconnects at once); the end, when every camera's queue is drained and every event acknowledged, or --timeout passes.
 
-With --nodes N it runs N servers on the same backends behind a TCP balancer (in this process) that gives each new connection to the next node that accepts it; with --kill-node one of them is killed instead of the whole outage, and the cameras it held must come back to the others.
+With --nodes N it runs N servers on the same backends. Viewers reach them through a TCP balancer in this process that gives each new connection to the next node that accepts it; cameras are given every node's address, start spread over them and move to the next when theirs cannot be reached. With --kill-node one node is killed instead of the whole outage, and the cameras it held must come back to the others.
 
 It then lists every account's events as the owner and checks that every event generated is stored exactly once (lost, duplicates), and that every frame of every thumbnail and clip a viewer received carries a valid watermark of one of that viewer's own cameras (foreign_media). It exits non-zero when any of them is not zero.
 

@@ -110,6 +110,7 @@ type Camera struct {
 	everConnected bool
 	heartbeat     time.Duration
 	connAttempt   int // failed connection attempts in a row
+	server        int // index in the fleet's servers of the one this camera uses
 	uploadAttempt int // failed upload attempts in a row
 	retryAt       time.Time
 }
@@ -128,8 +129,27 @@ func (f *Fleet) Add(name string, creds Credentials) (*Camera, error) {
 	c := &Camera{f: f, name: name, creds: creds, done: make(chan struct{}),
 		queue: newEventQueue(f.cfg.QueueSize), interval: f.cfg.EventInterval, sensitivity: defaultSensitivity}
 	c.prefix = eventPrefix(creds.DeviceID, f.cfg.RandN)
+	c.server = len(f.cams) % len(f.bases) // spread over the servers
 	f.cams = append(f.cams, c)
 	return c, nil
+}
+
+// serverIndex is the server this camera uses now.
+func (c *Camera) serverIndex() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.server
+}
+
+// base is the base URL of the server this camera uses now.
+func (c *Camera) base() string { return c.f.bases[c.serverIndex()] }
+
+// nextServer moves the camera to the next server after a failed
+// connection attempt: a node that cannot be reached is left for the others.
+func (c *Camera) nextServer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.server = (c.server + 1) % len(c.f.bases)
 }
 
 // eventPrefix is the first 8 characters of the device ID and 8 random

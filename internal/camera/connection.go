@@ -52,6 +52,7 @@ func (c *Camera) connection(ctx context.Context) {
 		case errors.Is(err, ErrUnpaired):
 			c.stop(ErrUnpaired)
 		default:
+			c.nextServer()
 			c.scheduleReconnect(ra, err)
 		}
 		return
@@ -88,7 +89,7 @@ func (c *Camera) dial(ctx context.Context) (*websocket.Conn, time.Duration, erro
 	defer cancel()
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+c.creds.Token)
-	conn, res, err := websocket.Dial(dctx, c.f.wsURL, &websocket.DialOptions{
+	conn, res, err := websocket.Dial(dctx, c.f.wsURLs[c.serverIndex()], &websocket.DialOptions{
 		HTTPClient: c.f.cfg.WSClient, HTTPHeader: h, Subprotocols: []string{Subprotocol}})
 	if err != nil {
 		if res == nil {

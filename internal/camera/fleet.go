@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,12 @@ import (
 // Config configures a fleet of cameras. Zero fields take the defaults
 // noted.
 type Config struct {
-	Server       string // base URL, e.g. http://127.0.0.1:8080
+	Server string // base URL, e.g. http://127.0.0.1:8080
+	// MoreServers are further addresses of the same service (other nodes of
+	// a scale-out deployment reached without a load balancer, as several
+	// DNS addresses would give them). Each camera starts on one of all of
+	// them, spread, and moves to the next when a connection attempt fails.
+	MoreServers  []string
 	WatermarkKey []byte // at least 16 bytes; required
 
 	EventInterval time.Duration // between motion events; default 30 s
@@ -77,6 +83,14 @@ func (c *Config) setDefaults() error {
 		return fmt.Errorf("camera: server %q is not an http(s) URL", c.Server)
 	}
 	c.Server = strings.TrimRight(c.Server, "/")
+	c.MoreServers = slices.Clone(c.MoreServers) // trimmed below: not the caller's slice
+	for i, s := range c.MoreServers {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("camera: server %q is not an http(s) URL", s)
+		}
+		c.MoreServers[i] = strings.TrimRight(s, "/")
+	}
 	if len(c.WatermarkKey) < minKeyLen {
 		return fmt.Errorf("camera: watermark key must be at least %d bytes", minKeyLen)
 	}
@@ -171,11 +185,12 @@ func NewWebSocketClient() *http.Client {
 
 // Fleet runs cameras. Add them, then Run.
 type Fleet struct {
-	cfg   Config
-	log   *slog.Logger
-	wsURL string
-	sched *scheduler
-	dials chan struct{}
+	cfg    Config
+	log    *slog.Logger
+	bases  []string // Server, then MoreServers
+	wsURLs []string // their device connection URLs
+	sched  *scheduler
+	dials  chan struct{}
 
 	mu      sync.Mutex
 	cams    []*Camera
@@ -193,8 +208,12 @@ func NewFleet(cfg Config) (*Fleet, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	ws := "ws" + strings.TrimPrefix(cfg.Server, "http") + "/api/v1/device/connect"
-	return &Fleet{cfg: cfg, log: cfg.Log, wsURL: ws, sched: newScheduler(),
+	bases := append([]string{cfg.Server}, cfg.MoreServers...)
+	ws := make([]string, len(bases))
+	for i, b := range bases {
+		ws[i] = "ws" + strings.TrimPrefix(b, "http") + "/api/v1/device/connect"
+	}
+	return &Fleet{cfg: cfg, log: cfg.Log, bases: bases, wsURLs: ws, sched: newScheduler(),
 		dials: make(chan struct{}, cfg.MaxDials), allDone: make(chan struct{})}, nil
 }
 

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -268,4 +270,90 @@ func TestCameraAgainstRealServer(t *testing.T) {
 			t.Fatalf("stats %+v", st)
 		}
 	})
+}
+
+// A camera given several addresses of the service starts on one of them,
+// spread, and moves to the next when it cannot connect: with the first
+// address dead (a node that was killed), every camera ends up connected
+// through the other and its events are acknowledged.
+func TestCameraMovesToAnotherServer(t *testing.T) {
+	cfg := server.Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:1"}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app, err := server.Open(t.Context(), cfg, server.DefaultOptions(), log)
+	if err != nil {
+		t.Fatalf("open server: %v", err)
+	}
+	public := httptest.NewServer(app.Public())
+	bgCtx, stopBackground := context.WithCancel(t.Context())
+	waitBackground := app.Background(bgCtx)
+	t.Cleanup(func() {
+		public.Close()
+		stopBackground()
+		waitBackground()
+		app.Close()
+	})
+	// An address nobody listens on any more.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+
+	owner := &api{t: t, url: public.URL}
+	creds := map[string]string{"email": "owner@example.com", "password": "correct horse battery staple"}
+	owner.must(201, "POST", "/api/v1/accounts", creds, nil)
+	var session struct{ Token string }
+	owner.must(201, "POST", "/api/v1/sessions", creds, &session)
+	owner.token = session.Token
+	var home struct{ ID string }
+	owner.must(201, "POST", "/api/v1/homes", map[string]string{"name": "Home"}, &home)
+
+	acked := map[string]int{}
+	var mu sync.Mutex
+	fleet, err := camera.NewFleet(camera.Config{
+		Server:        deadURL,
+		MoreServers:   []string{public.URL},
+		WatermarkKey:  wmKey,
+		EventInterval: 100 * time.Millisecond,
+		ClipFrames:    1,
+		Backoff:       camera.Backoff{Base: 10 * time.Millisecond, Cap: 100 * time.Millisecond},
+		Log:           log,
+		OnAck: func(a camera.Ack) {
+			mu.Lock()
+			acked[a.DeviceID]++
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cams []*camera.Camera
+	for i := range 4 {
+		var code struct{ Code string }
+		owner.must(201, "POST", "/api/v1/homes/"+home.ID+"/pairing-codes", nil, &code)
+		paired, err := camera.Pair(t.Context(), public.Client(), public.URL, code.Code, "CV-SIM", "test")
+		if err != nil {
+			t.Fatalf("pair: %v", err)
+		}
+		cam, err := fleet.Add(fmt.Sprintf("camera %d", i), paired)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cams = append(cams, cam)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	runErr := make(chan error, 1)
+	go func() { runErr <- fleet.Run(ctx) }()
+	eventually(t, "every camera connected and acknowledged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range cams {
+			if !c.Stats().Online.Load() || acked[c.DeviceID()] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	if err := <-runErr; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("fleet: %v", err)
+	}
 }

@@ -181,7 +181,7 @@ func (c *Camera) upload(ctx context.Context, ev queuedEvent) uploadResult {
 	}
 	uctx, cancel := context.WithTimeout(ctx, c.f.cfg.UploadTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(uctx, http.MethodPost, c.f.cfg.Server+"/api/v1/device/events", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(uctx, http.MethodPost, c.base()+"/api/v1/device/events", bytes.NewReader(body))
 	if err != nil {
 		return uploadResult{outcome: outcomeRejected, err: fmt.Errorf("upload: %w", err)}
 	}
@@ -229,7 +229,7 @@ func classify(res *http.Response, now time.Time) uploadResult {
 func (c *Camera) whoami(ctx context.Context) (string, uploadResult) {
 	wctx, cancel := context.WithTimeout(ctx, c.f.cfg.UploadTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(wctx, http.MethodGet, c.f.cfg.Server+"/api/v1/device", nil)
+	req, err := http.NewRequestWithContext(wctx, http.MethodGet, c.base()+"/api/v1/device", nil)
 	if err != nil {
 		return "", uploadResult{outcome: outcomeRejected, err: fmt.Errorf("who am I: %w", err)}
 	}

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// balancer stands in front of several nodes the way an operator's TCP
-// load balancer would: each new client connection goes to the next node
+// balancer stands in front of several nodes for the viewers and the
+// setup, the way an operator's TCP load balancer would: each new client connection goes to the next node
 // in turn, and a node that refuses the connection (killed, restarting) is
 // skipped. A connection to a node that dies is closed on both sides, so
 // the camera on it notices at once and reconnects through the balancer,

@@ -55,7 +55,9 @@ type Config struct {
 	Faults Faults // network faults between clients and server (ParseFaults)
 
 	// Scale-out: Nodes camvault serve processes (default 1) share the
-	// backends below, behind an in-process TCP balancer. With KillNode,
+	// backends below. Viewers reach them through an in-process TCP
+	// balancer; cameras are given every node's address (see clientPaths).
+	// With KillNode,
 	// instead of the whole outage one node is killed with SIGKILL at the
 	// end of the warm-up and stays down: the cameras it held must come back
 	// through the balancer to the others, and nothing may be lost.

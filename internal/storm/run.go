@@ -25,10 +25,11 @@ type runner struct {
 	res  Result
 	dir  string
 	srv  *cluster // nil against a target
-	prox *faultProxy
+	prox []*faultProxy
 
-	serverBase string // the server (or the nodes' balancer), directly: setup and the final listing
-	clientBase string // what cameras and viewers talk to: the server or the proxy
+	serverBase string   // the server (or the nodes' balancer), directly: setup and the final listing
+	clientBase string   // what viewers talk to: the server, the balancer, or the proxy in front
+	cameraURLs []string // what cameras talk to: every node, each directly or through its proxy
 
 	setupAPI api
 	accts    []*account
@@ -101,10 +102,11 @@ func (c *Config) fdsNeeded() uint64 {
 	if c.Faults.Enabled() {
 		per += 2 // the proxy's two ends
 	}
+	n := uint64(c.Cameras + c.UploadWorkers + 2*c.Viewers + c.MaxDials)
 	if c.Nodes > 1 {
-		per += 2 // the balancer's two ends
+		n += 2 * uint64(2*c.Viewers+8) // viewers also through the balancer
 	}
-	return per*uint64(c.Cameras+c.UploadWorkers+2*c.Viewers+c.MaxDials) + 512
+	return per*n + 512
 }
 
 func (r *runner) prepareDir() error {
@@ -159,16 +161,8 @@ func (r *runner) run(ctx context.Context) error {
 	if err := r.setup(ctx); err != nil {
 		return err
 	}
-	if r.cfg.Faults.Enabled() {
-		u, err := url.Parse(r.serverBase)
-		if err != nil {
-			return fmt.Errorf("server address: %w", err)
-		}
-		if r.prox, err = startProxy(r.cfg.Faults, u.Host); err != nil {
-			return err
-		}
-		r.clientBase = "http://" + r.prox.addr
-		r.log.Info("network faults on", "proxy", r.prox.addr, "faults", r.cfg.Faults.String())
+	if err := r.clientPaths(); err != nil {
+		return err
 	}
 	if r.cfg.CacheFaults != "" {
 		r.log.Info("cache faults on in every node", "faults", r.cfg.CacheFaults)
@@ -395,7 +389,8 @@ func (r *runner) newFleet() error {
 		return fmt.Errorf("camera renderer: %w", err)
 	}
 	r.fleet, err = camera.NewFleet(camera.Config{
-		Server:       r.clientBase,
+		Server:       r.cameraURLs[0],
+		MoreServers:  r.cameraURLs[1:],
 		WatermarkKey: r.key,
 		// Storm makes the events itself (generate), so it can hold them
 		// back while it measures idle connections; the fleet's own timer
@@ -707,9 +702,51 @@ func (r *runner) shutdown() {
 			r.log.Warn("stopping the server", "err", err)
 		}
 	}
-	if r.prox != nil {
-		r.prox.Close()
+	for _, p := range r.prox {
+		p.Close()
 	}
+}
+
+// clientPaths decides how clients reach the servers. Viewers go to the
+// server (or the nodes' balancer); cameras are given every node's address
+// and spread over them, moving to the next when theirs fails, as cameras
+// given several addresses do: through the balancer, each would cost the
+// storm two more sockets, and ten thousand cameras on three nodes would
+// not fit a process's file descriptors. With network faults, a proxy sits
+// in front of each of those paths.
+func (r *runner) clientPaths() error {
+	via := func(base string) (string, error) {
+		if !r.cfg.Faults.Enabled() {
+			return base, nil
+		}
+		u, err := url.Parse(base)
+		if err != nil {
+			return "", fmt.Errorf("server address: %w", err)
+		}
+		p, err := startProxy(r.cfg.Faults, u.Host)
+		if err != nil {
+			return "", err
+		}
+		r.prox = append(r.prox, p)
+		r.log.Info("network faults on", "proxy", p.addr, "to", u.Host, "faults", r.cfg.Faults.String())
+		return "http://" + p.addr, nil
+	}
+	var err error
+	if r.clientBase, err = via(r.serverBase); err != nil {
+		return err
+	}
+	if r.srv == nil || len(r.srv.nodes) == 1 {
+		r.cameraURLs = []string{r.clientBase}
+		return nil
+	}
+	for _, n := range r.srv.nodes {
+		u, err := via("http://" + n.addr)
+		if err != nil {
+			return err
+		}
+		r.cameraURLs = append(r.cameraURLs, u)
+	}
+	return nil
 }
 
 // sleep waits d or until ctx ends.
