@@ -74,8 +74,13 @@ func newAPITransport(conns int) *http.Transport {
 // no per-host limit; it speaks HTTP/1.1 only, which the upgrade needs.
 func newWSTransport() *http.Transport {
 	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		Proxy: nil,
+		// On loopback a connection is made at once unless the server's
+		// accept queue overflowed and dropped the SYN; then the kernel would
+		// retry it for a minute while the attempt holds one of the fleet's
+		// few dial slots. Give up after the first retransmission and let
+		// the camera's backoff decide, as a camera on its own would.
+		DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          16,
 		IdleConnTimeout:       30 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,

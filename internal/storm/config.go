@@ -49,7 +49,7 @@ type Config struct {
 
 	QueueSize     int           // each camera's offline queue; default: enough for the whole run
 	UploadWorkers int           // camera uploads in flight across the fleet; default 32
-	MaxDials      int           // camera connection attempts in flight; default 256
+	MaxDials      int           // camera connection attempts in flight; default the larger of 256 and cameras/8
 	BackoffCap    time.Duration // the cameras' reconnect backoff cap; default the protocol's 5 min
 
 	Faults Faults // network faults between clients and server (ParseFaults)
@@ -117,7 +117,10 @@ func (c *Config) setDefaults() error {
 	def(&c.Cameras, 100)
 	def(&c.ViewerMedia, 2)
 	def(&c.UploadWorkers, 32)
-	def(&c.MaxDials, 256)
+	// Every real camera dials on its own; the simulated ones share dial
+	// slots to bound this process's sockets. Enough that the slots are not
+	// what sets the reconnect time.
+	def(&c.MaxDials, max(256, c.Cameras/8))
 	defDur(&c.Warmup, 10*time.Second)
 	defDur(&c.Timeout, 10*time.Minute)
 	defDur(&c.EventInterval, 30*time.Second)
