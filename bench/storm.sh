@@ -57,7 +57,10 @@ shared() {
 for run in "${runs[@]}"; do
   case $run in
   embedded) storm embedded --outage 30s ;;
-  faults) storm faults --outage 30s --net-faults 'latency=20ms,jitter=10ms,reset=0.01,slice=0.5,slice_size=512' ;;
+  # Through the proxy each camera costs three sockets in this process: 5,000
+  # cameras fit a file descriptor limit of 20,000, 10,000 do not.
+  faults) storm faults --cameras "${FAULT_CAMERAS:-5000}" --accounts "${FAULT_ACCOUNTS:-500}" --outage 30s \
+    --net-faults 'latency=20ms,jitter=10ms,reset=0.01,slice=0.5,slice_size=512' ;;
   connects) storm connects --outage 5s --backoff-cap 2s ;;
   nodes)
     shared nodes >"$WORK/flags"
