@@ -166,6 +166,14 @@ func eventPrefix(deviceID string, randN func(int64) int64) string {
 	return string(b)
 }
 
+// Connecting reports whether a connection attempt is under way (waiting
+// for a dial slot, dialing, or in the handshake).
+func (c *Camera) Connecting() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connecting
+}
+
 // Name is the camera's name.
 func (c *Camera) Name() string { return c.name }
 

@@ -565,6 +565,7 @@ func (r *runner) recover(ctx context.Context, t time.Time, counts func(*camera.C
 		if time.Now().After(deadline) {
 			r.res.TimedOut = true
 			r.log.Warn("timed out", "cameras_back", nBack, "cameras_expected_back", nCount, "cameras", len(r.cams))
+			r.logNotBack(back, counts, since)
 			break
 		}
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {
@@ -590,6 +591,22 @@ func (r *runner) recover(ctx context.Context, t time.Time, counts func(*camera.C
 	r.res.ReconnectSecondsP99 = Percentile(vals, 99)
 	r.res.ReconnectSecondsMax = Percentile(vals, 100)
 	return nil
+}
+
+// logNotBack says, for a few cameras that did not come back, where each
+// one is: what a timed-out storm needs to be understood.
+func (r *runner) logNotBack(back []float64, counts func(*camera.Camera) bool, since int64) {
+	shown := 0
+	for i, c := range r.cams {
+		if back[i] > 0 || !counts(c) || shown == 5 {
+			continue
+		}
+		shown++
+		st := c.Stats()
+		r.log.Warn("camera not back", "device", c.DeviceID(), "online", st.Online.Load(), "connecting", c.Connecting(),
+			"connects", st.Connects.Load(), "last_connect_s", float64(st.LastConnect.Load()-since)/1e9,
+			"last_disconnect_s", float64(st.LastDisconnect.Load()-since)/1e9, "queued", st.Queued.Load(), "err", c.Err())
+	}
 }
 
 // waitDrained waits until every event is acknowledged, or the deadline.
