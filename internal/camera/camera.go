@@ -107,6 +107,8 @@ type Camera struct {
 	conn          *websocket.Conn
 	connGen       uint64 // bumped on each connection
 	connecting    bool
+	connectDue    time.Time // when the pending connect timer fires; zero: none pending
+	connectErr    error     // why the last connection ended or attempt failed
 	everConnected bool
 	heartbeat     time.Duration
 	connAttempt   int // failed connection attempts in a row
@@ -172,6 +174,15 @@ func (c *Camera) Connecting() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.connecting
+}
+
+// ConnectDue is when the camera's next connection attempt is due (zero
+// when none is scheduled), how many attempts in a row have failed, and why
+// the last connection ended or attempt failed.
+func (c *Camera) ConnectDue() (time.Time, int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connectDue, c.connAttempt, c.connectErr
 }
 
 // Name is the camera's name.

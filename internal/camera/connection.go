@@ -30,6 +30,7 @@ type message struct {
 // connection's reader.
 func (c *Camera) onConnectTimer(ctx context.Context) {
 	c.mu.Lock()
+	c.connectDue = time.Time{}
 	if c.stopped || c.connecting || c.conn != nil || c.f.closing.Load() {
 		c.mu.Unlock()
 		return
@@ -63,6 +64,11 @@ func (c *Camera) connection(ctx context.Context) {
 		return
 	}
 	err = c.readLoop(ctx, conn, gen)
+	// Release the socket now: a connection whose peer died is not closed by
+	// the failed read, and ten thousand of them left to the garbage
+	// collector once used up the storm's file descriptors, so that some
+	// cameras could not dial again after a server restart.
+	conn.CloseNow()
 	c.detach(gen)
 	switch websocket.CloseStatus(err) {
 	case closeReplaced:
@@ -151,9 +157,11 @@ func (c *Camera) scheduleReconnect(ra time.Duration, cause error) {
 	d := c.f.cfg.Backoff.Delay(c.connAttempt, ra, c.f.cfg.RandN)
 	c.connAttempt++
 	attempt := c.connAttempt
+	when := c.f.cfg.Now().Add(d)
+	c.connectDue, c.connectErr = when, cause
 	c.mu.Unlock()
 	c.f.log.Info("camera disconnected; will reconnect", c.logAttrs("err", cause, "attempt", attempt, "in", d)...)
-	c.f.sched.add(timerEntry{when: c.f.cfg.Now().Add(d), cam: c, kind: timerConnect})
+	c.f.sched.add(timerEntry{when: when, cam: c, kind: timerConnect})
 }
 
 // readLoop reads the server's messages until the connection ends. It does

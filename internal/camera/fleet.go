@@ -280,6 +280,9 @@ func (f *Fleet) Run(ctx context.Context) error {
 		if f.cfg.StartSpread > 0 {
 			spread = time.Duration(f.cfg.RandN(int64(f.cfg.StartSpread) + 1))
 		}
+		c.mu.Lock()
+		c.connectDue = now.Add(spread)
+		c.mu.Unlock()
 		f.sched.add(timerEntry{when: now.Add(spread), cam: c, kind: timerConnect})
 		first := time.Duration(f.cfg.RandN(int64(c.interval) + 1))
 		f.sched.add(timerEntry{when: now.Add(first), cam: c, kind: timerEvent, gen: c.eventGen})

@@ -603,7 +603,13 @@ func (r *runner) logNotBack(back []float64, counts func(*camera.Camera) bool, si
 		}
 		shown++
 		st := c.Stats()
+		due, attempts, lastErr := c.ConnectDue()
+		dueIn := "none"
+		if !due.IsZero() {
+			dueIn = time.Until(due).Round(time.Millisecond).String()
+		}
 		r.log.Warn("camera not back", "device", c.DeviceID(), "online", st.Online.Load(), "connecting", c.Connecting(),
+			"next_attempt_in", dueIn, "failed_attempts", attempts, "last_error", lastErr,
 			"connects", st.Connects.Load(), "last_connect_s", float64(st.LastConnect.Load()-since)/1e9,
 			"last_disconnect_s", float64(st.LastDisconnect.Load()-since)/1e9, "queued", st.Queued.Load(), "err", c.Err())
 	}
