@@ -83,49 +83,51 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	if err != nil {
 		return nil, err
 	}
+	// What is opened is closed again, newest first, if Open fails later.
+	var undo []func()
+	opened := false
+	defer func() {
+		if opened {
+			return
+		}
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}()
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	undo = append(undo, func() { st.Close() })
 	if err := checkKeys(ctx, st, kr); err != nil {
-		st.Close()
 		return nil, err
 	}
 	b, err := openBus(ctx, cfg, log)
 	if err != nil {
-		st.Close()
 		return nil, fmt.Errorf("open bus: %w", err)
 	}
-	opened := false
-	defer func() {
-		if !opened {
-			b.Close()
-		}
-	}()
+	undo = append(undo, func() { b.Close() })
 	// Every committed change of grants is announced to the other nodes.
 	st = grantnotice.Wrap(st, b, log)
 	a := &App{cfg: cfg, log: log, store: st, bus: b, metrics: metrics.New()}
 	a.identity, err = identity.New(st, kr, opts.Identity)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	blobs, err := openBlobs(ctx, cfg)
 	if err != nil {
-		st.Close()
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
 	a.breaker = breaker.New(st, opts.Breaker, log, breakerMetrics(a.metrics))
 	if err := a.breaker.Sync(ctx); err != nil {
-		st.Close()
 		return nil, fmt.Errorf("cache breaker: %w", err)
 	}
 	c, closeC, err := openCache(ctx, cfg, opts.Cache, kr, &cacheAlarms{metrics: a.metrics, incidents: st, breaker: a.breaker, log: log, now: time.Now}, log)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	a.closeC = closeC
+	undo = append(undo, closeC)
 	// The media path decides from cached grants (versions checked against
 	// the store on every request); managing homes reads the store alone.
 	decider := authz.New(st)
@@ -147,7 +149,6 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	}).Handler()
 	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Revoke: a.gateway.Revoke, Log: log})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	a.public = web.Mount(apiHandler, webApp) // /api/... as before; the browser app everywhere else
@@ -156,15 +157,12 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	// On a blob store other nodes share, only old ones: a young blob may
 	// be an upload another node is about to commit.
 	if n, err := a.events.RemoveOrphans(ctx, cfg.orphanMinAge()); err != nil {
-		st.Close()
 		return nil, fmt.Errorf("remove orphan blobs: %w", err)
 	} else if n > 0 {
 		log.Info("removed orphan blobs", "count", n)
 	}
 	a.admin = admin.Handler(a.metrics.Registry, map[string]admin.Pinger{"store": st})
 	if _, err := grantnotice.Listen(ctx, b, dropCachedGrants(c, st, log)); err != nil {
-		a.closeC()
-		st.Close()
 		return nil, fmt.Errorf("listen for grant notices: %w", err)
 	}
 	opened = true
