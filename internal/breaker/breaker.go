@@ -58,6 +58,7 @@ func DefaultConfig() Config {
 const (
 	Blocked  = "egress_blocked" // a media response the last step refused
 	Mismatch = "cache_mismatch" // a cache entry that did not prove what it was
+	Opened   = "breaker_open"   // the incident recorded when the breaker opens
 )
 
 // Breaker counts alarms and says whether the cache may be used. It is safe
@@ -168,7 +169,7 @@ func (b *Breaker) Sync(ctx context.Context) error {
 		b.pending = ""
 		b.mu.Unlock()
 		if changed {
-			in := store.Incident{ID: id.New(), At: at, Kind: "breaker_open", Detail: "cache bypassed on every node: " + reason}
+			in := store.Incident{ID: id.New(), At: at, Kind: Opened, Detail: "cache bypassed on every node: " + reason}
 			if err := b.store.RecordIncident(ctx, in); err != nil {
 				b.log.Error("recording the breaker incident", "err", err)
 			}

@@ -11,30 +11,6 @@ import (
 	"github.com/camvault/camvault/internal/apperr"
 )
 
-// statusOf maps the error vocabulary to HTTP statuses. It is the only place
-// that does.
-func statusOf(c apperr.Code) int {
-	switch c {
-	case apperr.Invalid, apperr.WeakPassword:
-		return http.StatusBadRequest
-	case apperr.Unauthorized:
-		return http.StatusUnauthorized
-	case apperr.Forbidden:
-		return http.StatusForbidden
-	case apperr.NotFound:
-		return http.StatusNotFound
-	case apperr.Conflict:
-		return http.StatusConflict
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apperr.Throttled:
-		return http.StatusTooManyRequests
-	case apperr.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }
@@ -62,7 +38,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.RetryAfter > 0 || e.Code == apperr.Throttled || e.Code == apperr.Unavailable {
 		w.Header().Set("Retry-After", retryAfter(e.RetryAfter, e.Code == apperr.Unavailable))
 	}
-	writeJSON(w, statusOf(e.Code), errorBody{Error: errorDetail{Code: e.Code, Message: e.Message}})
+	writeJSON(w, apperr.HTTPStatus(e.Code), errorBody{Error: errorDetail{Code: e.Code, Message: e.Message}})
 }
 
 // retryAfter renders a Retry-After in whole seconds, at least one. When

@@ -11,11 +11,12 @@ import (
 )
 
 // balancer stands in front of several nodes for the viewers and the
-// setup, the way an operator's TCP load balancer would: each new client connection goes to the next node
-// in turn, and a node that refuses the connection (killed, restarting) is
-// skipped. A connection to a node that dies is closed on both sides, so
-// the camera on it notices at once and reconnects through the balancer,
-// which then sends it to a node that is up.
+// setup, the way an operator's TCP load balancer would: each new client
+// connection goes to the next node in turn, and a node that refuses the
+// connection (killed, restarting) is skipped. A connection to a node that
+// dies is closed on both sides, so the client on it notices at once and
+// its next connection goes to a node that is up. (Cameras do not use it:
+// they are given every node's address; see clientPaths.)
 type balancer struct {
 	ln    net.Listener
 	nodes []string

@@ -131,12 +131,8 @@ func (c *cluster) rss() int64 {
 	for _, n := range c.nodes {
 		sum += n.rss()
 	}
-	for {
-		peak := c.rssPeak.Load()
-		if sum <= peak || c.rssPeak.CompareAndSwap(peak, sum) {
-			return sum
-		}
-	}
+	storeMax(&c.rssPeak, sum)
+	return sum
 }
 
 // logTails is the end of every node's log, for an error message.

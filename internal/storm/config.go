@@ -60,7 +60,8 @@ type Config struct {
 	// With KillNode,
 	// instead of the whole outage one node is killed with SIGKILL at the
 	// end of the warm-up and stays down: the cameras it held must come back
-	// through the balancer to the others, and nothing may be lost.
+	// to the others (they move to their next address), and nothing may be
+	// lost.
 	Nodes    int
 	KillNode bool
 	Store    string // every node's --store; required with several nodes

@@ -66,7 +66,6 @@ type tally struct {
 	Stored    int64 // distinct events the owners' listings show, of storm's cameras
 	Lost      int64 // generated but never acknowledged, or acknowledged but not listed
 	Dups      int64 // listed beyond the distinct acknowledged events, or one event acknowledged under two IDs
-	Foreign   int64 // events in an owner's listing that are not of that home's cameras
 }
 
 // compare checks the ledger against listed (device -> the server IDs the

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -275,7 +276,7 @@ func (r *runner) run(ctx context.Context) error {
 // startServer starts the server, or checks the target.
 func (r *runner) startServer(ctx context.Context) error {
 	if r.cfg.Target != "" {
-		r.serverBase = trimSlash(r.cfg.Target)
+		r.serverBase = strings.TrimRight(r.cfg.Target, "/")
 		r.clientBase = r.serverBase
 		client := &http.Client{Timeout: 10 * time.Second}
 		return retry(ctx, 3, func() error {
@@ -294,13 +295,6 @@ func (r *runner) startServer(ctx context.Context) error {
 	r.clientBase = r.serverBase
 	r.log.Info("server started", "addr", r.srv.addr(), "nodes", len(r.srv.nodes), "dir", r.dir)
 	return nil
-}
-
-func trimSlash(s string) string {
-	for len(s) > 0 && s[len(s)-1] == '/' {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // setup creates the accounts, pairs the cameras and logs the viewers in.
@@ -500,9 +494,9 @@ func (r *runner) outage(ctx context.Context, stopGenerating func()) error {
 }
 
 // killNode kills one node of several with SIGKILL; it stays down. The
-// cameras it held lose their connection at once (the balancer closes
-// what it had open to the node) and must come back to the other nodes;
-// the others' cameras are not disturbed.
+// cameras it held lose their connection at once (the kernel closes the
+// dead node's sockets), find it refusing connections and move to their
+// next address; the others' cameras are not disturbed.
 func (r *runner) killNode(ctx context.Context, stopGenerating func()) error {
 	r.mark("kill-node")
 	killed := time.Now()

@@ -199,10 +199,16 @@ func (s *serverProc) rss() int64 {
 	if err != nil {
 		return 0
 	}
+	storeMax(&s.rssPeak, v)
+	return v
+}
+
+// storeMax raises a to v if v is larger, safely against other callers.
+func storeMax(a *atomic.Int64, v int64) {
 	for {
-		peak := s.rssPeak.Load()
-		if v <= peak || s.rssPeak.CompareAndSwap(peak, v) {
-			return v
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
 		}
 	}
 }

@@ -93,7 +93,7 @@ func (a *App) authFailed(w http.ResponseWriter, r *http.Request, p authPage, err
 	if e.Code == apperr.Conflict {
 		p.Error = "An account with this email already exists. Log in instead."
 	}
-	a.render(w, r, statusOf(e.Code), "login", nil, p)
+	a.render(w, r, apperr.HTTPStatus(e.Code), "login", nil, p)
 	return nil
 }
 

@@ -259,27 +259,7 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, u *user, err error) {
 		return
 	}
 	e, _ := apperr.As(err)
-	a.render(w, r, statusOf(e.Code), "message", u, messagePage{Title: "That did not work", Text: e.Message, Link: backTo(r), LinkText: "Go back"})
-}
-
-func statusOf(c apperr.Code) int {
-	switch c {
-	case apperr.Invalid, apperr.WeakPassword:
-		return http.StatusBadRequest
-	case apperr.Unauthorized:
-		return http.StatusUnauthorized
-	case apperr.Forbidden:
-		return http.StatusForbidden
-	case apperr.Conflict:
-		return http.StatusConflict
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apperr.Throttled:
-		return http.StatusTooManyRequests
-	case apperr.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
+	a.render(w, r, apperr.HTTPStatus(e.Code), "message", u, messagePage{Title: "That did not work", Text: e.Message, Link: backTo(r), LinkText: "Go back"})
 }
 
 func (a *App) notFound(w http.ResponseWriter, r *http.Request, u *user) {

@@ -73,8 +73,7 @@ func (s *Store) EventByID(ctx context.Context, id string) (store.Event, error) {
 // EventByDeviceEventID reads a device's event, live or marked deleted, by
 // the device's ID for it: a retry of a deleted event must not store it again.
 func (s *Store) EventByDeviceEventID(ctx context.Context, deviceID, deviceEventID string) (store.Event, error) {
-	e, err := scanEvent(s.read.QueryRowContext(ctx,
-		`SELECT `+eventCols+` FROM events WHERE device_id = ? AND device_event_id = ?`, deviceID, deviceEventID))
+	e, err := scanEvent(s.read.QueryRowContext(ctx, eventByDeviceEventQuery, deviceID, deviceEventID))
 	return e, wrap("event by device event id", err)
 }
 
