@@ -104,14 +104,22 @@ func (b *Breaker) Open() bool { return b.open.Load() }
 func (b *Breaker) Alarm(kind string) {
 	now := b.cfg.Now()
 	b.mu.Lock()
+	if b.open.Load() {
+		// Already open: the alarm cannot trip it again, and keeping it
+		// would grow the list for as long as the breaker stays open.
+		b.mu.Unlock()
+		return
+	}
 	cut := 0
 	for cut < len(b.alarms) && now.Sub(b.alarms[cut]) > b.cfg.Window {
 		cut++
 	}
 	b.alarms = append(b.alarms[cut:], now)
-	trip := len(b.alarms) >= b.cfg.Threshold && !b.open.Load()
+	trip := len(b.alarms) >= b.cfg.Threshold
+	reason := ""
 	if trip {
-		b.pending = fmt.Sprintf("%d alarms within %s, the last a %s", len(b.alarms), b.cfg.Window, kind)
+		reason = fmt.Sprintf("%d alarms within %s, the last a %s", len(b.alarms), b.cfg.Window, kind)
+		b.pending = reason
 		b.alarms = nil
 		b.setOpen(true)
 	}
@@ -121,7 +129,7 @@ func (b *Breaker) Alarm(kind string) {
 			b.metrics.Trips()
 		}
 		b.log.Error("cache breaker open: the cache is out of the media and authorization paths until an operator resets it",
-			"reason", b.pending, "kind", kind)
+			"reason", reason, "kind", kind)
 		select {
 		case b.kick <- struct{}{}:
 		default:
