@@ -80,6 +80,11 @@ func encodeGrant(m store.Membership, deviceID string) []byte {
 // decodeGrant reads an entry, checking it names what was asked for (the
 // sealing already proved it was written for this key; this is the last
 // look before it is used). homeID "" accepts any home (KindDeviceGrant).
+// GrantKey is the cache key of a person's grant for a home; its tenant is
+// the home. Whoever drops such an entry builds the key here, so a change of
+// layout cannot leave a drop that silently misses.
+func GrantKey(homeID, accountID string) cache.Key { return cache.NewKey(KindGrant, homeID, accountID) }
+
 func decodeGrant(b []byte, homeID, accountID, deviceID string) (store.Membership, bool) {
 	parts, ok := decodeParts(b)
 	if !ok || len(parts) < grantFixedParts || string(parts[0]) != grantFormat || len(parts[2]) != 8 || len(parts[7]) != 8 {
@@ -149,7 +154,7 @@ func (d *Decider) member(ctx context.Context, homeID, accountID string) (store.M
 		return store.Membership{}, err
 	}
 	ctx = cache.WithRequester(ctx, string(Person), accountID)
-	key := cache.NewKey(KindGrant, homeID, accountID)
+	key := GrantKey(homeID, accountID)
 	if raw, version, hit, err := d.cache.Get(ctx, key, homeID); err == nil && hit && version == uint64(v) {
 		if m, ok := decodeGrant(raw, homeID, accountID, ""); ok {
 			return m, nil

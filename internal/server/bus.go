@@ -11,13 +11,13 @@ import (
 )
 
 // dropCachedGrants is what a node does with a grant notice from any node:
-// it drops the cached memberships the notice concerns, so they are
-// recomputed from the store at once rather than found stale and replaced
-// on the next request. Correctness never waits for this: a cached grant is
-// used only when its version is the store's current one.
+// it drops the cached memberships the notice concerns. A stale entry would
+// be a miss on its next use anyway (a cached grant is used only when its
+// version is the store's current one), so this only frees the memory, or
+// the shared Redis entry, sooner; correctness never waits for it.
 func dropCachedGrants(c *cache.Cache, st store.Store, log *slog.Logger) func(context.Context, grantnotice.Notice) {
 	drop := func(ctx context.Context, homeID, accountID string) {
-		if err := c.Delete(ctx, cache.NewKey(authz.KindGrant, homeID, accountID), homeID); err != nil {
+		if err := c.Delete(ctx, authz.GrantKey(homeID, accountID), homeID); err != nil {
 			log.Debug("dropping a cached grant", "err", err)
 		}
 	}

@@ -62,14 +62,14 @@ func TestGrantNoticeDropsCachedGrants(t *testing.T) {
 	grants := [][2]string{{h1, ann}, {h1, bob}, {h2, ann}}
 	fill := func() {
 		for _, g := range grants {
-			if err := c.Put(ctx, cache.NewKey(authz.KindGrant, g[0], g[1]), g[0], 1, []byte(g[1])); err != nil {
+			if err := c.Put(ctx, authz.GrantKey(g[0], g[1]), g[0], 1, []byte(g[1])); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	cached := func() (left [][2]string) {
 		for _, g := range grants {
-			if v, _, hit, err := c.Get(ctx, cache.NewKey(authz.KindGrant, g[0], g[1]), g[0]); err == nil && hit && bytes.Equal(v, []byte(g[1])) {
+			if v, _, hit, err := c.Get(ctx, authz.GrantKey(g[0], g[1]), g[0]); err == nil && hit && bytes.Equal(v, []byte(g[1])) {
 				left = append(left, g)
 			}
 		}
