@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
@@ -27,14 +28,18 @@ type Meta struct {
 
 var deviceEventID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// Kinds of event.
-var kinds = map[string]bool{"motion": true, "person": true, "sound": true}
+// Kinds are the kinds of event a camera reports, in the order a filter
+// lists them.
+func Kinds() []string { return []string{"motion", "person", "sound"} }
+
+// validKind reports whether k is one of Kinds.
+func validKind(k string) bool { return slices.Contains(Kinds(), k) }
 
 func (s *Service) checkMeta(m Meta) error {
 	if !deviceEventID.MatchString(m.EventID) {
 		return apperr.New(apperr.Invalid, "event_id must be 1 to 64 of A-Z a-z 0-9 _ -")
 	}
-	if !kinds[m.Kind] {
+	if !validKind(m.Kind) {
 		return apperr.New(apperr.Invalid, `kind must be "motion", "person" or "sound"`)
 	}
 	if m.StartedAt.IsZero() || m.StartedAt.Year() < 2000 || m.StartedAt.After(s.now().Add(24*time.Hour)) {

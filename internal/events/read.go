@@ -49,7 +49,7 @@ func (s *Service) List(ctx context.Context, p authz.Principal, q ListQuery) (Pag
 		return Page{}, apperr.New(apperr.Invalid, "limit must be 1 to %d", maxLimit)
 	}
 	for _, k := range q.Kinds {
-		if !kinds[k] {
+		if !validKind(k) {
 			return Page{}, apperr.New(apperr.Invalid, `kind must be "motion", "person" or "sound"`)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/websession"
 )
 
 type credentials struct {
@@ -38,18 +39,12 @@ type loginResponse struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-const maxUserAgent = 256
-
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var in loginRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	ua := r.UserAgent()
-	if len(ua) > maxUserAgent {
-		ua = ua[:maxUserAgent]
-	}
-	l, err := s.identity.Login(r.Context(), in.Email, in.Password, identity.Client{Address: clientAddress(r), UserAgent: ua})
+	l, err := s.identity.Login(r.Context(), in.Email, in.Password, identity.Client{Address: websession.ClientAddress(r), UserAgent: r.UserAgent()})
 	switch apperr.CodeOf(err) {
 	case apperr.Throttled:
 		s.metrics.ThrottledLogins.Inc()

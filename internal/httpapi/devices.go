@@ -5,6 +5,7 @@ import (
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/gateway"
+	"github.com/camvault/camvault/internal/websession"
 )
 
 func (s *Server) pair(w http.ResponseWriter, r *http.Request) error {
@@ -16,7 +17,7 @@ func (s *Server) pair(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	p, err := s.homes.Pair(r.Context(), in.Code, in.Model, in.Firmware, clientAddress(r))
+	p, err := s.homes.Pair(r.Context(), in.Code, in.Model, in.Firmware, websession.ClientAddress(r))
 	if apperr.CodeOf(err) == apperr.Throttled {
 		s.metrics.ThrottledLogins.Inc()
 	}

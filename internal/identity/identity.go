@@ -118,6 +118,9 @@ type Login struct {
 	AccountID string
 }
 
+// maxUserAgent is how much of a client's User-Agent a session keeps.
+const maxUserAgent = 256
+
 // Client describes where a login came from; it is kept sealed with the
 // session so a person can review their sessions.
 type Client struct {
@@ -131,6 +134,9 @@ var errBadLogin = apperr.New(apperr.Unauthorized, "email or password is incorrec
 // and a wrong password answer alike and cost the same work. Repeated
 // failures per account and per client address are throttled.
 func (s *Service) Login(ctx context.Context, email, password string, client Client) (Login, error) {
+	if len(client.UserAgent) > maxUserAgent {
+		client.UserAgent = client.UserAgent[:maxUserAgent]
+	}
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return Login{}, err

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -197,14 +196,4 @@ func sentence(e events.AuditView, camera string) string {
 		s += ", and camvault refused to send it"
 	}
 	return s
-}
-
-// clientAddress is the connection's peer address, kept with a session so
-// its owner can recognise it.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

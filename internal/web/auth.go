@@ -106,11 +106,7 @@ func waitWords(d time.Duration) string {
 
 // startSession logs in and sets the session cookie.
 func (a *App) startSession(w http.ResponseWriter, r *http.Request, email, password, next string) error {
-	ua := r.UserAgent()
-	if len(ua) > 256 {
-		ua = ua[:256]
-	}
-	l, err := a.identity.Login(r.Context(), email, password, identity.Client{Address: clientAddress(r), UserAgent: ua})
+	l, err := a.identity.Login(r.Context(), email, password, identity.Client{Address: websession.ClientAddress(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		return err
 	}

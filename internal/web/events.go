@@ -14,10 +14,6 @@ import (
 // load comes as the person scrolls.
 const pageSize = 24
 
-// eventKinds are the kinds a camera reports, in the order the filter lists
-// them.
-var eventKinds = []string{"motion", "person", "sound"}
-
 // place is what the pages know about the homes and cameras a person can
 // see: names for IDs, and the lists the filters offer.
 type place struct {
@@ -76,7 +72,7 @@ func (timelinePage) pageTitle() (string, string) { return "Events", "events" }
 // the page's script to append as the person scrolls.
 func (a *App) timeline(w http.ResponseWriter, r *http.Request, u *user) error {
 	q := r.URL.Query()
-	p := timelinePage{Kinds: eventKinds, Home: q.Get("home"), Camera: q.Get("camera"), Kind: q.Get("kind"), Date: q.Get("date")}
+	p := timelinePage{Kinds: events.Kinds(), Home: q.Get("home"), Camera: q.Get("camera"), Kind: q.Get("kind"), Date: q.Get("date")}
 	pl, err := a.places(r, u)
 	if err != nil {
 		return err

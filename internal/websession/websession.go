@@ -129,3 +129,13 @@ func SameOrigin(r *http.Request) bool {
 func Safe(method string) bool {
 	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }
+
+// ClientAddress is the address a request came from: the TCP peer, never a
+// header a client could write (X-Forwarded-For is not trusted).
+func ClientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
