@@ -86,7 +86,7 @@ func encodeGrant(m store.Membership, deviceID string) []byte {
 func GrantKey(homeID, accountID string) cache.Key { return cache.NewKey(KindGrant, homeID, accountID) }
 
 func decodeGrant(b []byte, homeID, accountID, deviceID string) (store.Membership, bool) {
-	parts, ok := decodeParts(b)
+	parts, ok := keys.Decode(b)
 	if !ok || len(parts) < grantFixedParts || string(parts[0]) != grantFormat || len(parts[2]) != 8 || len(parts[7]) != 8 {
 		return store.Membership{}, false
 	}
@@ -113,31 +113,6 @@ func decodeGrant(b []byte, homeID, accountID, deviceID string) (store.Membership
 		return store.Membership{}, false
 	}
 	return m, true
-}
-
-// decodeParts reverses keys.Encode.
-func decodeParts(b []byte) ([][]byte, bool) {
-	if len(b) < 4 {
-		return nil, false
-	}
-	n := binary.BigEndian.Uint32(b)
-	b = b[4:]
-	if uint64(n) > uint64(len(b))/4 {
-		return nil, false // each part takes at least its 4-byte length
-	}
-	parts := make([][]byte, n)
-	for i := range parts {
-		if len(b) < 4 {
-			return nil, false
-		}
-		l := binary.BigEndian.Uint32(b)
-		b = b[4:]
-		if uint64(len(b)) < uint64(l) {
-			return nil, false
-		}
-		parts[i], b = b[:l:l], b[l:]
-	}
-	return parts, len(b) == 0
 }
 
 // member reads a person's membership of a home: from the cache when its

@@ -115,21 +115,6 @@ func (s sealer) open(key Key, sealed []byte) (entry, openResult) {
 
 // decode reverses keys.Encode for exactly n parts, returning subslices of b.
 func decode(b []byte, n int) ([][]byte, bool) {
-	if len(b) < 4 || binary.BigEndian.Uint32(b) != uint32(n) {
-		return nil, false
-	}
-	b = b[4:]
-	parts := make([][]byte, n)
-	for i := range parts {
-		if len(b) < 4 {
-			return nil, false
-		}
-		l := binary.BigEndian.Uint32(b)
-		b = b[4:]
-		if uint64(len(b)) < uint64(l) {
-			return nil, false
-		}
-		parts[i], b = b[:l:l], b[l:]
-	}
-	return parts, len(b) == 0
+	parts, ok := keys.Decode(b)
+	return parts, ok && len(parts) == n
 }

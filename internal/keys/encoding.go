@@ -27,6 +27,32 @@ func Encode(parts ...[]byte) []byte {
 	return out
 }
 
+// Decode reverses Encode. It fails on a truncated input or a leftover byte,
+// so exactly the outputs of Encode decode. The parts are subslices of b.
+func Decode(b []byte) ([][]byte, bool) {
+	if len(b) < 4 {
+		return nil, false
+	}
+	n := binary.BigEndian.Uint32(b)
+	b = b[4:]
+	if uint64(n) > uint64(len(b))/4 {
+		return nil, false // each part takes at least its 4-byte length
+	}
+	parts := make([][]byte, n)
+	for i := range parts {
+		if len(b) < 4 {
+			return nil, false
+		}
+		l := binary.BigEndian.Uint32(b)
+		b = b[4:]
+		if uint64(len(b)) < uint64(l) {
+			return nil, false
+		}
+		parts[i], b = b[:l:l], b[l:]
+	}
+	return parts, len(b) == 0
+}
+
 // AD builds associated data for a seal: a purpose naming what is sealed,
 // then the identifiers that place it, all length-prefixed.
 func AD(purpose string, parts ...string) []byte {

@@ -292,3 +292,23 @@ func TestUnwrapCache(t *testing.T) {
 		t.Fatalf("%d keys cached, bound is %d", n, maxCachedDataKeys)
 	}
 }
+
+// TestDecode: Decode gives back exactly what Encode was given, and refuses
+// every truncation and a trailing byte.
+func TestDecode(t *testing.T) {
+	for _, list := range [][][]byte{{}, {{}}, {[]byte("a")}, {[]byte("home"), {}, []byte("\x00\x00\x00\x01")}} {
+		b := Encode(list...)
+		got, ok := Decode(b)
+		if !ok || !equalLists(got, list) {
+			t.Fatalf("Decode(Encode(%q)) = %q, %v", list, got, ok)
+		}
+		for i := range b {
+			if _, ok := Decode(b[:i]); ok {
+				t.Errorf("Decode of %d of %d bytes of %q succeeded", i, len(b), list)
+			}
+		}
+		if _, ok := Decode(append(b, 0)); ok {
+			t.Errorf("Decode with a trailing byte of %q succeeded", list)
+		}
+	}
+}

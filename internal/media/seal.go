@@ -159,24 +159,15 @@ func ReadLabel(src io.ReaderAt) (Label, int64, error) {
 }
 
 func decodeLabel(b []byte) ([]string, bool) {
-	if len(b) < 4 || binary.BigEndian.Uint32(b) != 4 {
+	parts, ok := keys.Decode(b)
+	if !ok || len(parts) != 4 {
 		return nil, false
 	}
-	b = b[4:]
-	out := make([]string, 0, 4)
-	for range 4 {
-		if len(b) < 4 {
-			return nil, false
-		}
-		l := binary.BigEndian.Uint32(b)
-		b = b[4:]
-		if uint32(len(b)) < l {
-			return nil, false
-		}
-		out = append(out, string(b[:l]))
-		b = b[l:]
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = string(p)
 	}
-	return out, len(b) == 0
+	return out, true
 }
 
 // Open opens a sealed blob of size bytes with the data key of the home its
