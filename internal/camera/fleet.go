@@ -74,22 +74,28 @@ type Ack struct {
 	Snapshot bool // taken for a snapshot command
 }
 
+// baseURL checks a server address and drops its trailing slashes.
+func baseURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("camera: server %q is not an http(s) URL", s)
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
 func (c *Config) setDefaults() error {
 	if c.Server == "" {
 		return errors.New("camera: no server URL")
 	}
-	u, err := url.Parse(c.Server)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("camera: server %q is not an http(s) URL", c.Server)
+	var err error
+	if c.Server, err = baseURL(c.Server); err != nil {
+		return err
 	}
-	c.Server = strings.TrimRight(c.Server, "/")
 	c.MoreServers = slices.Clone(c.MoreServers) // trimmed below: not the caller's slice
 	for i, s := range c.MoreServers {
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("camera: server %q is not an http(s) URL", s)
+		if c.MoreServers[i], err = baseURL(s); err != nil {
+			return err
 		}
-		c.MoreServers[i] = strings.TrimRight(s, "/")
 	}
 	if len(c.WatermarkKey) < minKeyLen {
 		return fmt.Errorf("camera: watermark key must be at least %d bytes", minKeyLen)
