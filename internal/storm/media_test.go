@@ -36,7 +36,7 @@ func TestClipFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := clipFrames(clip)
+	got, err := camera.ClipFrames(clip)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +48,10 @@ func TestClipFrames(t *testing.T) {
 			t.Errorf("frame %d differs", i)
 		}
 	}
-	if _, err := clipFrames(clip[:len(clip)-10]); err == nil {
+	if _, err := camera.ClipFrames(clip[:len(clip)-10]); err == nil {
 		t.Error("a truncated clip splits without error")
 	}
-	if _, err := clipFrames([]byte("not a clip at all")); err == nil {
+	if _, err := camera.ClipFrames([]byte("not a clip at all")); err == nil {
 		t.Error("garbage splits without error")
 	}
 }
