@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/camvault/camvault/internal/camera"
+	"github.com/camvault/camvault/internal/sim/camera"
 )
 
 // cameraCmd runs simulated cameras (internal/camera): one, or many in one

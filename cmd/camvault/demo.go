@@ -6,7 +6,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/camvault/camvault/internal/demo"
+	"github.com/camvault/camvault/internal/sim/demo"
 )
 
 type demoCmd struct {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	cachefaults "github.com/camvault/camvault/internal/cache/faults"
-	"github.com/camvault/camvault/internal/storm"
+	"github.com/camvault/camvault/internal/sim/storm"
 )
 
 type stormCmd struct {

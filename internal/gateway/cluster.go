@@ -8,6 +8,7 @@ import (
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/bus"
+	"github.com/camvault/camvault/internal/deviceproto"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -131,7 +132,7 @@ func (g *Gateway) respond(c *conn) bus.Responder {
 		if err := cmd.check(); err != nil {
 			return fail("invalid command")
 		}
-		if err := g.write(ctx, c, message{Type: "command", ID: rc.ID, Command: cmd.Command, Settings: cmd.Settings}); err != nil {
+		if err := g.write(ctx, c, deviceproto.Message{Type: deviceproto.TypeCommand, ID: rc.ID, Command: cmd.Command, Settings: cmd.Settings}); err != nil {
 			return fail("the camera did not take the command")
 		}
 		b, _ := json.Marshal(commandReply{DeviceID: c.device.DeviceID, ID: rc.ID, OK: true})
@@ -284,7 +285,7 @@ func (g *Gateway) onConnected(_ context.Context, data []byte) {
 	delete(g.conns, n.DeviceID)
 	g.mu.Unlock()
 	g.unsubscribe(c)
-	go c.ws.Close(CloseReplaced, "replaced by a newer connection of this camera")
+	go c.ws.Close(deviceproto.CloseReplaced, "replaced by a newer connection of this camera")
 }
 
 // onRevoked closes this node's connection of a camera unpaired through

@@ -18,6 +18,7 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/bus"
 	"github.com/camvault/camvault/internal/bus/natsbus"
+	"github.com/camvault/camvault/internal/deviceproto"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
@@ -137,7 +138,7 @@ type camera struct {
 func (c *cluster) connect(t *testing.T, nd *node, deviceID string) *camera {
 	t.Helper()
 	ws, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(nd.srv.URL, "http"), &websocket.DialOptions{
-		Subprotocols: []string{gateway.Subprotocol}, HTTPHeader: http.Header{"X-Device": {deviceID}}})
+		Subprotocols: []string{deviceproto.Subprotocol}, HTTPHeader: http.Header{"X-Device": {deviceID}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,8 +242,8 @@ func TestReconnectToAnotherNodeReplacesTheOldConnection(t *testing.T) {
 	a, b := c.nodes[0], c.nodes[1]
 	old := c.connect(t, a, c.device.ID)
 	cam := c.connect(t, b, c.device.ID)
-	if code := old.closed(t); code != gateway.CloseReplaced {
-		t.Fatalf("the older connection on the other node closed with %d; want %d", code, gateway.CloseReplaced)
+	if code := old.closed(t); code != deviceproto.CloseReplaced {
+		t.Fatalf("the older connection on the other node closed with %d; want %d", code, deviceproto.CloseReplaced)
 	}
 	// Commands from either node now reach the newer connection.
 	for _, nd := range []*node{a, b} {
@@ -269,8 +270,8 @@ func TestUnpairingThroughAnotherNodeClosesTheConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.nodes[1].gw.Revoke(c.device.ID)
-	if code := cam.closed(t); code != gateway.CloseRevoked {
-		t.Fatalf("closed with %d; want %d", code, gateway.CloseRevoked)
+	if code := cam.closed(t); code != deviceproto.CloseRevoked {
+		t.Fatalf("closed with %d; want %d", code, deviceproto.CloseRevoked)
 	}
 }
 
@@ -295,7 +296,7 @@ func TestStaleOrForeignConnectNoticeClosesNothing(t *testing.T) {
 	notice(c.other, c.other.HomeID, now.Add(time.Hour))    // a true one, for another camera
 	// Notices are handled in the order one node published them: once the
 	// last has closed its camera, the first two have been handled.
-	if code := other.closed(t); code != gateway.CloseReplaced {
+	if code := other.closed(t); code != deviceproto.CloseReplaced {
 		t.Fatalf("closed with %d", code)
 	}
 	cmdID, err := a.gw.Send(t.Context(), c.owner, c.device.ID, gateway.Command{Command: "snapshot"})

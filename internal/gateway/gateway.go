@@ -6,7 +6,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,23 +21,10 @@ import (
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/bus"
+	"github.com/camvault/camvault/internal/deviceproto"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
-
-// Close codes of the protocol.
-const (
-	CloseReplaced    websocket.StatusCode = 4000
-	CloseRevoked     websocket.StatusCode = 4001
-	CloseProtocol    websocket.StatusCode = 4002
-	CloseNoHeartbeat websocket.StatusCode = 4003
-	CloseTooSlow     websocket.StatusCode = 4004
-)
-
-// Subprotocol is the WebSocket subprotocol of the device connection.
-const Subprotocol = "camvault.v1"
-
-const maxMessage = 16 << 10
 
 // Store is what the gateway keeps, presence, and what it checks a notice
 // from another node against.
@@ -125,19 +111,6 @@ func (g *Gateway) Connected() int {
 	return len(g.conns)
 }
 
-type message struct {
-	Type             string          `json:"type"`
-	DeviceID         string          `json:"device_id,omitempty"`
-	HomeID           string          `json:"home_id,omitempty"`
-	HeartbeatSeconds int             `json:"heartbeat_seconds,omitempty"`
-	ID               string          `json:"id,omitempty"`
-	Command          string          `json:"command,omitempty"`
-	Settings         json.RawMessage `json:"settings,omitempty"`
-	OK               *bool           `json:"ok,omitempty"`
-	Error            string          `json:"error,omitempty"`
-	EventID          string          `json:"event_id,omitempty"`
-}
-
 // Serve upgrades an authenticated device's request to its connection and
 // serves it until it ends. Errors before the upgrade are returned for the
 // HTTP layer to answer (503 when shedding load).
@@ -148,16 +121,16 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, p authz.Principa
 	if err := g.admission.Connect(); err != nil {
 		return err
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}})
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{deviceproto.Subprotocol}})
 	if err != nil {
 		return nil // Accept has answered the request
 	}
-	ws.SetReadLimit(maxMessage)
+	ws.SetReadLimit(deviceproto.MaxMessage)
 	now := g.cfg.Now()
 	c := &conn{id: id.New(), ws: ws, device: p, since: now, lastSeen: now}
 	ctx := context.WithoutCancel(r.Context()) // the connection outlives the handler's deadline logic
 	g.attach(ctx, c)
-	if err := g.write(ctx, c, message{Type: "hello", DeviceID: p.DeviceID, HomeID: p.HomeID,
+	if err := g.write(ctx, c, deviceproto.Message{Type: deviceproto.TypeHello, DeviceID: p.DeviceID, HomeID: p.HomeID,
 		HeartbeatSeconds: int(g.cfg.Heartbeat / time.Second)}); err != nil {
 		g.detach(c)
 		return nil
@@ -184,7 +157,7 @@ func (g *Gateway) attach(ctx context.Context, c *conn) {
 	if old != nil {
 		// Close waits for the peer's answer (up to seconds when it is gone):
 		// never hold up the new connection for it.
-		go old.ws.Close(CloseReplaced, "replaced by a newer connection of this camera")
+		go old.ws.Close(deviceproto.CloseReplaced, "replaced by a newer connection of this camera")
 	}
 	g.presence.set(store.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: c.lastSeen})
 	g.announce(ctx, c)
@@ -214,32 +187,32 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn) {
 		cancel()
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
-				c.ws.Close(CloseNoHeartbeat, "no heartbeat")
+				c.ws.Close(deviceproto.CloseNoHeartbeat, "no heartbeat")
 			}
 			return
 		}
-		var m message
+		var m deviceproto.Message
 		if typ != websocket.MessageText || json.Unmarshal(data, &m) != nil {
-			c.ws.Close(CloseProtocol, "messages are JSON objects in text frames")
+			c.ws.Close(deviceproto.CloseProtocol, "messages are JSON objects in text frames")
 			return
 		}
 		switch m.Type {
-		case "heartbeat":
+		case deviceproto.TypeHeartbeat:
 			if now := g.cfg.Now(); now.Sub(c.lastSeen) >= g.cfg.LastSeenEvery {
 				c.lastSeen = now
 				g.presence.set(store.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: now})
 			}
-		case "command_result":
+		case deviceproto.TypeCommandResult:
 			g.log.Info("camera command result", "device", c.device.DeviceID, "command_id", m.ID,
 				"ok", m.OK != nil && *m.OK, "error", m.Error, "event_id", m.EventID)
 		default:
-			c.ws.Close(CloseProtocol, "unknown message type")
+			c.ws.Close(deviceproto.CloseProtocol, "unknown message type")
 			return
 		}
 	}
 }
 
-func (g *Gateway) write(ctx context.Context, c *conn, m message) error {
+func (g *Gateway) write(ctx context.Context, c *conn, m deviceproto.Message) error {
 	data, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode message: %w", err)
@@ -248,7 +221,7 @@ func (g *Gateway) write(ctx context.Context, c *conn, m message) error {
 	defer cancel()
 	if err := c.ws.Write(wctx, websocket.MessageText, data); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			c.ws.Close(CloseTooSlow, "camera reads too slowly")
+			c.ws.Close(deviceproto.CloseTooSlow, "camera reads too slowly")
 		}
 		return fmt.Errorf("write to camera: %w", err)
 	}
@@ -267,7 +240,7 @@ func (g *Gateway) closeRevoked(deviceID string) {
 	c := g.conns[deviceID]
 	g.mu.Unlock()
 	if c != nil {
-		go c.ws.Close(CloseRevoked, "the camera was unpaired")
+		go c.ws.Close(deviceproto.CloseRevoked, "the camera was unpaired")
 	}
 }
 
@@ -297,7 +270,7 @@ func (g *Gateway) Send(ctx context.Context, p authz.Principal, deviceID string, 
 		}
 		return cmdID, nil
 	}
-	if err := g.write(ctx, c, message{Type: "command", ID: cmdID, Command: cmd.Command, Settings: cmd.Settings}); err != nil {
+	if err := g.write(ctx, c, deviceproto.Message{Type: deviceproto.TypeCommand, ID: cmdID, Command: cmd.Command, Settings: cmd.Settings}); err != nil {
 		return "", apperr.Wrap(err, apperr.Conflict, "the camera did not take the command")
 	}
 	return cmdID, nil
@@ -307,21 +280,13 @@ func (g *Gateway) Send(ctx context.Context, p authz.Principal, deviceID string, 
 // command is asked for and again where it is delivered.
 func (cmd Command) check() error {
 	switch cmd.Command {
-	case "snapshot":
+	case deviceproto.CommandSnapshot:
 		if len(cmd.Settings) > 0 {
 			return apperr.New(apperr.Invalid, "snapshot takes no settings")
 		}
-	case "settings":
-		var s struct {
-			EventIntervalSeconds *int `json:"event_interval_seconds"`
-			MotionSensitivity    *int `json:"motion_sensitivity"`
-		}
-		dec := json.NewDecoder(bytes.NewReader(cmd.Settings))
-		dec.DisallowUnknownFields()
-		if len(cmd.Settings) == 0 || dec.Decode(&s) != nil ||
-			(s.EventIntervalSeconds != nil && (*s.EventIntervalSeconds < 1 || *s.EventIntervalSeconds > 86400)) ||
-			(s.MotionSensitivity != nil && (*s.MotionSensitivity < 0 || *s.MotionSensitivity > 100)) {
-			return apperr.New(apperr.Invalid, "settings: event_interval_seconds 1 to 86400, motion_sensitivity 0 to 100")
+	case deviceproto.CommandSettings:
+		if _, err := deviceproto.ParseSettings(cmd.Settings); err != nil {
+			return apperr.New(apperr.Invalid, "%s", err.Error())
 		}
 	default:
 		return apperr.New(apperr.Invalid, `command must be "snapshot" or "settings"`)

@@ -16,7 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/camvault/camvault/internal/camera"
+	"github.com/camvault/camvault/internal/sim/camera"
 )
 
 // chromiumPath is Debian's chromium binary; the /usr/bin wrapper adds

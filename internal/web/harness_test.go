@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/camvault/camvault/internal/camera"
+	"github.com/camvault/camvault/internal/sim/camera"
 	"github.com/camvault/camvault/internal/server"
 )
 

@@ -11,7 +11,7 @@
 # The last two need the backends' addresses as .ci/services exports them
 # (CAMVAULT_TEST_POSTGRES, CAMVAULT_TEST_S3, CAMVAULT_TEST_NATS,
 # CAMVAULT_TEST_REDIS and the AWS variables); `source .ci/services` first.
-# Usage: bench/storm.sh [NAME...]   (default: all five)
+# Usage: internal/sim/bench/storm.sh [NAME...]   (default: all five)
 # Knobs: CAMERAS (10000), ACCOUNTS (1000), VIEWERS (20), REV (a commit to
 # build instead of the work tree), KEEP=1 to keep the work directory, OUT
 # (where each run's JSON and HTML report go; default docs/benchmarks/storm).

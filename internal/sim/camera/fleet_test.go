@@ -19,6 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/camvault/camvault/internal/deviceproto"
 	"github.com/camvault/camvault/internal/media"
 )
 
@@ -324,18 +325,18 @@ func TestDialRefusals(t *testing.T) {
 }
 
 // readUntil reads the camera's messages until one of type typ.
-func readUntil(t *testing.T, ctx context.Context, c *websocket.Conn, typ string) message {
+func readUntil(t *testing.T, ctx context.Context, c *websocket.Conn, typ string) deviceproto.Message {
 	t.Helper()
 	for {
 		_, data, err := c.Read(ctx)
 		if err != nil {
 			t.Errorf("server read: %v", err)
-			return message{}
+			return deviceproto.Message{}
 		}
-		var m message
+		var m deviceproto.Message
 		if err := json.Unmarshal(data, &m); err != nil {
 			t.Errorf("camera sent %q: %v", data, err)
-			return message{}
+			return deviceproto.Message{}
 		}
 		if m.Type != "heartbeat" && m.Type != "command_result" {
 			t.Errorf("camera sent a %q message", m.Type)
@@ -361,14 +362,14 @@ func TestConnectionProtocol(t *testing.T) {
 		if r.Header.Get("Authorization") != "Bearer "+fakeToken {
 			t.Error("connect without the device token")
 		}
-		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}})
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{deviceproto.Subprotocol}})
 		if err != nil {
 			t.Error(err)
 			return
 		}
 		defer ws.CloseNow()
 		ctx := r.Context()
-		if ws.Subprotocol() != Subprotocol {
+		if ws.Subprotocol() != deviceproto.Subprotocol {
 			t.Errorf("subprotocol %q", ws.Subprotocol())
 		}
 		send(t, ctx, ws, map[string]any{"type": "hello", "device_id": testDevice, "home_id": testHome, "heartbeat_seconds": 1})
@@ -399,7 +400,7 @@ func TestConnectionProtocol(t *testing.T) {
 		}
 		readUntil(t, ctx, ws, "heartbeat")
 		close(settled)
-		ws.Close(closeReplaced, "replaced by a newer connection of this camera")
+		ws.Close(deviceproto.CloseReplaced, "replaced by a newer connection of this camera")
 	}
 	f, acks := testFleet(t, s, nil)
 	cam, err := f.Add("porch", Credentials{DeviceID: testDevice, Token: fakeToken})
@@ -435,13 +436,13 @@ func TestConnectionProtocol(t *testing.T) {
 func TestRevokedCloseStops(t *testing.T) {
 	s := newFakeServer(t)
 	s.connect = func(w http.ResponseWriter, r *http.Request, n int) {
-		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol}})
+		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{deviceproto.Subprotocol}})
 		if err != nil {
 			return
 		}
 		defer ws.CloseNow()
 		send(t, r.Context(), ws, map[string]any{"type": "hello", "device_id": testDevice, "home_id": testHome, "heartbeat_seconds": 30})
-		ws.Close(closeRevoked, "the camera was unpaired")
+		ws.Close(deviceproto.CloseRevoked, "the camera was unpaired")
 	}
 	f, _ := testFleet(t, s, nil)
 	cam, err := f.Add("porch", Credentials{DeviceID: testDevice, Token: fakeToken})

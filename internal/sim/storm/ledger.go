@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"sync"
 
-	"github.com/camvault/camvault/internal/camera"
+	"github.com/camvault/camvault/internal/sim/camera"
 )
 
 // ledger records every acknowledgement the cameras get, to compare with

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/camvault/camvault/internal/camera"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/server"
+	"github.com/camvault/camvault/internal/sim/camera"
 )
 
 var wmKey = []byte("integration-watermark-key-000001")

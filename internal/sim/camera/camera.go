@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/camvault/camvault/internal/deviceproto"
 	"github.com/coder/websocket"
 )
 
@@ -19,10 +20,6 @@ var (
 
 // Protocol constants (docs/device-protocol.md).
 const (
-	Subprotocol        = "camvault.v1"
-	maxMessage         = 16 << 10
-	closeReplaced      = 4000
-	closeRevoked       = 4001
 	defaultHeartbeat   = 30 * time.Second
 	defaultSensitivity = 50
 )
@@ -285,24 +282,12 @@ func (c *Camera) onEventTimer(gen uint64) {
 	c.requestFlush()
 }
 
-// settings is the body of a settings command.
-type settings struct {
-	EventIntervalSeconds *int `json:"event_interval_seconds"`
-	MotionSensitivity    *int `json:"motion_sensitivity"`
-}
-
 // applySettings applies a settings command: a new interval takes effect
 // from now; sensitivity 0 turns periodic motion events off.
 func (c *Camera) applySettings(raw json.RawMessage) error {
-	var s settings
-	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
-		return errors.New("settings must be a JSON object")
-	}
-	if s.EventIntervalSeconds != nil && (*s.EventIntervalSeconds < 1 || *s.EventIntervalSeconds > 86400) {
-		return errors.New("event_interval_seconds must be 1 to 86400")
-	}
-	if s.MotionSensitivity != nil && (*s.MotionSensitivity < 0 || *s.MotionSensitivity > 100) {
-		return errors.New("motion_sensitivity must be 0 to 100")
+	s, err := deviceproto.ParseSettings(raw)
+	if err != nil {
+		return err
 	}
 	c.mu.Lock()
 	if s.MotionSensitivity != nil {

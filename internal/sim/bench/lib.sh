@@ -1,10 +1,10 @@
-# Shared by bench/ingest.sh and bench/thumbnails.sh; sourced, not run.
+# Shared by ingest.sh and thumbnails.sh; sourced, not run.
 # Each benchmark runs in its own work directory under $BENCH_TMP (default
 # /tmp) and stops only the processes it started, by their PIDs.
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/cvbench.XXXXXX")
 chmod 755 "$WORK" # nginx's workers read the JPEGs under it
 PIDS=()
@@ -41,7 +41,7 @@ build() {
     echo "built:  camvault at $(git -C "$ROOT" rev-parse --short "$REV")"
   fi
   (cd "$src" && go build -o "$WORK/camvault" ./cmd/camvault)
-  (cd "$ROOT" && go build -o "$WORK/ingest" ./bench/ingest)
+  (cd "$ROOT" && go build -o "$WORK/ingest" ./internal/sim/bench/ingest)
 }
 
 # cpu_ms PID...: user+system CPU time the processes have used, in ms.

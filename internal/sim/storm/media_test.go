@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/camvault/camvault/internal/camera"
+	"github.com/camvault/camvault/internal/sim/camera"
 )
 
 func renderFrames(t *testing.T, key []byte, device, home string, n int) [][]byte {

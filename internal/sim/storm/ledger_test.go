@@ -3,7 +3,7 @@ package storm
 import (
 	"testing"
 
-	"github.com/camvault/camvault/internal/camera"
+	"github.com/camvault/camvault/internal/sim/camera"
 )
 
 func TestLedgerCompare(t *testing.T) {

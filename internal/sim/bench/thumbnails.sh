@@ -5,9 +5,9 @@
 # loopback, the same threads, connections and duration, cycling over the
 # same EVENTS events.
 #
-#   bench/thumbnails.sh                  # EVENTS=200 THREADS=2 CONNS=16 DURATION=20s RUNS=2
-#   CONNS=64 bench/thumbnails.sh
-#   REV=HEAD bench/thumbnails.sh         # camvault as committed, not the work tree
+#   internal/sim/bench/thumbnails.sh                  # EVENTS=200 THREADS=2 CONNS=16 DURATION=20s RUNS=2
+#   CONNS=64 internal/sim/bench/thumbnails.sh
+#   REV=HEAD internal/sim/bench/thumbnails.sh         # camvault as committed, not the work tree
 #
 # Needs wrk and nginx (apt-get install -y wrk nginx).
 source "$(dirname "$0")/lib.sh"
@@ -80,7 +80,7 @@ bench() { # NAME PORT PATHS TOKEN PID...
   local out before reqs name=$1 port=$2 paths=$3 token=$4
   shift 4
   before=$(cpu_ms "$@")
-  out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$ROOT/bench/paths.lua" \
+  out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$ROOT/internal/sim/bench/paths.lua" \
     "http://127.0.0.1:$port" -- "$paths" "$token")
   if grep -q 'Non-2xx' <<<"$out"; then echo "$out"; echo "$name: some answers were not 2xx" >&2; exit 1; fi
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -90,8 +90,8 @@ bench() { # NAME PORT PATHS TOKEN PID...
 }
 
 # Warm both up (connections, page cache, SQLite), untimed.
-wrk -t"$THREADS" -c"$CONNS" -d3s -s "$ROOT/bench/paths.lua" "http://127.0.0.1:$NGINX_PORT" -- "$WORK/nginx.paths" >/dev/null
-wrk -t"$THREADS" -c"$CONNS" -d3s -s "$ROOT/bench/paths.lua" "http://127.0.0.1:$API_PORT" -- "$WORK/camvault.paths" "$TOKEN" >/dev/null
+wrk -t"$THREADS" -c"$CONNS" -d3s -s "$ROOT/internal/sim/bench/paths.lua" "http://127.0.0.1:$NGINX_PORT" -- "$WORK/nginx.paths" >/dev/null
+wrk -t"$THREADS" -c"$CONNS" -d3s -s "$ROOT/internal/sim/bench/paths.lua" "http://127.0.0.1:$API_PORT" -- "$WORK/camvault.paths" "$TOKEN" >/dev/null
 
 for run in $(seq "$RUNS"); do
   echo

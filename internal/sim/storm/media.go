@@ -1,7 +1,7 @@
 package storm
 
 import (
-	"github.com/camvault/camvault/internal/camera"
+	"github.com/camvault/camvault/internal/sim/camera"
 )
 
 // verdict is what checking one media response found.

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/camvault/camvault/internal/camera"
+	"github.com/camvault/camvault/internal/sim/camera"
 )
 
 // sampleEvery is how often the monitor samples the run.

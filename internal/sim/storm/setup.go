@@ -9,7 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/camvault/camvault/internal/camera"
+	"github.com/camvault/camvault/internal/sim/camera"
 )
 
 // account is one household of the storm: an account, its one home, its

@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/camvault/camvault/internal/camera"
+	"github.com/camvault/camvault/internal/sim/camera"
 	"github.com/camvault/camvault/internal/server"
 )
 

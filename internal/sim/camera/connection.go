@@ -8,22 +8,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/camvault/camvault/internal/deviceproto"
 	"github.com/coder/websocket"
 )
-
-// message is any message of the connection, either way.
-type message struct {
-	Type             string          `json:"type"`
-	DeviceID         string          `json:"device_id,omitempty"`
-	HomeID           string          `json:"home_id,omitempty"`
-	HeartbeatSeconds int             `json:"heartbeat_seconds,omitempty"`
-	ID               string          `json:"id,omitempty"`
-	Command          string          `json:"command,omitempty"`
-	Settings         json.RawMessage `json:"settings,omitempty"`
-	OK               *bool           `json:"ok,omitempty"`
-	Error            string          `json:"error,omitempty"`
-	EventID          string          `json:"event_id,omitempty"`
-}
 
 // onConnectTimer starts a connection attempt unless one is open or under
 // way. The goroutine it starts lives as long as the connection: it is the
@@ -71,9 +58,9 @@ func (c *Camera) connection(ctx context.Context) {
 	conn.CloseNow()
 	c.detach(gen)
 	switch websocket.CloseStatus(err) {
-	case closeReplaced:
+	case deviceproto.CloseReplaced:
 		c.stop(ErrReplaced)
-	case closeRevoked:
+	case deviceproto.CloseRevoked:
 		c.stop(ErrUnpaired)
 	default:
 		if ctx.Err() == nil && !c.f.closing.Load() {
@@ -96,7 +83,7 @@ func (c *Camera) dial(ctx context.Context) (*websocket.Conn, time.Duration, erro
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+c.creds.Token)
 	conn, res, err := websocket.Dial(dctx, c.f.wsURLs[c.serverIndex()], &websocket.DialOptions{
-		HTTPClient: c.f.cfg.WSClient, HTTPHeader: h, Subprotocols: []string{Subprotocol}})
+		HTTPClient: c.f.cfg.WSClient, HTTPHeader: h, Subprotocols: []string{deviceproto.Subprotocol}})
 	if err != nil {
 		if res == nil {
 			return nil, 0, fmt.Errorf("connect: %w", err)
@@ -106,11 +93,11 @@ func (c *Camera) dial(ctx context.Context) (*websocket.Conn, time.Duration, erro
 		}
 		return nil, retryAfter(res.Header, c.f.cfg.Now()), fmt.Errorf("connect: server answered %s", res.Status)
 	}
-	if conn.Subprotocol() != Subprotocol {
+	if conn.Subprotocol() != deviceproto.Subprotocol {
 		conn.Close(websocket.StatusProtocolError, "subprotocol camvault.v1 required")
-		return nil, 0, fmt.Errorf("connect: server chose subprotocol %q, not %s", conn.Subprotocol(), Subprotocol)
+		return nil, 0, fmt.Errorf("connect: server chose subprotocol %q, not %s", conn.Subprotocol(), deviceproto.Subprotocol)
 	}
-	conn.SetReadLimit(maxMessage)
+	conn.SetReadLimit(deviceproto.MaxMessage)
 	return conn, 0, nil
 }
 
@@ -173,15 +160,15 @@ func (c *Camera) readLoop(ctx context.Context, conn *websocket.Conn, gen uint64)
 		if err != nil {
 			return err
 		}
-		var m message
+		var m deviceproto.Message
 		if typ != websocket.MessageText || json.Unmarshal(data, &m) != nil {
 			c.f.log.Warn("ignoring a message that is not a JSON object in a text frame", c.logAttrs()...)
 			continue
 		}
 		switch m.Type {
-		case "hello":
+		case deviceproto.TypeHello:
 			c.onHello(m, gen)
-		case "command":
+		case deviceproto.TypeCommand:
 			c.onCommand(ctx, m, gen)
 		default:
 			c.f.log.Debug("ignoring unknown message", c.logAttrs("type", m.Type)...)
@@ -191,7 +178,7 @@ func (c *Camera) readLoop(ctx context.Context, conn *websocket.Conn, gen uint64)
 
 // onHello starts heartbeats, and counts the connection as a success: the
 // reconnect and upload backoffs start over and queued events go now.
-func (c *Camera) onHello(m message, gen uint64) {
+func (c *Camera) onHello(m deviceproto.Message, gen uint64) {
 	hb := time.Duration(m.HeartbeatSeconds) * time.Second
 	if hb <= 0 {
 		hb = defaultHeartbeat
@@ -231,7 +218,7 @@ func (c *Camera) onHeartbeatTimer(ctx context.Context, gen uint64) {
 		// Not cancelled by a stop: the fleet closes connections itself.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(hb, c.f.cfg.WriteTimeout))
 		defer cancel()
-		err := c.write(ctx, conn, message{Type: "heartbeat"})
+		err := c.write(ctx, conn, deviceproto.Message{Type: deviceproto.TypeHeartbeat})
 		if err == nil {
 			err = conn.Ping(ctx)
 		}
@@ -242,7 +229,7 @@ func (c *Camera) onHeartbeatTimer(ctx context.Context, gen uint64) {
 	})
 }
 
-func (c *Camera) write(ctx context.Context, conn *websocket.Conn, m message) error {
+func (c *Camera) write(ctx context.Context, conn *websocket.Conn, m deviceproto.Message) error {
 	data, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", m.Type, err)
@@ -267,7 +254,7 @@ func (c *Camera) reply(ctx context.Context, gen uint64, cmdID, eventID string, c
 		return // that connection is gone; so is the command
 	}
 	ok := cmdErr == nil
-	m := message{Type: "command_result", ID: cmdID, OK: &ok, EventID: eventID}
+	m := deviceproto.Message{Type: deviceproto.TypeCommandResult, ID: cmdID, OK: &ok, EventID: eventID}
 	if cmdErr != nil {
 		m.Error = cmdErr.Error()
 	}
@@ -276,14 +263,14 @@ func (c *Camera) reply(ctx context.Context, gen uint64, cmdID, eventID string, c
 	}
 }
 
-func (c *Camera) onCommand(ctx context.Context, m message, gen uint64) {
+func (c *Camera) onCommand(ctx context.Context, m deviceproto.Message, gen uint64) {
 	switch m.Command {
-	case "snapshot":
+	case deviceproto.CommandSnapshot:
 		c.f.goBackground(func() {
 			eventID, err := c.snapshot(ctx)
 			c.reply(ctx, gen, m.ID, eventID, err)
 		})
-	case "settings":
+	case deviceproto.CommandSettings:
 		err := c.applySettings(m.Settings)
 		if err == nil {
 			iv, s := c.Settings()

@@ -4,9 +4,9 @@
 # the disk blob store does (temp file, fsync, link, directory fsync), at the
 # same concurrencies, on the same filesystem.
 #
-#   bench/ingest.sh                      # N=1000, C="1 4 16", RUNS=2
-#   N=2000 C="4" RUNS=3 bench/ingest.sh
-#   REV=HEAD bench/ingest.sh             # camvault as committed, not the work tree
+#   internal/sim/bench/ingest.sh                      # N=1000, C="1 4 16", RUNS=2
+#   N=2000 C="4" RUNS=3 internal/sim/bench/ingest.sh
+#   REV=HEAD internal/sim/bench/ingest.sh             # camvault as committed, not the work tree
 #
 # Each camvault run gets a fresh data directory and server, with C paired
 # cameras, one per concurrent uploader.
