@@ -13,8 +13,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/keys"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // Actions recorded.
@@ -34,8 +34,8 @@ const (
 
 // Store is the chain storage.
 type Store interface {
-	AppendAudit(ctx context.Context, homeID string, build func(prevSeq int64, prevHash []byte) store.AuditEntry) error
-	ListAudit(ctx context.Context, homeID string, beforeSeq int64, limit int) ([]store.AuditEntry, error)
+	AppendAudit(ctx context.Context, homeID string, build func(prevSeq int64, prevHash []byte) domain.AuditEntry) error
+	ListAudit(ctx context.Context, homeID string, beforeSeq int64, limit int) ([]domain.AuditEntry, error)
 	AuditHomes(ctx context.Context) ([]string, error)
 }
 
@@ -68,8 +68,8 @@ func New(s Store, key []byte, now func() time.Time) *Log {
 // committed, so a look is on record before the bytes are sent.
 func (l *Log) Record(ctx context.Context, homeID string, e Entry) error {
 	at := l.now().UTC().Truncate(time.Microsecond)
-	err := l.store.AppendAudit(ctx, homeID, func(prevSeq int64, prevHash []byte) store.AuditEntry {
-		se := store.AuditEntry{HomeID: homeID, Seq: prevSeq + 1, At: at, ActorKind: e.ActorKind, ActorID: e.ActorID,
+	err := l.store.AppendAudit(ctx, homeID, func(prevSeq int64, prevHash []byte) domain.AuditEntry {
+		se := domain.AuditEntry{HomeID: homeID, Seq: prevSeq + 1, At: at, ActorKind: e.ActorKind, ActorID: e.ActorID,
 			Action: e.Action, DeviceID: e.DeviceID, EventID: e.EventID, Result: e.Result, PrevHash: prevHash}
 		se.Hash = l.hash(se)
 		return se
@@ -80,7 +80,7 @@ func (l *Log) Record(ctx context.Context, homeID string, e Entry) error {
 	return nil
 }
 
-func (l *Log) hash(e store.AuditEntry) []byte {
+func (l *Log) hash(e domain.AuditEntry) []byte {
 	m := hmac.New(sha256.New, l.key)
 	m.Write(keys.Encode(e.PrevHash, []byte(e.HomeID), []byte(strconv.FormatInt(e.Seq, 10)),
 		[]byte(strconv.FormatInt(e.At.UnixMicro(), 10)), []byte(e.ActorKind), []byte(e.ActorID),
@@ -89,7 +89,7 @@ func (l *Log) hash(e store.AuditEntry) []byte {
 }
 
 // List returns a home's entries newest first.
-func (l *Log) List(ctx context.Context, homeID string, beforeSeq int64, limit int) ([]store.AuditEntry, error) {
+func (l *Log) List(ctx context.Context, homeID string, beforeSeq int64, limit int) ([]domain.AuditEntry, error) {
 	return l.store.ListAudit(ctx, homeID, beforeSeq, limit)
 }
 
@@ -113,7 +113,7 @@ func (l *Log) Verify(ctx context.Context) (entries int, problems []Problem, err 
 	const page = 1000
 	for _, h := range homes {
 		// Pages come newest first; walk each page backwards in sequence.
-		var newer *store.AuditEntry
+		var newer *domain.AuditEntry
 		before := int64(0)
 		for {
 			list, err := l.store.ListAudit(ctx, h, before, page)

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -37,19 +38,19 @@ func (a Action) String() string {
 
 // Store is what authorization reads: memberships and devices.
 type Store interface {
-	Member(ctx context.Context, homeID, accountID string) (store.Membership, error)
-	DeviceByID(ctx context.Context, id string) (store.Device, error)
+	Member(ctx context.Context, homeID, accountID string) (domain.Membership, error)
+	DeviceByID(ctx context.Context, id string) (domain.Device, error)
 	GrantVersion(ctx context.Context, homeID, accountID string) (int64, error)
 }
 
 // Grant is the outcome of a decision: the membership it was made from,
 // including the grants version it reflects.
 type Grant struct {
-	Membership store.Membership
+	Membership domain.Membership
 }
 
 // Role is the member's role in the home.
-func (g Grant) Role() store.Role { return g.Membership.Member.Role }
+func (g Grant) Role() domain.Role { return g.Membership.Member.Role }
 
 // HomeID is the home the grant is for.
 func (g Grant) HomeID() string { return g.Membership.Home.ID }
@@ -63,7 +64,7 @@ func (g Grant) Version() int64 { return g.Membership.Home.GrantsVersion }
 // never widens into "everything".
 func (g Grant) CanSeeDevice(deviceID string) bool {
 	m := g.Membership.Member
-	if m.Role == store.RoleViewer && m.Devices != nil {
+	if m.Role == domain.RoleViewer && m.Devices != nil {
 		return slices.Contains(m.Devices, deviceID)
 	}
 	return true
@@ -99,31 +100,31 @@ func (d *Decider) Home(ctx context.Context, p Principal, homeID string, action A
 
 // Device decides whether p may do action on a camera. Someone who may not
 // see the camera gets the same not-found as for one that does not exist.
-func (d *Decider) Device(ctx context.Context, p Principal, deviceID string, action Action) (store.Device, Grant, error) {
+func (d *Decider) Device(ctx context.Context, p Principal, deviceID string, action Action) (domain.Device, Grant, error) {
 	if !p.IsPerson() {
-		return store.Device{}, Grant{}, apperr.NotFoundf("device")
+		return domain.Device{}, Grant{}, apperr.NotFoundf("device")
 	}
 	dev, m, err := d.deviceMember(ctx, deviceID, p.AccountID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return store.Device{}, Grant{}, fmt.Errorf("read device and membership: %w", err)
+		return domain.Device{}, Grant{}, fmt.Errorf("read device and membership: %w", err)
 	}
 	g := Grant{Membership: m}
 	if err != nil || !g.CanSeeDevice(dev.ID) {
 		// Not a member, or a viewer not given this camera: not found, never
 		// a hint that the camera exists.
-		return store.Device{}, Grant{}, apperr.NotFoundf("device")
+		return domain.Device{}, Grant{}, apperr.NotFoundf("device")
 	}
 	if !allowed(g.Role(), action) {
-		return store.Device{}, Grant{}, apperr.New(apperr.Forbidden, "your role in this home does not allow you to %s", action)
+		return domain.Device{}, Grant{}, apperr.New(apperr.Forbidden, "your role in this home does not allow you to %s", action)
 	}
 	return dev, g, nil
 }
 
-func allowed(r store.Role, a Action) bool {
+func allowed(r domain.Role, a Action) bool {
 	switch r {
-	case store.RoleOwner, store.RoleAdmin:
+	case domain.RoleOwner, domain.RoleAdmin:
 		return true
-	case store.RoleViewer:
+	case domain.RoleViewer:
 		return a == ViewHome
 	}
 	return false

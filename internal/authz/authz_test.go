@@ -3,25 +3,25 @@ package authz
 import (
 	"testing"
 
-	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/domain"
 )
 
 func TestCanSeeDevice(t *testing.T) {
-	grant := func(role store.Role, devices []string) Grant {
-		return Grant{Membership: store.Membership{Member: store.Member{Role: role, Devices: devices}}}
+	grant := func(role domain.Role, devices []string) Grant {
+		return Grant{Membership: domain.Membership{Member: domain.Member{Role: role, Devices: devices}}}
 	}
 	cases := []struct {
 		g    Grant
 		dev  string
 		want bool
 	}{
-		{grant(store.RoleOwner, nil), "a", true},
-		{grant(store.RoleAdmin, nil), "a", true},
-		{grant(store.RoleViewer, nil), "a", true},
-		{grant(store.RoleViewer, []string{"a"}), "a", true},
-		{grant(store.RoleViewer, []string{"a"}), "b", false},
+		{grant(domain.RoleOwner, nil), "a", true},
+		{grant(domain.RoleAdmin, nil), "a", true},
+		{grant(domain.RoleViewer, nil), "a", true},
+		{grant(domain.RoleViewer, []string{"a"}), "a", true},
+		{grant(domain.RoleViewer, []string{"a"}), "b", false},
 		// A limit whose cameras were all removed covers nothing.
-		{grant(store.RoleViewer, []string{}), "a", false},
+		{grant(domain.RoleViewer, []string{}), "a", false},
 	}
 	for i, c := range cases {
 		if got := c.g.CanSeeDevice(c.dev); got != c.want {

@@ -11,8 +11,8 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/cache"
 	"github.com/camvault/camvault/internal/cache/memory"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
-	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
@@ -29,30 +29,30 @@ func BenchmarkDecision(b *testing.B) {
 	}
 	defer st.Close()
 	acc := func() string {
-		a := store.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("x"), PasswordHash: "h", CreatedAt: time.Now()}
+		a := domain.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("x"), PasswordHash: "h", CreatedAt: time.Now()}
 		if err := st.CreateAccount(ctx, a); err != nil {
 			b.Fatal(err)
 		}
 		return a.ID
 	}
 	owner, viewer := acc(), acc()
-	h := store.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: time.Now(), GrantsVersion: 1}
-	if err := st.CreateHome(ctx, h, store.Member{AccountID: owner, Role: store.RoleOwner, AddedAt: time.Now()}); err != nil {
+	h := domain.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: time.Now(), GrantsVersion: 1}
+	if err := st.CreateHome(ctx, h, domain.Member{AccountID: owner, Role: domain.RoleOwner, AddedAt: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
 	var devs []string
 	for range 2 {
 		code := []byte(id.New())
-		if err := st.CreatePairingCode(ctx, store.PairingCode{CodeHash: code, HomeID: h.ID, CreatedBy: owner, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		if err := st.CreatePairingCode(ctx, domain.PairingCode{CodeHash: code, HomeID: h.ID, CreatedBy: owner, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 			b.Fatal(err)
 		}
-		d, err := st.PairDevice(ctx, code, time.Now(), store.Device{ID: id.New(), NameSealed: []byte("n"), Model: "m", Firmware: "f", TokenHash: []byte(id.New()), CreatedAt: time.Now()})
+		d, err := st.PairDevice(ctx, code, time.Now(), domain.Device{ID: id.New(), NameSealed: []byte("n"), Model: "m", Firmware: "f", TokenHash: []byte(id.New()), CreatedAt: time.Now()})
 		if err != nil {
 			b.Fatal(err)
 		}
 		devs = append(devs, d.ID)
 	}
-	if err := st.PutMember(ctx, store.Member{HomeID: h.ID, AccountID: viewer, Role: store.RoleViewer, Devices: devs, AddedAt: time.Now()}); err != nil {
+	if err := st.PutMember(ctx, domain.Member{HomeID: h.ID, AccountID: viewer, Role: domain.RoleViewer, Devices: devs, AddedAt: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
 	be, err := memory.New(64 << 20)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/cache"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -60,7 +61,7 @@ const grantFormat = "grant/v1"
 
 const grantFixedParts = 8
 
-func encodeGrant(m store.Membership, deviceID string) []byte {
+func encodeGrant(m domain.Membership, deviceID string) []byte {
 	var hv, at [8]byte
 	binary.BigEndian.PutUint64(hv[:], uint64(m.Home.GrantsVersion))
 	binary.BigEndian.PutUint64(at[:], uint64(m.Member.AddedAt.UnixNano()))
@@ -85,18 +86,18 @@ func encodeGrant(m store.Membership, deviceID string) []byte {
 // layout cannot leave a drop that silently misses.
 func GrantKey(homeID, accountID string) cache.Key { return cache.NewKey(KindGrant, homeID, accountID) }
 
-func decodeGrant(b []byte, homeID, accountID, deviceID string) (store.Membership, bool) {
+func decodeGrant(b []byte, homeID, accountID, deviceID string) (domain.Membership, bool) {
 	parts, ok := keys.Decode(b)
 	if !ok || len(parts) < grantFixedParts || string(parts[0]) != grantFormat || len(parts[2]) != 8 || len(parts[7]) != 8 {
-		return store.Membership{}, false
+		return domain.Membership{}, false
 	}
-	home, role := string(parts[1]), store.Role(parts[5])
+	home, role := string(parts[1]), domain.Role(parts[5])
 	if home == "" || (homeID != "" && home != homeID) || string(parts[3]) != accountID || string(parts[4]) != deviceID || !role.Valid() {
-		return store.Membership{}, false
+		return domain.Membership{}, false
 	}
-	m := store.Membership{
-		Home: store.Home{ID: home, GrantsVersion: int64(binary.BigEndian.Uint64(parts[2]))},
-		Member: store.Member{HomeID: home, AccountID: accountID, Role: role,
+	m := domain.Membership{
+		Home: domain.Home{ID: home, GrantsVersion: int64(binary.BigEndian.Uint64(parts[2]))},
+		Member: domain.Member{HomeID: home, AccountID: accountID, Role: role,
 			AddedAt: time.Unix(0, int64(binary.BigEndian.Uint64(parts[7]))).UTC()},
 	}
 	switch string(parts[6]) {
@@ -107,17 +108,17 @@ func decodeGrant(b []byte, homeID, accountID, deviceID string) (store.Membership
 		}
 	case "":
 		if len(parts) != grantFixedParts {
-			return store.Membership{}, false
+			return domain.Membership{}, false
 		}
 	default:
-		return store.Membership{}, false
+		return domain.Membership{}, false
 	}
 	return m, true
 }
 
 // member reads a person's membership of a home: from the cache when its
 // version is the store's current one, else from the store.
-func (d *Decider) member(ctx context.Context, homeID, accountID string) (store.Membership, error) {
+func (d *Decider) member(ctx context.Context, homeID, accountID string) (domain.Membership, error) {
 	if !d.caching() {
 		return d.store.Member(ctx, homeID, accountID)
 	}
@@ -126,7 +127,7 @@ func (d *Decider) member(ctx context.Context, homeID, accountID string) (store.M
 	// after it.
 	v, err := d.store.GrantVersion(ctx, homeID, accountID)
 	if err != nil {
-		return store.Membership{}, err
+		return domain.Membership{}, err
 	}
 	ctx = cache.WithRequester(ctx, string(Person), accountID)
 	key := GrantKey(homeID, accountID)
@@ -137,7 +138,7 @@ func (d *Decider) member(ctx context.Context, homeID, accountID string) (store.M
 	}
 	m, err := d.store.Member(ctx, homeID, accountID)
 	if err != nil {
-		return store.Membership{}, err
+		return domain.Membership{}, err
 	}
 	_ = d.cache.Put(ctx, key, homeID, uint64(v), encodeGrant(m, "")) // best effort: a miss next time
 	return m, nil
@@ -146,11 +147,11 @@ func (d *Decider) member(ctx context.Context, homeID, accountID string) (store.M
 // deviceMember finds a camera's home and the person's membership of it.
 // ErrNotFound when the camera does not exist or the person is not a member
 // of its home.
-func (d *Decider) deviceMember(ctx context.Context, deviceID, accountID string) (store.Device, store.Membership, error) {
+func (d *Decider) deviceMember(ctx context.Context, deviceID, accountID string) (domain.Device, domain.Membership, error) {
 	if !d.caching() {
 		dev, err := d.store.DeviceByID(ctx, deviceID)
 		if err != nil {
-			return store.Device{}, store.Membership{}, fmt.Errorf("read device: %w", err)
+			return domain.Device{}, domain.Membership{}, fmt.Errorf("read device: %w", err)
 		}
 		m, err := d.store.Member(ctx, dev.HomeID, accountID)
 		return dev, m, err
@@ -163,29 +164,29 @@ func (d *Decider) deviceMember(ctx context.Context, deviceID, accountID string) 
 		// Unpairing moves it, so a removed camera is never found here.
 		if m, ok := decodeGrant(raw, "", accountID, deviceID); ok {
 			if v, err := d.store.GrantVersion(ctx, m.Home.ID, accountID); err == nil && uint64(v) == version {
-				return store.Device{ID: deviceID, HomeID: m.Home.ID}, m, nil
+				return domain.Device{ID: deviceID, HomeID: m.Home.ID}, m, nil
 			}
 		}
 	}
 	first, err := d.store.DeviceByID(ctx, deviceID)
 	if err != nil {
-		return store.Device{}, store.Membership{}, fmt.Errorf("read device: %w", err)
+		return domain.Device{}, domain.Membership{}, fmt.Errorf("read device: %w", err)
 	}
 	v, err := d.store.GrantVersion(ctx, first.HomeID, accountID)
 	if err != nil {
-		return store.Device{}, store.Membership{}, err
+		return domain.Device{}, domain.Membership{}, err
 	}
 	// Read again after the version: what is cached is never older than it.
 	dev, err := d.store.DeviceByID(ctx, deviceID)
 	if err != nil {
-		return store.Device{}, store.Membership{}, fmt.Errorf("read device: %w", err)
+		return domain.Device{}, domain.Membership{}, fmt.Errorf("read device: %w", err)
 	}
 	if dev.HomeID != first.HomeID {
-		return store.Device{}, store.Membership{}, fmt.Errorf("device %s changed home while read: %w", deviceID, store.ErrNotFound)
+		return domain.Device{}, domain.Membership{}, fmt.Errorf("device %s changed home while read: %w", deviceID, store.ErrNotFound)
 	}
 	m, err := d.store.Member(ctx, dev.HomeID, accountID)
 	if err != nil {
-		return store.Device{}, store.Membership{}, err
+		return domain.Device{}, domain.Membership{}, err
 	}
 	_ = d.cache.Put(ctx, key, accountID, uint64(v), encodeGrant(m, deviceID))
 	return dev, m, nil

@@ -5,16 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/domain"
 )
 
 func TestGrantCodec(t *testing.T) {
 	at := time.Date(2026, 12, 1, 4, 0, 0, 123456789, time.UTC)
-	for _, m := range []store.Membership{
-		{Home: store.Home{ID: "h", GrantsVersion: 7}, Member: store.Member{HomeID: "h", AccountID: "a", Role: store.RoleOwner, AddedAt: at}},
-		{Home: store.Home{ID: "h", GrantsVersion: 1}, Member: store.Member{HomeID: "h", AccountID: "a", Role: store.RoleViewer, Devices: []string{"d1", "d2"}, AddedAt: at}},
+	for _, m := range []domain.Membership{
+		{Home: domain.Home{ID: "h", GrantsVersion: 7}, Member: domain.Member{HomeID: "h", AccountID: "a", Role: domain.RoleOwner, AddedAt: at}},
+		{Home: domain.Home{ID: "h", GrantsVersion: 1}, Member: domain.Member{HomeID: "h", AccountID: "a", Role: domain.RoleViewer, Devices: []string{"d1", "d2"}, AddedAt: at}},
 		// Limited to no camera stays limited: never widened to all.
-		{Home: store.Home{ID: "h", GrantsVersion: 1}, Member: store.Member{HomeID: "h", AccountID: "a", Role: store.RoleViewer, Devices: []string{}, AddedAt: at}},
+		{Home: domain.Home{ID: "h", GrantsVersion: 1}, Member: domain.Member{HomeID: "h", AccountID: "a", Role: domain.RoleViewer, Devices: []string{}, AddedAt: at}},
 	} {
 		for _, dev := range []string{"", "d1"} {
 			b := encodeGrant(m, dev)
@@ -38,7 +38,7 @@ func TestGrantCodec(t *testing.T) {
 }
 
 func FuzzDecodeGrant(f *testing.F) {
-	f.Add(encodeGrant(store.Membership{Home: store.Home{ID: "h"}, Member: store.Member{AccountID: "a", Role: store.RoleViewer, Devices: []string{"d"}}}, ""))
+	f.Add(encodeGrant(domain.Membership{Home: domain.Home{ID: "h"}, Member: domain.Member{AccountID: "a", Role: domain.RoleViewer, Devices: []string{"d"}}}, ""))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, ok := decodeGrant(b, "", "a", "")
 		if !ok {

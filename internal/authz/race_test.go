@@ -15,8 +15,8 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/cache"
 	"github.com/camvault/camvault/internal/cache/memory"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
-	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
@@ -58,7 +58,7 @@ func TestRevokeThenReadRaces(t *testing.T) {
 	d := authz.NewCached(st, c, nil)
 
 	account := func() string {
-		a := store.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("x"), PasswordHash: "h", CreatedAt: time.Now()}
+		a := domain.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("x"), PasswordHash: "h", CreatedAt: time.Now()}
 		if err := st.CreateAccount(ctx, a); err != nil {
 			t.Fatal(err)
 		}
@@ -67,8 +67,8 @@ func TestRevokeThenReadRaces(t *testing.T) {
 	owner := account()
 	homeIDs, viewerIDs := make([]string, homes), make([]string, viewers)
 	for i := range homeIDs {
-		h := store.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: time.Now(), GrantsVersion: 1}
-		if err := st.CreateHome(ctx, h, store.Member{AccountID: owner, Role: store.RoleOwner, AddedAt: time.Now()}); err != nil {
+		h := domain.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: time.Now(), GrantsVersion: 1}
+		if err := st.CreateHome(ctx, h, domain.Member{AccountID: owner, Role: domain.RoleOwner, AddedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		homeIDs[i] = h.ID
@@ -78,7 +78,7 @@ func TestRevokeThenReadRaces(t *testing.T) {
 	}
 	for _, h := range homeIDs {
 		for _, v := range viewerIDs {
-			if err := st.PutMember(ctx, store.Member{HomeID: h, AccountID: v, Role: store.RoleViewer, AddedAt: time.Now()}); err != nil {
+			if err := st.PutMember(ctx, domain.Member{HomeID: h, AccountID: v, Role: domain.RoleViewer, AddedAt: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
 		}

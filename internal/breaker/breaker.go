@@ -18,8 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // Name is the store's name for the cache breaker.
@@ -27,9 +27,9 @@ const Name = "cache"
 
 // Store is where the breaker keeps its state and records its trips.
 type Store interface {
-	Breaker(ctx context.Context, name string) (store.Breaker, error)
+	Breaker(ctx context.Context, name string) (domain.Breaker, error)
 	SetBreaker(ctx context.Context, name string, open bool, reason string, at time.Time) (bool, error)
-	RecordIncident(ctx context.Context, in store.Incident) error
+	RecordIncident(ctx context.Context, in domain.Incident) error
 }
 
 // Metrics are what the breaker reports; any may be nil.
@@ -177,7 +177,7 @@ func (b *Breaker) Sync(ctx context.Context) error {
 		b.pending = ""
 		b.mu.Unlock()
 		if changed {
-			in := store.Incident{ID: id.New(), At: at, Kind: Opened, Detail: "cache bypassed on every node: " + reason}
+			in := domain.Incident{ID: id.New(), At: at, Kind: Opened, Detail: "cache bypassed on every node: " + reason}
 			if err := b.store.RecordIncident(ctx, in); err != nil {
 				b.log.Error("recording the breaker incident", "err", err)
 			}
@@ -201,7 +201,7 @@ func (b *Breaker) Sync(ctx context.Context) error {
 }
 
 // Status is the breaker's state as an operator reads it.
-func Status(ctx context.Context, st Store) (store.Breaker, error) {
+func Status(ctx context.Context, st Store) (domain.Breaker, error) {
 	return st.Breaker(ctx, Name)
 }
 

@@ -9,9 +9,9 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/cache"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/media"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // Cache is where the service keeps thumbnails; *cache.Cache is one.
@@ -42,7 +42,7 @@ func (s *Service) caching() bool { return s.cache != nil && (s.bypass == nil || 
 
 // openThumbnail opens an event's sealed thumbnail from the cache, or from
 // the blob store (filling the cache).
-func (s *Service) openThumbnail(ctx context.Context, p authz.Principal, e store.Event) (*media.Blob, blob.Object, error) {
+func (s *Service) openThumbnail(ctx context.Context, p authz.Principal, e domain.Event) (*media.Blob, blob.Object, error) {
 	keyFor := func(homeID string) (keys.DataKey, error) { return s.dataKey(ctx, homeID) }
 	if !s.caching() {
 		return s.openBlob(ctx, e.ThumbKey, keyFor)

@@ -14,6 +14,7 @@ import (
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/blob"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/store"
@@ -22,9 +23,9 @@ import (
 // Store is what the events service keeps in the store.
 type Store interface {
 	store.Events
-	HomeByID(ctx context.Context, id string) (store.Home, error)
-	DeviceByID(ctx context.Context, id string) (store.Device, error)
-	Memberships(ctx context.Context, accountID string) ([]store.Membership, error)
+	HomeByID(ctx context.Context, id string) (domain.Home, error)
+	DeviceByID(ctx context.Context, id string) (domain.Device, error)
+	Memberships(ctx context.Context, accountID string) ([]domain.Membership, error)
 }
 
 // Accounts names the people in the audit log.
@@ -101,7 +102,7 @@ type View struct {
 	ClipURL      *string   `json:"clip_url"`
 }
 
-func view(e store.Event) View {
+func view(e domain.Event) View {
 	v := View{ID: e.ID, HomeID: e.HomeID, DeviceID: e.DeviceID, Kind: e.Kind, StartedAt: e.StartedAt,
 		ThumbnailURL: "/api/v1/events/" + e.ID + "/thumbnail"}
 	if e.ClipKey != "" {
@@ -115,21 +116,21 @@ var errNoEvent = apperr.NotFoundf("event")
 
 // visibleEvent reads an event and decides whether p may do action on it.
 // Not visible and not there answer alike.
-func (s *Service) visibleEvent(ctx context.Context, p authz.Principal, eventID string, action authz.Action) (store.Event, authz.Grant, error) {
+func (s *Service) visibleEvent(ctx context.Context, p authz.Principal, eventID string, action authz.Action) (domain.Event, authz.Grant, error) {
 	e, err := s.store.EventByID(ctx, eventID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Event{}, authz.Grant{}, errNoEvent
+		return domain.Event{}, authz.Grant{}, errNoEvent
 	}
 	if err != nil {
-		return store.Event{}, authz.Grant{}, fmt.Errorf("read event: %w", err)
+		return domain.Event{}, authz.Grant{}, fmt.Errorf("read event: %w", err)
 	}
 	g, err := s.authz.Home(ctx, p, e.HomeID, authz.ViewHome)
 	if err != nil || !g.CanSeeDevice(e.DeviceID) {
-		return store.Event{}, authz.Grant{}, errNoEvent
+		return domain.Event{}, authz.Grant{}, errNoEvent
 	}
 	if action != authz.ViewHome {
 		if g, err = s.authz.Home(ctx, p, e.HomeID, action); err != nil {
-			return store.Event{}, authz.Grant{}, err
+			return domain.Event{}, authz.Grant{}, err
 		}
 	}
 	return e, g, nil

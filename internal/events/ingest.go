@@ -13,6 +13,7 @@ import (
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/blob"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/media"
@@ -56,7 +57,7 @@ type Upload struct {
 	meta     Meta
 	eventID  string
 	dk       keys.DataKey
-	existing *store.Event // a retry of an event already stored
+	existing *domain.Event // a retry of an event already stored
 	thumb    int64
 	clip     int64
 	hasThumb bool
@@ -180,7 +181,7 @@ func (u *Upload) Commit(ctx context.Context) (string, bool, error) {
 	if !u.hasThumb {
 		return "", false, apperr.New(apperr.Invalid, "a thumbnail part is required")
 	}
-	e := store.Event{
+	e := domain.Event{
 		ID: u.eventID, HomeID: u.device.HomeID, DeviceID: u.device.DeviceID, DeviceEventID: u.meta.EventID,
 		Kind: u.meta.Kind, StartedAt: u.meta.StartedAt, CreatedAt: u.svc.now(),
 		ThumbKey: blobKey(u.device.HomeID, u.device.DeviceID, u.eventID, media.KindThumbnail), ThumbSize: u.thumb,

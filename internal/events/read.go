@@ -13,6 +13,7 @@ import (
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/blob"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/media"
@@ -116,9 +117,9 @@ func (s *Service) scopes(ctx context.Context, p authz.Principal, homeID, deviceI
 	return out, nil
 }
 
-func scopeOf(m store.Membership) store.EventScope {
+func scopeOf(m domain.Membership) store.EventScope {
 	sc := store.EventScope{HomeID: m.Home.ID}
-	if m.Member.Role == store.RoleViewer && m.Member.Devices != nil {
+	if m.Member.Role == domain.RoleViewer && m.Member.Devices != nil {
 		sc.Devices = append([]string{}, m.Member.Devices...)
 	}
 	return sc
@@ -230,7 +231,7 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, eventID string)
 }
 
 // purge removes a deleted event's blobs, then its record.
-func (s *Service) purge(ctx context.Context, e store.Event) error {
+func (s *Service) purge(ctx context.Context, e domain.Event) error {
 	for _, key := range []string{e.ThumbKey, e.ClipKey} {
 		if key == "" {
 			continue

@@ -9,6 +9,7 @@ import (
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/bus"
 	"github.com/camvault/camvault/internal/deviceproto"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -70,7 +71,7 @@ type deviceNotice struct {
 // sendRemote asks the node holding the camera's connection to deliver a
 // command, and waits for it to say it did. Nobody holding it is the same
 // answer as a camera offline on this node.
-func (g *Gateway) sendRemote(ctx context.Context, dev store.Device, cmdID string, cmd Command) error {
+func (g *Gateway) sendRemote(ctx context.Context, dev domain.Device, cmdID string, cmd Command) error {
 	subj, err := bus.NewSubject(subjectCommand, dev.ID)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"github.com/camvault/camvault/internal/bus"
 	"github.com/camvault/camvault/internal/bus/natsbus"
 	"github.com/camvault/camvault/internal/deviceproto"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
@@ -41,8 +42,8 @@ type cluster struct {
 	bus    *natsbus.Bus
 	nodes  []*node
 	owner  authz.Principal
-	device store.Device
-	other  store.Device // a camera of another home
+	device domain.Device
+	other  domain.Device // a camera of another home
 }
 
 // newCluster runs n gateways sharing one store and one bus.
@@ -104,20 +105,20 @@ func newCluster(t *testing.T, n int) *cluster {
 	})
 
 	now := time.Now().UTC()
-	mk := func() (authz.Principal, store.Device) {
-		acc := store.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("x"), PasswordHash: "h", CreatedAt: now}
+	mk := func() (authz.Principal, domain.Device) {
+		acc := domain.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("x"), PasswordHash: "h", CreatedAt: now}
 		if err := st.CreateAccount(ctx, acc); err != nil {
 			t.Fatal(err)
 		}
-		h := store.Home{ID: id.New(), NameSealed: []byte("x"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: now, GrantsVersion: 1}
-		if err := st.CreateHome(ctx, h, store.Member{HomeID: h.ID, AccountID: acc.ID, Role: store.RoleOwner, AddedAt: now}); err != nil {
+		h := domain.Home{ID: id.New(), NameSealed: []byte("x"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: now, GrantsVersion: 1}
+		if err := st.CreateHome(ctx, h, domain.Member{HomeID: h.ID, AccountID: acc.ID, Role: domain.RoleOwner, AddedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		code := []byte(id.New())
-		if err := st.CreatePairingCode(ctx, store.PairingCode{CodeHash: code, HomeID: h.ID, CreatedBy: acc.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		if err := st.CreatePairingCode(ctx, domain.PairingCode{CodeHash: code, HomeID: h.ID, CreatedBy: acc.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
-		d, err := st.PairDevice(ctx, code, now, store.Device{ID: id.New(), NameSealed: []byte("x"), Model: "m", Firmware: "f", TokenHash: []byte(id.New()), CreatedAt: now})
+		d, err := st.PairDevice(ctx, code, now, domain.Device{ID: id.New(), NameSealed: []byte("x"), Model: "m", Firmware: "f", TokenHash: []byte(id.New()), CreatedAt: now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,7 +286,7 @@ func TestStaleOrForeignConnectNoticeClosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	notice := func(d store.Device, homeID string, since time.Time) {
+	notice := func(d domain.Device, homeID string, since time.Time) {
 		b, _ := json.Marshal(map[string]any{"device_id": d.ID, "home_id": homeID, "node": id.New(), "conn": id.New(), "since": since})
 		if err := c.bus.Publish(t.Context(), subj, b); err != nil {
 			t.Fatal(err)

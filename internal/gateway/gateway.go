@@ -22,15 +22,15 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/bus"
 	"github.com/camvault/camvault/internal/deviceproto"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // Store is what the gateway keeps, presence, and what it checks a notice
 // from another node against.
 type Store interface {
-	SetPresence(ctx context.Context, updates []store.Presence) error
-	DeviceByID(ctx context.Context, id string) (store.Device, error)
+	SetPresence(ctx context.Context, updates []domain.Presence) error
+	DeviceByID(ctx context.Context, id string) (domain.Device, error)
 }
 
 // Config tunes the gateway.
@@ -159,7 +159,7 @@ func (g *Gateway) attach(ctx context.Context, c *conn) {
 		// never hold up the new connection for it.
 		go old.ws.Close(deviceproto.CloseReplaced, "replaced by a newer connection of this camera")
 	}
-	g.presence.set(store.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: c.lastSeen})
+	g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: c.lastSeen})
 	g.announce(ctx, c)
 }
 
@@ -175,7 +175,7 @@ func (g *Gateway) detach(c *conn) {
 	g.mu.Unlock()
 	g.unsubscribe(c) // before asking: this node must not answer for c
 	if current && !g.heldElsewhere(c) {
-		g.presence.set(store.Presence{DeviceID: c.device.DeviceID, Online: false, LastSeen: g.cfg.Now()})
+		g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, Online: false, LastSeen: g.cfg.Now()})
 	}
 	c.ws.CloseNow()
 }
@@ -200,7 +200,7 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn) {
 		case deviceproto.TypeHeartbeat:
 			if now := g.cfg.Now(); now.Sub(c.lastSeen) >= g.cfg.LastSeenEvery {
 				c.lastSeen = now
-				g.presence.set(store.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: now})
+				g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: now})
 			}
 		case deviceproto.TypeCommandResult:
 			g.log.Info("camera command result", "device", c.device.DeviceID, "command_id", m.ID,

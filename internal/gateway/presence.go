@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/domain"
 )
 
 // presenceWriter batches presence changes: after an outage thousands of
@@ -17,15 +17,15 @@ type presenceWriter struct {
 	store   Store
 	log     *slog.Logger
 	mu      sync.Mutex
-	pending map[string]store.Presence
+	pending map[string]domain.Presence
 	wake    chan struct{}
 }
 
 func newPresenceWriter(s Store, log *slog.Logger) *presenceWriter {
-	return &presenceWriter{store: s, log: log, pending: map[string]store.Presence{}, wake: make(chan struct{}, 1)}
+	return &presenceWriter{store: s, log: log, pending: map[string]domain.Presence{}, wake: make(chan struct{}, 1)}
 }
 
-func (p *presenceWriter) set(u store.Presence) {
+func (p *presenceWriter) set(u domain.Presence) {
 	p.mu.Lock()
 	p.pending[u.DeviceID] = u
 	p.mu.Unlock()
@@ -51,7 +51,7 @@ func (p *presenceWriter) run(ctx context.Context) {
 
 func (p *presenceWriter) flush(ctx context.Context) {
 	p.mu.Lock()
-	batch := make([]store.Presence, 0, len(p.pending))
+	batch := make([]domain.Presence, 0, len(p.pending))
 	for _, u := range p.pending {
 		batch = append(batch, u)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/bus"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -112,7 +113,7 @@ func (s *Store) notify(ctx context.Context, n Notice) {
 }
 
 // PutMember stores a membership, then tells the nodes.
-func (s *Store) PutMember(ctx context.Context, m store.Member) error {
+func (s *Store) PutMember(ctx context.Context, m domain.Member) error {
 	if err := s.Store.PutMember(ctx, m); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/store"
@@ -63,7 +64,7 @@ func (s *Service) CreatePairingCode(ctx context.Context, p authz.Principal, home
 	}
 	code := string(raw)
 	now := s.now()
-	pc := store.PairingCode{
+	pc := domain.PairingCode{
 		CodeHash:  s.pairingCodeHash(code),
 		HomeID:    homeID,
 		CreatedBy: p.AccountID,
@@ -122,7 +123,7 @@ func (s *Service) Pair(ctx context.Context, code, model, firmware, clientAddr st
 		return Paired{}, s.pairFailed(ctx, throttleKey, now)
 	}
 	tok, tokHash := token.New(token.Device)
-	d := store.Device{
+	d := domain.Device{
 		ID:        id.New(),
 		Model:     model,
 		Firmware:  firmware,
@@ -280,7 +281,7 @@ func (s *Service) DeleteDevice(ctx context.Context, p authz.Principal, deviceID 
 // believed only while the camera's last seen is recent: a node that was
 // killed never wrote "offline" for the cameras it held, and those that
 // did not come back to another node must not look online forever.
-func (s *Service) deviceView(dk keys.DataKey, d store.Device) (Device, error) {
+func (s *Service) deviceView(dk keys.DataKey, d domain.Device) (Device, error) {
 	online := d.Online && (s.cfg.PresenceTTL <= 0 || s.cfg.Now().Sub(d.LastSeenAt) <= s.cfg.PresenceTTL)
 	v := Device{ID: d.ID, HomeID: d.HomeID, Model: d.Model, Firmware: d.Firmware, Online: online}
 	if !d.LastSeenAt.IsZero() {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
@@ -82,10 +83,10 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // Home is a home as one of its members sees it.
 type Home struct {
-	ID            string     `json:"id"`
-	Name          string     `json:"name"`
-	Role          store.Role `json:"role"`
-	RetentionDays int        `json:"retention_days"`
+	ID            string      `json:"id"`
+	Name          string      `json:"name"`
+	Role          domain.Role `json:"role"`
+	RetentionDays int         `json:"retention_days"`
 }
 
 const maxNameRunes = 64
@@ -122,7 +123,7 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, name string) (H
 		return Home{}, err
 	}
 	now := s.now()
-	h := store.Home{
+	h := domain.Home{
 		ID:            id.New(),
 		RetentionDays: s.cfg.DefaultRetention,
 		CreatedAt:     now,
@@ -130,11 +131,11 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, name string) (H
 	}
 	h.WrappedDataKey = s.keys.WrapDataKey(dk, h.ID)
 	h.NameSealed = dk.Seal([]byte(name), homeNameAD(h.ID))
-	owner := store.Member{HomeID: h.ID, AccountID: p.AccountID, Role: store.RoleOwner, AddedAt: now}
+	owner := domain.Member{HomeID: h.ID, AccountID: p.AccountID, Role: domain.RoleOwner, AddedAt: now}
 	if err := s.store.CreateHome(ctx, h, owner); err != nil {
 		return Home{}, fmt.Errorf("create home: %w", err)
 	}
-	return Home{ID: h.ID, Name: name, Role: store.RoleOwner, RetentionDays: h.RetentionDays}, nil
+	return Home{ID: h.ID, Name: name, Role: domain.RoleOwner, RetentionDays: h.RetentionDays}, nil
 }
 
 // List returns the homes p belongs to.
@@ -197,7 +198,7 @@ func (s *Service) Get(ctx context.Context, p authz.Principal, homeID string) (Ho
 	return s.view(g.Membership)
 }
 
-func (s *Service) view(m store.Membership) (Home, error) {
+func (s *Service) view(m domain.Membership) (Home, error) {
 	dk, err := s.dataKey(m.Home)
 	if err != nil {
 		return Home{}, err
@@ -209,7 +210,7 @@ func (s *Service) view(m store.Membership) (Home, error) {
 	return Home{ID: m.Home.ID, Name: string(name), Role: m.Member.Role, RetentionDays: m.Home.RetentionDays}, nil
 }
 
-func (s *Service) dataKey(h store.Home) (keys.DataKey, error) {
+func (s *Service) dataKey(h domain.Home) (keys.DataKey, error) {
 	dk, err := s.keys.UnwrapDataKey(h.WrappedDataKey, h.ID)
 	if err != nil {
 		return keys.DataKey{}, fmt.Errorf("unwrap data key of home %s: %w", h.ID, err)
@@ -218,13 +219,13 @@ func (s *Service) dataKey(h store.Home) (keys.DataKey, error) {
 }
 
 // homeByID reads a home the caller has already been authorized for.
-func (s *Service) homeByID(ctx context.Context, homeID string) (store.Home, error) {
+func (s *Service) homeByID(ctx context.Context, homeID string) (domain.Home, error) {
 	h, err := s.store.HomeByID(ctx, homeID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Home{}, apperr.NotFoundf("home")
+		return domain.Home{}, apperr.NotFoundf("home")
 	}
 	if err != nil {
-		return store.Home{}, fmt.Errorf("read home: %w", err)
+		return domain.Home{}, fmt.Errorf("read home: %w", err)
 	}
 	return h, nil
 }

@@ -8,15 +8,16 @@ import (
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
 
 // Member is a member of a home as the home's members see it.
 type Member struct {
-	AccountID string     `json:"account_id"`
-	Email     string     `json:"email"`
-	Role      store.Role `json:"role"`
+	AccountID string      `json:"account_id"`
+	Email     string      `json:"email"`
+	Role      domain.Role `json:"role"`
 	// Limited is true when the member sees only Devices; false: every
 	// camera of the home.
 	Limited bool     `json:"limited"`
@@ -28,14 +29,14 @@ const maxLimitedDevices = 256
 // AddMember shares a home with the account that has email, as a viewer or
 // an admin; a viewer may be limited to listed cameras. Sharing again with a
 // member replaces their role and cameras. Only owners and admins may share.
-func (s *Service) AddMember(ctx context.Context, p authz.Principal, homeID, email string, role store.Role, devices []string) (Member, error) {
+func (s *Service) AddMember(ctx context.Context, p authz.Principal, homeID, email string, role domain.Role, devices []string) (Member, error) {
 	if _, err := s.authz.Home(ctx, p, homeID, authz.ManageMembers); err != nil {
 		return Member{}, err
 	}
-	if role != store.RoleViewer && role != store.RoleAdmin {
+	if role != domain.RoleViewer && role != domain.RoleAdmin {
 		return Member{}, apperr.New(apperr.Invalid, `role must be "viewer" or "admin"`)
 	}
-	if len(devices) > 0 && role != store.RoleViewer {
+	if len(devices) > 0 && role != domain.RoleViewer {
 		return Member{}, apperr.New(apperr.Invalid, "only a viewer can be limited to cameras")
 	}
 	if len(devices) > maxLimitedDevices {
@@ -57,12 +58,12 @@ func (s *Service) AddMember(ctx context.Context, p authz.Principal, homeID, emai
 	}
 	existing, err := s.store.Member(ctx, homeID, accountID)
 	switch {
-	case err == nil && existing.Member.Role == store.RoleOwner:
+	case err == nil && existing.Member.Role == domain.RoleOwner:
 		return Member{}, apperr.New(apperr.Forbidden, "the owner's role cannot be changed")
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return Member{}, fmt.Errorf("read membership: %w", err)
 	}
-	m := store.Member{HomeID: homeID, AccountID: accountID, Role: role, Devices: devices, AddedAt: s.now()}
+	m := domain.Member{HomeID: homeID, AccountID: accountID, Role: role, Devices: devices, AddedAt: s.now()}
 	if err := s.store.PutMember(ctx, m); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return Member{}, apperr.New(apperr.Invalid, "devices must be camera IDs of this home")
@@ -90,7 +91,7 @@ func (s *Service) RemoveMember(ctx context.Context, p authz.Principal, homeID, a
 	if err != nil {
 		return fmt.Errorf("read membership: %w", err)
 	}
-	if target.Member.Role == store.RoleOwner {
+	if target.Member.Role == domain.RoleOwner {
 		return apperr.New(apperr.Forbidden, "the owner cannot be removed from their home")
 	}
 	if err := s.store.DeleteMember(ctx, homeID, accountID); err != nil {
@@ -122,7 +123,7 @@ func (s *Service) Members(ctx context.Context, p authz.Principal, homeID string)
 	return out, nil
 }
 
-func (s *Service) memberView(ctx context.Context, m store.Member) (Member, error) {
+func (s *Service) memberView(ctx context.Context, m domain.Member) (Member, error) {
 	a, err := s.accounts.Account(ctx, m.AccountID)
 	if err != nil {
 		return Member{}, err

@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // pathID reads an ID from the path. A value that cannot be an ID answers
@@ -94,9 +94,9 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in struct {
-		Email   string     `json:"email"`
-		Role    store.Role `json:"role"`
-		Devices []string   `json:"devices"`
+		Email   string      `json:"email"`
+		Role    domain.Role `json:"role"`
+		Devices []string    `json:"devices"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/store"
@@ -95,7 +96,7 @@ func (s *Service) CreateAccount(ctx context.Context, email, password string) (st
 	if err != nil {
 		return "", err
 	}
-	a := store.Account{
+	a := domain.Account{
 		ID:           id.New(),
 		EmailIndex:   s.emailIndex(email),
 		PasswordHash: hash,
@@ -179,7 +180,7 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	}
 
 	tok, tokHash := token.New(token.Session)
-	sess := store.Session{
+	sess := domain.Session{
 		ID:         id.New(),
 		AccountID:  a.ID,
 		TokenHash:  tokHash,

@@ -10,8 +10,8 @@ import (
 
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // Response is media about to be sent. Its label comes from the blob itself
@@ -26,7 +26,7 @@ type Response struct {
 
 // Incidents records what the guard refused.
 type Incidents interface {
-	RecordIncident(ctx context.Context, in store.Incident) error
+	RecordIncident(ctx context.Context, in domain.Incident) error
 }
 
 // Counter is the one metric the guard needs.
@@ -91,7 +91,7 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, p authz.Principal,
 
 func (g *Guard) block(ctx context.Context, p authz.Principal, grant authz.Grant, eventID string, l Label) {
 	g.blocked.Inc()
-	in := store.Incident{
+	in := domain.Incident{
 		ID: id.New(), At: g.now().UTC(), Kind: "egress_blocked",
 		RequesterKind: string(p.Kind), RequesterID: actorID(p),
 		RequestedHome: grant.HomeID(), RequestedEvent: eventID,

@@ -12,9 +12,9 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/cache"
 	"github.com/camvault/camvault/internal/cache/memory"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/grantnotice"
 	"github.com/camvault/camvault/internal/id"
-	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
@@ -39,19 +39,19 @@ func TestGrantNoticeDropsCachedGrants(t *testing.T) {
 	}
 	now := time.Now().UTC()
 	account := func() string {
-		a := store.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("e"), PasswordHash: "h", CreatedAt: now}
+		a := domain.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("e"), PasswordHash: "h", CreatedAt: now}
 		if err := st.CreateAccount(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 		return a.ID
 	}
 	home := func(members ...string) string {
-		h := store.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: now, GrantsVersion: 1}
-		if err := st.CreateHome(ctx, h, store.Member{HomeID: h.ID, AccountID: members[0], Role: store.RoleOwner, AddedAt: now}); err != nil {
+		h := domain.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: now, GrantsVersion: 1}
+		if err := st.CreateHome(ctx, h, domain.Member{HomeID: h.ID, AccountID: members[0], Role: domain.RoleOwner, AddedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range members[1:] {
-			if err := st.PutMember(ctx, store.Member{HomeID: h.ID, AccountID: m, Role: store.RoleViewer, AddedAt: now}); err != nil {
+			if err := st.PutMember(ctx, domain.Member{HomeID: h.ID, AccountID: m, Role: domain.RoleViewer, AddedAt: now}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -14,11 +14,11 @@ import (
 	"github.com/camvault/camvault/internal/cache/faults"
 	"github.com/camvault/camvault/internal/cache/memory"
 	"github.com/camvault/camvault/internal/cache/redis"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/metrics"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // CacheOptions tune the cache.
@@ -105,7 +105,7 @@ func openCache(ctx context.Context, cfg Config, opts CacheOptions, kr *keys.Keyr
 type cacheAlarms struct {
 	metrics   *metrics.Metrics
 	incidents interface {
-		RecordIncident(ctx context.Context, in store.Incident) error
+		RecordIncident(ctx context.Context, in domain.Incident) error
 	}
 	breaker *breaker.Breaker
 	log     *slog.Logger
@@ -114,7 +114,7 @@ type cacheAlarms struct {
 
 func (a *cacheAlarms) CacheMismatch(ctx context.Context, m cache.Mismatch) {
 	a.metrics.CacheMismatch.Inc()
-	in := store.Incident{ID: id.New(), At: a.now().UTC(), Kind: breaker.Mismatch,
+	in := domain.Incident{ID: id.New(), At: a.now().UTC(), Kind: breaker.Mismatch,
 		RequesterKind: m.RequesterKind, RequesterID: m.RequesterID,
 		Detail: fmt.Sprintf("cache entry %s refused (%s)", m.Key, m.Reason)}
 	// Name the home and event asked for, when the key holds them.

@@ -7,10 +7,10 @@ import (
 	"testing"
 
 	"github.com/camvault/camvault/internal/cache/faults"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/server"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // newCacheEnv is newEnv with cache faults injected. The breaker is kept
@@ -192,7 +192,7 @@ func TestCacheFaultsNeverMixHouseholds(t *testing.T) {
 }
 
 // incidents reads the incidents as `camvault admin incidents` does.
-func (e *env) incidents() []store.Incident {
+func (e *env) incidents() []domain.Incident {
 	e.t.Helper()
 	o, err := server.OpenOffline(e.t.Context(), server.Config{DataDir: e.data})
 	if err != nil {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/camvault/camvault/internal/sim/camera"
 	"github.com/camvault/camvault/internal/server"
+	"github.com/camvault/camvault/internal/sim/camera"
 )
 
 // startServer runs a real camvault server (embedded backends, the real

@@ -8,9 +8,9 @@ import (
 
 	"rsc.io/qr"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // homeCameras is one home on the Cameras page.
@@ -27,7 +27,7 @@ type camerasPage struct {
 
 func (camerasPage) pageTitle() (string, string) { return "Cameras", "cameras" }
 
-func canManage(h homes.Home) bool { return h.Role == store.RoleOwner || h.Role == store.RoleAdmin }
+func canManage(h homes.Home) bool { return h.Role == domain.RoleOwner || h.Role == domain.RoleAdmin }
 
 func (a *App) camerasPage(w http.ResponseWriter, r *http.Request, u *user) error {
 	hs, err := a.homes.List(r.Context(), u.Principal)
@@ -228,7 +228,7 @@ func (a *App) share(w http.ResponseWriter, r *http.Request, u *user) error {
 			return nil
 		}
 	}
-	if _, err := a.homes.AddMember(r.Context(), u.Principal, homeID, r.PostFormValue("email"), store.Role(r.PostFormValue("role")), devices); err != nil {
+	if _, err := a.homes.AddMember(r.Context(), u.Principal, homeID, r.PostFormValue("email"), domain.Role(r.PostFormValue("role")), devices); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/sharing?done=shared", http.StatusSeeOther)

@@ -19,8 +19,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/camvault/camvault/internal/sim/camera"
 	"github.com/camvault/camvault/internal/server"
+	"github.com/camvault/camvault/internal/sim/camera"
 )
 
 // Config configures a demo.

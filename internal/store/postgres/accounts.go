@@ -3,12 +3,12 @@ package postgres
 import (
 	"context"
 
-	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/domain"
 )
 
 // CreateAccount inserts an account; the unique email index turns a second
 // account for one email into ErrConflict, whichever node each arrived at.
-func (s *Store) CreateAccount(ctx context.Context, a store.Account) error {
+func (s *Store) CreateAccount(ctx context.Context, a domain.Account) error {
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO accounts (id, email_index, email_sealed, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		a.ID, a.EmailIndex, a.EmailSealed, a.PasswordHash, ts(a.CreatedAt))
@@ -17,24 +17,24 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account) error {
 
 const accountCols = `id, email_index, email_sealed, password_hash, created_at`
 
-func scanAccount(row scanner) (store.Account, error) {
-	var a store.Account
+func scanAccount(row scanner) (domain.Account, error) {
+	var a domain.Account
 	var created int64
 	if err := row.Scan(&a.ID, &a.EmailIndex, &a.EmailSealed, &a.PasswordHash, &created); err != nil {
-		return store.Account{}, err
+		return domain.Account{}, err
 	}
 	a.CreatedAt = fromTS(created)
 	return a, nil
 }
 
 // AccountByID reads an account.
-func (s *Store) AccountByID(ctx context.Context, id string) (store.Account, error) {
+func (s *Store) AccountByID(ctx context.Context, id string) (domain.Account, error) {
 	a, err := scanAccount(s.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, id))
 	return a, wrap("account by id", err)
 }
 
 // AccountByEmailIndex reads an account by the blind index of its email.
-func (s *Store) AccountByEmailIndex(ctx context.Context, index []byte) (store.Account, error) {
+func (s *Store) AccountByEmailIndex(ctx context.Context, index []byte) (domain.Account, error) {
 	a, err := scanAccount(s.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE email_index = $1`, index))
 	return a, wrap("account by email index", err)
 }

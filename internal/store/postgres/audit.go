@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/camvault/camvault/internal/store"
 )
 
 // auditLockClass is the first key of the two-key advisory locks that
@@ -22,7 +21,7 @@ const auditLockClass = 0x63766175 // "cvau"
 // (read committed: every statement sees the latest commit). The primary
 // key (home, seq) refuses a second entry with one sequence number even if
 // two homes' locks share a hash.
-func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(int64, []byte) store.AuditEntry) error {
+func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(int64, []byte) domain.AuditEntry) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, auditLockClass, homeID); err != nil {
 			return wrap("lock audit chain", err)
@@ -45,11 +44,11 @@ func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(int64
 	})
 }
 
-func scanAudit(row scanner) (store.AuditEntry, error) {
-	var e store.AuditEntry
+func scanAudit(row scanner) (domain.AuditEntry, error) {
+	var e domain.AuditEntry
 	var at int64
 	if err := row.Scan(&e.HomeID, &e.Seq, &at, &e.ActorKind, &e.ActorID, &e.Action, &e.DeviceID, &e.EventID, &e.Result, &e.PrevHash, &e.Hash); err != nil {
-		return store.AuditEntry{}, err
+		return domain.AuditEntry{}, err
 	}
 	e.At = fromTS(at)
 	return e, nil
@@ -57,7 +56,7 @@ func scanAudit(row scanner) (store.AuditEntry, error) {
 
 // ListAudit lists a home's entries below beforeSeq (0: from the newest),
 // newest first.
-func (s *Store) ListAudit(ctx context.Context, homeID string, beforeSeq int64, limit int) ([]store.AuditEntry, error) {
+func (s *Store) ListAudit(ctx context.Context, homeID string, beforeSeq int64, limit int) ([]domain.AuditEntry, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -78,7 +77,7 @@ func (s *Store) AuditHomes(ctx context.Context) ([]string, error) {
 }
 
 // RecordIncident inserts an incident.
-func (s *Store) RecordIncident(ctx context.Context, in store.Incident) error {
+func (s *Store) RecordIncident(ctx context.Context, in domain.Incident) error {
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO incidents (id, at, kind, requester_kind, requester_id, requested_home, requested_event, label_home, label_device, label_event, label_kind, detail)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
@@ -87,16 +86,16 @@ func (s *Store) RecordIncident(ctx context.Context, in store.Incident) error {
 }
 
 // ListIncidents lists incidents, newest first.
-func (s *Store) ListIncidents(ctx context.Context, limit int) ([]store.Incident, error) {
+func (s *Store) ListIncidents(ctx context.Context, limit int) ([]domain.Incident, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	return list(ctx, s.pool, "list incidents", func(sc scanner) (store.Incident, error) {
-		var in store.Incident
+	return list(ctx, s.pool, "list incidents", func(sc scanner) (domain.Incident, error) {
+		var in domain.Incident
 		var at int64
 		if err := sc.Scan(&in.ID, &at, &in.Kind, &in.RequesterKind, &in.RequesterID, &in.RequestedHome, &in.RequestedEvent,
 			&in.LabelHome, &in.LabelDevice, &in.LabelEvent, &in.LabelKind, &in.Detail); err != nil {
-			return store.Incident{}, err
+			return domain.Incident{}, err
 		}
 		in.At = fromTS(at)
 		return in, nil

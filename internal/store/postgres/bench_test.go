@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/postgres"
@@ -80,8 +81,8 @@ func BenchmarkStore(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					err := s.AppendAudit(b.Context(), h, func(prevSeq int64, prevHash []byte) store.AuditEntry {
-						return store.AuditEntry{HomeID: h, Seq: prevSeq + 1, At: time.Now(), ActorKind: "person", ActorID: "a",
+					err := s.AppendAudit(b.Context(), h, func(prevSeq int64, prevHash []byte) domain.AuditEntry {
+						return domain.AuditEntry{HomeID: h, Seq: prevSeq + 1, At: time.Now(), ActorKind: "person", ActorID: "a",
 							Action: "view_thumbnail", Result: "ok", PrevHash: prevHash, Hash: []byte(id.New())}
 					})
 					if err != nil {
@@ -103,9 +104,9 @@ func BenchmarkStore(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				online := round.Add(1)%2 == 0
-				updates := make([]store.Presence, len(devices))
+				updates := make([]domain.Presence, len(devices))
 				for i, d := range devices {
-					updates[i] = store.Presence{DeviceID: d, Online: online, LastSeen: time.Now()}
+					updates[i] = domain.Presence{DeviceID: d, Online: online, LastSeen: time.Now()}
 				}
 				if err := s.SetPresence(b.Context(), updates); err != nil {
 					b.Fatal(err)
@@ -119,12 +120,12 @@ func BenchmarkStore(b *testing.B) {
 // fixture makes an account, a home and a camera.
 func fixture(b *testing.B, s store.Store) (homeID, deviceID string) {
 	b.Helper()
-	a := store.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("e"), PasswordHash: "h"}
-	h := store.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30}
+	a := domain.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("e"), PasswordHash: "h"}
+	h := domain.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30}
 	if err := s.CreateAccount(b.Context(), a); err != nil {
 		b.Fatal(err)
 	}
-	if err := s.CreateHome(b.Context(), h, store.Member{AccountID: a.ID, Role: store.RoleOwner}); err != nil {
+	if err := s.CreateHome(b.Context(), h, domain.Member{AccountID: a.ID, Role: domain.RoleOwner}); err != nil {
 		b.Fatal(err)
 	}
 	return h.ID, pair(b, s, h.ID)
@@ -134,18 +135,18 @@ func pair(b *testing.B, s store.Store, homeID string) string {
 	b.Helper()
 	code := []byte(id.New())
 	now := time.Now()
-	if err := s.CreatePairingCode(b.Context(), store.PairingCode{CodeHash: code, HomeID: homeID, CreatedBy: "a", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+	if err := s.CreatePairingCode(b.Context(), domain.PairingCode{CodeHash: code, HomeID: homeID, CreatedBy: "a", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		b.Fatal(err)
 	}
-	d, err := s.PairDevice(b.Context(), code, now, store.Device{ID: id.New(), Model: "m", Firmware: "f", TokenHash: []byte(id.New()), CreatedAt: now})
+	d, err := s.PairDevice(b.Context(), code, now, domain.Device{ID: id.New(), Model: "m", Firmware: "f", TokenHash: []byte(id.New()), CreatedAt: now})
 	if err != nil {
 		b.Fatal(fmt.Errorf("pair: %w", err))
 	}
 	return d.ID
 }
 
-func event(homeID, deviceID, deviceEventID string) store.Event {
+func event(homeID, deviceID, deviceEventID string) domain.Event {
 	now := time.Now()
-	return store.Event{ID: id.New(), HomeID: homeID, DeviceID: deviceID, DeviceEventID: deviceEventID, Kind: "motion",
+	return domain.Event{ID: id.New(), HomeID: homeID, DeviceID: deviceID, DeviceEventID: deviceEventID, Kind: "motion",
 		StartedAt: now, CreatedAt: now, ThumbKey: "t", ThumbSize: 1}
 }

@@ -5,13 +5,12 @@ import (
 	"slices"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/camvault/camvault/internal/store"
 )
 
 // CreatePairingCode inserts a pairing code.
-func (s *Store) CreatePairingCode(ctx context.Context, p store.PairingCode) error {
+func (s *Store) CreatePairingCode(ctx context.Context, p domain.PairingCode) error {
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO pairing_codes (code_hash, home_id, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
 		p.CodeHash, p.HomeID, p.CreatedBy, ts(p.CreatedAt), ts(p.ExpiresAt))
@@ -22,7 +21,7 @@ func (s *Store) CreatePairingCode(ctx context.Context, p store.PairingCode) erro
 // home, in one transaction. The conditional UPDATE is what makes a code
 // single-use: a second pairing with the code, on any node, waits for the
 // first one's row lock and then finds used_at set.
-func (s *Store) PairDevice(ctx context.Context, codeHash []byte, now time.Time, d store.Device) (store.Device, error) {
+func (s *Store) PairDevice(ctx context.Context, codeHash []byte, now time.Time, d domain.Device) (domain.Device, error) {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx,
 			`UPDATE pairing_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING home_id`,
@@ -37,37 +36,37 @@ func (s *Store) PairDevice(ctx context.Context, codeHash []byte, now time.Time, 
 		return wrap("insert device", err)
 	})
 	if err != nil {
-		return store.Device{}, err
+		return domain.Device{}, err
 	}
 	return d, nil
 }
 
 const deviceCols = `id, home_id, name_sealed, model, firmware, token_hash, created_at, last_seen_at, online`
 
-func scanDevice(row scanner) (store.Device, error) {
-	var d store.Device
+func scanDevice(row scanner) (domain.Device, error) {
+	var d domain.Device
 	var created, seen int64
 	if err := row.Scan(&d.ID, &d.HomeID, &d.NameSealed, &d.Model, &d.Firmware, &d.TokenHash, &created, &seen, &d.Online); err != nil {
-		return store.Device{}, err
+		return domain.Device{}, err
 	}
 	d.CreatedAt, d.LastSeenAt = fromTS(created), fromTS(seen)
 	return d, nil
 }
 
 // DeviceByID reads a device.
-func (s *Store) DeviceByID(ctx context.Context, id string) (store.Device, error) {
+func (s *Store) DeviceByID(ctx context.Context, id string) (domain.Device, error) {
 	d, err := scanDevice(s.pool.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = $1`, id))
 	return d, wrap("device by id", err)
 }
 
 // DeviceByTokenHash reads a device by its token's hash.
-func (s *Store) DeviceByTokenHash(ctx context.Context, hash []byte) (store.Device, error) {
+func (s *Store) DeviceByTokenHash(ctx context.Context, hash []byte) (domain.Device, error) {
 	d, err := scanDevice(s.pool.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE token_hash = $1`, hash))
 	return d, wrap("device by token hash", err)
 }
 
 // ListDevices lists a home's devices, oldest first.
-func (s *Store) ListDevices(ctx context.Context, homeID string) ([]store.Device, error) {
+func (s *Store) ListDevices(ctx context.Context, homeID string) ([]domain.Device, error) {
 	return list(ctx, s.pool, "list devices", scanDevice,
 		`SELECT `+deviceCols+` FROM devices WHERE home_id = $1 ORDER BY created_at, id`, homeID)
 }
@@ -100,11 +99,11 @@ func (s *Store) SetDevicePresence(ctx context.Context, id string, online bool, l
 // statement. When a device appears more than once, its last change wins,
 // as it would applied one by one. Rows are locked in ID order first, so
 // two nodes writing overlapping batches queue instead of deadlocking.
-func (s *Store) SetPresence(ctx context.Context, updates []store.Presence) error {
+func (s *Store) SetPresence(ctx context.Context, updates []domain.Presence) error {
 	if len(updates) == 0 {
 		return nil
 	}
-	last := map[string]store.Presence{}
+	last := map[string]domain.Presence{}
 	for _, u := range updates {
 		last[u.DeviceID] = u
 	}

@@ -9,17 +9,18 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/store"
 )
 
 const eventCols = `id, home_id, device_id, device_event_id, kind, started_at, created_at, thumb_key, thumb_size, clip_key, clip_size`
 
-func scanEvent(row scanner) (store.Event, error) {
-	var e store.Event
+func scanEvent(row scanner) (domain.Event, error) {
+	var e domain.Event
 	var started, created int64
 	if err := row.Scan(&e.ID, &e.HomeID, &e.DeviceID, &e.DeviceEventID, &e.Kind, &started, &created,
 		&e.ThumbKey, &e.ThumbSize, &e.ClipKey, &e.ClipSize); err != nil {
-		return store.Event{}, err
+		return domain.Event{}, err
 	}
 	e.StartedAt, e.CreatedAt = fromTS(started), fromTS(created)
 	return e, nil
@@ -30,14 +31,14 @@ func scanEvent(row scanner) (store.Event, error) {
 // device_event_id) constraint decides between retries arriving at several
 // nodes at once: ON CONFLICT waits for a concurrent insert of the same key
 // to commit, so the loser's next statement sees the winner's row.
-func (s *Store) CreateEvent(ctx context.Context, e store.Event) (store.Event, bool, error) {
+func (s *Store) CreateEvent(ctx context.Context, e domain.Event) (domain.Event, bool, error) {
 	for range maxAttempts {
 		tag, err := s.pool.Exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			 ON CONFLICT (device_id, device_event_id) DO NOTHING`,
 			e.ID, e.HomeID, e.DeviceID, e.DeviceEventID, e.Kind, ts(e.StartedAt), ts(e.CreatedAt), e.ThumbKey, e.ThumbSize, e.ClipKey, e.ClipSize)
 		if err != nil {
 			// A conflict on the event ID itself is a real conflict.
-			return store.Event{}, false, wrap("insert event", err)
+			return domain.Event{}, false, wrap("insert event", err)
 		}
 		if tag.RowsAffected() == 1 {
 			return e, true, nil
@@ -50,22 +51,22 @@ func (s *Store) CreateEvent(ctx context.Context, e store.Event) (store.Event, bo
 			continue
 		}
 		if err != nil {
-			return store.Event{}, false, wrap("read existing event", err)
+			return domain.Event{}, false, wrap("read existing event", err)
 		}
 		return existing, false, nil
 	}
-	return store.Event{}, false, fmt.Errorf("insert event: the device's event kept changing: %w", store.ErrConflict)
+	return domain.Event{}, false, fmt.Errorf("insert event: the device's event kept changing: %w", store.ErrConflict)
 }
 
 // EventByID reads a live event.
-func (s *Store) EventByID(ctx context.Context, id string) (store.Event, error) {
+func (s *Store) EventByID(ctx context.Context, id string) (domain.Event, error) {
 	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1 AND deleted_at IS NULL`, id))
 	return e, wrap("event by id", err)
 }
 
 // EventByDeviceEventID reads a device's event, live or marked deleted, by
 // the device's ID for it: a retry of a deleted event must not store it again.
-func (s *Store) EventByDeviceEventID(ctx context.Context, deviceID, deviceEventID string) (store.Event, error) {
+func (s *Store) EventByDeviceEventID(ctx context.Context, deviceID, deviceEventID string) (domain.Event, error) {
 	e, err := scanEvent(s.pool.QueryRow(ctx,
 		`SELECT `+eventCols+` FROM events WHERE device_id = $1 AND device_event_id = $2`, deviceID, deviceEventID))
 	return e, wrap("event by device event id", err)
@@ -73,7 +74,7 @@ func (s *Store) EventByDeviceEventID(ctx context.Context, deviceID, deviceEventI
 
 // ListEvents lists live events in the query's scopes, newest first. A scope
 // with an empty camera list reads nothing; it never widens to the home.
-func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
+func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]domain.Event, error) {
 	if q.Limit <= 0 {
 		return nil, nil
 	}
@@ -108,7 +109,7 @@ func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Eve
 }
 
 // MarkEventDeleted hides a live event and queues its blobs for removal.
-func (s *Store) MarkEventDeleted(ctx context.Context, id string, at time.Time) (store.Event, error) {
+func (s *Store) MarkEventDeleted(ctx context.Context, id string, at time.Time) (domain.Event, error) {
 	e, err := scanEvent(s.pool.QueryRow(ctx,
 		`UPDATE events SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL RETURNING `+eventCols, ts(at), id))
 	return e, wrap("mark event deleted", err)
@@ -138,7 +139,7 @@ func (s *Store) MarkExpiredEvents(ctx context.Context, now time.Time, limit int)
 }
 
 // DeletedEvents lists events marked deleted, oldest mark first.
-func (s *Store) DeletedEvents(ctx context.Context, limit int) ([]store.Event, error) {
+func (s *Store) DeletedEvents(ctx context.Context, limit int) ([]domain.Event, error) {
 	if limit <= 0 {
 		return nil, nil
 	}

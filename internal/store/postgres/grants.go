@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/camvault/camvault/internal/store"
 )
 
 // GrantVersion reads an account's grant version in a home: the home's
@@ -30,8 +29,8 @@ func bumpAccountGrants(ctx context.Context, tx pgx.Tx, accountID string) error {
 }
 
 // Breaker reads a breaker; one never set is closed.
-func (s *Store) Breaker(ctx context.Context, name string) (store.Breaker, error) {
-	b := store.Breaker{Name: name}
+func (s *Store) Breaker(ctx context.Context, name string) (domain.Breaker, error) {
+	b := domain.Breaker{Name: name}
 	var changed int64
 	err := s.pool.QueryRow(ctx, `SELECT open, reason, changed_at, trips FROM breaker WHERE name = $1`, name).
 		Scan(&b.Open, &b.Reason, &changed, &b.Trips)
@@ -39,7 +38,7 @@ func (s *Store) Breaker(ctx context.Context, name string) (store.Breaker, error)
 		return b, nil
 	}
 	if err != nil {
-		return store.Breaker{}, fmt.Errorf("read breaker: %w", err)
+		return domain.Breaker{}, fmt.Errorf("read breaker: %w", err)
 	}
 	b.ChangedAt = fromTS(changed)
 	return b, nil

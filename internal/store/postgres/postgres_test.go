@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/postgres"
@@ -53,7 +54,7 @@ func TestNodesStartTogether(t *testing.T) {
 			}
 			defer stores[i].Close()
 		}
-		a := store.Account{ID: id.New(), EmailIndex: []byte{0, 1, 0xff}, EmailSealed: []byte("sealed"), PasswordHash: "h"}
+		a := domain.Account{ID: id.New(), EmailIndex: []byte{0, 1, 0xff}, EmailSealed: []byte("sealed"), PasswordHash: "h"}
 		if err := stores[0].CreateAccount(t.Context(), a); err != nil {
 			t.Fatal(err)
 		}
@@ -76,12 +77,12 @@ func TestNodesShareDecisions(t *testing.T) {
 	defer b.Close()
 	nodes := []*postgres.Store{a, b}
 
-	acc := store.Account{ID: id.New(), EmailIndex: []byte("i"), EmailSealed: []byte("e"), PasswordHash: "h"}
-	h := store.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30}
+	acc := domain.Account{ID: id.New(), EmailIndex: []byte("i"), EmailSealed: []byte("e"), PasswordHash: "h"}
+	h := domain.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30}
 	if err := a.CreateAccount(ctx, acc); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.CreateHome(ctx, h, store.Member{AccountID: acc.ID, Role: store.RoleOwner}); err != nil {
+	if err := a.CreateHome(ctx, h, domain.Member{AccountID: acc.ID, Role: domain.RoleOwner}); err != nil {
 		t.Fatal(err)
 	}
 	const n = 16
@@ -92,15 +93,15 @@ func TestNodesShareDecisions(t *testing.T) {
 	deviceID := id.New()
 	for i := range n {
 		wg.Go(func() {
-			e := store.Event{ID: id.New(), HomeID: h.ID, DeviceID: deviceID, DeviceEventID: "cam-1", Kind: "motion",
+			e := domain.Event{ID: id.New(), HomeID: h.ID, DeviceID: deviceID, DeviceEventID: "cam-1", Kind: "motion",
 				StartedAt: time.Now(), CreatedAt: time.Now(), ThumbKey: "t", ThumbSize: 1}
-			var got store.Event
+			var got domain.Event
 			got, created[i], errs[i] = nodes[i%2].CreateEvent(ctx, e)
 			stored[i] = got.ID
 		})
 		wg.Go(func() {
-			errs[n+i] = nodes[i%2].AppendAudit(ctx, h.ID, func(prevSeq int64, prevHash []byte) store.AuditEntry {
-				return store.AuditEntry{HomeID: h.ID, Seq: prevSeq + 1, At: time.Now(), ActorKind: "person", ActorID: acc.ID,
+			errs[n+i] = nodes[i%2].AppendAudit(ctx, h.ID, func(prevSeq int64, prevHash []byte) domain.AuditEntry {
+				return domain.AuditEntry{HomeID: h.ID, Seq: prevSeq + 1, At: time.Now(), ActorKind: "person", ActorID: acc.ID,
 					Action: "login", Result: "ok", PrevHash: prevHash, Hash: []byte(id.New())}
 			})
 		})
@@ -144,7 +145,7 @@ func TestReopen(t *testing.T) {
 	if has, err := s.HasData(ctx); err != nil || has {
 		t.Fatalf("fresh database has data: %v, %v", has, err)
 	}
-	a := store.Account{ID: id.New(), EmailIndex: []byte{0, 1, 0xff}, EmailSealed: []byte("sealed"), PasswordHash: "h"}
+	a := domain.Account{ID: id.New(), EmailIndex: []byte{0, 1, 0xff}, EmailSealed: []byte("sealed"), PasswordHash: "h"}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,12 @@ import (
 	"context"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/camvault/camvault/internal/store"
 )
 
 // CreateSession inserts a session.
-func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+func (s *Store) CreateSession(ctx context.Context, sess domain.Session) error {
 	_, err := s.pool.Exec(ctx,
 		`INSERT INTO sessions (id, account_id, token_hash, client_sealed, created_at, last_seen_at, expires_at)
 		 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -20,11 +19,11 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 
 const sessionCols = `id, account_id, token_hash, client_sealed, created_at, last_seen_at, expires_at`
 
-func scanSession(row scanner) (store.Session, error) {
-	var sess store.Session
+func scanSession(row scanner) (domain.Session, error) {
+	var sess domain.Session
 	var created, seen, expires int64
 	if err := row.Scan(&sess.ID, &sess.AccountID, &sess.TokenHash, &sess.ClientSealed, &created, &seen, &expires); err != nil {
-		return store.Session{}, err
+		return domain.Session{}, err
 	}
 	sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt = fromTS(created), fromTS(seen), fromTS(expires)
 	return sess, nil
@@ -33,7 +32,7 @@ func scanSession(row scanner) (store.Session, error) {
 // SessionByTokenHash reads a session by its token's hash. Each statement
 // reads the latest committed state, so a session deleted by a logout on
 // any node is never seen again.
-func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (store.Session, error) {
+func (s *Store) SessionByTokenHash(ctx context.Context, hash []byte) (domain.Session, error) {
 	sess, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE token_hash = $1`, hash))
 	return sess, wrap("session by token hash", err)
 }
@@ -45,7 +44,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 }
 
 // ListSessions lists an account's sessions, oldest first.
-func (s *Store) ListSessions(ctx context.Context, accountID string) ([]store.Session, error) {
+func (s *Store) ListSessions(ctx context.Context, accountID string) ([]domain.Session, error) {
 	return list(ctx, s.pool, "list sessions", scanSession,
 		`SELECT `+sessionCols+` FROM sessions WHERE account_id = $1 ORDER BY created_at, id`, accountID)
 }

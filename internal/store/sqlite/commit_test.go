@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/audit"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // holdWriter occupies the committer with a transaction that waits until
@@ -55,15 +55,15 @@ func testStore(t *testing.T) *Store {
 	return s
 }
 
-func testHome(t *testing.T, s *Store) store.Home {
+func testHome(t *testing.T, s *Store) domain.Home {
 	t.Helper()
 	ctx := t.Context()
-	a := store.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("e"), PasswordHash: "h"}
+	a := domain.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("e"), PasswordHash: "h"}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	h := store.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: time.Unix(1, 0).UTC(), GrantsVersion: 1}
-	if err := s.CreateHome(ctx, h, store.Member{HomeID: h.ID, AccountID: a.ID, Role: store.RoleOwner, AddedAt: h.CreatedAt}); err != nil {
+	h := domain.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: time.Unix(1, 0).UTC(), GrantsVersion: 1}
+	if err := s.CreateHome(ctx, h, domain.Member{HomeID: h.ID, AccountID: a.ID, Role: domain.RoleOwner, AddedAt: h.CreatedAt}); err != nil {
 		t.Fatal(err)
 	}
 	return h
@@ -91,7 +91,7 @@ func TestGroupCommit(t *testing.T) {
 	ctx := t.Context()
 	s := testStore(t)
 	log := audit.New(s, []byte("0123456789abcdef0123456789abcdef"), nil)
-	homes := []store.Home{testHome(t, s), testHome(t, s), testHome(t, s)}
+	homes := []domain.Home{testHome(t, s), testHome(t, s), testHome(t, s)}
 	const perHome = 60
 
 	release := holdWriter(t, s)
@@ -116,7 +116,7 @@ func TestGroupCommit(t *testing.T) {
 		// An event of a home whose row is gone: its insert fails inside
 		// the shared transaction.
 		wg.Go(func() {
-			_, _, err := s.CreateEvent(ctx, store.Event{ID: id.New(), HomeID: id.New(), DeviceID: "d", DeviceEventID: id.New(), Kind: "motion", ThumbKey: "k", ThumbSize: 1})
+			_, _, err := s.CreateEvent(ctx, domain.Event{ID: id.New(), HomeID: id.New(), DeviceID: "d", DeviceEventID: id.New(), Kind: "motion", ThumbKey: "k", ThumbSize: 1})
 			badErrs <- failed{"event of a missing home", err}
 		})
 		// A part that writes an audit entry, then fails: its entry must go.
@@ -130,8 +130,8 @@ func TestGroupCommit(t *testing.T) {
 		})
 		// An append that does not link to the head it was given.
 		wg.Go(func() {
-			badErrs <- failed{"append that does not follow", s.AppendAudit(ctx, homes[1].ID, func(prevSeq int64, _ []byte) store.AuditEntry {
-				return store.AuditEntry{HomeID: homes[1].ID, Seq: prevSeq + 2, EventID: "bad", Hash: []byte("h")}
+			badErrs <- failed{"append that does not follow", s.AppendAudit(ctx, homes[1].ID, func(prevSeq int64, _ []byte) domain.AuditEntry {
+				return domain.AuditEntry{HomeID: homes[1].ID, Seq: prevSeq + 2, EventID: "bad", Hash: []byte("h")}
 			})}
 		})
 		queued += 3

@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"time"
 
-	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/domain"
 )
 
 // CreatePairingCode inserts a pairing code.
-func (s *Store) CreatePairingCode(ctx context.Context, p store.PairingCode) error {
+func (s *Store) CreatePairingCode(ctx context.Context, p domain.PairingCode) error {
 	_, err := s.w.ExecContext(ctx,
 		`INSERT INTO pairing_codes (code_hash, home_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
 		p.CodeHash, p.HomeID, p.CreatedBy, ts(p.CreatedAt), ts(p.ExpiresAt))
@@ -19,7 +19,7 @@ func (s *Store) CreatePairingCode(ctx context.Context, p store.PairingCode) erro
 // PairDevice consumes a pairing code and creates the device in the code's
 // home, in one transaction. The conditional UPDATE is what makes a code
 // single-use: of two pairings with one code, only one changes the row.
-func (s *Store) PairDevice(ctx context.Context, codeHash []byte, now time.Time, d store.Device) (store.Device, error) {
+func (s *Store) PairDevice(ctx context.Context, codeHash []byte, now time.Time, d domain.Device) (domain.Device, error) {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx,
 			`UPDATE pairing_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING home_id`,
@@ -34,37 +34,37 @@ func (s *Store) PairDevice(ctx context.Context, codeHash []byte, now time.Time, 
 		return wrap("insert device", err)
 	})
 	if err != nil {
-		return store.Device{}, err
+		return domain.Device{}, err
 	}
 	return d, nil
 }
 
 const deviceCols = `id, home_id, name_sealed, model, firmware, token_hash, created_at, last_seen_at, online`
 
-func scanDevice(row scanner) (store.Device, error) {
-	var d store.Device
+func scanDevice(row scanner) (domain.Device, error) {
+	var d domain.Device
 	var created, seen int64
 	if err := row.Scan(&d.ID, &d.HomeID, &d.NameSealed, &d.Model, &d.Firmware, &d.TokenHash, &created, &seen, &d.Online); err != nil {
-		return store.Device{}, err
+		return domain.Device{}, err
 	}
 	d.CreatedAt, d.LastSeenAt = fromTS(created), fromTS(seen)
 	return d, nil
 }
 
 // DeviceByID reads a device.
-func (s *Store) DeviceByID(ctx context.Context, id string) (store.Device, error) {
+func (s *Store) DeviceByID(ctx context.Context, id string) (domain.Device, error) {
 	d, err := scanDevice(s.read.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
 	return d, wrap("device by id", err)
 }
 
 // DeviceByTokenHash reads a device by its token's hash.
-func (s *Store) DeviceByTokenHash(ctx context.Context, hash []byte) (store.Device, error) {
+func (s *Store) DeviceByTokenHash(ctx context.Context, hash []byte) (domain.Device, error) {
 	d, err := scanDevice(s.read.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM devices WHERE token_hash = ?`, hash))
 	return d, wrap("device by token hash", err)
 }
 
 // ListDevices lists a home's devices, oldest first.
-func (s *Store) ListDevices(ctx context.Context, homeID string) ([]store.Device, error) {
+func (s *Store) ListDevices(ctx context.Context, homeID string) ([]domain.Device, error) {
 	return list(ctx, s.read, "list devices", scanDevice,
 		`SELECT `+deviceCols+` FROM devices WHERE home_id = ? ORDER BY created_at, id`, homeID)
 }
@@ -94,7 +94,7 @@ func (s *Store) SetDevicePresence(ctx context.Context, id string, online bool, l
 }
 
 // SetPresence records many presence changes in one transaction.
-func (s *Store) SetPresence(ctx context.Context, updates []store.Presence) error {
+func (s *Store) SetPresence(ctx context.Context, updates []domain.Presence) error {
 	if len(updates) == 0 {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -17,12 +18,12 @@ const (
 	eventByDeviceEventQuery = `SELECT ` + eventCols + ` FROM events WHERE device_id = ? AND device_event_id = ?`
 )
 
-func scanEvent(row scanner) (store.Event, error) {
-	var e store.Event
+func scanEvent(row scanner) (domain.Event, error) {
+	var e domain.Event
 	var started, created int64
 	if err := row.Scan(&e.ID, &e.HomeID, &e.DeviceID, &e.DeviceEventID, &e.Kind, &started, &created,
 		&e.ThumbKey, &e.ThumbSize, &e.ClipKey, &e.ClipSize); err != nil {
-		return store.Event{}, err
+		return domain.Event{}, err
 	}
 	e.StartedAt, e.CreatedAt = fromTS(started), fromTS(created)
 	return e, nil
@@ -32,8 +33,8 @@ func scanEvent(row scanner) (store.Event, error) {
 // same ID, which is then returned instead. The unique (device,
 // device_event_id) constraint decides between concurrent retries; the
 // writer is one connection, so the winner's row is visible to the loser.
-func (s *Store) CreateEvent(ctx context.Context, e store.Event) (store.Event, bool, error) {
-	var out store.Event
+func (s *Store) CreateEvent(ctx context.Context, e domain.Event) (domain.Event, bool, error) {
+	var out domain.Event
 	var created bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		q := s.write.in(tx)
@@ -59,27 +60,27 @@ func (s *Store) CreateEvent(ctx context.Context, e store.Event) (store.Event, bo
 		return nil
 	})
 	if err != nil {
-		return store.Event{}, false, err
+		return domain.Event{}, false, err
 	}
 	return out, created, nil
 }
 
 // EventByID reads a live event.
-func (s *Store) EventByID(ctx context.Context, id string) (store.Event, error) {
+func (s *Store) EventByID(ctx context.Context, id string) (domain.Event, error) {
 	e, err := scanEvent(s.read.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = ? AND deleted_at IS NULL`, id))
 	return e, wrap("event by id", err)
 }
 
 // EventByDeviceEventID reads a device's event, live or marked deleted, by
 // the device's ID for it: a retry of a deleted event must not store it again.
-func (s *Store) EventByDeviceEventID(ctx context.Context, deviceID, deviceEventID string) (store.Event, error) {
+func (s *Store) EventByDeviceEventID(ctx context.Context, deviceID, deviceEventID string) (domain.Event, error) {
 	e, err := scanEvent(s.read.QueryRowContext(ctx, eventByDeviceEventQuery, deviceID, deviceEventID))
 	return e, wrap("event by device event id", err)
 }
 
 // ListEvents lists live events in the query's scopes, newest first. A scope
 // with an empty camera list reads nothing; it never widens to the home.
-func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]store.Event, error) {
+func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]domain.Event, error) {
 	if q.Limit <= 0 {
 		return nil, nil
 	}
@@ -127,7 +128,7 @@ func placeholders(n int) string {
 }
 
 // MarkEventDeleted hides a live event and queues its blobs for removal.
-func (s *Store) MarkEventDeleted(ctx context.Context, id string, at time.Time) (store.Event, error) {
+func (s *Store) MarkEventDeleted(ctx context.Context, id string, at time.Time) (domain.Event, error) {
 	e, err := scanEvent(s.w.QueryRowContext(ctx,
 		`UPDATE events SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL RETURNING `+eventCols, ts(at), id))
 	return e, wrap("mark event deleted", err)
@@ -156,7 +157,7 @@ func (s *Store) MarkExpiredEvents(ctx context.Context, now time.Time, limit int)
 }
 
 // DeletedEvents lists events marked deleted, oldest mark first.
-func (s *Store) DeletedEvents(ctx context.Context, limit int) ([]store.Event, error) {
+func (s *Store) DeletedEvents(ctx context.Context, limit int) ([]domain.Event, error) {
 	if limit <= 0 {
 		return nil, nil
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/domain"
 )
 
 // GrantVersion reads an account's grant version in a home: the home's
@@ -29,8 +29,8 @@ func bumpAccountGrants(ctx context.Context, tx *sql.Tx, accountID string) error 
 }
 
 // Breaker reads a breaker; one never set is closed.
-func (s *Store) Breaker(ctx context.Context, name string) (store.Breaker, error) {
-	b := store.Breaker{Name: name}
+func (s *Store) Breaker(ctx context.Context, name string) (domain.Breaker, error) {
+	b := domain.Breaker{Name: name}
 	var changed int64
 	err := s.read.QueryRowContext(ctx, `SELECT open, reason, changed_at, trips FROM breaker WHERE name = ?`, name).
 		Scan(&b.Open, &b.Reason, &changed, &b.Trips)
@@ -38,7 +38,7 @@ func (s *Store) Breaker(ctx context.Context, name string) (store.Breaker, error)
 		return b, nil
 	}
 	if err != nil {
-		return store.Breaker{}, fmt.Errorf("read breaker: %w", err)
+		return domain.Breaker{}, fmt.Errorf("read breaker: %w", err)
 	}
 	b.ChangedAt = fromTS(changed)
 	return b, nil

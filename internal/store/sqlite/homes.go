@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/store"
 )
 
 // CreateHome inserts a home and its owner in one transaction: a home never
 // exists without someone who may manage it.
-func (s *Store) CreateHome(ctx context.Context, h store.Home, owner store.Member) error {
+func (s *Store) CreateHome(ctx context.Context, h domain.Home, owner domain.Member) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO homes (id, name_sealed, wrapped_data_key, retention_days, created_at, grants_version) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -26,19 +27,19 @@ func (s *Store) CreateHome(ctx context.Context, h store.Home, owner store.Member
 const homeCols = `h.id, h.name_sealed, h.wrapped_data_key, h.retention_days, h.created_at, h.grants_version`
 
 // scanHome scans homeCols followed by extra columns.
-func scanHome(row scanner, extra ...any) (store.Home, error) {
-	var h store.Home
+func scanHome(row scanner, extra ...any) (domain.Home, error) {
+	var h domain.Home
 	var created int64
 	dest := append([]any{&h.ID, &h.NameSealed, &h.WrappedDataKey, &h.RetentionDays, &created, &h.GrantsVersion}, extra...)
 	if err := row.Scan(dest...); err != nil {
-		return store.Home{}, err
+		return domain.Home{}, err
 	}
 	h.CreatedAt = fromTS(created)
 	return h, nil
 }
 
 // HomeByID reads a home.
-func (s *Store) HomeByID(ctx context.Context, id string) (store.Home, error) {
+func (s *Store) HomeByID(ctx context.Context, id string) (domain.Home, error) {
 	h, err := scanHome(s.read.QueryRowContext(ctx, `SELECT `+homeCols+` FROM homes h WHERE h.id = ?`, id))
 	return h, wrap("home by id", err)
 }
@@ -61,7 +62,7 @@ func (s *Store) UpdateHome(ctx context.Context, id string, nameSealed []byte, re
 
 // memberRow is a members row before its camera list is attached.
 type memberRow struct {
-	store.Membership
+	domain.Membership
 	limited bool
 }
 
@@ -81,8 +82,8 @@ func scanMembership(row scanner) (memberRow, error) {
 
 // withDevices attaches camera lists to limited members. devices maps
 // home ID + account ID to the cameras listed for them.
-func withDevices(rows []memberRow, devices map[[2]string][]string) []store.Membership {
-	out := make([]store.Membership, 0, len(rows))
+func withDevices(rows []memberRow, devices map[[2]string][]string) []domain.Membership {
+	out := make([]domain.Membership, 0, len(rows))
 	for _, r := range rows {
 		if r.limited {
 			// Never nil for a limited member, even with no camera left:
@@ -124,8 +125,8 @@ func memberDevices(ctx context.Context, q querier, where string, args ...any) (m
 
 // memberships reads members with their homes and camera lists in one
 // snapshot, so role, cameras and grants version agree.
-func (s *Store) memberships(ctx context.Context, where string, args ...any) ([]store.Membership, error) {
-	var out []store.Membership
+func (s *Store) memberships(ctx context.Context, where string, args ...any) ([]domain.Membership, error) {
+	var out []domain.Membership
 	// Prepared before the transaction takes its connection: preparing
 	// takes one from the same pool.
 	s.read.stmt(ctx, membershipsQuery(where))
@@ -151,29 +152,29 @@ func (s *Store) memberships(ctx context.Context, where string, args ...any) ([]s
 // selects the memberships and their camera lists alike.
 
 // Memberships lists an account's homes, oldest membership first.
-func (s *Store) Memberships(ctx context.Context, accountID string) ([]store.Membership, error) {
+func (s *Store) Memberships(ctx context.Context, accountID string) ([]domain.Membership, error) {
 	return s.memberships(ctx, `account_id = ?`, accountID)
 }
 
 // Member reads one membership with its home's current grants version.
-func (s *Store) Member(ctx context.Context, homeID, accountID string) (store.Membership, error) {
+func (s *Store) Member(ctx context.Context, homeID, accountID string) (domain.Membership, error) {
 	ms, err := s.memberships(ctx, `home_id = ? AND account_id = ?`, homeID, accountID)
 	if err != nil {
-		return store.Membership{}, err
+		return domain.Membership{}, err
 	}
 	if len(ms) == 0 {
-		return store.Membership{}, fmt.Errorf("member: %w", store.ErrNotFound)
+		return domain.Membership{}, fmt.Errorf("member: %w", store.ErrNotFound)
 	}
 	return ms[0], nil
 }
 
 // ListMembers lists a home's members, oldest first.
-func (s *Store) ListMembers(ctx context.Context, homeID string) ([]store.Member, error) {
+func (s *Store) ListMembers(ctx context.Context, homeID string) ([]domain.Member, error) {
 	ms, err := s.memberships(ctx, `home_id = ?`, homeID)
 	if err != nil {
 		return nil, err
 	}
-	var out []store.Member
+	var out []domain.Member
 	for _, m := range ms {
 		out = append(out, m.Member)
 	}
@@ -182,7 +183,7 @@ func (s *Store) ListMembers(ctx context.Context, homeID string) ([]store.Member,
 
 // PutMember inserts or replaces a membership and bumps the grants version,
 // in one transaction.
-func (s *Store) PutMember(ctx context.Context, m store.Member) error {
+func (s *Store) PutMember(ctx context.Context, m domain.Member) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := putMember(ctx, tx, m); err != nil {
 			return err
@@ -193,7 +194,7 @@ func (s *Store) PutMember(ctx context.Context, m store.Member) error {
 
 // putMember writes a membership and its camera list. A replaced member
 // keeps the time it joined.
-func putMember(ctx context.Context, tx *sql.Tx, m store.Member) error {
+func putMember(ctx context.Context, tx *sql.Tx, m domain.Member) error {
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO members (home_id, account_id, role, limited, added_at) VALUES (?, ?, ?, ?, ?)
 		 ON CONFLICT (home_id, account_id) DO UPDATE SET role = excluded.role, limited = excluded.limited`,

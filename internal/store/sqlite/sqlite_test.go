@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
@@ -32,7 +33,7 @@ func TestReopen(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "camvault.db")
 	s := open(t, path)
-	a := store.Account{ID: id.New(), EmailIndex: []byte{0, 1, 0xff}, EmailSealed: []byte("sealed"), PasswordHash: "h"}
+	a := domain.Account{ID: id.New(), EmailIndex: []byte{0, 1, 0xff}, EmailSealed: []byte("sealed"), PasswordHash: "h"}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatal(err)
 	}

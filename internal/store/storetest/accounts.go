@@ -6,24 +6,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
 
-func normAccount(a store.Account) store.Account {
+func normAccount(a domain.Account) domain.Account {
 	a.EmailIndex, a.EmailSealed, a.CreatedAt = normBytes(a.EmailIndex), normBytes(a.EmailSealed), normTime(a.CreatedAt)
 	return a
 }
 
-func normSession(s store.Session) store.Session {
+func normSession(s domain.Session) domain.Session {
 	s.TokenHash, s.ClientSealed = normBytes(s.TokenHash), normBytes(s.ClientSealed)
 	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = normTime(s.CreatedAt), normTime(s.LastSeenAt), normTime(s.ExpiresAt)
 	return s
 }
 
-func newAccount(t *testing.T, s store.Store) store.Account {
+func newAccount(t *testing.T, s store.Store) domain.Account {
 	t.Helper()
-	a := store.Account{ID: id.New(), EmailIndex: random("index"), EmailSealed: random("sealed"),
+	a := domain.Account{ID: id.New(), EmailIndex: random("index"), EmailSealed: random("sealed"),
 		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNhbHQ$aGFzaGhhc2g", CreatedAt: at(0)}
 	check(t, "create account", s.CreateAccount(t.Context(), a))
 	return a
@@ -59,19 +60,19 @@ func testAccounts(t *testing.T, s store.Store) {
 	mustNotFound(t, "prefix of an email index", err)
 }
 
-func newAccountValue() store.Account {
-	return store.Account{ID: id.New(), EmailIndex: random("index"), EmailSealed: random("sealed"), PasswordHash: "h", CreatedAt: at(0)}
+func newAccountValue() domain.Account {
+	return domain.Account{ID: id.New(), EmailIndex: random("index"), EmailSealed: random("sealed"), PasswordHash: "h", CreatedAt: at(0)}
 }
 
-func newSession(t *testing.T, s store.Store, accountID string, created time.Time) store.Session {
+func newSession(t *testing.T, s store.Store, accountID string, created time.Time) domain.Session {
 	t.Helper()
-	sess := store.Session{ID: id.New(), AccountID: accountID, TokenHash: random("token"), ClientSealed: random("client"),
+	sess := domain.Session{ID: id.New(), AccountID: accountID, TokenHash: random("token"), ClientSealed: random("client"),
 		CreatedAt: created, LastSeenAt: created, ExpiresAt: created.Add(24 * time.Hour)}
 	check(t, "create session", s.CreateSession(t.Context(), sess))
 	return sess
 }
 
-func sessionID(s store.Session) string { return s.ID }
+func sessionID(s domain.Session) string { return s.ID }
 
 func testSessions(t *testing.T, s store.Store) {
 	ctx := t.Context()
@@ -103,7 +104,7 @@ func testSessions(t *testing.T, s store.Store) {
 
 	list, err := s.ListSessions(ctx, a.ID)
 	check(t, "list sessions", err)
-	sameList(t, "sessions of a, oldest first", list, []store.Session{s1, s2}, normSession)
+	sameList(t, "sessions of a, oldest first", list, []domain.Session{s1, s2}, normSession)
 	list, err = s.ListSessions(ctx, id.New())
 	check(t, "list sessions of nobody", err)
 	sameList(t, "sessions of nobody", list, nil, normSession)
@@ -120,13 +121,13 @@ func testSessions(t *testing.T, s store.Store) {
 
 	s3 := newSession(t, s, a.ID, at(2*time.Second))
 	check(t, "delete account sessions", s.DeleteAccountSessions(ctx, a.ID))
-	for _, gone := range []store.Session{s2, s3} {
+	for _, gone := range []domain.Session{s2, s3} {
 		_, err = s.SessionByTokenHash(ctx, gone.TokenHash)
 		mustNotFound(t, "session after deleting the account's sessions", err)
 	}
 	list, err = s.ListSessions(ctx, b.ID)
 	check(t, "list sessions of b", err)
-	sameList(t, "b's sessions after deleting a's", list, []store.Session{sb}, normSession)
+	sameList(t, "b's sessions after deleting a's", list, []domain.Session{sb}, normSession)
 	check(t, "delete sessions of an account without any", s.DeleteAccountSessions(ctx, a.ID))
 }
 
@@ -134,8 +135,8 @@ func testSessionExpiry(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a := newAccount(t, s)
 	now, idleBefore := at(0), at(-24*time.Hour)
-	mk := func(created, seen, expires time.Time) store.Session {
-		sess := store.Session{ID: id.New(), AccountID: a.ID, TokenHash: random("token"), CreatedAt: created, LastSeenAt: seen, ExpiresAt: expires}
+	mk := func(created, seen, expires time.Time) domain.Session {
+		sess := domain.Session{ID: id.New(), AccountID: a.ID, TokenHash: random("token"), CreatedAt: created, LastSeenAt: seen, ExpiresAt: expires}
 		check(t, "create session", s.CreateSession(ctx, sess))
 		return sess
 	}
@@ -149,13 +150,13 @@ func testSessionExpiry(t *testing.T, s store.Store) {
 	if n != 2 {
 		t.Fatalf("deleted %d sessions, want 2 (one expired, one idle)", n)
 	}
-	for _, gone := range []store.Session{expired, idle} {
+	for _, gone := range []domain.Session{expired, idle} {
 		_, err := s.SessionByTokenHash(ctx, gone.TokenHash)
 		mustNotFound(t, "expired or idle session", err)
 	}
 	list, err := s.ListSessions(ctx, a.ID)
 	check(t, "list sessions", err)
-	if got := sortedIDs(list, sessionID); !slices.Equal(got, sortedIDs([]store.Session{live, idleButSeen}, sessionID)) {
+	if got := sortedIDs(list, sessionID); !slices.Equal(got, sortedIDs([]domain.Session{live, idleButSeen}, sessionID)) {
 		t.Fatalf("sessions left %v, want the live ones", got)
 	}
 	n, err = s.DeleteExpiredSessions(ctx, now, idleBefore)

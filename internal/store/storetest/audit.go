@@ -8,28 +8,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
 
-func normAudit(e store.AuditEntry) store.AuditEntry {
+func normAudit(e domain.AuditEntry) domain.AuditEntry {
 	e.At, e.PrevHash, e.Hash = normTime(e.At), normBytes(e.PrevHash), normBytes(e.Hash)
 	return e
 }
 
-func normIncident(in store.Incident) store.Incident {
+func normIncident(in domain.Incident) domain.Incident {
 	in.At = normTime(in.At)
 	return in
 }
 
 // appendAudit appends an entry built from the chain's head, as the audit
 // log does, and checks the head it was given.
-func appendAudit(t *testing.T, s store.Store, homeID string, wantSeq int64, wantPrev []byte) store.AuditEntry {
+func appendAudit(t *testing.T, s store.Store, homeID string, wantSeq int64, wantPrev []byte) domain.AuditEntry {
 	t.Helper()
-	var e store.AuditEntry
+	var e domain.AuditEntry
 	var gotSeq int64
 	var gotPrev []byte
-	err := s.AppendAudit(t.Context(), homeID, func(prevSeq int64, prevHash []byte) store.AuditEntry {
+	err := s.AppendAudit(t.Context(), homeID, func(prevSeq int64, prevHash []byte) domain.AuditEntry {
 		gotSeq, gotPrev = prevSeq, prevHash
 		e = auditEntry(homeID, prevSeq, prevHash)
 		return e
@@ -41,8 +42,8 @@ func appendAudit(t *testing.T, s store.Store, homeID string, wantSeq int64, want
 	return e
 }
 
-func auditEntry(homeID string, prevSeq int64, prevHash []byte) store.AuditEntry {
-	e := store.AuditEntry{HomeID: homeID, Seq: prevSeq + 1, At: at(time.Duration(prevSeq) * time.Second),
+func auditEntry(homeID string, prevSeq int64, prevHash []byte) domain.AuditEntry {
+	e := domain.AuditEntry{HomeID: homeID, Seq: prevSeq + 1, At: at(time.Duration(prevSeq) * time.Second),
 		ActorKind: "person", ActorID: id.New(), Action: "view_clip", DeviceID: id.New(), EventID: id.New(), Result: "ok",
 		PrevHash: prevHash, Hash: random("hash")}
 	if prevSeq%2 == 1 {
@@ -66,7 +67,7 @@ func testAudit(t *testing.T, s store.Store) {
 	check(t, "empty chain", err)
 	sameList(t, "empty chain", list, nil, normAudit)
 
-	var chain []store.AuditEntry
+	var chain []domain.AuditEntry
 	var prev []byte
 	for i := range 5 {
 		e := appendAudit(t, s, h.ID, int64(i), prev)
@@ -83,7 +84,7 @@ func testAudit(t *testing.T, s store.Store) {
 	sameList(t, "chain, newest first", list, newest, normAudit)
 	list, err = s.ListAudit(ctx, h.ID, 4, 2)
 	check(t, "list audit before 4", err)
-	sameList(t, "two entries before 4", list, []store.AuditEntry{chain[2], chain[1]}, normAudit)
+	sameList(t, "two entries before 4", list, []domain.AuditEntry{chain[2], chain[1]}, normAudit)
 	list, err = s.ListAudit(ctx, h.ID, 1, 10)
 	check(t, "list audit before 1", err)
 	sameList(t, "entries before the first", list, nil, normAudit)
@@ -101,7 +102,7 @@ func testAudit(t *testing.T, s store.Store) {
 	}
 
 	// An entry that does not follow the head is refused and stores nothing.
-	err = s.AppendAudit(ctx, h.ID, func(prevSeq int64, prevHash []byte) store.AuditEntry {
+	err = s.AppendAudit(ctx, h.ID, func(prevSeq int64, prevHash []byte) domain.AuditEntry {
 		return auditEntry(h.ID, prevSeq-1, prevHash)
 	})
 	if err == nil {
@@ -122,7 +123,7 @@ func testAuditRace(t *testing.T, s store.Store) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			errs[i] = s.AppendAudit(ctx, h.ID, func(prevSeq int64, prevHash []byte) store.AuditEntry {
+			errs[i] = s.AppendAudit(ctx, h.ID, func(prevSeq int64, prevHash []byte) domain.AuditEntry {
 				return auditEntry(h.ID, prevSeq, prevHash)
 			})
 		})
@@ -153,8 +154,8 @@ func testIncidents(t *testing.T, s store.Store) {
 	check(t, "incidents of a fresh store", err)
 	sameList(t, "incidents of a fresh store", list, nil, normIncident)
 
-	mk := func(when time.Time) store.Incident {
-		in := store.Incident{ID: id.New(), At: when, Kind: "egress_blocked", RequesterKind: "person", RequesterID: id.New(),
+	mk := func(when time.Time) domain.Incident {
+		in := domain.Incident{ID: id.New(), At: when, Kind: "egress_blocked", RequesterKind: "person", RequesterID: id.New(),
 			RequestedHome: id.New(), RequestedEvent: id.New(), LabelHome: id.New(), LabelDevice: id.New(), LabelEvent: id.New(),
 			LabelKind: "clip", Detail: "label home differs from the grant's home"}
 		check(t, "record incident", s.RecordIncident(ctx, in))
@@ -164,10 +165,10 @@ func testIncidents(t *testing.T, s store.Store) {
 
 	list, err = s.ListIncidents(ctx, 10)
 	check(t, "list incidents", err)
-	sameList(t, "incidents, newest first", list, []store.Incident{i2, i3, i1}, normIncident)
+	sameList(t, "incidents, newest first", list, []domain.Incident{i2, i3, i1}, normIncident)
 	list, err = s.ListIncidents(ctx, 2)
 	check(t, "list incidents, limit 2", err)
-	sameList(t, "incidents, limit 2", list, []store.Incident{i2, i3}, normIncident)
+	sameList(t, "incidents, limit 2", list, []domain.Incident{i2, i3}, normIncident)
 	list, err = s.ListIncidents(ctx, 0)
 	check(t, "list incidents, limit 0", err)
 	sameList(t, "incidents, limit 0", list, nil, normIncident)

@@ -7,32 +7,33 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
 
-func normDevice(d store.Device) store.Device {
+func normDevice(d domain.Device) domain.Device {
 	d.NameSealed, d.TokenHash = normBytes(d.NameSealed), normBytes(d.TokenHash)
 	d.CreatedAt, d.LastSeenAt = normTime(d.CreatedAt), normTime(d.LastSeenAt)
 	return d
 }
 
-func deviceID(d store.Device) string { return d.ID }
+func deviceID(d domain.Device) string { return d.ID }
 
 func newCode(t *testing.T, s store.Store, accountID, homeID string, expires time.Time) []byte {
 	t.Helper()
 	hash := random("code")
 	check(t, "create pairing code", s.CreatePairingCode(t.Context(),
-		store.PairingCode{CodeHash: hash, HomeID: homeID, CreatedBy: accountID, CreatedAt: at(0), ExpiresAt: expires}))
+		domain.PairingCode{CodeHash: hash, HomeID: homeID, CreatedBy: accountID, CreatedAt: at(0), ExpiresAt: expires}))
 	return hash
 }
 
-func deviceValue() store.Device {
-	return store.Device{ID: id.New(), NameSealed: random("camera name"), Model: "CV-1", Firmware: "1.0.3", TokenHash: random("device token"), CreatedAt: at(0)}
+func deviceValue() domain.Device {
+	return domain.Device{ID: id.New(), NameSealed: random("camera name"), Model: "CV-1", Firmware: "1.0.3", TokenHash: random("device token"), CreatedAt: at(0)}
 }
 
 // newDevice pairs a camera into homeID with a fresh code.
-func newDevice(t *testing.T, s store.Store, accountID, homeID string) store.Device {
+func newDevice(t *testing.T, s store.Store, accountID, homeID string) domain.Device {
 	t.Helper()
 	code := newCode(t, s, accountID, homeID, at(10*time.Minute))
 	d, err := s.PairDevice(t.Context(), code, at(0), deviceValue())
@@ -76,7 +77,7 @@ func testPairing(t *testing.T, s store.Store) {
 	mustNotFound(t, "device of refused pairings", err)
 
 	dup := random("code")
-	pc := store.PairingCode{CodeHash: dup, HomeID: h.ID, CreatedBy: a.ID, CreatedAt: at(0), ExpiresAt: at(time.Hour)}
+	pc := domain.PairingCode{CodeHash: dup, HomeID: h.ID, CreatedBy: a.ID, CreatedAt: at(0), ExpiresAt: at(time.Hour)}
 	check(t, "create code", s.CreatePairingCode(ctx, pc))
 	pc.HomeID = other.ID
 	if err := s.CreatePairingCode(ctx, pc); !errors.Is(err, store.ErrConflict) {
@@ -165,7 +166,7 @@ func testDevices(t *testing.T, s store.Store) {
 
 	list, err := s.ListDevices(ctx, h.ID)
 	check(t, "list devices", err)
-	if got, want := sortedIDs(list, deviceID), sortedIDs([]store.Device{d, d2}, deviceID); !slices.Equal(got, want) {
+	if got, want := sortedIDs(list, deviceID), sortedIDs([]domain.Device{d, d2}, deviceID); !slices.Equal(got, want) {
 		t.Fatalf("devices of the home: %v, want %v (and not %s)", got, want, foreign.ID)
 	}
 	list, err = s.ListDevices(ctx, id.New())
@@ -192,7 +193,7 @@ func testDevices(t *testing.T, s store.Store) {
 
 	// In a batch, later updates of a device win and missing devices are
 	// skipped.
-	check(t, "presence batch", s.SetPresence(ctx, []store.Presence{
+	check(t, "presence batch", s.SetPresence(ctx, []domain.Presence{
 		{DeviceID: d.ID, Online: false, LastSeen: at(time.Hour)},
 		{DeviceID: id.New(), Online: true, LastSeen: at(time.Hour)},
 		{DeviceID: d.ID, Online: true, LastSeen: at(2 * time.Hour)},
@@ -219,7 +220,7 @@ func testDeleteDevice(t *testing.T, s store.Store) {
 	h, other := newHome(t, s, a.ID), newHome(t, s, b.ID)
 	d1, d2 := newDevice(t, s, a.ID, h.ID), newDevice(t, s, a.ID, h.ID)
 	foreign := newDevice(t, s, b.ID, other.ID)
-	check(t, "limit viewer", s.PutMember(ctx, store.Member{HomeID: h.ID, AccountID: viewer.ID, Role: store.RoleViewer, Devices: []string{d1.ID, d2.ID}, AddedAt: at(0)}))
+	check(t, "limit viewer", s.PutMember(ctx, domain.Member{HomeID: h.ID, AccountID: viewer.ID, Role: domain.RoleViewer, Devices: []string{d1.ID, d2.ID}, AddedAt: at(0)}))
 	before := version(t, s, h.ID)
 
 	check(t, "delete", s.DeleteDevice(ctx, d1.ID))

@@ -8,28 +8,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
 
 const day = 24 * time.Hour
 
-func normEvent(e store.Event) store.Event {
+func normEvent(e domain.Event) domain.Event {
 	e.StartedAt, e.CreatedAt = normTime(e.StartedAt), normTime(e.CreatedAt)
 	return e
 }
 
-func eventID(e store.Event) string { return e.ID }
+func eventID(e domain.Event) string { return e.ID }
 
-func eventValue(homeID, deviceID, kind string, started time.Time) store.Event {
-	e := store.Event{ID: id.New(), HomeID: homeID, DeviceID: deviceID, DeviceEventID: "cam-" + id.New(), Kind: kind,
+func eventValue(homeID, deviceID, kind string, started time.Time) domain.Event {
+	e := domain.Event{ID: id.New(), HomeID: homeID, DeviceID: deviceID, DeviceEventID: "cam-" + id.New(), Kind: kind,
 		StartedAt: started, CreatedAt: started.Add(time.Second), ThumbSize: 12345, ClipSize: 6 << 20}
 	e.ThumbKey = "h/" + homeID + "/" + deviceID + "/" + e.ID + "/thumb"
 	e.ClipKey = "h/" + homeID + "/" + deviceID + "/" + e.ID + "/clip"
 	return e
 }
 
-func newEvent(t *testing.T, s store.Store, homeID, deviceID, kind string, started time.Time) store.Event {
+func newEvent(t *testing.T, s store.Store, homeID, deviceID, kind string, started time.Time) domain.Event {
 	t.Helper()
 	e := eventValue(homeID, deviceID, kind, started)
 	_, created, err := s.CreateEvent(t.Context(), e)
@@ -41,9 +42,9 @@ func newEvent(t *testing.T, s store.Store, homeID, deviceID, kind string, starte
 }
 
 // newestFirst sorts events as ListEvents returns them.
-func newestFirst(list []store.Event) []store.Event {
+func newestFirst(list []domain.Event) []domain.Event {
 	out := slices.Clone(list)
-	slices.SortFunc(out, func(a, b store.Event) int {
+	slices.SortFunc(out, func(a, b domain.Event) int {
 		if c := normTime(b.StartedAt).Compare(normTime(a.StartedAt)); c != 0 {
 			return c
 		}
@@ -52,8 +53,8 @@ func newestFirst(list []store.Event) []store.Event {
 	return out
 }
 
-func filter(list []store.Event, keep func(store.Event) bool) []store.Event {
-	var out []store.Event
+func filter(list []domain.Event, keep func(domain.Event) bool) []domain.Event {
+	var out []domain.Event
 	for _, e := range list {
 		if keep(e) {
 			out = append(out, e)
@@ -140,7 +141,7 @@ func testEventRetryRace(t *testing.T, s store.Store) {
 	deviceEventID := "cam-" + id.New()
 	const n = 16
 	type result struct {
-		stored  store.Event
+		stored  domain.Event
 		created bool
 		err     error
 	}
@@ -188,7 +189,7 @@ func testListEvents(t *testing.T, s store.Store) {
 	d1, d2 := newDevice(t, s, a.ID, h.ID), newDevice(t, s, a.ID, h.ID)
 	do := newDevice(t, s, b.ID, other.ID)
 
-	var inH, inOther []store.Event
+	var inH, inOther []domain.Event
 	for i := range 5 {
 		m := time.Duration(i) * time.Minute
 		inH = append(inH, newEvent(t, s, h.ID, d1.ID, "motion", at(m)), newEvent(t, s, h.ID, d2.ID, "person", at(m+30*time.Second)))
@@ -203,14 +204,14 @@ func testListEvents(t *testing.T, s store.Store) {
 	check(t, "mark deleted", err)
 	inH = newestFirst(inH)
 
-	query := func(what string, q store.EventQuery, want []store.Event) {
+	query := func(what string, q store.EventQuery, want []domain.Event) {
 		t.Helper()
 		got, err := s.ListEvents(ctx, q)
 		check(t, what, err)
 		sameList(t, what, got, want, normEvent)
 	}
 	whole := func(homeID string) []store.EventScope { return []store.EventScope{{HomeID: homeID}} }
-	onDevice := func(id string) func(store.Event) bool { return func(e store.Event) bool { return e.DeviceID == id } }
+	onDevice := func(id string) func(domain.Event) bool { return func(e domain.Event) bool { return e.DeviceID == id } }
 
 	query("a whole home", store.EventQuery{Scopes: whole(h.ID), Limit: 100}, inH)
 	query("the other home", store.EventQuery{Scopes: whole(other.ID), Limit: 100}, newestFirst(inOther))
@@ -222,18 +223,18 @@ func testListEvents(t *testing.T, s store.Store) {
 	query("two scopes", store.EventQuery{Scopes: []store.EventScope{{HomeID: h.ID, Devices: []string{d1.ID}}, {HomeID: other.ID}}, Limit: 100},
 		newestFirst(append(filter(inH, onDevice(d1.ID)), inOther...)))
 	query("one kind", store.EventQuery{Scopes: whole(h.ID), Kinds: []string{"person"}, Limit: 100},
-		filter(inH, func(e store.Event) bool { return e.Kind == "person" }))
+		filter(inH, func(e domain.Event) bool { return e.Kind == "person" }))
 	query("two kinds", store.EventQuery{Scopes: whole(h.ID), Kinds: []string{"person", "sound"}, Limit: 100},
-		filter(inH, func(e store.Event) bool { return e.Kind != "motion" }))
+		filter(inH, func(e domain.Event) bool { return e.Kind != "motion" }))
 	query("limit", store.EventQuery{Scopes: whole(h.ID), Limit: 4}, inH[:4])
 	query("limit 0", store.EventQuery{Scopes: whole(h.ID), Limit: 0}, nil)
 	before := at(2 * time.Minute)
 	query("before a time", store.EventQuery{Scopes: whole(h.ID), BeforeTime: before, Limit: 100},
-		filter(inH, func(e store.Event) bool { return normTime(e.StartedAt).Before(normTime(before)) }))
+		filter(inH, func(e domain.Event) bool { return normTime(e.StartedAt).Before(normTime(before)) }))
 
 	// Paging with the (started, ID) cursor of the last event seen walks
 	// the whole list, ties included, once.
-	var walked []store.Event
+	var walked []domain.Event
 	q := store.EventQuery{Scopes: whole(h.ID), Limit: 3}
 	for range len(inH) + 1 {
 		page, err := s.ListEvents(ctx, q)
@@ -268,7 +269,7 @@ func testDeleteEvent(t *testing.T, s store.Store) {
 	}
 	list, err := s.ListEvents(ctx, store.EventQuery{Scopes: []store.EventScope{{HomeID: h.ID}}, Limit: 10})
 	check(t, "list", err)
-	sameList(t, "live events", list, []store.Event{e3, e2}, normEvent)
+	sameList(t, "live events", list, []domain.Event{e3, e2}, normEvent)
 	_, err = s.MarkEventDeleted(ctx, e1.ID, at(time.Hour))
 	mustNotFound(t, "mark deleted twice", err)
 	_, err = s.MarkEventDeleted(ctx, id.New(), at(time.Hour))
@@ -287,7 +288,7 @@ func testDeleteEvent(t *testing.T, s store.Store) {
 
 	deleted, err := s.DeletedEvents(ctx, 10)
 	check(t, "deleted events", err)
-	sameList(t, "deleted events", deleted, []store.Event{e1}, normEvent)
+	sameList(t, "deleted events", deleted, []domain.Event{e1}, normEvent)
 
 	mustNotFound(t, "purge a live event", s.PurgeEvent(ctx, e2.ID, at(time.Hour)))
 	got, err = s.EventByID(ctx, e2.ID)
@@ -326,7 +327,7 @@ func testDeleteEvent(t *testing.T, s store.Store) {
 	check(t, "deleted events after purge", err)
 	sameList(t, "deleted events after purge", deleted, nil, normEvent)
 
-	for _, e := range []store.Event{e2, e3} {
+	for _, e := range []domain.Event{e2, e3} {
 		_, err := s.MarkEventDeleted(ctx, e.ID, at(time.Hour))
 		check(t, "mark deleted", err)
 	}
@@ -346,12 +347,12 @@ func testRetention(t *testing.T, s store.Store) {
 	check(t, "set retention", s.UpdateHome(ctx, h2.ID, nil, &week))
 	d1, d2 := newDevice(t, s, a.ID, h1.ID), newDevice(t, s, a.ID, h2.ID)
 	now := at(0)
-	expired := []store.Event{
+	expired := []domain.Event{
 		newEvent(t, s, h1.ID, d1.ID, "motion", now.Add(-40*day)),
 		newEvent(t, s, h1.ID, d1.ID, "motion", now.Add(-31*day)),
 		newEvent(t, s, h2.ID, d2.ID, "motion", now.Add(-8*day)),
 	}
-	kept := []store.Event{
+	kept := []domain.Event{
 		newEvent(t, s, h1.ID, d1.ID, "motion", now.Add(-29*day)),
 		newEvent(t, s, h2.ID, d2.ID, "motion", now.Add(-6*day)),
 		newEvent(t, s, h2.ID, d2.ID, "motion", now),

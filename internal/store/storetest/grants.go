@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -45,13 +46,13 @@ func testGrantVersion(t *testing.T, s store.Store) {
 		t.Fatalf("home part of the grant version %d, want the home's grants version %d", home, version(t, s, h.ID))
 	}
 	moved("add viewer", true, func() error {
-		return s.PutMember(ctx, store.Member{HomeID: h.ID, AccountID: viewer.ID, Role: store.RoleViewer, Devices: []string{d1.ID}, AddedAt: at(0)})
+		return s.PutMember(ctx, domain.Member{HomeID: h.ID, AccountID: viewer.ID, Role: domain.RoleViewer, Devices: []string{d1.ID}, AddedAt: at(0)})
 	})
 	moved("change camera limit", true, func() error {
-		return s.PutMember(ctx, store.Member{HomeID: h.ID, AccountID: viewer.ID, Role: store.RoleViewer, Devices: []string{d1.ID, d2.ID}, AddedAt: at(0)})
+		return s.PutMember(ctx, domain.Member{HomeID: h.ID, AccountID: viewer.ID, Role: domain.RoleViewer, Devices: []string{d1.ID, d2.ID}, AddedAt: at(0)})
 	})
 	moved("change role", true, func() error {
-		return s.PutMember(ctx, store.Member{HomeID: h.ID, AccountID: viewer.ID, Role: store.RoleAdmin, AddedAt: at(0)})
+		return s.PutMember(ctx, domain.Member{HomeID: h.ID, AccountID: viewer.ID, Role: domain.RoleAdmin, AddedAt: at(0)})
 	})
 	moved("unpair a camera", true, func() error { return s.DeleteDevice(ctx, d2.ID) })
 	s1, s2 := newSession(t, s, viewer.ID, at(0)), newSession(t, s, viewer.ID, at(0))
@@ -108,7 +109,7 @@ func testBreaker(t *testing.T, s store.Store) {
 	}
 	b, err = s.Breaker(ctx, "cache")
 	check(t, "read tripped", err)
-	same(t, "tripped breaker", b, store.Breaker{Name: "cache", Open: true, Reason: "5 mismatches", ChangedAt: at(time.Second), Trips: 1}, normBreaker)
+	same(t, "tripped breaker", b, domain.Breaker{Name: "cache", Open: true, Reason: "5 mismatches", ChangedAt: at(time.Second), Trips: 1}, normBreaker)
 	if other, err := s.Breaker(ctx, "other"); err != nil || other.Open {
 		t.Fatalf("another breaker: %+v, %v; want closed", other, err)
 	}
@@ -124,10 +125,10 @@ func testBreaker(t *testing.T, s store.Store) {
 	}())
 	b, err = s.Breaker(ctx, "cache")
 	check(t, "read", err)
-	same(t, "tripped twice", b, store.Breaker{Name: "cache", Open: true, Reason: "blocked responses", ChangedAt: at(4 * time.Second), Trips: 2}, normBreaker)
+	same(t, "tripped twice", b, domain.Breaker{Name: "cache", Open: true, Reason: "blocked responses", ChangedAt: at(4 * time.Second), Trips: 2}, normBreaker)
 }
 
-func normBreaker(b store.Breaker) store.Breaker {
+func normBreaker(b domain.Breaker) domain.Breaker {
 	b.ChangedAt = normTime(b.ChangedAt)
 	return b
 }

@@ -6,18 +6,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
 
-func normHome(h store.Home) store.Home {
+func normHome(h domain.Home) domain.Home {
 	h.NameSealed, h.WrappedDataKey, h.CreatedAt = normBytes(h.NameSealed), normBytes(h.WrappedDataKey), normTime(h.CreatedAt)
 	return h
 }
 
 // normMember sorts the camera list (its order is not part of the
 // contract) and keeps whether it is nil: nil is every camera, empty none.
-func normMember(m store.Member) store.Member {
+func normMember(m domain.Member) domain.Member {
 	if m.Devices != nil {
 		m.Devices = slices.Sorted(slices.Values(m.Devices))
 		if m.Devices == nil {
@@ -28,19 +29,19 @@ func normMember(m store.Member) store.Member {
 	return m
 }
 
-func normMembership(m store.Membership) store.Membership {
-	return store.Membership{Home: normHome(m.Home), Member: normMember(m.Member)}
+func normMembership(m domain.Membership) domain.Membership {
+	return domain.Membership{Home: normHome(m.Home), Member: normMember(m.Member)}
 }
 
-func newHome(t *testing.T, s store.Store, owner string) store.Home {
+func newHome(t *testing.T, s store.Store, owner string) domain.Home {
 	t.Helper()
-	h := store.Home{ID: id.New(), NameSealed: random("name"), WrappedDataKey: random("key"), RetentionDays: 30, CreatedAt: at(0), GrantsVersion: 1}
+	h := domain.Home{ID: id.New(), NameSealed: random("name"), WrappedDataKey: random("key"), RetentionDays: 30, CreatedAt: at(0), GrantsVersion: 1}
 	check(t, "create home", s.CreateHome(t.Context(), h, ownerOf(h, owner)))
 	return h
 }
 
-func ownerOf(h store.Home, accountID string) store.Member {
-	return store.Member{HomeID: h.ID, AccountID: accountID, Role: store.RoleOwner, AddedAt: h.CreatedAt}
+func ownerOf(h domain.Home, accountID string) domain.Member {
+	return domain.Member{HomeID: h.ID, AccountID: accountID, Role: domain.RoleOwner, AddedAt: h.CreatedAt}
 }
 
 // version reads a home's grants version.
@@ -64,7 +65,7 @@ func testHomes(t *testing.T, s store.Store) {
 
 	m, err := s.Member(ctx, h1.ID, a.ID)
 	check(t, "owner's membership", err)
-	same(t, "owner's membership", m, store.Membership{Home: h1, Member: ownerOf(h1, a.ID)}, normMembership)
+	same(t, "owner's membership", m, domain.Membership{Home: h1, Member: ownerOf(h1, a.ID)}, normMembership)
 	_, err = s.Member(ctx, h2.ID, a.ID)
 	mustNotFound(t, "membership of another's home", err)
 	_, err = s.Member(ctx, h1.ID, id.New())
@@ -86,14 +87,14 @@ func testHomes(t *testing.T, s store.Store) {
 // testCreateHomeAtomic: a home whose owner cannot be added is not created.
 func testCreateHomeAtomic(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	h := store.Home{ID: id.New(), NameSealed: random("name"), WrappedDataKey: random("key"), RetentionDays: 30, CreatedAt: at(0), GrantsVersion: 1}
+	h := domain.Home{ID: id.New(), NameSealed: random("name"), WrappedDataKey: random("key"), RetentionDays: 30, CreatedAt: at(0), GrantsVersion: 1}
 	err := s.CreateHome(ctx, h, ownerOf(h, id.New()))
 	mustNotFound(t, "home with a missing owner account", err)
 	_, err = s.HomeByID(ctx, h.ID)
 	mustNotFound(t, "home whose owner was refused", err)
 
 	a := newAccount(t, s)
-	err = s.PutMember(ctx, store.Member{HomeID: id.New(), AccountID: a.ID, Role: store.RoleViewer, AddedAt: at(0)})
+	err = s.PutMember(ctx, domain.Member{HomeID: id.New(), AccountID: a.ID, Role: domain.RoleViewer, AddedAt: at(0)})
 	mustNotFound(t, "member of a missing home", err)
 	ms, err := s.Memberships(ctx, a.ID)
 	check(t, "memberships", err)
@@ -137,15 +138,15 @@ func testMemberships(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	o1, o2, o3, v := newAccount(t, s), newAccount(t, s), newAccount(t, s), newAccount(t, s)
 	hA, hB, hC, hV := newHome(t, s, o1.ID), newHome(t, s, o2.ID), newHome(t, s, o3.ID), newHome(t, s, v.ID)
-	inB := store.Member{HomeID: hB.ID, AccountID: v.ID, Role: store.RoleViewer, AddedAt: at(2 * time.Hour)}
-	inC := store.Member{HomeID: hC.ID, AccountID: v.ID, Role: store.RoleAdmin, AddedAt: at(time.Hour)}
+	inB := domain.Member{HomeID: hB.ID, AccountID: v.ID, Role: domain.RoleViewer, AddedAt: at(2 * time.Hour)}
+	inC := domain.Member{HomeID: hC.ID, AccountID: v.ID, Role: domain.RoleAdmin, AddedAt: at(time.Hour)}
 	check(t, "put member in B", s.PutMember(ctx, inB))
 	check(t, "put member in C", s.PutMember(ctx, inC))
 	hB.GrantsVersion, hC.GrantsVersion = 2, 2
 
 	ms, err := s.Memberships(ctx, v.ID)
 	check(t, "memberships", err)
-	sameList(t, "memberships, oldest first, with current grants versions", ms, []store.Membership{
+	sameList(t, "memberships, oldest first, with current grants versions", ms, []domain.Membership{
 		{Home: hV, Member: ownerOf(hV, v.ID)},
 		{Home: hC, Member: inC},
 		{Home: hB, Member: inB},
@@ -153,7 +154,7 @@ func testMemberships(t *testing.T, s store.Store) {
 
 	ms, err = s.Memberships(ctx, o1.ID)
 	check(t, "memberships of o1", err)
-	sameList(t, "memberships of o1", ms, []store.Membership{{Home: hA, Member: ownerOf(hA, o1.ID)}}, normMembership)
+	sameList(t, "memberships of o1", ms, []domain.Membership{{Home: hA, Member: ownerOf(hA, o1.ID)}}, normMembership)
 	ms, err = s.Memberships(ctx, id.New())
 	check(t, "memberships of nobody", err)
 	sameList(t, "memberships of nobody", ms, nil, normMembership)
@@ -165,25 +166,25 @@ func testMembers(t *testing.T, s store.Store) {
 	h := newHome(t, s, owner.ID)
 	d1, d2 := newDevice(t, s, owner.ID, h.ID), newDevice(t, s, owner.ID, h.ID)
 
-	vm := store.Member{HomeID: h.ID, AccountID: viewer.ID, Role: store.RoleViewer, Devices: []string{d1.ID}, AddedAt: at(time.Second)}
+	vm := domain.Member{HomeID: h.ID, AccountID: viewer.ID, Role: domain.RoleViewer, Devices: []string{d1.ID}, AddedAt: at(time.Second)}
 	check(t, "put viewer", s.PutMember(ctx, vm))
 	h.GrantsVersion = 2
 	m, err := s.Member(ctx, h.ID, viewer.ID)
 	check(t, "read viewer", err)
-	same(t, "viewer of d1, grants version bumped", m, store.Membership{Home: h, Member: vm}, normMembership)
+	same(t, "viewer of d1, grants version bumped", m, domain.Membership{Home: h, Member: vm}, normMembership)
 
 	// Replacing: the camera list changes and the version moves again.
-	check(t, "replace", s.PutMember(ctx, store.Member{HomeID: h.ID, AccountID: viewer.ID, Role: store.RoleViewer,
+	check(t, "replace", s.PutMember(ctx, domain.Member{HomeID: h.ID, AccountID: viewer.ID, Role: domain.RoleViewer,
 		Devices: []string{d2.ID, d1.ID}, AddedAt: at(time.Second)}))
 	m, err = s.Member(ctx, h.ID, viewer.ID)
 	check(t, "read replaced viewer", err)
-	if got := normMember(m.Member); got.Role != store.RoleViewer || !slices.Equal(got.Devices, normMember(store.Member{Devices: []string{d1.ID, d2.ID}}).Devices) ||
+	if got := normMember(m.Member); got.Role != domain.RoleViewer || !slices.Equal(got.Devices, normMember(domain.Member{Devices: []string{d1.ID, d2.ID}}).Devices) ||
 		m.Home.GrantsVersion != 3 {
 		t.Fatalf("after replace: %+v", m)
 	}
 
 	// An empty, non-nil list: limited to no camera, never "all cameras".
-	check(t, "limit to none", s.PutMember(ctx, store.Member{HomeID: h.ID, AccountID: viewer.ID, Role: store.RoleViewer,
+	check(t, "limit to none", s.PutMember(ctx, domain.Member{HomeID: h.ID, AccountID: viewer.ID, Role: domain.RoleViewer,
 		Devices: []string{}, AddedAt: at(time.Second)}))
 	m, err = s.Member(ctx, h.ID, viewer.ID)
 	check(t, "read viewer limited to none", err)
@@ -191,17 +192,17 @@ func testMembers(t *testing.T, s store.Store) {
 		t.Fatalf("viewer limited to none: %#v", m)
 	}
 
-	check(t, "make admin", s.PutMember(ctx, store.Member{HomeID: h.ID, AccountID: viewer.ID, Role: store.RoleAdmin, AddedAt: at(time.Second)}))
+	check(t, "make admin", s.PutMember(ctx, domain.Member{HomeID: h.ID, AccountID: viewer.ID, Role: domain.RoleAdmin, AddedAt: at(time.Second)}))
 	m, err = s.Member(ctx, h.ID, viewer.ID)
 	check(t, "read admin", err)
-	if m.Member.Role != store.RoleAdmin || m.Member.Devices != nil || m.Home.GrantsVersion != 5 {
+	if m.Member.Role != domain.RoleAdmin || m.Member.Devices != nil || m.Home.GrantsVersion != 5 {
 		t.Fatalf("after making admin: %#v", m)
 	}
 
 	list, err := s.ListMembers(ctx, h.ID)
 	check(t, "list members", err)
-	if len(list) != 2 || list[0].AccountID != owner.ID || list[0].Role != store.RoleOwner || list[0].Devices != nil ||
-		list[1].AccountID != viewer.ID || list[1].Role != store.RoleAdmin || list[1].HomeID != h.ID {
+	if len(list) != 2 || list[0].AccountID != owner.ID || list[0].Role != domain.RoleOwner || list[0].Devices != nil ||
+		list[1].AccountID != viewer.ID || list[1].Role != domain.RoleAdmin || list[1].HomeID != h.ID {
 		t.Fatalf("members, oldest first: %+v", list)
 	}
 	list, err = s.ListMembers(ctx, id.New())
@@ -241,7 +242,7 @@ func testPutMemberRefusesForeignCamera(t *testing.T, s store.Store) {
 	ha, hb := newHome(t, s, a.ID), newHome(t, s, b.ID)
 	own, foreign := newDevice(t, s, a.ID, ha.ID), newDevice(t, s, b.ID, hb.ID)
 
-	err := s.PutMember(ctx, store.Member{HomeID: ha.ID, AccountID: viewer.ID, Role: store.RoleViewer, Devices: []string{foreign.ID}, AddedAt: at(0)})
+	err := s.PutMember(ctx, domain.Member{HomeID: ha.ID, AccountID: viewer.ID, Role: domain.RoleViewer, Devices: []string{foreign.ID}, AddedAt: at(0)})
 	mustNotFound(t, "limit to a camera of another home", err)
 	_, err = s.Member(ctx, ha.ID, viewer.ID)
 	mustNotFound(t, "membership after a refused put", err)
@@ -249,16 +250,16 @@ func testPutMemberRefusesForeignCamera(t *testing.T, s store.Store) {
 		t.Fatalf("a refused put moved the grants version to %d", v)
 	}
 
-	vm := store.Member{HomeID: ha.ID, AccountID: viewer.ID, Role: store.RoleViewer, Devices: []string{own.ID}, AddedAt: at(0)}
+	vm := domain.Member{HomeID: ha.ID, AccountID: viewer.ID, Role: domain.RoleViewer, Devices: []string{own.ID}, AddedAt: at(0)}
 	check(t, "limit to an own camera", s.PutMember(ctx, vm))
 	for _, devices := range [][]string{{own.ID, foreign.ID}, {id.New()}} {
-		err = s.PutMember(ctx, store.Member{HomeID: ha.ID, AccountID: viewer.ID, Role: store.RoleAdmin, Devices: devices, AddedAt: at(0)})
+		err = s.PutMember(ctx, domain.Member{HomeID: ha.ID, AccountID: viewer.ID, Role: domain.RoleAdmin, Devices: devices, AddedAt: at(0)})
 		mustNotFound(t, "replace with a foreign or unknown camera", err)
 	}
 	m, err := s.Member(ctx, ha.ID, viewer.ID)
 	check(t, "membership after refused replacements", err)
 	ha.GrantsVersion = 2
-	same(t, "membership after refused replacements", m, store.Membership{Home: ha, Member: vm}, normMembership)
+	same(t, "membership after refused replacements", m, domain.Membership{Home: ha, Member: vm}, normMembership)
 	_, err = s.Member(ctx, hb.ID, viewer.ID)
 	mustNotFound(t, "membership of the other home", err)
 	if v := version(t, s, hb.ID); v != 1 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -91,7 +92,7 @@ func testConcurrentWrites(t *testing.T, s store.Store) {
 					errs <- fmt.Errorf("create account: %w", err)
 					return
 				}
-				sess := store.Session{ID: id.New(), AccountID: a.ID, TokenHash: random("token"), CreatedAt: at(0), LastSeenAt: at(0), ExpiresAt: at(time.Hour)}
+				sess := domain.Session{ID: id.New(), AccountID: a.ID, TokenHash: random("token"), CreatedAt: at(0), LastSeenAt: at(0), ExpiresAt: at(time.Hour)}
 				if err := s.CreateSession(ctx, sess); err != nil {
 					errs <- fmt.Errorf("create session: %w", err)
 					return

@@ -1,0 +1,162 @@
+// Package domain is camvault's vocabulary: the records every service
+// shares (account, home, member, device, event, audit entry, incident ...)
+// and the kinds that name their variants. It holds data and the rules that
+// belong to the data alone; it imports nothing of camvault, so every other
+// package may use it. What is kept, and how, is the store's business
+// (internal/store); who may see what is authz's.
+package domain
+
+import "time"
+
+// Role is a member's role in a home.
+type Role string
+
+// The roles, from most to least powerful.
+const (
+	RoleOwner  Role = "owner"
+	RoleAdmin  Role = "admin"
+	RoleViewer Role = "viewer"
+)
+
+// Valid reports whether r is one of the roles.
+func (r Role) Valid() bool { return r == RoleOwner || r == RoleAdmin || r == RoleViewer }
+
+// Account is a person's account.
+type Account struct {
+	ID           string
+	EmailIndex   []byte // blind index of the normalized email
+	EmailSealed  []byte
+	PasswordHash string // argon2id, PHC string format
+	CreatedAt    time.Time
+}
+
+// Session is a logged-in session. Only the hash of its token is kept.
+type Session struct {
+	ID           string
+	AccountID    string
+	TokenHash    []byte
+	ClientSealed []byte // where the session was opened (address, user agent)
+	CreatedAt    time.Time
+	LastSeenAt   time.Time
+	ExpiresAt    time.Time
+}
+
+// Home is a household: the unit of ownership of cameras and media.
+type Home struct {
+	ID             string
+	NameSealed     []byte // sealed with the home's own data key
+	WrappedDataKey []byte // the home's data key, wrapped by the master key
+	RetentionDays  int
+	CreatedAt      time.Time
+	// GrantsVersion increases on every change to who may see what in the
+	// home: members added, removed or changed, cameras removed. Cached
+	// authorization must carry it and compare it (DESIGN.md invariant 3).
+	GrantsVersion int64
+}
+
+// Member is an account's membership of a home.
+type Member struct {
+	HomeID    string
+	AccountID string
+	Role      Role
+	// Devices, when not nil, limits a viewer to these cameras (an empty,
+	// non-nil list: to none, as when every listed camera was removed).
+	Devices []string
+	AddedAt time.Time
+}
+
+// Membership is a home as seen by one of its members.
+type Membership struct {
+	Home   Home
+	Member Member
+}
+
+// Device is a paired camera. Its identity is its token; only the hash of the
+// token is kept.
+type Device struct {
+	ID         string
+	HomeID     string
+	NameSealed []byte // sealed with the home's data key
+	Model      string
+	Firmware   string
+	TokenHash  []byte
+	CreatedAt  time.Time
+	LastSeenAt time.Time // zero until the device is first seen
+	Online     bool
+}
+
+// Presence is a device's connection state at a moment.
+type Presence struct {
+	DeviceID string
+	Online   bool
+	LastSeen time.Time
+}
+
+// PairingCode is a single-use, short-lived code that lets one camera join a
+// home. Only its hash is kept.
+type PairingCode struct {
+	CodeHash  []byte
+	HomeID    string
+	CreatedBy string // account ID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Event is a motion event a camera uploaded: its record, pointing at its
+// sealed blobs.
+type Event struct {
+	ID            string // server-chosen, random
+	HomeID        string
+	DeviceID      string
+	DeviceEventID string // the camera's own ID for it, unique per device
+	Kind          string
+	StartedAt     time.Time
+	CreatedAt     time.Time
+	ThumbKey      string
+	ThumbSize     int64  // plaintext bytes
+	ClipKey       string // empty when the event has no clip
+	ClipSize      int64
+}
+
+// AuditEntry is one entry of a home's audit chain.
+type AuditEntry struct {
+	HomeID    string
+	Seq       int64 // 1, 2, 3 ... per home
+	At        time.Time
+	ActorKind string // person, device, integration, staff
+	ActorID   string
+	Action    string
+	DeviceID  string
+	EventID   string
+	Result    string
+	PrevHash  []byte
+	Hash      []byte
+}
+
+// Incident is a response the last-step check refused to send, or a cache
+// entry that did not prove what it was: enough to tell exactly which
+// households were concerned.
+type Incident struct {
+	ID             string
+	At             time.Time
+	Kind           string // "egress_blocked", "cache_mismatch", ...
+	RequesterKind  string
+	RequesterID    string
+	RequestedHome  string
+	RequestedEvent string
+	LabelHome      string // whose data it was
+	LabelDevice    string
+	LabelEvent     string
+	LabelKind      string
+	Detail         string
+}
+
+// Breaker is the state of a circuit breaker shared by every node: while
+// Open, the cache is out of the media and authorization paths.
+type Breaker struct {
+	Name      string
+	Open      bool
+	Reason    string    // why it last changed
+	ChangedAt time.Time // zero when it never changed
+	Trips     int64     // how many times it opened
+}
