@@ -23,6 +23,13 @@ import (
 var (
 	ErrNotFound = errors.New("store: not found")
 	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable marks a failure of the backend itself: closed,
+	// unreachable, out of disk, or any error it cannot name. Nothing was
+	// decided about the records, so callers must not read it as "not
+	// found"; the request may succeed later. Every error a backend returns
+	// is ErrNotFound, ErrConflict, the caller's context ending, or wraps
+	// ErrUnavailable.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Store is everything a backend provides.

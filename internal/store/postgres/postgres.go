@@ -110,7 +110,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping postgres: %w", err)
+		return wrap("ping postgres", err)
 	}
 	return nil
 }
@@ -144,13 +144,13 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 			break
 		}
 	}
-	return err
+	return mapErr(err)
 }
 
 // readTx runs fn in a read-only repeatable read transaction: one snapshot,
 // so the rows of a multi-query read agree with each other.
 func (s *Store) readTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	return mapErr(pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn))
 }
 
 // retryable reports a deadlock or serialization failure: the transaction
@@ -160,9 +160,18 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
-// mapErr turns driver errors into the store's vocabulary.
+// mapErr turns driver errors into the store's vocabulary. Anything it
+// cannot name (a closed pool, a lost connection, a server refusing work) is
+// ErrUnavailable. An error already mapped, or the caller's context ending,
+// passes unchanged, so mapping twice is harmless.
 func mapErr(err error) error {
-	if errors.Is(err, pgx.ErrNoRows) {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrUnavailable),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, pgx.ErrNoRows):
 		return store.ErrNotFound
 	}
 	var pe *pgconn.PgError
@@ -175,7 +184,7 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %v", store.ErrNotFound, err)
 		}
 	}
-	return err
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 }
 
 // wrap adds context to err after mapping it; nil stays nil.

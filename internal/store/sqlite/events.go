@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -151,7 +150,7 @@ func (s *Store) MarkExpiredEvents(ctx context.Context, now time.Time, limit int)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("mark expired events: %w", err)
+		return 0, wrap("mark expired events", err)
 	}
 	return int(n), nil
 }
@@ -176,10 +175,10 @@ func (s *Store) PurgeEvent(ctx context.Context, id string, at time.Time) error {
 func (s *Store) DropTombstones(ctx context.Context, before time.Time) (int, error) {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM events WHERE purged_at IS NOT NULL AND purged_at < ?`, ts(before))
 	if err != nil {
-		return 0, fmt.Errorf("drop tombstones: %w", err)
+		return 0, wrap("drop tombstones", err)
 	}
 	n, err := res.RowsAffected()
-	return int(n), err
+	return int(n), wrap("drop tombstones", err)
 }
 
 // EventRecordExists reports whether a live or marked row has the ID.

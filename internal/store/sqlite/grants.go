@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
@@ -38,7 +37,7 @@ func (s *Store) Breaker(ctx context.Context, name string) (domain.Breaker, error
 		return b, nil
 	}
 	if err != nil {
-		return domain.Breaker{}, fmt.Errorf("read breaker: %w", err)
+		return domain.Breaker{}, wrap("read breaker", err)
 	}
 	b.ChangedAt = fromTS(changed)
 	return b, nil

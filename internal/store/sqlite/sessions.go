@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
@@ -83,7 +82,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, t, idleBefore time.Ti
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("delete expired sessions: %w", err)
+		return 0, wrap("delete expired sessions", err)
 	}
 	return int(n), nil
 }

@@ -136,7 +136,7 @@ func (s *Store) migrate(ctx context.Context) error {
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("ping sqlite: %w", err)
+		return wrap("ping sqlite", err)
 	}
 	return nil
 }
@@ -158,7 +158,7 @@ func (s *Store) Close() error {
 // may share its commit with other writers' transactions (see committer);
 // fn's error undoes fn's writes alone. fn may run on another goroutine.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	return s.commits.do(ctx, fn)
+	return mapErr(s.commits.do(ctx, fn))
 }
 
 // readTx runs fn in a read transaction: one snapshot, so the rows of a
@@ -166,15 +166,24 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 func (s *Store) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("begin read: %w", err)
+		return wrap("begin read", err)
 	}
 	defer tx.Rollback() // read only: nothing to commit
-	return fn(tx)
+	return mapErr(fn(tx))
 }
 
-// mapErr turns driver errors into the store's vocabulary.
+// mapErr turns driver errors into the store's vocabulary. Anything it
+// cannot name (a closed database, an I/O error, a busy timeout) is
+// ErrUnavailable. An error already mapped, or the caller's context ending,
+// passes unchanged, so mapping twice is harmless.
 func mapErr(err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrUnavailable),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, sql.ErrNoRows):
 		return store.ErrNotFound
 	}
 	var se *sqlite3.Error
@@ -187,7 +196,7 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %v", store.ErrNotFound, err)
 		}
 	}
-	return err
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 }
 
 // wrap adds context to err after mapping it; nil stays nil.
