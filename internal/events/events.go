@@ -125,7 +125,12 @@ func (s *Service) visibleEvent(ctx context.Context, p authz.Principal, eventID s
 		return domain.Event{}, authz.Grant{}, fmt.Errorf("read event: %w", err)
 	}
 	g, err := s.authz.Home(ctx, p, e.HomeID, authz.ViewHome)
-	if err != nil || !g.CanSeeDevice(e.DeviceID) {
+	switch {
+	case apperr.CodeOf(err) == apperr.NotFound:
+		return domain.Event{}, authz.Grant{}, errNoEvent // not a member of its home
+	case err != nil:
+		return domain.Event{}, authz.Grant{}, err // a failure, never "not yours"
+	case !g.CanSeeDevice(e.DeviceID):
 		return domain.Event{}, authz.Grant{}, errNoEvent
 	}
 	if action != authz.ViewHome {

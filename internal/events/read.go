@@ -282,9 +282,13 @@ func (s *Service) Audit(ctx context.Context, p authz.Principal, homeID string, b
 		switch e.ActorKind {
 		case string(authz.Person):
 			if _, ok := names[e.ActorID]; !ok {
-				names[e.ActorID] = "a former account"
-				if a, err := s.accounts.Account(ctx, e.ActorID); err == nil {
+				switch a, err := s.accounts.Account(ctx, e.ActorID); {
+				case err == nil:
 					names[e.ActorID] = a.Email
+				case apperr.CodeOf(err) == apperr.NotFound:
+					names[e.ActorID] = "a former account"
+				default:
+					return nil, err
 				}
 			}
 			v.Actor = names[e.ActorID]

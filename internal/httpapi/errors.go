@@ -1,14 +1,13 @@
 package httpapi
 
 import (
-	"context"
-	"errors"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/httpmw"
 )
 
 type errorBody struct {
@@ -20,20 +19,13 @@ type errorDetail struct {
 	Message string      `json:"message"`
 }
 
-// writeError answers with err's status and body. Errors without a code are
-// logged with their detail and answered with a bare "internal error": no
-// SQL, path or stack ever reaches the client.
+// writeError answers with err's status and body, as httpmw.Failure
+// decides: no SQL, path or stack ever reaches the client, and what the
+// answer hides is logged with the request ID.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	e, ok := apperr.As(err)
+	e, ok := httpmw.Failure(r, s.log, err)
 	if !ok {
-		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-			return // the client went away; nobody to answer
-		}
-		s.log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "err", err)
-		e = apperr.New(apperr.Internal, "internal error")
-	}
-	if e.Code == apperr.Internal && e.Err != nil {
-		s.log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "err", e.Err)
+		return // the client went away; nobody to answer
 	}
 	if e.RetryAfter > 0 || e.Code == apperr.Throttled || e.Code == apperr.Unavailable {
 		w.Header().Set("Retry-After", retryAfter(e.RetryAfter, e.Code == apperr.Unavailable))

@@ -13,6 +13,7 @@ import (
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
+	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
@@ -110,7 +111,13 @@ func Routes() []Route {
 	}
 }
 
-// Handler returns the public HTTP handler.
+// contentSecurityPolicy is the API's own: its answers are JSON, and
+// nothing may load in them or frame them. Media answers narrow it further.
+const contentSecurityPolicy = httpmw.DefaultCSP
+
+// Handler returns the API's HTTP handler. It goes behind the public
+// listener's one middleware chain (httpmw), which gives every request its
+// ID, headers, access log, metrics and panic recovery.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range Routes() {
@@ -119,7 +126,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apperr.New(apperr.NotFound, "no such route"))
 	})
-	return s.observe(mux)
+	return httpmw.CSP(contentSecurityPolicy, mux)
 }
 
 // wrap authenticates a route's requests as the route requires, then runs

@@ -179,7 +179,7 @@ func TestSecurityHeadersAndRequestID(t *testing.T) {
 		"X-Content-Type-Options": "nosniff",
 		"X-Frame-Options":        "DENY",
 		"Cache-Control":          "no-store",
-		"Referrer-Policy":        "no-referrer",
+		"Referrer-Policy":        "same-origin", // the web app's forms need their Origin (httpmw)
 	} {
 		if got := r.header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)

@@ -42,6 +42,7 @@ type env struct {
 	public  *httptest.Server
 	admin   *httptest.Server
 	clock   *clock
+	logTo   io.Writer // the server's log; nil discards it
 	mu      sync.Mutex
 	secrets []string
 }
@@ -93,7 +94,11 @@ func (e *env) options() server.Options {
 func (e *env) serve(cfg server.Config, opts server.Options) {
 	e.t.Helper()
 	cfg.DataDir, cfg.Addr, cfg.AdminAddr = e.data, "127.0.0.1:0", "127.0.0.1:1"
-	app, err := server.Open(e.t.Context(), cfg, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logTo := e.logTo
+	if logTo == nil {
+		logTo = io.Discard
+	}
+	app, err := server.Open(e.t.Context(), cfg, opts, slog.New(slog.NewTextHandler(logTo, nil)))
 	if err != nil {
 		e.t.Fatalf("open server (a backend that cannot be reached fails the test): %v", err)
 	}

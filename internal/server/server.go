@@ -26,6 +26,7 @@ import (
 	"github.com/camvault/camvault/internal/grantnotice"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpapi"
+	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/media"
@@ -151,7 +152,9 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	if err != nil {
 		return nil, err
 	}
-	a.public = web.Mount(apiHandler, webApp) // /api/... as before; the browser app everywhere else
+	// /api/... as before, the browser app everywhere else, both behind one
+	// chain: request ID, base headers, panic recovery, access log, metrics.
+	a.public = httpmw.New(log, a.metrics).Handler(web.Mount(apiHandler, webApp))
 	// Blobs without a record are what a crash between storing a blob and
 	// committing its record leaves; remove them before accepting uploads.
 	// On a blob store other nodes share, only old ones: a young blob may

@@ -149,11 +149,13 @@ func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) erro
 	if err != nil {
 		return err
 	}
+	ds, err := a.homes.Devices(r.Context(), u.Principal, p.Home.ID)
+	if err != nil {
+		return err
+	}
 	names := map[string]string{}
-	if ds, err := a.homes.Devices(r.Context(), u.Principal, p.Home.ID); err == nil {
-		for _, d := range ds {
-			names[d.ID] = d.Name
-		}
+	for _, d := range ds {
+		names[d.ID] = d.Name
 	}
 	for _, e := range list {
 		cam := names[e.DeviceID]

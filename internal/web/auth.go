@@ -28,15 +28,24 @@ func (p authPage) pageTitle() (string, string) {
 
 // home sends people to their timeline, or to log in.
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
-	if u := a.optionalUser(r); u != nil {
+	u, err := a.authenticate(r)
+	switch {
+	case err != nil:
+		a.fail(w, r, nil, err)
+	case u != nil:
 		http.Redirect(w, r, "/events", http.StatusSeeOther)
-		return
+	default:
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	}
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
 func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
-	if u := a.optionalUser(r); u != nil {
+	u, err := a.authenticate(r)
+	if err != nil {
+		a.fail(w, r, nil, err)
+		return
+	}
+	if u != nil {
 		http.Redirect(w, r, "/events", http.StatusSeeOther)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
@@ -133,12 +134,19 @@ func (a *App) eventPage(w http.ResponseWriter, r *http.Request, u *user) error {
 		return err
 	}
 	p := eventPage{Event: v, Camera: "A camera"}
-	if d, err := a.homes.Device(r.Context(), u.Principal, v.DeviceID); err == nil {
+	// The camera may have been unpaired since (then it is "A camera"); any
+	// other failure is the page's.
+	switch d, err := a.homes.Device(r.Context(), u.Principal, v.DeviceID); {
+	case err == nil:
 		p.Camera = d.Name
+	case apperr.CodeOf(err) != apperr.NotFound:
+		return err
 	}
-	if h, err := a.homes.Get(r.Context(), u.Principal, v.HomeID); err == nil {
-		p.Home = h.Name
+	h, err := a.homes.Get(r.Context(), u.Principal, v.HomeID)
+	if err != nil {
+		return err
 	}
+	p.Home = h.Name
 	a.render(w, r, http.StatusOK, "event", u, p)
 	return nil
 }

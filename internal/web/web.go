@@ -26,6 +26,7 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/homes"
+	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/websession"
 )
@@ -133,27 +134,16 @@ func (a *App) handler(notHTML http.Handler) http.Handler {
 			notHTML.ServeHTTP(w, r)
 			return
 		}
-		a.notFound(w, r, a.optionalUser(r))
-	})
-	return a.headers(mux)
-}
-
-// headers sets the security headers every page carries. Pages are
-// personal, so nothing may store them; the static files override it.
-func (a *App) headers(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cache-Control", "no-store")
-		if r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=63072000")
+		u, err := a.authenticate(r)
+		if err != nil {
+			a.fail(w, r, nil, err)
+			return
 		}
-		next.ServeHTTP(w, r)
+		a.notFound(w, r, u)
 	})
+	// The rest of the headers (request ID, nosniff, framing, no-store ...)
+	// come from the listener's one chain, as for the API.
+	return httpmw.CSP(contentSecurityPolicy, mux)
 }
 
 // user is the signed-in person a page is rendered for.
@@ -163,7 +153,10 @@ type user struct {
 	CSRF      string
 }
 
-// authenticate returns the person the session cookie belongs to, or nil.
+// authenticate returns the person the session cookie belongs to, or nil
+// when there is no valid session. A session that cannot be looked up (the
+// store failed) is an error, never "signed out": a page answering as if
+// there were nobody would hide the outage.
 func (a *App) authenticate(r *http.Request) (*user, error) {
 	tok := websession.Token(r)
 	if tok == "" {
@@ -181,16 +174,6 @@ func (a *App) authenticate(r *http.Request) (*user, error) {
 		return nil, err
 	}
 	return &user{Principal: p, Email: acc.Email, CSRF: websession.CSRFToken(tok)}, nil
-}
-
-// optionalUser is the signed-in person, if any, for pages that serve
-// both (the not-found page keeps its navigation).
-func (a *App) optionalUser(r *http.Request) *user {
-	u, err := a.authenticate(r)
-	if err != nil {
-		return nil
-	}
-	return u
 }
 
 // person wraps a page that needs a signed-in person. Without a valid
@@ -246,20 +229,28 @@ func (a *App) anonymous(h func(http.ResponseWriter, *http.Request) error) http.H
 
 const maxForm = 64 << 10
 
-// fail renders an error a handler returned. Not found is one page, the
-// same for a missing object and someone else's.
+// fail renders an error a handler returned, with the status and logging
+// httpmw.Failure decides, as the API does. Not found is one page, the same
+// for a missing object and someone else's.
 func (a *App) fail(w http.ResponseWriter, r *http.Request, u *user, err error) {
-	switch apperr.CodeOf(err) {
+	e, ok := httpmw.Failure(r, a.log, err)
+	if !ok {
+		return // the browser went away; nobody to answer
+	}
+	switch e.Code {
 	case apperr.NotFound:
 		a.notFound(w, r, u)
-		return
 	case apperr.Internal:
-		a.log.ErrorContext(r.Context(), "web page failed", "err", err)
 		a.render(w, r, http.StatusInternalServerError, "message", u, messagePage{Title: "Something went wrong", Text: "camvault could not do that just now. Please try again.", Link: "/events", LinkText: "Back to Events"})
-		return
+	case apperr.Unavailable:
+		again := backTo(r)
+		if r.Method == http.MethodGet {
+			again = safeNext(r.URL.RequestURI())
+		}
+		a.render(w, r, http.StatusServiceUnavailable, "message", u, messagePage{Title: "Not available just now", Text: "camvault cannot answer just now. Please try again in a moment.", Link: again, LinkText: "Try again"})
+	default:
+		a.render(w, r, apperr.HTTPStatus(e.Code), "message", u, messagePage{Title: "That did not work", Text: e.Message, Link: backTo(r), LinkText: "Go back"})
 	}
-	e, _ := apperr.As(err)
-	a.render(w, r, apperr.HTTPStatus(e.Code), "message", u, messagePage{Title: "That did not work", Text: e.Message, Link: backTo(r), LinkText: "Go back"})
 }
 
 func (a *App) notFound(w http.ResponseWriter, r *http.Request, u *user) {
@@ -289,7 +280,7 @@ func (m messagePage) pageTitle() (string, string) { return m.Title, "" }
 func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name string, u *user, data any) {
 	t, ok := a.pages[name]
 	if !ok {
-		a.log.ErrorContext(r.Context(), "no such page template", "page", name)
+		a.log.ErrorContext(r.Context(), "no such page template", "request_id", httpmw.RequestID(r.Context()), "page", name)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
@@ -299,7 +290,7 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name st
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
-		a.log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
+		a.log.ErrorContext(r.Context(), "render page", "request_id", httpmw.RequestID(r.Context()), "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
