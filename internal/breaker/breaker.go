@@ -1,5 +1,5 @@
 // Package breaker takes the cache out of the media and authorization paths
-// when something looks wrong (DESIGN.md invariant 5): past a threshold of
+// when something looks wrong (invariant 5): past a threshold of
 // blocked media responses or cache mismatches within a window, it opens,
 // and every path that consults it reads from the store alone (slower, never
 // wrong) until an operator resets it with `camvault admin breaker reset`.

@@ -50,7 +50,7 @@ type Home struct {
 	CreatedAt      time.Time
 	// GrantsVersion increases on every change to who may see what in the
 	// home: members added, removed or changed, cameras removed. Cached
-	// authorization must carry it and compare it (DESIGN.md invariant 3).
+	// authorization must carry it and compare it (invariant 3).
 	GrantsVersion int64
 }
 
