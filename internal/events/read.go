@@ -50,8 +50,8 @@ func (s *Service) List(ctx context.Context, p authz.Principal, q ListQuery) (Pag
 		return Page{}, apperr.New(apperr.Invalid, "limit must be 1 to %d", maxLimit)
 	}
 	sq := store.EventQuery{Limit: q.Limit}
-	for _, s := range q.Kinds {
-		k, err := domain.ParseEventKind(s)
+	for _, raw := range q.Kinds {
+		k, err := domain.ParseEventKind(raw)
 		if err != nil {
 			return Page{}, apperr.New(apperr.Invalid, "%v", err)
 		}
