@@ -41,7 +41,7 @@ type crashCamera struct {
 	id, token string
 }
 
-// TestCrashDuringUploads checks DESIGN.md invariant 6 against the real
+// TestCrashDuringUploads checks invariant 6 against the real
 // binary: cameras upload continuously, the server is killed with SIGKILL
 // while uploads are in flight, and after a restart on the same data every
 // acknowledged event is there byte for byte, nothing half-written or unsent

@@ -1,6 +1,6 @@
 // Package admin is the operator's listener: health, readiness and metrics.
 // It is served on its own address, loopback by default, and nothing of it is
-// reachable through the public listener (DESIGN.md invariant 10).
+// reachable through the public listener (invariant 10).
 package admin
 
 import (

@@ -1,5 +1,5 @@
 // Package admission keeps device traffic within what the server can take
-// (DESIGN.md invariant 8): past the limits a request is refused at once
+// (invariant 8): past the limits a request is refused at once
 // with 503 and a jittered Retry-After, so overload slows cameras down and
 // never piles work up inside the server.
 package admission

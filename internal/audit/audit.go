@@ -41,7 +41,7 @@ type Store interface {
 
 // Entry is what a caller records; the log adds time, sequence and hashes.
 type Entry struct {
-	ActorKind string
+	ActorKind domain.PrincipalKind
 	ActorID   string
 	Action    string
 	DeviceID  string

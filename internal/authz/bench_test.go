@@ -63,7 +63,7 @@ func BenchmarkDecision(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := authz.Principal{Kind: authz.Person, AccountID: viewer, SessionID: "s"}
+	p := authz.Principal{Kind: domain.PrincipalPerson, AccountID: viewer, SessionID: "s"}
 	for _, d := range []struct {
 		name string
 		d    *authz.Decider

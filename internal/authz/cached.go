@@ -26,10 +26,10 @@ type Cache interface {
 const (
 	// KindGrant is a person's membership of a home; tenant: the home,
 	// part: the account.
-	KindGrant = "grant"
+	KindGrant cache.EntryKind = "grant"
 	// KindDeviceGrant is a camera's home and a person's membership of it;
 	// tenant: the account, part: the device.
-	KindDeviceGrant = "device-grant"
+	KindDeviceGrant cache.EntryKind = "device-grant"
 )
 
 // NewCached returns a Decider that keeps grants in c, each with the grant
@@ -129,7 +129,7 @@ func (d *Decider) member(ctx context.Context, homeID, accountID string) (domain.
 	if err != nil {
 		return domain.Membership{}, err
 	}
-	ctx = cache.WithRequester(ctx, string(Person), accountID)
+	ctx = cache.WithRequester(ctx, domain.PrincipalPerson, accountID)
 	key := GrantKey(homeID, accountID)
 	if raw, version, hit, err := d.cache.Get(ctx, key, homeID); err == nil && hit && version == uint64(v) {
 		if m, ok := decodeGrant(raw, homeID, accountID, ""); ok {
@@ -156,7 +156,7 @@ func (d *Decider) deviceMember(ctx context.Context, deviceID, accountID string) 
 		m, err := d.store.Member(ctx, dev.HomeID, accountID)
 		return dev, m, err
 	}
-	ctx = cache.WithRequester(ctx, string(Person), accountID)
+	ctx = cache.WithRequester(ctx, domain.PrincipalPerson, accountID)
 	key := cache.NewKey(KindDeviceGrant, accountID, deviceID)
 	if raw, version, hit, err := d.cache.Get(ctx, key, accountID); err == nil && hit {
 		// The entry names the camera's home; it is used only if that home's

@@ -4,20 +4,12 @@
 // invariant 3), so a revocation is seen by the very next request.
 package authz
 
-// Kind is the kind of authenticated principal.
-type Kind string
-
-// The kinds of principal.
-const (
-	Person      Kind = "person"
-	Device      Kind = "device"
-	Integration Kind = "integration"
-)
+import "github.com/camvault/camvault/internal/domain"
 
 // Principal is who is making a request, as established by its credential
 // and nothing else.
 type Principal struct {
-	Kind      Kind
+	Kind      domain.PrincipalKind
 	AccountID string // person (and integration acting for a person)
 	SessionID string // person
 	DeviceID  string // device
@@ -25,7 +17,7 @@ type Principal struct {
 }
 
 // IsPerson reports whether p is a logged-in person.
-func (p Principal) IsPerson() bool { return p.Kind == Person && p.AccountID != "" }
+func (p Principal) IsPerson() bool { return p.Kind == domain.PrincipalPerson && p.AccountID != "" }
 
 // IsDevice reports whether p is a paired device.
-func (p Principal) IsDevice() bool { return p.Kind == Device && p.DeviceID != "" }
+func (p Principal) IsDevice() bool { return p.Kind == domain.PrincipalDevice && p.DeviceID != "" }

@@ -86,7 +86,7 @@ func TestRevokeThenReadRaces(t *testing.T) {
 
 	var violations, refusedAfter atomic.Int64
 	race := func(ctx context.Context, homeID, viewerID string) error {
-		p := authz.Principal{Kind: authz.Person, AccountID: viewerID, SessionID: "s"}
+		p := authz.Principal{Kind: domain.PrincipalPerson, AccountID: viewerID, SessionID: "s"}
 		// Warm the cache with the grant about to be revoked.
 		if _, err := d.Home(ctx, p, homeID, authz.ViewHome); err != nil {
 			return fmt.Errorf("before the revocation: %w", err)

@@ -1,5 +1,5 @@
 // Package breaker takes the cache out of the media and authorization paths
-// when something looks wrong (DESIGN.md invariant 5): past a threshold of
+// when something looks wrong (invariant 5): past a threshold of
 // blocked media responses or cache mismatches within a window, it opens,
 // and every path that consults it reads from the store alone (slower, never
 // wrong) until an operator resets it with `camvault admin breaker reset`.
@@ -54,13 +54,6 @@ func DefaultConfig() Config {
 	return Config{Threshold: 5, Window: time.Minute, Poll: time.Second, Now: time.Now}
 }
 
-// Kinds of alarm.
-const (
-	Blocked  = "egress_blocked" // a media response the last step refused
-	Mismatch = "cache_mismatch" // a cache entry that did not prove what it was
-	Opened   = "breaker_open"   // the incident recorded when the breaker opens
-)
-
 // Breaker counts alarms and says whether the cache may be used. It is safe
 // for concurrent use; Open is one atomic load.
 type Breaker struct {
@@ -98,10 +91,11 @@ func New(st Store, cfg Config, log *slog.Logger, m Metrics) *Breaker {
 // Open reports whether the cache must be bypassed.
 func (b *Breaker) Open() bool { return b.open.Load() }
 
-// Alarm counts one blocked response or cache mismatch. Past the threshold
-// it opens the breaker at once on this node; Run writes the trip to the
-// store, with an incident, for the other nodes. It never waits.
-func (b *Breaker) Alarm(kind string) {
+// Alarm counts one blocked response or cache mismatch, named by its kind
+// of incident (domain.IncidentEgressBlocked or IncidentCacheMismatch). Past
+// the threshold it opens the breaker at once on this node; Run writes the
+// trip to the store, with an incident, for the other nodes. It never waits.
+func (b *Breaker) Alarm(kind domain.IncidentKind) {
 	now := b.cfg.Now()
 	b.mu.Lock()
 	if b.open.Load() {
@@ -177,7 +171,7 @@ func (b *Breaker) Sync(ctx context.Context) error {
 		b.pending = ""
 		b.mu.Unlock()
 		if changed {
-			in := domain.Incident{ID: id.New(), At: at, Kind: Opened, Detail: "cache bypassed on every node: " + reason}
+			in := domain.Incident{ID: id.New(), At: at, Kind: domain.IncidentBreakerOpen, Detail: "cache bypassed on every node: " + reason}
 			if err := b.store.RecordIncident(ctx, in); err != nil {
 				b.log.Error("recording the breaker incident", "err", err)
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/breaker"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
@@ -35,19 +36,19 @@ func TestBreakerSharedByNodes(t *testing.T) {
 
 	// Alarms spread wider than the window never add up to the threshold.
 	for range 4 {
-		a.Alarm(breaker.Mismatch)
-		a.Alarm(breaker.Blocked)
+		a.Alarm(domain.IncidentCacheMismatch)
+		a.Alarm(domain.IncidentEgressBlocked)
 		c.advance(61 * time.Second)
 	}
 	if a.Open() {
 		t.Fatal("opened on alarms spread over more than the window")
 	}
-	a.Alarm(breaker.Mismatch)
-	a.Alarm(breaker.Mismatch)
+	a.Alarm(domain.IncidentCacheMismatch)
+	a.Alarm(domain.IncidentCacheMismatch)
 	if a.Open() {
 		t.Fatal("opened below the threshold")
 	}
-	a.Alarm(breaker.Blocked)
+	a.Alarm(domain.IncidentEgressBlocked)
 	if !a.Open() || trips != 1 {
 		t.Fatalf("not open at the threshold (open %v, trips %d)", a.Open(), trips)
 	}
@@ -73,7 +74,7 @@ func TestBreakerSharedByNodes(t *testing.T) {
 
 	// Open, alarms do not count towards another trip.
 	for range 10 {
-		b.Alarm(breaker.Mismatch)
+		b.Alarm(domain.IncidentCacheMismatch)
 	}
 	if changed, err := breaker.Reset(ctx, st, "test", c.now()); err != nil || !changed {
 		t.Fatalf("reset: %v %v", changed, err)
@@ -87,8 +88,8 @@ func TestBreakerSharedByNodes(t *testing.T) {
 		}
 	}
 	// After the reset the count starts afresh.
-	b.Alarm(breaker.Mismatch)
-	b.Alarm(breaker.Mismatch)
+	b.Alarm(domain.IncidentCacheMismatch)
+	b.Alarm(domain.IncidentCacheMismatch)
 	if b.Open() {
 		t.Fatal("alarms from before the reset counted after it")
 	}

@@ -6,7 +6,7 @@
 // The bus is a transport, never an authority. A message names the device
 // or home it concerns by ID, and its receiver checks those IDs against what
 // it knows from a credential or from the store; nothing on the bus is
-// trusted to say whose data it is (DESIGN.md, "the lesson").
+// trusted to say whose data it is (docs/design/README.md, "The incidents").
 //
 // Implementations (natsbus: an embedded NATS server, or an external NATS)
 // pass bustest.Run.

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/keys"
 )
 
@@ -46,7 +47,8 @@ type Mismatch struct {
 	Reason string // "does not open", "tenant differs", "malformed entry"
 	// Who the lookup was made for (WithRequester), who would have received
 	// the entry had it been used.
-	RequesterKind, RequesterID string
+	RequesterKind domain.PrincipalKind
+	RequesterID   string
 }
 
 // Reporter is told about every mismatch, so the server can count it

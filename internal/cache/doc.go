@@ -1,7 +1,7 @@
 // Package cache is camvault's cache: a small Backend interface over raw
 // bytes (in-process in subpackage memory, Redis/Valkey in subpackage redis,
 // both passing the conformance suite in cachetest), and Cache, which makes
-// every entry prove what it is (DESIGN.md invariant 4).
+// every entry prove what it is (invariant 4).
 //
 // # Entries prove what they are
 //
@@ -26,7 +26,7 @@
 // by a faulty backend) opens fine. So every entry carries the version of the
 // grants (or of the record) it was computed from, Get returns it, and the
 // caller compares it with the store's current version on every request,
-// treating any difference as a miss (DESIGN.md invariant 3). GetCurrent does
+// treating any difference as a miss (invariant 3). GetCurrent does
 // that comparison for callers that already hold the current version.
 //
 // # What to cache

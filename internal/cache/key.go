@@ -10,6 +10,10 @@ import (
 // keyDomain separates cache keys from every other use of keys.Encode.
 const keyDomain = "camvault/cache-key/v1"
 
+// EntryKind names what kind of value a cache entry holds. Each package
+// that caches declares its own ("grant", "thumbnail").
+type EntryKind string
+
 // Key names one cached value: what kind of value it is, which tenant (home)
 // it belongs to, and the identifiers that pick it out within the tenant.
 // Its encoding is keys.Encode of those parts, so two different keys never
@@ -22,7 +26,7 @@ const keyDomain = "camvault/cache-key/v1"
 // Wyze. A camera's home is cached only inside a person's grant, filed under
 // the person and used only while its home's grant version is unchanged.
 type Key struct {
-	kind    string
+	kind    EntryKind
 	tenant  string
 	parts   []string
 	encoded string
@@ -32,7 +36,7 @@ type Key struct {
 // is the home (or account) the value belongs to; parts identify the value
 // within it (device ID, event ID, ...). Kind and tenant must not be empty:
 // Put and Get refuse such a key.
-func NewKey(kind, tenant string, parts ...string) Key {
+func NewKey(kind EntryKind, tenant string, parts ...string) Key {
 	all := make([][]byte, 0, len(parts)+3)
 	all = append(all, []byte(keyDomain), []byte(kind), []byte(tenant))
 	for _, p := range parts {
@@ -47,7 +51,7 @@ func NewKey(kind, tenant string, parts ...string) Key {
 }
 
 // Kind is the kind of value the key names.
-func (k Key) Kind() string { return k.kind }
+func (k Key) Kind() EntryKind { return k.kind }
 
 // Tenant is the home or account the value belongs to.
 func (k Key) Tenant() string { return k.tenant }

@@ -16,7 +16,7 @@ func FuzzKeyInjective(f *testing.F) {
 	f.Fuzz(func(t *testing.T, kind1, tenant1, a1, b1 string, n1 uint8, kind2, tenant2, a2, b2 string, n2 uint8) {
 		p1 := []string{a1, b1}[:n1%3]
 		p2 := []string{a2, b2}[:n2%3]
-		k1, k2 := NewKey(kind1, tenant1, p1...), NewKey(kind2, tenant2, p2...)
+		k1, k2 := NewKey(EntryKind(kind1), tenant1, p1...), NewKey(EntryKind(kind2), tenant2, p2...)
 		same := kind1 == kind2 && tenant1 == tenant2 && slices.Equal(p1, p2)
 		if (k1.Encoded() == k2.Encoded()) != same {
 			t.Fatalf("tuples (%q %q %q) and (%q %q %q): same=%v, encodings equal=%v",

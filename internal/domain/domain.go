@@ -6,7 +6,13 @@
 // (internal/store); who may see what is authz's.
 package domain
 
-import "time"
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Role is a member's role in a home.
 type Role string
@@ -50,7 +56,7 @@ type Home struct {
 	CreatedAt      time.Time
 	// GrantsVersion increases on every change to who may see what in the
 	// home: members added, removed or changed, cameras removed. Cached
-	// authorization must carry it and compare it (DESIGN.md invariant 3).
+	// authorization must carry it and compare it (invariant 3).
 	GrantsVersion int64
 }
 
@@ -102,14 +108,42 @@ type PairingCode struct {
 	ExpiresAt time.Time
 }
 
-// Event is a motion event a camera uploaded: its record, pointing at its
-// sealed blobs.
+// EventKind is what a camera detected.
+type EventKind string
+
+// EventKinds returns every event kind, in the order API.md and the web
+// app's filter list them. It is the one list: uploads, the events filter
+// and its error message follow it, and a test holds api/openapi.json's
+// enum to it, so a new kind is added here (and the test then asks for it
+// in the OpenAPI document). A function, so no caller can change the list.
+func EventKinds() []EventKind {
+	return []EventKind{"motion", "person", "vehicle", "animal", "package", "sound", "doorbell"}
+}
+
+// Valid reports whether k is one of EventKinds.
+func (k EventKind) Valid() bool { return slices.Contains(EventKinds(), k) }
+
+// ParseEventKind returns s as an event kind, or an error that names every
+// kind, fit to show to whoever sent s.
+func ParseEventKind(s string) (EventKind, error) {
+	if k := EventKind(s); k.Valid() {
+		return k, nil
+	}
+	quoted := make([]string, 0, len(EventKinds()))
+	for _, k := range EventKinds() {
+		quoted = append(quoted, strconv.Quote(string(k)))
+	}
+	return "", errors.New("kind must be one of " + strings.Join(quoted, ", "))
+}
+
+// Event is an event a camera uploaded: its record, pointing at its sealed
+// blobs.
 type Event struct {
 	ID            string // server-chosen, random
 	HomeID        string
 	DeviceID      string
 	DeviceEventID string // the camera's own ID for it, unique per device
-	Kind          string
+	Kind          EventKind
 	StartedAt     time.Time
 	CreatedAt     time.Time
 	ThumbKey      string
@@ -118,12 +152,24 @@ type Event struct {
 	ClipSize      int64
 }
 
+// PrincipalKind is the kind of authenticated principal: who makes a
+// request (authz.Principal), acts in an audit entry, or asks for a cache
+// entry.
+type PrincipalKind string
+
+// The kinds of principal.
+const (
+	PrincipalPerson      PrincipalKind = "person"
+	PrincipalDevice      PrincipalKind = "device"
+	PrincipalIntegration PrincipalKind = "integration"
+)
+
 // AuditEntry is one entry of a home's audit chain.
 type AuditEntry struct {
 	HomeID    string
 	Seq       int64 // 1, 2, 3 ... per home
 	At        time.Time
-	ActorKind string // person, device, integration, staff
+	ActorKind PrincipalKind
 	ActorID   string
 	Action    string
 	DeviceID  string
@@ -133,21 +179,32 @@ type AuditEntry struct {
 	Hash      []byte
 }
 
+// IncidentKind is what an incident records. The breaker's alarms are
+// named by the first two.
+type IncidentKind string
+
+// The kinds of incident.
+const (
+	IncidentEgressBlocked IncidentKind = "egress_blocked" // a media response the last step refused
+	IncidentCacheMismatch IncidentKind = "cache_mismatch" // a cache entry that did not prove what it was
+	IncidentBreakerOpen   IncidentKind = "breaker_open"   // the breaker opened
+)
+
 // Incident is a response the last-step check refused to send, or a cache
 // entry that did not prove what it was: enough to tell exactly which
 // households were concerned.
 type Incident struct {
 	ID             string
 	At             time.Time
-	Kind           string // "egress_blocked", "cache_mismatch", ...
-	RequesterKind  string
+	Kind           IncidentKind
+	RequesterKind  PrincipalKind
 	RequesterID    string
 	RequestedHome  string
 	RequestedEvent string
 	LabelHome      string // whose data it was
 	LabelDevice    string
 	LabelEvent     string
-	LabelKind      string
+	LabelKind      string // the media kind (media.Kind) the label named
 	Detail         string
 }
 

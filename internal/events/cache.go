@@ -22,7 +22,7 @@ type Cache interface {
 
 // KindThumbnail is the cache entry of an event's thumbnail: tenant the
 // home, parts the camera and the event.
-const KindThumbnail = "thumbnail"
+const KindThumbnail cache.EntryKind = "thumbnail"
 
 // maxCachedThumbnail bounds what is read whole into memory to be cached.
 const maxCachedThumbnail = 2 << 20
@@ -47,7 +47,7 @@ func (s *Service) openThumbnail(ctx context.Context, p authz.Principal, e domain
 	if !s.caching() {
 		return s.openBlob(ctx, e.ThumbKey, keyFor)
 	}
-	ctx = cache.WithRequester(ctx, string(p.Kind), actorID(p))
+	ctx = cache.WithRequester(ctx, p.Kind, actorID(p))
 	key := cache.NewKey(KindThumbnail, e.HomeID, e.DeviceID, e.ID)
 	if raw, _, hit, err := s.cache.Get(ctx, key, e.HomeID); err == nil && hit {
 		b, err := media.Open(bytes.NewReader(raw), int64(len(raw)), keyFor)

@@ -17,6 +17,7 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -87,19 +88,19 @@ func (s *Service) dataKey(ctx context.Context, homeID string) (keys.DataKey, err
 
 // blobKey names an event's blob of a kind. The event ID is the server's,
 // fresh for every upload attempt, so two attempts never share a key.
-func blobKey(homeID, deviceID, eventID, kind string) string {
-	return "h/" + homeID + "/" + deviceID + "/" + eventID + "/" + kind
+func blobKey(homeID, deviceID, eventID string, kind media.Kind) string {
+	return "h/" + homeID + "/" + deviceID + "/" + eventID + "/" + string(kind)
 }
 
 // View is an event as the people who may see it get it.
 type View struct {
-	ID           string    `json:"id"`
-	HomeID       string    `json:"home_id"`
-	DeviceID     string    `json:"device_id"`
-	Kind         string    `json:"kind"`
-	StartedAt    time.Time `json:"started_at"`
-	ThumbnailURL string    `json:"thumbnail_url"`
-	ClipURL      *string   `json:"clip_url"`
+	ID           string           `json:"id"`
+	HomeID       string           `json:"home_id"`
+	DeviceID     string           `json:"device_id"`
+	Kind         domain.EventKind `json:"kind"`
+	StartedAt    time.Time        `json:"started_at"`
+	ThumbnailURL string           `json:"thumbnail_url"`
+	ClipURL      *string          `json:"clip_url"`
 }
 
 func view(e domain.Event) View {
@@ -142,7 +143,7 @@ func (s *Service) visibleEvent(ctx context.Context, p authz.Principal, eventID s
 }
 
 func actorID(p authz.Principal) string {
-	if p.Kind == authz.Device {
+	if p.Kind == domain.PrincipalDevice {
 		return p.DeviceID
 	}
 	return p.AccountID

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"slices"
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
@@ -22,26 +21,19 @@ import (
 
 // Meta is what a camera says about an event.
 type Meta struct {
-	EventID   string    `json:"event_id"`
-	StartedAt time.Time `json:"started_at"`
-	Kind      string    `json:"kind"`
+	EventID   string           `json:"event_id"`
+	StartedAt time.Time        `json:"started_at"`
+	Kind      domain.EventKind `json:"kind"`
 }
 
 var deviceEventID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// Kinds are the kinds of event a camera reports, in the order a filter
-// lists them.
-func Kinds() []string { return []string{"motion", "person", "sound"} }
-
-// validKind reports whether k is one of Kinds.
-func validKind(k string) bool { return slices.Contains(Kinds(), k) }
 
 func (s *Service) checkMeta(m Meta) error {
 	if !deviceEventID.MatchString(m.EventID) {
 		return apperr.New(apperr.Invalid, "event_id must be 1 to 64 of A-Z a-z 0-9 _ -")
 	}
-	if !validKind(m.Kind) {
-		return apperr.New(apperr.Invalid, `kind must be "motion", "person" or "sound"`)
+	if _, err := domain.ParseEventKind(string(m.Kind)); err != nil {
+		return apperr.New(apperr.Invalid, "%v", err)
 	}
 	if m.StartedAt.IsZero() || m.StartedAt.Year() < 2000 || m.StartedAt.After(s.now().Add(24*time.Hour)) {
 		return apperr.New(apperr.Invalid, "started_at must be an RFC 3339 time, not in the future")
@@ -100,7 +92,7 @@ func (u *Upload) Existing() (string, bool) {
 	return u.existing.ID, true
 }
 
-func (u *Upload) label(kind string) media.Label {
+func (u *Upload) label(kind media.Kind) media.Label {
 	return media.Label{Home: u.device.HomeID, Device: u.device.DeviceID, Event: u.eventID, Kind: kind}
 }
 
@@ -154,7 +146,7 @@ func (u *Upload) Clip(ctx context.Context, r io.Reader) error {
 }
 
 // store seals r and puts it under the kind's key.
-func (u *Upload) store(ctx context.Context, kind string, r io.Reader) error {
+func (u *Upload) store(ctx context.Context, kind media.Kind, r io.Reader) error {
 	key := blobKey(u.device.HomeID, u.device.DeviceID, u.eventID, kind)
 	if _, err := u.svc.blobs.Put(ctx, key, media.Seal(u.dk, u.label(kind), r)); err != nil {
 		if e, ok := apperr.As(err); ok {

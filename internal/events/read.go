@@ -24,7 +24,7 @@ import (
 type ListQuery struct {
 	Home   string   // optional: one home
 	Device string   // optional: one camera
-	Kinds  []string // optional
+	Kinds  []string // optional; each must be one of domain.EventKinds
 	Before string   // optional: a cursor from Page.Next, or an RFC 3339 time
 	Limit  int      // default 50, at most 200
 }
@@ -49,12 +49,14 @@ func (s *Service) List(ctx context.Context, p authz.Principal, q ListQuery) (Pag
 	if q.Limit < 1 || q.Limit > maxLimit {
 		return Page{}, apperr.New(apperr.Invalid, "limit must be 1 to %d", maxLimit)
 	}
-	for _, k := range q.Kinds {
-		if !validKind(k) {
-			return Page{}, apperr.New(apperr.Invalid, `kind must be "motion", "person" or "sound"`)
+	sq := store.EventQuery{Limit: q.Limit}
+	for _, raw := range q.Kinds {
+		k, err := domain.ParseEventKind(raw)
+		if err != nil {
+			return Page{}, apperr.New(apperr.Invalid, "%v", err)
 		}
+		sq.Kinds = append(sq.Kinds, k)
 	}
-	sq := store.EventQuery{Kinds: q.Kinds, Limit: q.Limit}
 	var err error
 	if sq.BeforeTime, sq.BeforeID, err = parseBefore(q.Before); err != nil {
 		return Page{}, err
@@ -153,7 +155,7 @@ func (s *Service) Get(ctx context.Context, p authz.Principal, eventID string) (V
 	if err != nil {
 		return View{}, err
 	}
-	if err := s.audit.Record(ctx, e.HomeID, audit.Entry{ActorKind: string(p.Kind), ActorID: actorID(p),
+	if err := s.audit.Record(ctx, e.HomeID, audit.Entry{ActorKind: p.Kind, ActorID: actorID(p),
 		Action: audit.ViewEvent, DeviceID: e.DeviceID, EventID: e.ID, Result: audit.ResultOK}); err != nil {
 		return View{}, err
 	}
@@ -178,7 +180,7 @@ func (m *Media) Close() error {
 
 // Open opens an event's thumbnail or clip for p. The response is labelled
 // from the blob itself; media.Guard compares that label with the grant.
-func (s *Service) Open(ctx context.Context, p authz.Principal, eventID, kind string) (*Media, error) {
+func (s *Service) Open(ctx context.Context, p authz.Principal, eventID string, kind media.Kind) (*Media, error) {
 	e, g, err := s.visibleEvent(ctx, p, eventID, authz.ViewHome)
 	if err != nil {
 		return nil, err
@@ -201,7 +203,7 @@ func (s *Service) Open(ctx context.Context, p authz.Principal, eventID, kind str
 		return nil, fmt.Errorf("open %s of event %s: %w", kind, e.ID, err)
 	}
 	return &Media{
-		Response: media.Response{Blob: b, ContentType: contentType, ETag: `"` + e.ID + "-" + kind + `"`, Modified: e.CreatedAt},
+		Response: media.Response{Blob: b, ContentType: contentType, ETag: `"` + e.ID + "-" + string(kind) + `"`, Modified: e.CreatedAt},
 		Grant:    g,
 		obj:      obj,
 	}, nil
@@ -220,7 +222,7 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, eventID string)
 		}
 		return fmt.Errorf("mark event deleted: %w", err)
 	}
-	if err := s.audit.Record(ctx, e.HomeID, audit.Entry{ActorKind: string(p.Kind), ActorID: actorID(p),
+	if err := s.audit.Record(ctx, e.HomeID, audit.Entry{ActorKind: p.Kind, ActorID: actorID(p),
 		Action: audit.DeleteEvent, DeviceID: e.DeviceID, EventID: e.ID, Result: audit.ResultOK}); err != nil {
 		return err
 	}
@@ -248,15 +250,15 @@ func (s *Service) purge(ctx context.Context, e domain.Event) error {
 
 // AuditView is an audit entry as a home's owners and admins read it.
 type AuditView struct {
-	Seq       int64     `json:"seq"`
-	At        time.Time `json:"at"`
-	Actor     string    `json:"actor"` // the person's email, or "camera <id>"
-	ActorKind string    `json:"actor_kind"`
-	ActorID   string    `json:"actor_id"`
-	Action    string    `json:"action"`
-	DeviceID  string    `json:"device_id"`
-	EventID   string    `json:"event_id"`
-	Result    string    `json:"result"`
+	Seq       int64                `json:"seq"`
+	At        time.Time            `json:"at"`
+	Actor     string               `json:"actor"` // the person's email, or "camera <id>"
+	ActorKind domain.PrincipalKind `json:"actor_kind"`
+	ActorID   string               `json:"actor_id"`
+	Action    string               `json:"action"`
+	DeviceID  string               `json:"device_id"`
+	EventID   string               `json:"event_id"`
+	Result    string               `json:"result"`
 }
 
 // Audit returns a home's audit log, newest first. Owners and admins only.
@@ -280,7 +282,7 @@ func (s *Service) Audit(ctx context.Context, p authz.Principal, homeID string, b
 		v := AuditView{Seq: e.Seq, At: e.At, ActorKind: e.ActorKind, ActorID: e.ActorID, Action: e.Action,
 			DeviceID: e.DeviceID, EventID: e.EventID, Result: e.Result}
 		switch e.ActorKind {
-		case string(authz.Person):
+		case domain.PrincipalPerson:
 			if _, ok := names[e.ActorID]; !ok {
 				switch a, err := s.accounts.Account(ctx, e.ActorID); {
 				case err == nil:
@@ -293,7 +295,7 @@ func (s *Service) Audit(ctx context.Context, p authz.Principal, homeID string, b
 			}
 			v.Actor = names[e.ActorID]
 		default:
-			v.Actor = e.ActorKind + " " + e.ActorID
+			v.Actor = string(e.ActorKind) + " " + e.ActorID
 		}
 		out = append(out, v)
 	}

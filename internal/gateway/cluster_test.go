@@ -85,7 +85,7 @@ func newCluster(t *testing.T, n int) *cluster {
 				http.Error(w, "no such device", http.StatusUnauthorized)
 				return
 			}
-			_ = gw.Serve(w, r, authz.Principal{Kind: authz.Device, DeviceID: dev.ID, HomeID: dev.HomeID})
+			_ = gw.Serve(w, r, authz.Principal{Kind: domain.PrincipalDevice, DeviceID: dev.ID, HomeID: dev.HomeID})
 		}))
 		c.nodes = append(c.nodes, &node{gw: gw, srv: srv})
 	}
@@ -122,7 +122,7 @@ func newCluster(t *testing.T, n int) *cluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return authz.Principal{Kind: authz.Person, AccountID: acc.ID, SessionID: id.New()}, d
+		return authz.Principal{Kind: domain.PrincipalPerson, AccountID: acc.ID, SessionID: id.New()}, d
 	}
 	c.owner, c.device = mk()
 	_, c.other = mk()

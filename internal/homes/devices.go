@@ -193,7 +193,7 @@ func (s *Service) AuthenticateDevice(ctx context.Context, tok string) (authz.Pri
 	if err != nil {
 		return authz.Principal{}, fmt.Errorf("look up device: %w", err)
 	}
-	return authz.Principal{Kind: authz.Device, DeviceID: d.ID, HomeID: d.HomeID}, nil
+	return authz.Principal{Kind: domain.PrincipalDevice, DeviceID: d.ID, HomeID: d.HomeID}, nil
 }
 
 // Devices lists the cameras of a home that p may see.

@@ -167,7 +167,7 @@ func (s *Server) eventClip(w http.ResponseWriter, r *http.Request) error {
 
 // serveMedia opens an event's media and hands it to the guard, the only
 // writer of media bytes.
-func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, kind string) error {
+func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, kind media.Kind) error {
 	eventID, err := pathID(r, "event", "event")
 	if err != nil {
 		return err

@@ -235,7 +235,7 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (authz.Principal
 			return authz.Principal{}, fmt.Errorf("touch session: %w", err)
 		}
 	}
-	return authz.Principal{Kind: authz.Person, AccountID: sess.AccountID, SessionID: sess.ID}, nil
+	return authz.Principal{Kind: domain.PrincipalPerson, AccountID: sess.AccountID, SessionID: sess.ID}, nil
 }
 
 // Logout ends the session p authenticated with.

@@ -5,7 +5,7 @@
 // personal fields, and a key for blind indexes. Each home's data key seals
 // that home's media and names. Every seal binds its context through
 // associated data built by AD, a length-prefixed encoding, so a sealed value
-// moved to any other context does not open (DESIGN.md invariant 1).
+// moved to any other context does not open (invariant 1).
 package keys
 
 import "encoding/binary"

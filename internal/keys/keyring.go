@@ -185,7 +185,7 @@ func ParseKeys(text string) (*Keyring, error) {
 }
 
 // LoadFile reads the key file at path. It refuses a file that anyone but its
-// owner can read or write (DESIGN.md invariant 10).
+// owner can read or write (invariant 10).
 func LoadFile(path string) (*Keyring, error) {
 	fi, err := os.Stat(path)
 	if err != nil {

@@ -60,7 +60,7 @@ var ErrBlocked = fmt.Errorf("media response blocked by the last-step check")
 // audit log and sends the bytes (with Range support); on a mismatch it
 // sends nothing, counts, records an incident naming who would have
 // received what, and returns ErrBlocked.
-func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, p authz.Principal, grant authz.Grant, eventID, kind string, resp Response) error {
+func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, p authz.Principal, grant authz.Grant, eventID string, kind Kind, resp Response) error {
 	l := resp.Blob.Label
 	if l.Home != grant.HomeID() || !grant.CanSeeDevice(l.Device) || l.Event != eventID || l.Kind != kind {
 		g.block(r.Context(), p, grant, eventID, l)
@@ -70,7 +70,7 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, p authz.Principal,
 	if kind == KindClip {
 		action = audit.ViewClip
 	}
-	if err := g.audit.Record(r.Context(), l.Home, audit.Entry{ActorKind: string(p.Kind), ActorID: actorID(p),
+	if err := g.audit.Record(r.Context(), l.Home, audit.Entry{ActorKind: p.Kind, ActorID: actorID(p),
 		Action: action, DeviceID: l.Device, EventID: l.Event, Result: audit.ResultOK}); err != nil {
 		return err // not on record: not sent
 	}
@@ -92,10 +92,10 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, p authz.Principal,
 func (g *Guard) block(ctx context.Context, p authz.Principal, grant authz.Grant, eventID string, l Label) {
 	g.blocked.Inc()
 	in := domain.Incident{
-		ID: id.New(), At: g.now().UTC(), Kind: "egress_blocked",
-		RequesterKind: string(p.Kind), RequesterID: actorID(p),
+		ID: id.New(), At: g.now().UTC(), Kind: domain.IncidentEgressBlocked,
+		RequesterKind: p.Kind, RequesterID: actorID(p),
 		RequestedHome: grant.HomeID(), RequestedEvent: eventID,
-		LabelHome: l.Home, LabelDevice: l.Device, LabelEvent: l.Event, LabelKind: l.Kind,
+		LabelHome: l.Home, LabelDevice: l.Device, LabelEvent: l.Event, LabelKind: string(l.Kind),
 		Detail: "response label does not match the requester's grant or request",
 	}
 	g.log.ErrorContext(ctx, "media response blocked at the last step",
@@ -107,7 +107,7 @@ func (g *Guard) block(ctx context.Context, p authz.Principal, grant authz.Grant,
 		g.log.ErrorContext(ctx, "recording incident", "err", err)
 	}
 	if grant.HomeID() != "" {
-		if err := g.audit.Record(ctx, grant.HomeID(), audit.Entry{ActorKind: string(p.Kind), ActorID: actorID(p),
+		if err := g.audit.Record(ctx, grant.HomeID(), audit.Entry{ActorKind: p.Kind, ActorID: actorID(p),
 			Action: "media.view", EventID: eventID, Result: audit.ResultBlocked}); err != nil {
 			g.log.ErrorContext(ctx, "auditing blocked response", "err", err)
 		}
@@ -115,14 +115,18 @@ func (g *Guard) block(ctx context.Context, p authz.Principal, grant authz.Grant,
 }
 
 func actorID(p authz.Principal) string {
-	if p.Kind == authz.Device {
+	if p.Kind == domain.PrincipalDevice {
 		return p.DeviceID
 	}
 	return p.AccountID
 }
 
-// Kinds of media blob.
+// Kind is the kind of media blob: a label names it, and so does a request
+// for an event's media.
+type Kind string
+
+// The kinds of media blob.
 const (
-	KindThumbnail = "thumbnail"
-	KindClip      = "clip"
+	KindThumbnail Kind = "thumbnail"
+	KindClip      Kind = "clip"
 )

@@ -39,7 +39,8 @@ const (
 
 // Label says whose a blob is: the context it was sealed for.
 type Label struct {
-	Home, Device, Event, Kind string
+	Home, Device, Event string
+	Kind                Kind
 }
 
 func (l Label) encode() []byte {
@@ -51,7 +52,7 @@ func (l Label) segmentAD(i int64, last bool) []byte {
 	if last {
 		flag = "last"
 	}
-	return keys.AD("media", l.Home, l.Device, l.Event, l.Kind, strconv.FormatInt(i, 10), flag)
+	return keys.AD("media", l.Home, l.Device, l.Event, string(l.Kind), strconv.FormatInt(i, 10), flag)
 }
 
 // ErrCorrupt is returned for a blob that is not a sealed media blob, was
@@ -155,7 +156,7 @@ func ReadLabel(src io.ReaderAt) (Label, int64, error) {
 	if !ok {
 		return Label{}, 0, fmt.Errorf("%w: label", ErrCorrupt)
 	}
-	return Label{Home: parts[0], Device: parts[1], Event: parts[2], Kind: parts[3]}, 9 + int64(n), nil
+	return Label{Home: parts[0], Device: parts[1], Event: parts[2], Kind: Kind(parts[3])}, 9 + int64(n), nil
 }
 
 func decodeLabel(b []byte) ([]string, bool) {

@@ -58,8 +58,8 @@ func TestOpensOnlyInItsContext(t *testing.T) {
 	other, _ := keys.NewDataKey()
 	part := rapid.StringMatching(`[a-z0-9]{1,8}`)
 	rapid.Check(t, func(t *rapid.T) {
-		l := Label{part.Draw(t, "home"), part.Draw(t, "device"), part.Draw(t, "event"), rapid.SampledFrom([]string{"thumbnail", "clip"}).Draw(t, "kind")}
-		alt := Label{part.Draw(t, "home2"), part.Draw(t, "device2"), part.Draw(t, "event2"), rapid.SampledFrom([]string{"thumbnail", "clip"}).Draw(t, "kind2")}
+		l := Label{part.Draw(t, "home"), part.Draw(t, "device"), part.Draw(t, "event"), rapid.SampledFrom([]Kind{KindThumbnail, KindClip}).Draw(t, "kind")}
+		alt := Label{part.Draw(t, "home2"), part.Draw(t, "device2"), part.Draw(t, "event2"), rapid.SampledFrom([]Kind{KindThumbnail, KindClip}).Draw(t, "kind2")}
 		pt := rapid.SliceOfN(rapid.Byte(), 0, 2*SegmentSize+5).Draw(t, "plaintext")
 		sealed := sealBytes(t, dk, l, pt)
 		if _, err := Open(bytes.NewReader(sealed), int64(len(sealed)), keyOf(other)); err == nil {

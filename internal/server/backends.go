@@ -17,7 +17,7 @@ import (
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
-// Each backend is chosen by configuration alone (DESIGN.md "Parts"): an
+// Each backend is chosen by configuration alone (docs/design/README.md, "Parts"): an
 // empty setting means the embedded default in the data directory, a URL
 // names a distributed engine. Every choice goes through the same services;
 // no code path exists in one mode only.

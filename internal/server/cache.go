@@ -114,7 +114,7 @@ type cacheAlarms struct {
 
 func (a *cacheAlarms) CacheMismatch(ctx context.Context, m cache.Mismatch) {
 	a.metrics.CacheMismatch.Inc()
-	in := domain.Incident{ID: id.New(), At: a.now().UTC(), Kind: breaker.Mismatch,
+	in := domain.Incident{ID: id.New(), At: a.now().UTC(), Kind: domain.IncidentCacheMismatch,
 		RequesterKind: m.RequesterKind, RequesterID: m.RequesterID,
 		Detail: fmt.Sprintf("cache entry %s refused (%s)", m.Key, m.Reason)}
 	// Name the home and event asked for, when the key holds them.
@@ -132,7 +132,7 @@ func (a *cacheAlarms) CacheMismatch(ctx context.Context, m cache.Mismatch) {
 	if err := a.incidents.RecordIncident(context.WithoutCancel(ctx), in); err != nil {
 		a.log.ErrorContext(ctx, "recording a cache mismatch incident", "err", err)
 	}
-	a.breaker.Alarm(breaker.Mismatch)
+	a.breaker.Alarm(domain.IncidentCacheMismatch)
 }
 
 // blockedAlarm counts a blocked media response and tells the breaker.
@@ -143,7 +143,7 @@ type blockedAlarm struct {
 
 func (b blockedAlarm) Inc() {
 	b.counter.Inc()
-	b.breaker.Alarm(breaker.Blocked)
+	b.breaker.Alarm(domain.IncidentEgressBlocked)
 }
 
 // breakerMetrics reports the breaker's state and trips.

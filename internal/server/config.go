@@ -39,7 +39,7 @@ func (c Config) keyFile() string {
 	return filepath.Join(c.DataDir, "master.key")
 }
 
-// Check refuses an unsafe configuration (DESIGN.md invariant 10): a public
+// Check refuses an unsafe configuration (invariant 10): a public
 // listener off loopback without TLS, an admin listener off loopback unless
 // explicitly allowed, half a TLS configuration.
 func (c Config) Check() error {

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/blob/disk"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/server"
@@ -889,6 +890,47 @@ func TestEventUploadBadInputChangesNothing(t *testing.T) {
 	}
 	if r := e.req("GET", "/api/v1/events/"+good.id+"/clip", ann.token, nil, nil); !bytes.Equal(r.raw, good.clip) {
 		t.Errorf("good clip changed")
+	}
+}
+
+// TestEventUploadEveryKind uploads an event of each of domain.EventKinds:
+// each is stored, listed as its kind and found by the kind filter. A kind
+// not in the list is refused, at upload and in the filter, with a message
+// naming the whole list, and nothing is stored.
+func TestEventUploadEveryKind(t *testing.T) {
+	e := newEventEnv(t)
+	ann := e.signup("ann")
+	home := e.home(ann, "Home")
+	cam := e.pairCamera(ann, home)
+	thumb := testJPEG(t, "")
+	kinds := domain.EventKinds()
+	for i, k := range kinds {
+		r := e.uploadParts(cam.token, meta("kind-"+string(k), recent(len(kinds)-i), string(k)), thumbPart(thumb))
+		if r.status != 201 {
+			t.Fatalf("upload of kind %q: %d %s", k, r.status, r.raw)
+		}
+		list, _ := e.events(ann.token, "?kind="+string(k))
+		if len(list) != 1 || list[0]["id"] != r.str("id") || list[0]["kind"] != string(k) {
+			t.Fatalf("events of kind %q: %v, want the one uploaded (%s)", k, list, r.str("id"))
+		}
+	}
+
+	quoted := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		quoted = append(quoted, strconv.Quote(string(k)))
+	}
+	want := "kind must be one of " + strings.Join(quoted, ", ")
+	refused := func(what string, r resp) {
+		t.Helper()
+		msg, _ := r.body["error"].(map[string]any)["message"].(string)
+		if r.status != 400 || r.errCode() != "invalid_request" || msg != want {
+			t.Errorf("%s: %d %s, want 400 with message %q", what, r.status, r.raw, want)
+		}
+	}
+	refused("upload of kind bogus", e.uploadParts(cam.token, meta("kind-bogus", recent(1), "bogus"), thumbPart(thumb)))
+	refused("filter on kind bogus", e.call("GET", "/api/v1/events?kind=motion&kind=bogus", ann.token, nil))
+	if all, _ := e.events(ann.token, "?limit=200"); len(all) != len(kinds) {
+		t.Errorf("%d events stored, want %d (one per kind)", len(all), len(kinds))
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/camvault/camvault/internal/audit"
-	"github.com/camvault/camvault/internal/breaker"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -83,12 +83,12 @@ func (o *Offline) Incidents(ctx context.Context, w io.Writer, limit int) error {
 	for _, in := range list {
 		at := in.At.Format("2006-01-02T15:04:05Z")
 		switch in.Kind {
-		case breaker.Mismatch:
+		case domain.IncidentCacheMismatch:
 			// Nothing was sent: the entry did not open, so whose it was is
 			// unknown and only the requester's own household is concerned.
 			fmt.Fprintf(w, "%s %s: %s %s asked for home %s, event %s; a cache entry was refused, nothing of it was used or sent. %s\n",
 				at, in.Kind, in.RequesterKind, in.RequesterID, orNone(in.RequestedHome), orNone(in.RequestedEvent), in.Detail)
-		case breaker.Opened:
+		case domain.IncidentBreakerOpen:
 			fmt.Fprintf(w, "%s %s: %s\n", at, in.Kind, in.Detail)
 		default:
 			fmt.Fprintf(w, "%s %s: %s %s asked for event %s of home %s; withheld media of home %s, camera %s, event %s (%s). %s\n",

@@ -18,7 +18,7 @@ type EventScope struct {
 // BeforeID) in (started_at, id) order, at most Limit.
 type EventQuery struct {
 	Scopes     []EventScope
-	Kinds      []string // empty: every kind
+	Kinds      []domain.EventKind // empty: every kind
 	BeforeTime time.Time
 	BeforeID   string // with BeforeTime: the cursor of the last event seen
 	Limit      int

@@ -8,7 +8,7 @@
 // The store records facts; it never decides who may see what. Personal
 // fields arrive here already sealed (the *Sealed fields) and lookups by them
 // go through blind indexes, so a dump of any backend shows none of them
-// (DESIGN.md invariant 7).
+// (invariant 7).
 //
 // Each method that changes more than one row is one transaction inside the
 // backend, so callers never see a half-done change.

@@ -1,6 +1,6 @@
 // Package token makes and checks bearer tokens. A token is a readable prefix
 // naming its kind and 256 random bits; only its SHA-256 hash is ever stored
-// (DESIGN.md invariant 7). The prefix lets a route refuse a token of the
+// (invariant 7). The prefix lets a route refuse a token of the
 // wrong kind before any lookup (a device token never works on a person route).
 package token
 

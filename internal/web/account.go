@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/camvault/camvault/internal/audit"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
@@ -174,7 +175,7 @@ func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) erro
 // sentence says an audit entry in plain words.
 func sentence(e events.AuditView, camera string) string {
 	who := e.Actor
-	if e.ActorKind == "device" {
+	if e.ActorKind == domain.PrincipalDevice {
 		who = camera
 	}
 	var what string

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
@@ -57,7 +58,7 @@ func (a *App) places(r *http.Request, u *user) (place, error) {
 // timelinePage is the Events page.
 type timelinePage struct {
 	place
-	Kinds  []string
+	Kinds  []domain.EventKind
 	Home   string
 	Camera string
 	Kind   string
@@ -73,7 +74,7 @@ func (timelinePage) pageTitle() (string, string) { return "Events", "events" }
 // the page's script to append as the person scrolls.
 func (a *App) timeline(w http.ResponseWriter, r *http.Request, u *user) error {
 	q := r.URL.Query()
-	p := timelinePage{Kinds: events.Kinds(), Home: q.Get("home"), Camera: q.Get("camera"), Kind: q.Get("kind"), Date: q.Get("date")}
+	p := timelinePage{Kinds: domain.EventKinds(), Home: q.Get("home"), Camera: q.Get("camera"), Kind: q.Get("kind"), Date: q.Get("date")}
 	pl, err := a.places(r, u)
 	if err != nil {
 		return err

@@ -4,7 +4,7 @@
 // A blob is written to a new file under tmp/ (O_EXCL), fsynced, linked into
 // place under its key's directories (which are fsynced too), and the temp
 // name removed. Only then does Put return, so a caller that commits a
-// record after Put knows the bytes are on disk (DESIGN.md invariant 6).
+// record after Put knows the bytes are on disk (invariant 6).
 // Whatever a crash leaves in tmp/ is removed at Open.
 package disk
 

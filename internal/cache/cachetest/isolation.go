@@ -123,7 +123,7 @@ func isolationKeys(cfg IsolationConfig) []cache.Key {
 			tenant += ":"
 		}
 		for id := range cfg.IDs {
-			kind := []string{"thumbnail", "grants"}[id%2]
+			kind := []cache.EntryKind{"thumbnail", "grants"}[id%2]
 			dev, ev := fmt.Sprintf("dev-%d", id/8), fmt.Sprintf("ev-%d", id/4%2)
 			var parts []string
 			switch id % 4 {

@@ -3,7 +3,7 @@
 // stale values, corrupts bytes, drops writes and adds delay, and a TCP proxy
 // for Redis that hands replies to the wrong client connection. With any of
 // them in place a cache.Cache must still never return a value for the wrong
-// key or tenant (DESIGN.md invariant 4).
+// key or tenant (invariant 4).
 package faults
 
 import (

@@ -1,7 +1,7 @@
 // Package memory is the in-process cache backend: a map with least recently
 // used eviction, bounded by the total bytes of its keys and values (plus a
 // fixed per-entry overhead), so memory stays bounded under any load
-// (DESIGN.md invariant 8). Expired entries are dropped when they are read or
+// (invariant 8). Expired entries are dropped when they are read or
 // when they reach the cold end of the list.
 package memory
 

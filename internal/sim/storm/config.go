@@ -5,7 +5,7 @@
 // SIGKILL while the cameras keep recording, restarts it on the same data
 // and ports, and waits for every camera to reconnect and every event to
 // be acknowledged. Then it checks the two properties that must hold
-// whatever fails (DESIGN.md invariants 6 and 8, and the project's reason
+// whatever fails (invariants 6 and 8, and the project's reason
 // to exist):
 //
 //   - every frame of every thumbnail and clip a viewer received carries

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Events", testEvents},
 		{"EventRetryRace", testEventRetryRace},
 		{"ListEvents", testListEvents},
+		{"EventKinds", testEventKinds},
 		{"DeleteEvent", testDeleteEvent},
 		{"Retention", testRetention},
 		{"Audit", testAudit},
