@@ -78,14 +78,15 @@ func encodeGrant(m domain.Membership, deviceID string) []byte {
 	return keys.Encode(parts...)
 }
 
+// grantKey is the cache key of a person's grant for a home; its tenant is
+// the home. The Decider and the drop on a grant notice (notices.go) both
+// build it here, so a change of layout cannot leave a drop that silently
+// misses.
+func grantKey(homeID, accountID string) cache.Key { return cache.NewKey(KindGrant, homeID, accountID) }
+
 // decodeGrant reads an entry, checking it names what was asked for (the
 // sealing already proved it was written for this key; this is the last
 // look before it is used). homeID "" accepts any home (KindDeviceGrant).
-// GrantKey is the cache key of a person's grant for a home; its tenant is
-// the home. Whoever drops such an entry builds the key here, so a change of
-// layout cannot leave a drop that silently misses.
-func GrantKey(homeID, accountID string) cache.Key { return cache.NewKey(KindGrant, homeID, accountID) }
-
 func decodeGrant(b []byte, homeID, accountID, deviceID string) (domain.Membership, bool) {
 	parts, ok := keys.Decode(b)
 	if !ok || len(parts) < grantFixedParts || string(parts[0]) != grantFormat || len(parts[2]) != 8 || len(parts[7]) != 8 {
@@ -130,7 +131,7 @@ func (d *Decider) member(ctx context.Context, homeID, accountID string) (domain.
 		return domain.Membership{}, err
 	}
 	ctx = cache.WithRequester(ctx, string(Person), accountID)
-	key := GrantKey(homeID, accountID)
+	key := grantKey(homeID, accountID)
 	if raw, version, hit, err := d.cache.Get(ctx, key, homeID); err == nil && hit && version == uint64(v) {
 		if m, ok := decodeGrant(raw, homeID, accountID, ""); ok {
 			return m, nil

@@ -23,7 +23,6 @@ import (
 	"github.com/camvault/camvault/internal/bus/natsbus"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/gateway"
-	"github.com/camvault/camvault/internal/grantnotice"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpapi"
 	"github.com/camvault/camvault/internal/identity"
@@ -108,7 +107,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	}
 	undo = append(undo, func() { b.Close() })
 	// Every committed change of grants is announced to the other nodes.
-	st = grantnotice.Wrap(st, b, log)
+	st = authz.AnnounceGrantChanges(st, b, log)
 	a := &App{cfg: cfg, log: log, store: st, bus: b, metrics: metrics.New()}
 	a.identity, err = identity.New(st, kr, opts.Identity)
 	if err != nil {
@@ -162,8 +161,8 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 		log.Info("removed orphan blobs", "count", n)
 	}
 	a.admin = admin.Handler(a.metrics.Registry, map[string]admin.Pinger{"store": st})
-	if _, err := grantnotice.Listen(ctx, b, dropCachedGrants(c, st, log)); err != nil {
-		return nil, fmt.Errorf("listen for grant notices: %w", err)
+	if _, err := authz.DropOnNotice(ctx, b, c, st, log); err != nil {
+		return nil, err
 	}
 	opened = true
 	return a, nil

@@ -1,4 +1,4 @@
-package grantnotice_test
+package authz_test
 
 import (
 	"context"
@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/bus"
 	"github.com/camvault/camvault/internal/bus/natsbus"
-	"github.com/camvault/camvault/internal/grantnotice"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
-func setup(t *testing.T) (*grantnotice.Store, chan grantnotice.Notice, *natsbus.Bus) {
+func announcingSetup(t *testing.T) (*authz.AnnouncingStore, chan authz.GrantNotice, *natsbus.Bus) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	b, err := natsbus.Embedded(t.Context(), log)
@@ -28,8 +28,8 @@ func setup(t *testing.T) (*grantnotice.Store, chan grantnotice.Notice, *natsbus.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { other.Close(); b.Close() })
-	got := make(chan grantnotice.Notice, 16)
-	sub, err := grantnotice.Listen(t.Context(), other, func(_ context.Context, n grantnotice.Notice) { got <- n })
+	got := make(chan authz.GrantNotice, 16)
+	sub, err := authz.ListenGrantNotices(t.Context(), other, func(_ context.Context, n authz.GrantNotice) { got <- n })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,22 +39,22 @@ func setup(t *testing.T) (*grantnotice.Store, chan grantnotice.Notice, *natsbus.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return grantnotice.Wrap(st, b, log), got, b
+	return authz.AnnounceGrantChanges(st, b, log), got, b
 }
 
-func next(t *testing.T, got <-chan grantnotice.Notice) grantnotice.Notice {
+func nextNotice(t *testing.T, got <-chan authz.GrantNotice) authz.GrantNotice {
 	t.Helper()
 	select {
 	case n := <-got:
 		return n
 	case <-time.After(20 * time.Second): // a hang guard, not a measurement
 		t.Fatal("no notice arrived")
-		return grantnotice.Notice{}
+		return authz.GrantNotice{}
 	}
 }
 
 func TestCommittedChangesAreAnnounced(t *testing.T) {
-	st, got, b := setup(t)
+	st, got, b := announcingSetup(t)
 	ctx := t.Context()
 	// A change the store refuses announces nothing; the marker published
 	// right after it by the same node arrives first.
@@ -64,24 +64,24 @@ func TestCommittedChangesAreAnnounced(t *testing.T) {
 	if err := st.DeleteDevice(ctx, id.New()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("delete a camera that does not exist: %v", err)
 	}
-	marker := grantnotice.Notice{HomeID: id.New()}
-	if err := grantnotice.Publish(ctx, b, marker); err != nil {
+	marker := authz.GrantNotice{HomeID: id.New()}
+	if err := authz.PublishGrantNotice(ctx, b, marker); err != nil {
 		t.Fatal(err)
 	}
-	if n := next(t, got); n != marker {
+	if n := nextNotice(t, got); n != marker {
 		t.Fatalf("a refused change was announced: %+v", n)
 	}
 	account := id.New()
 	if err := st.DeleteAccountSessions(ctx, account); err != nil {
 		t.Fatal(err)
 	}
-	if n := next(t, got); n != (grantnotice.Notice{AccountID: account}) {
+	if n := nextNotice(t, got); n != (authz.GrantNotice{AccountID: account}) {
 		t.Fatalf("logout everywhere announced %+v", n)
 	}
 }
 
 func TestMalformedNoticesAreDropped(t *testing.T) {
-	_, got, b := setup(t)
+	_, got, b := announcingSetup(t)
 	ctx := t.Context()
 	subj, err := bus.NewSubject("grants")
 	if err != nil {
@@ -92,14 +92,14 @@ func TestMalformedNoticesAreDropped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := grantnotice.Publish(ctx, b, grantnotice.Notice{}); err == nil {
+	if err := authz.PublishGrantNotice(ctx, b, authz.GrantNotice{}); err == nil {
 		t.Fatal("an empty notice was published")
 	}
-	good := grantnotice.Notice{HomeID: id.New(), AccountID: id.New()}
-	if err := grantnotice.Publish(ctx, b, good); err != nil {
+	good := authz.GrantNotice{HomeID: id.New(), AccountID: id.New()}
+	if err := authz.PublishGrantNotice(ctx, b, good); err != nil {
 		t.Fatal(err)
 	}
-	if n := next(t, got); n != good {
+	if n := nextNotice(t, got); n != good {
 		t.Fatalf("a malformed notice reached the listener: %+v", n)
 	}
 }
