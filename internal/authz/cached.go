@@ -200,3 +200,19 @@ func notFound(err error, kind, what string) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// LabelMismatch fills in, for an incident about a refused cache entry, what
+// was asked for when the key is one of the Decider's: the home of a grant.
+// A device-grant's tenant is the account and its home is what the refused
+// entry would have said, so none is named. It reports whether the key was
+// the Decider's.
+func LabelMismatch(m cache.Mismatch, in *domain.Incident) bool {
+	switch m.Key.Kind() {
+	case KindGrant:
+		in.RequestedHome = m.Tenant
+	case KindDeviceGrant:
+	default:
+		return false
+	}
+	return true
+}
