@@ -52,3 +52,24 @@ func TestLabelMismatch(t *testing.T) {
 		}
 	}
 }
+
+// TestAllows is the role table of docs/design/authorization.md.
+func TestAllows(t *testing.T) {
+	cases := []struct {
+		role                              domain.Role
+		view, members, devices, delEvents bool
+	}{
+		{domain.RoleOwner, true, true, true, true},
+		{domain.RoleAdmin, true, true, true, true},
+		{domain.RoleViewer, true, false, false, false},
+		{domain.Role("stranger"), false, false, false, false},
+		{domain.Role(""), false, false, false, false},
+	}
+	for _, c := range cases {
+		for a, want := range map[Action]bool{ViewHome: c.view, ManageMembers: c.members, ManageDevices: c.devices, DeleteEvents: c.delEvents} {
+			if got := Allows(c.role, a); got != want {
+				t.Errorf("Allows(%q, %s) = %v, want %v", c.role, a, got, want)
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/camvault/camvault/internal/audit"
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
@@ -116,7 +117,7 @@ func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) erro
 	}
 	p := activityPage{}
 	for _, h := range hs {
-		if canManage(h) {
+		if authz.Allows(h.Role, authz.ManageMembers) { // as the audit listing decides
 			p.Homes = append(p.Homes, h)
 		}
 	}
