@@ -134,19 +134,19 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 		// A connected camera's last seen is written at least this often.
 		opts.Homes.PresenceTTL = opts.Gateway.LastSeenEvery + 3*opts.Gateway.Heartbeat
 	}
-	hs := homes.New(st, decider, kr, a.identity, opts.Homes)
+	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
+	a.gateway = gateway.New(opts.Gateway, st, admit, decider, b, log)
+	a.metrics.ConnectedDevices(a.gateway.Connected)
+	hs := homes.New(st, decider, kr, a.identity, a.gateway, opts.Homes)
 	auditLog := audit.New(st, kr.Derive("audit-chain"), opts.Events.Now)
 	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open), kr, auditLog, a.identity, log, opts.Events).
 		WithCache(c, a.breaker.Open)
 	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
-	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
-	a.gateway = gateway.New(opts.Gateway, st, admit, decider, b, log)
-	a.metrics.ConnectedDevices(a.gateway.Connected)
 	apiHandler := httpapi.New(httpapi.Deps{
 		Identity: a.identity, Homes: hs, Events: a.events, Guard: guard, Gateway: a.gateway, Admit: admit,
 		Metrics: a.metrics, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
-	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Revoke: a.gateway.Revoke, Log: log})
+	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Log: log})
 	if err != nil {
 		return nil, err
 	}

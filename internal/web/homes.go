@@ -147,9 +147,6 @@ func (a *App) unpairCamera(w http.ResponseWriter, r *http.Request, u *user) erro
 	if err := a.homes.DeleteDevice(r.Context(), u.Principal, deviceID); err != nil {
 		return err
 	}
-	if a.revoke != nil {
-		a.revoke(deviceID)
-	}
 	http.Redirect(w, r, "/cameras?done=unpaired", http.StatusSeeOther)
 	return nil
 }

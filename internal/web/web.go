@@ -46,7 +46,6 @@ type Deps struct {
 	Identity *identity.Service
 	Homes    *homes.Service
 	Events   *events.Service
-	Revoke   func(deviceID string) // closes an unpaired camera's open connection
 	Log      *slog.Logger
 }
 
@@ -55,14 +54,13 @@ type App struct {
 	identity *identity.Service
 	homes    *homes.Service
 	events   *events.Service
-	revoke   func(deviceID string)
 	log      *slog.Logger
 	pages    map[string]*template.Template
 }
 
 // New returns the web app, with its templates parsed.
 func New(d Deps) (*App, error) {
-	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, revoke: d.Revoke, log: d.Log, pages: map[string]*template.Template{}}
+	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, log: d.Log, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
