@@ -139,14 +139,15 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	a.metrics.ConnectedDevices(a.gateway.Connected)
 	hs := homes.New(st, decider, kr, a.identity, a.gateway, opts.Homes)
 	auditLog := audit.New(st, kr.Derive("audit-chain"), opts.Events.Now)
-	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open), kr, auditLog, a.identity, log, opts.Events).
+	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open), kr, auditLog, log, opts.Events).
 		WithCache(c, a.breaker.Open)
+	auditReader := audit.NewReader(auditLog, decider, a.identity)
 	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
 	apiHandler := httpapi.New(httpapi.Deps{
-		Identity: a.identity, Homes: hs, Events: a.events, Guard: guard, Gateway: a.gateway, Admit: admit,
+		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
 		Metrics: a.metrics, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
-	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Log: log})
+	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Log: log})
 	if err != nil {
 		return nil, err
 	}
