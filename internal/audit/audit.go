@@ -1,5 +1,5 @@
-// Package audit keeps each home's record of who looked at what (DESIGN.md
-// invariant 9). Entries form a hash chain per home: each entry's hash is an
+// Package audit keeps each home's record of who looked at what
+// (invariant 9). Entries form a hash chain per home: each entry's hash is an
 // HMAC, under a key derived from the master key, of the previous entry's
 // hash and the entry itself. Editing or removing an entry breaks every hash
 // after it, and without the key nobody can forge a new chain.

@@ -92,7 +92,7 @@ func (d *Decider) Home(ctx context.Context, p Principal, homeID string, action A
 		return Grant{}, notFound(err, "home", "read membership")
 	}
 	g := Grant{Membership: m}
-	if !allowed(g.Role(), action) {
+	if !Allows(g.Role(), action) {
 		return Grant{}, apperr.New(apperr.Forbidden, "your role in this home does not allow you to %s", action)
 	}
 	return g, nil
@@ -114,13 +114,16 @@ func (d *Decider) Device(ctx context.Context, p Principal, deviceID string, acti
 		// a hint that the camera exists.
 		return domain.Device{}, Grant{}, apperr.NotFoundf("device")
 	}
-	if !allowed(g.Role(), action) {
+	if !Allows(g.Role(), action) {
 		return domain.Device{}, Grant{}, apperr.New(apperr.Forbidden, "your role in this home does not allow you to %s", action)
 	}
 	return dev, g, nil
 }
 
-func allowed(r domain.Role, a Action) bool {
+// Allows reports whether a member with role r may do action a in their
+// home: the role rules of docs/design/authorization.md, kept only here.
+// Decisions use it; so do pages that offer only what a member may do.
+func Allows(r domain.Role, a Action) bool {
 	switch r {
 	case domain.RoleOwner, domain.RoleAdmin:
 		return true

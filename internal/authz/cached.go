@@ -33,7 +33,7 @@ const (
 )
 
 // NewCached returns a Decider that keeps grants in c, each with the grant
-// version it was computed from (DESIGN.md invariant 3). Every decision
+// version it was computed from (invariant 3). Every decision
 // still reads the store's current grant version for the person and home,
 // one indexed read, and uses a cached grant only when its version is that
 // one: a revocation committed on any node is seen by the very next request.
@@ -78,14 +78,15 @@ func encodeGrant(m domain.Membership, deviceID string) []byte {
 	return keys.Encode(parts...)
 }
 
+// grantKey is the cache key of a person's grant for a home; its tenant is
+// the home. The Decider and the drop on a grant notice (notices.go) both
+// build it here, so a change of layout cannot leave a drop that silently
+// misses.
+func grantKey(homeID, accountID string) cache.Key { return cache.NewKey(KindGrant, homeID, accountID) }
+
 // decodeGrant reads an entry, checking it names what was asked for (the
 // sealing already proved it was written for this key; this is the last
 // look before it is used). homeID "" accepts any home (KindDeviceGrant).
-// GrantKey is the cache key of a person's grant for a home; its tenant is
-// the home. Whoever drops such an entry builds the key here, so a change of
-// layout cannot leave a drop that silently misses.
-func GrantKey(homeID, accountID string) cache.Key { return cache.NewKey(KindGrant, homeID, accountID) }
-
 func decodeGrant(b []byte, homeID, accountID, deviceID string) (domain.Membership, bool) {
 	parts, ok := keys.Decode(b)
 	if !ok || len(parts) < grantFixedParts || string(parts[0]) != grantFormat || len(parts[2]) != 8 || len(parts[7]) != 8 {
@@ -130,7 +131,7 @@ func (d *Decider) member(ctx context.Context, homeID, accountID string) (domain.
 		return domain.Membership{}, err
 	}
 	ctx = cache.WithRequester(ctx, domain.PrincipalPerson, accountID)
-	key := GrantKey(homeID, accountID)
+	key := grantKey(homeID, accountID)
 	if raw, version, hit, err := d.cache.Get(ctx, key, homeID); err == nil && hit && version == uint64(v) {
 		if m, ok := decodeGrant(raw, homeID, accountID, ""); ok {
 			return m, nil
@@ -198,4 +199,20 @@ func notFound(err error, kind, what string) error {
 		return apperr.NotFoundf(kind)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// LabelMismatch fills in, for an incident about a refused cache entry, what
+// was asked for when the key is one of the Decider's: the home of a grant.
+// A device-grant's tenant is the account and its home is what the refused
+// entry would have said, so none is named. It reports whether the key was
+// the Decider's.
+func LabelMismatch(m cache.Mismatch, in *domain.Incident) bool {
+	switch m.Key.Kind() {
+	case KindGrant:
+		in.RequestedHome = m.Tenant
+	case KindDeviceGrant:
+	default:
+		return false
+	}
+	return true
 }

@@ -111,7 +111,7 @@ type PairingCode struct {
 // EventKind is what a camera detected.
 type EventKind string
 
-// EventKinds returns every event kind, in the order API.md and the web
+// EventKinds returns every event kind, in the order the API (api/openapi.json) and the web
 // app's filter list them. It is the one list: uploads, the events filter
 // and its error message follow it, and a test holds api/openapi.json's
 // enum to it, so a new kind is added here (and the test then asks for it

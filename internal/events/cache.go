@@ -24,6 +24,20 @@ type Cache interface {
 // home, parts the camera and the event.
 const KindThumbnail cache.EntryKind = "thumbnail"
 
+// LabelMismatch fills in, for an incident about a refused cache entry, what
+// was asked for when the key is a thumbnail's: the home and the event. It
+// reports whether the key was a thumbnail's.
+func LabelMismatch(m cache.Mismatch, in *domain.Incident) bool {
+	if m.Key.Kind() != KindThumbnail {
+		return false
+	}
+	in.RequestedHome = m.Tenant
+	if parts := m.Key.Parts(); len(parts) == 2 {
+		in.RequestedEvent = parts[1]
+	}
+	return true
+}
+
 // maxCachedThumbnail bounds what is read whole into memory to be cached.
 const maxCachedThumbnail = 2 << 20
 

@@ -15,7 +15,6 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/domain"
-	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/store"
@@ -29,11 +28,6 @@ type Store interface {
 	Memberships(ctx context.Context, accountID string) ([]domain.Membership, error)
 }
 
-// Accounts names the people in the audit log.
-type Accounts interface {
-	Account(ctx context.Context, accountID string) (identity.Account, error)
-}
-
 // Config tunes the service.
 type Config struct {
 	MaxThumbnail int64 // bytes
@@ -44,31 +38,30 @@ type Config struct {
 	Now           func() time.Time
 }
 
-// DefaultConfig is the production configuration (API.md's limits).
+// DefaultConfig is the production configuration (the limits of docs/device-protocol.md, "Uploading events").
 func DefaultConfig() Config {
 	return Config{MaxThumbnail: 1 << 20, MaxClip: 64 << 20, SweepInterval: time.Minute, Now: time.Now}
 }
 
 // Service is the events service.
 type Service struct {
-	store    Store
-	blobs    blob.Store
-	authz    *authz.Decider
-	keys     *keys.Keyring
-	audit    *audit.Log
-	accounts Accounts
-	log      *slog.Logger
-	cfg      Config
-	cache    Cache       // nil: no caching
-	bypass   func() bool // true: the breaker is open
+	store  Store
+	blobs  blob.Store
+	authz  *authz.Decider
+	keys   *keys.Keyring
+	audit  *audit.Log
+	log    *slog.Logger
+	cfg    Config
+	cache  Cache       // nil: no caching
+	bypass func() bool // true: the breaker is open
 }
 
 // New returns the events service.
-func New(s Store, b blob.Store, d *authz.Decider, k *keys.Keyring, a *audit.Log, acc Accounts, log *slog.Logger, cfg Config) *Service {
+func New(s Store, b blob.Store, d *authz.Decider, k *keys.Keyring, a *audit.Log, log *slog.Logger, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: s, blobs: b, authz: d, keys: k, audit: a, accounts: acc, log: log, cfg: cfg}
+	return &Service{store: s, blobs: b, authz: d, keys: k, audit: a, log: log, cfg: cfg}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

@@ -58,7 +58,7 @@ type Upload struct {
 }
 
 // Begin starts an upload by device p. The device, and so the home, come
-// from the authenticated principal only (DESIGN.md invariant 2).
+// from the authenticated principal only (invariant 2).
 func (s *Service) Begin(ctx context.Context, p authz.Principal, m Meta) (*Upload, error) {
 	if !p.IsDevice() {
 		return nil, apperr.New(apperr.Unauthorized, "a device token is required")

@@ -212,8 +212,10 @@ func (g *Gateway) unsubscribe(c *conn) {
 	}
 }
 
-func (g *Gateway) announceRevoked(deviceID string) {
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.WriteTimeout)
+func (g *Gateway) announceRevoked(ctx context.Context, deviceID string) {
+	// The camera is already unpaired: a caller that gave up must not stop
+	// the notice, nor wait long for it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.WriteTimeout)
 	defer cancel()
 	g.publish(ctx, subjectRevoked, deviceNotice{DeviceID: deviceID, Node: g.node})
 }

@@ -262,7 +262,7 @@ func TestUnpairingThroughAnotherNodeClosesTheConnection(t *testing.T) {
 	c := newCluster(t, 2)
 	cam := c.connect(t, c.nodes[0], c.device.ID)
 	// A notice alone does not cut a camera that still exists.
-	c.nodes[1].gw.Revoke(c.device.ID)
+	c.nodes[1].gw.Revoke(t.Context(), c.device.ID)
 	if _, err := c.nodes[1].gw.Send(t.Context(), c.owner, c.device.ID, gateway.Command{Command: "snapshot"}); err != nil {
 		t.Fatalf("the camera was cut off by a notice while still paired: %v", err)
 	}
@@ -270,7 +270,7 @@ func TestUnpairingThroughAnotherNodeClosesTheConnection(t *testing.T) {
 	if err := c.store.DeleteDevice(t.Context(), c.device.ID); err != nil {
 		t.Fatal(err)
 	}
-	c.nodes[1].gw.Revoke(c.device.ID)
+	c.nodes[1].gw.Revoke(t.Context(), c.device.ID)
 	if code := cam.closed(t); code != deviceproto.CloseRevoked {
 		t.Fatalf("closed with %d; want %d", code, deviceproto.CloseRevoked)
 	}

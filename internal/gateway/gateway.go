@@ -230,9 +230,9 @@ func (g *Gateway) write(ctx context.Context, c *conn, m deviceproto.Message) err
 
 // Revoke closes a device's connection because its credential was revoked
 // (it was unpaired), on this node and, through the bus, on the others.
-func (g *Gateway) Revoke(deviceID string) {
+func (g *Gateway) Revoke(ctx context.Context, deviceID string) {
 	g.closeRevoked(deviceID)
-	g.announceRevoked(deviceID)
+	g.announceRevoked(ctx, deviceID)
 }
 
 func (g *Gateway) closeRevoked(deviceID string) {

@@ -181,7 +181,7 @@ func printable(s string, max int) bool {
 var errNoDevice = apperr.New(apperr.Unauthorized, "a valid device token is required")
 
 // AuthenticateDevice turns a device token into the device it was issued to.
-// This is the only source of a device's identity (DESIGN.md invariant 2).
+// This is the only source of a device's identity (invariant 2).
 func (s *Service) AuthenticateDevice(ctx context.Context, tok string) (authz.Principal, error) {
 	if !token.Parse(tok, token.Device) {
 		return authz.Principal{}, errNoDevice
@@ -261,8 +261,9 @@ func (s *Service) RenameDevice(ctx context.Context, p authz.Principal, deviceID,
 	return s.deviceView(dk, d)
 }
 
-// DeleteDevice unpairs a camera: its token stops working at once. Owners
-// and admins only.
+// DeleteDevice unpairs a camera: its token stops working at once, and its
+// open connection, on whichever node holds it, is closed. Owners and admins
+// only.
 func (s *Service) DeleteDevice(ctx context.Context, p authz.Principal, deviceID string) error {
 	d, _, err := s.authz.Device(ctx, p, deviceID, authz.ManageDevices)
 	if err != nil {
@@ -274,6 +275,8 @@ func (s *Service) DeleteDevice(ctx context.Context, p authz.Principal, deviceID 
 		}
 		return fmt.Errorf("delete device: %w", err)
 	}
+	// After the commit: a node told of it finds the camera gone in the store.
+	s.conns.Revoke(ctx, d.ID)
 	return nil
 }
 

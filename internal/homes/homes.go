@@ -35,6 +35,12 @@ type Accounts interface {
 	AccountIDByEmail(ctx context.Context, email string) (string, error)
 }
 
+// Connections closes an unpaired camera's live connection, on whichever
+// node holds it; *gateway.Gateway is one.
+type Connections interface {
+	Revoke(ctx context.Context, deviceID string)
+}
+
 // Config tunes pairing.
 type Config struct {
 	PairingCodeTTL time.Duration
@@ -68,15 +74,16 @@ type Service struct {
 	authz    *authz.Decider
 	keys     *keys.Keyring
 	accounts Accounts
+	conns    Connections
 	cfg      Config
 }
 
 // New returns the homes service.
-func New(s Store, d *authz.Decider, k *keys.Keyring, a Accounts, cfg Config) *Service {
+func New(s Store, d *authz.Decider, k *keys.Keyring, a Accounts, c Connections, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: s, authz: d, keys: k, accounts: a, cfg: cfg}
+	return &Service{store: s, authz: d, keys: k, accounts: a, conns: c, cfg: cfg}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

@@ -71,7 +71,6 @@ func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request) error {
 	if err := s.homes.DeleteDevice(r.Context(), principal(r.Context()), deviceID); err != nil {
 		return err
 	}
-	s.gateway.Revoke(deviceID) // its token no longer works; neither does its open connection
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -217,7 +217,7 @@ func (s *Server) homeAudit(w http.ResponseWriter, r *http.Request) error {
 			return apperr.New(apperr.Invalid, "before must be an entry's seq")
 		}
 	}
-	entries, err := s.events.Audit(r.Context(), principal(r.Context()), homeID, before, limit)
+	entries, err := s.audit.List(r.Context(), principal(r.Context()), homeID, before, limit)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/camvault/camvault/internal/admission"
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
@@ -25,6 +26,7 @@ type Server struct {
 	identity *identity.Service
 	homes    *homes.Service
 	events   *events.Service
+	audit    *audit.Reader
 	guard    *media.Guard
 	gateway  *gateway.Gateway
 	admit    *admission.Controller
@@ -38,6 +40,7 @@ type Deps struct {
 	Identity *identity.Service
 	Homes    *homes.Service
 	Events   *events.Service
+	Audit    *audit.Reader
 	Guard    *media.Guard // the only writer of media bytes
 	Gateway  *gateway.Gateway
 	Admit    *admission.Controller
@@ -48,7 +51,7 @@ type Deps struct {
 
 // New returns the API server.
 func New(d Deps) *Server {
-	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, log: d.Log, openAPI: d.OpenAPI}
+	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, log: d.Log, openAPI: d.OpenAPI}
 }
 
 // authKind is the credential a route requires.

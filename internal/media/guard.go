@@ -32,8 +32,8 @@ type Incidents interface {
 // Counter is the one metric the guard needs.
 type Counter interface{ Inc() }
 
-// Guard is the last step before media bytes leave the server (DESIGN.md
-// invariant 5). Serve is the only function that writes media bytes.
+// Guard is the last step before media bytes leave the server
+// (invariant 5). Serve is the only function that writes media bytes.
 type Guard struct {
 	audit     *audit.Log
 	incidents Incidents

@@ -9,7 +9,7 @@
 // The label is keys.Encode(home, device, event, kind). Each segment seals
 // up to SegmentSize bytes with the home's data key, and its associated data
 // is keys.AD("media", home, device, event, kind, index, last-or-more). So a
-// blob opens only in the context it was sealed for (DESIGN.md invariant 1),
+// blob opens only in the context it was sealed for (invariant 1),
 // segments cannot be reordered, and a blob cut at a segment boundary does
 // not open, since its new last segment was sealed as "more". A Range read
 // decrypts only the segments it covers.

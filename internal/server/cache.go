@@ -117,16 +117,10 @@ func (a *cacheAlarms) CacheMismatch(ctx context.Context, m cache.Mismatch) {
 	in := domain.Incident{ID: id.New(), At: a.now().UTC(), Kind: domain.IncidentCacheMismatch,
 		RequesterKind: m.RequesterKind, RequesterID: m.RequesterID,
 		Detail: fmt.Sprintf("cache entry %s refused (%s)", m.Key, m.Reason)}
-	// Name the home and event asked for, when the key holds them.
-	switch parts := m.Key.Parts(); m.Key.Kind() {
-	case events.KindThumbnail:
-		in.RequestedHome = m.Tenant
-		if len(parts) == 2 {
-			in.RequestedEvent = parts[1]
-		}
-	default:
-		if m.Key.Kind() != authz.KindDeviceGrant { // its tenant is the account
-			in.RequestedHome = m.Tenant
+	// The package that owns the key's kind names the home and event asked for.
+	for _, label := range []func(cache.Mismatch, *domain.Incident) bool{authz.LabelMismatch, events.LabelMismatch} {
+		if label(m, &in) {
+			break
 		}
 	}
 	if err := a.incidents.RecordIncident(context.WithoutCancel(ctx), in); err != nil {

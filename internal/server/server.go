@@ -23,7 +23,6 @@ import (
 	"github.com/camvault/camvault/internal/bus/natsbus"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/gateway"
-	"github.com/camvault/camvault/internal/grantnotice"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpapi"
 	"github.com/camvault/camvault/internal/httpmw"
@@ -109,7 +108,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	}
 	undo = append(undo, func() { b.Close() })
 	// Every committed change of grants is announced to the other nodes.
-	st = grantnotice.Wrap(st, b, log)
+	st = authz.AnnounceGrantChanges(st, b, log)
 	a := &App{cfg: cfg, log: log, store: st, bus: b, metrics: metrics.New()}
 	a.identity, err = identity.New(st, kr, opts.Identity)
 	if err != nil {
@@ -136,19 +135,20 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 		// A connected camera's last seen is written at least this often.
 		opts.Homes.PresenceTTL = opts.Gateway.LastSeenEvery + 3*opts.Gateway.Heartbeat
 	}
-	hs := homes.New(st, decider, kr, a.identity, opts.Homes)
-	auditLog := audit.New(st, kr.Derive("audit-chain"), opts.Events.Now)
-	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open), kr, auditLog, a.identity, log, opts.Events).
-		WithCache(c, a.breaker.Open)
-	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
 	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
 	a.gateway = gateway.New(opts.Gateway, st, admit, decider, b, log)
 	a.metrics.ConnectedDevices(a.gateway.Connected)
+	hs := homes.New(st, decider, kr, a.identity, a.gateway, opts.Homes)
+	auditLog := audit.New(st, kr.Derive("audit-chain"), opts.Events.Now)
+	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open), kr, auditLog, log, opts.Events).
+		WithCache(c, a.breaker.Open)
+	auditReader := audit.NewReader(auditLog, decider, a.identity)
+	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
 	apiHandler := httpapi.New(httpapi.Deps{
-		Identity: a.identity, Homes: hs, Events: a.events, Guard: guard, Gateway: a.gateway, Admit: admit,
+		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
 		Metrics: a.metrics, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
-	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Revoke: a.gateway.Revoke, Log: log})
+	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -165,8 +165,8 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 		log.Info("removed orphan blobs", "count", n)
 	}
 	a.admin = admin.Handler(a.metrics.Registry, map[string]admin.Pinger{"store": st})
-	if _, err := grantnotice.Listen(ctx, b, dropCachedGrants(c, st, log)); err != nil {
-		return nil, fmt.Errorf("listen for grant notices: %w", err)
+	if _, err := authz.DropOnNotice(ctx, b, c, st, log); err != nil {
+		return nil, err
 	}
 	opened = true
 	return a, nil

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/camvault/camvault/internal/audit"
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
-	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/identity"
@@ -102,7 +102,7 @@ type activityPage struct {
 }
 
 type activityRow struct {
-	events.AuditView
+	audit.View
 	Sentence string
 	Camera   string
 	Blocked  bool
@@ -117,7 +117,7 @@ func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) erro
 	}
 	p := activityPage{}
 	for _, h := range hs {
-		if canManage(h) {
+		if authz.Allows(h.Role, audit.ReadAction) {
 			p.Homes = append(p.Homes, h)
 		}
 	}
@@ -146,7 +146,7 @@ func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) erro
 		}
 	}
 	const limit = 50
-	list, err := a.events.Audit(r.Context(), u.Principal, p.Home.ID, before, limit)
+	list, err := a.audit.List(r.Context(), u.Principal, p.Home.ID, before, limit)
 	if err != nil {
 		return err
 	}
@@ -163,7 +163,7 @@ func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) erro
 		if cam == "" {
 			cam = "a removed camera"
 		}
-		p.Entries = append(p.Entries, activityRow{AuditView: e, Camera: cam, Sentence: sentence(e, cam), Blocked: e.Result == audit.ResultBlocked})
+		p.Entries = append(p.Entries, activityRow{View: e, Camera: cam, Sentence: sentence(e, cam), Blocked: e.Result == audit.ResultBlocked})
 	}
 	if len(list) == limit {
 		p.More = "/activity?home=" + p.Home.ID + "&before=" + strconv.FormatInt(list[len(list)-1].Seq, 10)
@@ -173,7 +173,7 @@ func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) erro
 }
 
 // sentence says an audit entry in plain words.
-func sentence(e events.AuditView, camera string) string {
+func sentence(e audit.View, camera string) string {
 	who := e.Actor
 	if e.ActorKind == domain.PrincipalDevice {
 		who = camera

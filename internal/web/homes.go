@@ -8,6 +8,7 @@ import (
 
 	"rsc.io/qr"
 
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
@@ -27,8 +28,6 @@ type camerasPage struct {
 
 func (camerasPage) pageTitle() (string, string) { return "Cameras", "cameras" }
 
-func canManage(h homes.Home) bool { return h.Role == domain.RoleOwner || h.Role == domain.RoleAdmin }
-
 func (a *App) camerasPage(w http.ResponseWriter, r *http.Request, u *user) error {
 	hs, err := a.homes.List(r.Context(), u.Principal)
 	if err != nil {
@@ -40,7 +39,7 @@ func (a *App) camerasPage(w http.ResponseWriter, r *http.Request, u *user) error
 		if err != nil {
 			return err
 		}
-		p.Homes = append(p.Homes, homeCameras{Home: h, Cameras: ds, Manage: canManage(h)})
+		p.Homes = append(p.Homes, homeCameras{Home: h, Cameras: ds, Manage: authz.Allows(h.Role, authz.ManageDevices)})
 	}
 	a.render(w, r, http.StatusOK, "cameras", u, p)
 	return nil
@@ -148,9 +147,6 @@ func (a *App) unpairCamera(w http.ResponseWriter, r *http.Request, u *user) erro
 	if err := a.homes.DeleteDevice(r.Context(), u.Principal, deviceID); err != nil {
 		return err
 	}
-	if a.revoke != nil {
-		a.revoke(deviceID)
-	}
 	http.Redirect(w, r, "/cameras?done=unpaired", http.StatusSeeOther)
 	return nil
 }
@@ -183,7 +179,7 @@ func (a *App) sharingPage(w http.ResponseWriter, r *http.Request, u *user) error
 	}
 	p := sharingPage{Notice: noticeText(r.URL.Query().Get("done"))}
 	for _, h := range hs {
-		hsh := homeSharing{Home: h, Manage: canManage(h)}
+		hsh := homeSharing{Home: h, Manage: authz.Allows(h.Role, authz.ManageMembers)}
 		if hsh.Cameras, err = a.homes.Devices(r.Context(), u.Principal, h.ID); err != nil {
 			return err
 		}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/homes"
@@ -47,7 +48,7 @@ type Deps struct {
 	Identity *identity.Service
 	Homes    *homes.Service
 	Events   *events.Service
-	Revoke   func(deviceID string) // closes an unpaired camera's open connection
+	Audit    *audit.Reader
 	Log      *slog.Logger
 }
 
@@ -56,14 +57,14 @@ type App struct {
 	identity *identity.Service
 	homes    *homes.Service
 	events   *events.Service
-	revoke   func(deviceID string)
+	audit    *audit.Reader
 	log      *slog.Logger
 	pages    map[string]*template.Template
 }
 
 // New returns the web app, with its templates parsed.
 func New(d Deps) (*App, error) {
-	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, revoke: d.Revoke, log: d.Log, pages: map[string]*template.Template{}}
+	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, log: d.Log, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)

@@ -1,0 +1,101 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/identity"
+)
+
+// Decider is what reading a home's log needs of authorization;
+// *authz.Decider is one.
+type Decider interface {
+	Home(ctx context.Context, p authz.Principal, homeID string, action authz.Action) (authz.Grant, error)
+}
+
+// Accounts names the people in the log; *identity.Service is one.
+type Accounts interface {
+	Account(ctx context.Context, accountID string) (identity.Account, error)
+}
+
+// ReadAction is what a person must be allowed in a home to read its log:
+// the owner and admins, who decide who sees what, see who looked.
+const ReadAction = authz.ManageMembers
+
+// View is an audit entry as a home's owners and admins read it.
+type View struct {
+	Seq       int64                `json:"seq"`
+	At        time.Time            `json:"at"`
+	Actor     string               `json:"actor"` // the person's email, or "camera <id>"
+	ActorKind domain.PrincipalKind `json:"actor_kind"`
+	ActorID   string               `json:"actor_id"`
+	Action    string               `json:"action"`
+	DeviceID  string               `json:"device_id"`
+	EventID   string               `json:"event_id"`
+	Result    string               `json:"result"`
+}
+
+// Reader lists a home's log for the people allowed to read it ("Who
+// watched" and GET /api/v1/homes/{home}/audit).
+type Reader struct {
+	log      *Log
+	authz    Decider
+	accounts Accounts
+}
+
+// NewReader returns a reader of l.
+func NewReader(l *Log, d Decider, a Accounts) *Reader {
+	return &Reader{log: l, authz: d, accounts: a}
+}
+
+const (
+	defaultListLimit = 100
+	maxListLimit     = 1000
+)
+
+// List returns a home's entries below beforeSeq (0: from the newest),
+// newest first, with each person named by their email. Owners and admins
+// only; a stranger gets the same not-found as for a missing home.
+func (r *Reader) List(ctx context.Context, p authz.Principal, homeID string, beforeSeq int64, limit int) ([]View, error) {
+	if _, err := r.authz.Home(ctx, p, homeID, ReadAction); err != nil {
+		return nil, err
+	}
+	if limit == 0 {
+		limit = defaultListLimit
+	}
+	if limit < 1 || limit > maxListLimit {
+		return nil, apperr.New(apperr.Invalid, "limit must be 1 to %d", maxListLimit)
+	}
+	list, err := r.log.List(ctx, homeID, beforeSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list audit entries: %w", err)
+	}
+	names := map[string]string{}
+	out := make([]View, 0, len(list))
+	for _, e := range list {
+		v := View{Seq: e.Seq, At: e.At, ActorKind: e.ActorKind, ActorID: e.ActorID, Action: e.Action,
+			DeviceID: e.DeviceID, EventID: e.EventID, Result: e.Result}
+		switch e.ActorKind {
+		case domain.PrincipalPerson:
+			if _, ok := names[e.ActorID]; !ok {
+				switch a, err := r.accounts.Account(ctx, e.ActorID); {
+				case err == nil:
+					names[e.ActorID] = a.Email
+				case apperr.CodeOf(err) == apperr.NotFound:
+					names[e.ActorID] = "a former account"
+				default:
+					return nil, fmt.Errorf("name the actor of an audit entry: %w", err)
+				}
+			}
+			v.Actor = names[e.ActorID]
+		default:
+			v.Actor = string(e.ActorKind) + " " + e.ActorID
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

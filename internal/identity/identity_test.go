@@ -1,0 +1,223 @@
+package identity_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/servicetest"
+)
+
+var client = identity.Client{Address: "192.0.2.1", UserAgent: "test"}
+
+func TestAccountsAndLogin(t *testing.T) {
+	t.Parallel()
+	e := servicetest.New(t)
+	ctx := e.Ctx()
+	accountID, err := e.Identity.CreateAccount(ctx, " Ann@Example.com ", "correct horse battery")
+	if err != nil || !id.Valid(accountID) {
+		t.Fatalf("create account: %q %v", accountID, err)
+	}
+	_, err = e.Identity.CreateAccount(ctx, "ann@example.COM", "another good passphrase")
+	servicetest.WantCode(t, "the same email again", err, apperr.Conflict)
+	_, err = e.Identity.CreateAccount(ctx, "bob@example.com", "short")
+	servicetest.WantCode(t, "a weak password", err, apperr.WeakPassword)
+	_, err = e.Identity.CreateAccount(ctx, "Bob <bob@example.com>", "correct horse battery")
+	servicetest.WantCode(t, "a display name for an email", err, apperr.Invalid)
+
+	_, wrong := e.Identity.Login(ctx, "ann@example.com", "wrong horse battery", client)
+	_, unknown := e.Identity.Login(ctx, "nobody@example.com", "correct horse battery", client)
+	if apperr.CodeOf(wrong) != apperr.Unauthorized || wrong.Error() != unknown.Error() {
+		t.Fatalf("a wrong password (%v) and an unknown email (%v) must answer alike", wrong, unknown)
+	}
+	l, err := e.Identity.Login(ctx, "ANN@example.com", "correct horse battery", client)
+	if err != nil || !strings.HasPrefix(l.Token, "cvs_") || l.AccountID != accountID || !l.ExpiresAt.Equal(e.Clock.Now().Add(30*24*time.Hour)) {
+		t.Fatalf("login: %+v %v", l, err)
+	}
+	p, err := e.Identity.Authenticate(ctx, l.Token)
+	if err != nil || p.Kind != domain.PrincipalPerson || p.AccountID != accountID || !id.Valid(p.SessionID) {
+		t.Fatalf("authenticate: %+v %v", p, err)
+	}
+	for _, tok := range []string{"", "cvs_", l.Token + "x", "cvd_" + strings.TrimPrefix(l.Token, "cvs_")} {
+		_, err := e.Identity.Authenticate(ctx, tok)
+		servicetest.WantCode(t, "a token that is not a session's", err, apperr.Unauthorized)
+	}
+
+	if a, err := e.Identity.Account(ctx, accountID); err != nil || a.Email != "ann@example.com" {
+		t.Fatalf("account: %+v %v", a, err)
+	}
+	_, err = e.Identity.Account(ctx, id.New())
+	servicetest.WantCode(t, "an account that does not exist", err, apperr.NotFound)
+	if got, err := e.Identity.AccountIDByEmail(ctx, "Ann@Example.com"); err != nil || got != accountID {
+		t.Fatalf("account by email: %q %v", got, err)
+	}
+	_, err = e.Identity.AccountIDByEmail(ctx, "nobody@example.com")
+	servicetest.WantCode(t, "an email nobody has", err, apperr.NotFound)
+}
+
+func TestSessions(t *testing.T) {
+	t.Parallel()
+	e := servicetest.New(t)
+	ctx := e.Ctx()
+	ann, bob := e.Person("ann"), e.Person("bob")
+	e.Clock.Advance(time.Minute)
+	long := identity.Client{Address: "198.51.100.7", UserAgent: strings.Repeat("u", 300)}
+	second, err := e.Identity.Login(ctx, ann.Email, ann.Password, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	list, err := e.Identity.Sessions(ctx, ann.Principal)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("sessions: %+v %v", list, err)
+	}
+	newest, first := list[0], list[1]
+	if newest.Current || !first.Current || first.ID != ann.SessionID {
+		t.Errorf("newest first, the current one marked: %+v", list)
+	}
+	if newest.Client.Address != long.Address || len(newest.Client.UserAgent) != 256 || first.Client != (identity.Client{Address: "192.0.2.1", UserAgent: "servicetest"}) {
+		t.Errorf("clients kept: %+v and %+v", newest.Client, first.Client)
+	}
+
+	err = e.Identity.EndSession(ctx, bob.Principal, newest.ID)
+	servicetest.WantCode(t, "end another account's session", err, apperr.NotFound)
+	if _, err := e.Identity.Authenticate(ctx, second.Token); err != nil {
+		t.Fatalf("a session someone else failed to end: %v", err)
+	}
+	if err := e.Identity.EndSession(ctx, ann.Principal, newest.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Identity.Authenticate(ctx, second.Token)
+	servicetest.WantCode(t, "an ended session", err, apperr.Unauthorized)
+
+	if err := e.Identity.Logout(ctx, bob.Principal); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Identity.Authenticate(ctx, bob.Token)
+	servicetest.WantCode(t, "a logged-out session", err, apperr.Unauthorized)
+
+	third, err := e.Identity.Login(ctx, ann.Email, ann.Password, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Identity.LogoutEverywhere(ctx, ann.Principal); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{ann.Token, third.Token} {
+		_, err := e.Identity.Authenticate(ctx, tok)
+		servicetest.WantCode(t, "a session after logging out everywhere", err, apperr.Unauthorized)
+	}
+}
+
+func TestSessionExpiryAndIdle(t *testing.T) {
+	t.Parallel()
+	e := servicetest.New(t, func(o *servicetest.Options) {
+		o.Identity.IdleTimeout = time.Hour
+		o.Identity.SessionTTL = 3 * time.Hour
+	})
+	ctx := e.Ctx()
+	ann := e.Person("ann")
+
+	// Used every 50 minutes it stays, until its absolute lifetime ends.
+	for range 3 {
+		e.Clock.Advance(50 * time.Minute)
+		if _, err := e.Identity.Authenticate(ctx, ann.Token); err != nil {
+			t.Fatalf("a session used within its idle timeout: %v", err)
+		}
+	}
+	e.Clock.Advance(40 * time.Minute) // 3 h 10 min after login
+	_, err := e.Identity.Authenticate(ctx, ann.Token)
+	servicetest.WantCode(t, "a session past its lifetime", err, apperr.Unauthorized)
+
+	idle, err := e.Identity.Login(ctx, ann.Email, ann.Password, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Advance(time.Hour)
+	_, err = e.Identity.Authenticate(ctx, idle.Token)
+	servicetest.WantCode(t, "a session idle for the timeout", err, apperr.Unauthorized)
+
+	// The sweep removes what is refused on use anyway.
+	if _, err := e.Identity.Login(ctx, ann.Email, ann.Password, client); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Advance(2 * time.Hour)
+	if n, err := e.Identity.SweepSessions(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep: %d %v, want the one idle session", n, err)
+	}
+}
+
+func TestLoginThrottling(t *testing.T) {
+	t.Parallel()
+	e := servicetest.New(t, func(o *servicetest.Options) {
+		o.Identity.AccountFailures = 3
+		o.Identity.AddressFailures = 5
+		o.Identity.ThrottleWindow = 15 * time.Minute
+	})
+	ctx := e.Ctx()
+	ann, bob := e.Person("ann"), e.Person("bob")
+	from := func(addr string) identity.Client { return identity.Client{Address: addr} }
+
+	// Per account: after three wrong passwords even the right one waits,
+	// from any address, until the window ends.
+	for range 3 {
+		_, err := e.Identity.Login(ctx, ann.Email, "wrong horse battery", from("198.51.100.1"))
+		servicetest.WantCode(t, "a wrong password", err, apperr.Unauthorized)
+	}
+	_, err := e.Identity.Login(ctx, ann.Email, ann.Password, from("198.51.100.2"))
+	servicetest.WantCode(t, "the right password for a throttled account", err, apperr.Throttled)
+	if e, ok := apperr.As(err); !ok || e.RetryAfter <= 0 || e.RetryAfter > 15*time.Minute {
+		t.Errorf("retry after %v", err)
+	}
+	e.Clock.Advance(15 * time.Minute)
+	if _, err := e.Identity.Login(ctx, ann.Email, ann.Password, from("198.51.100.2")); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+
+	// Per address: five failures on any accounts throttle that address
+	// alone.
+	for i := range 5 {
+		_, err := e.Identity.Login(ctx, "nobody"+string(rune('a'+i))+"@example.com", "wrong horse battery", from("203.0.113.9"))
+		servicetest.WantCode(t, "an unknown account", err, apperr.Unauthorized)
+	}
+	_, err = e.Identity.Login(ctx, bob.Email, bob.Password, from("203.0.113.9"))
+	servicetest.WantCode(t, "a login from a throttled address", err, apperr.Throttled)
+	if _, err := e.Identity.Login(ctx, bob.Email, bob.Password, from("203.0.113.10")); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+}
+
+func TestNormalizeEmail(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"ann@example.com", "ann@example.com", true},
+		{"  Ann.Lee+cams@Example.COM ", "ann.lee+cams@example.com", true},
+		{"a@b.co", "a@b.co", true},
+		{"", "", false},
+		{"ann", "", false},
+		{"ann@", "", false},
+		{"@example.com", "", false},
+		{"ann@localhost", "", false},
+		{"ann@.example.com", "", false},
+		{"ann@example.com.", "", false},
+		{"Ann <ann@example.com>", "", false},
+		{"ann@example.com (Ann)", "", false},
+		{"ann lee@example.com", "", false},
+		{"ann@example.com\nbcc@example.com", "", false},
+		{strings.Repeat("a", 243) + "@example.com", "", false}, // 255 characters
+	} {
+		got, err := identity.NormalizeEmail(c.in)
+		if c.ok && (err != nil || got != c.want) {
+			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+		if !c.ok && apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("NormalizeEmail(%q) = %q, %v; want invalid", c.in, got, err)
+		}
+	}
+}
