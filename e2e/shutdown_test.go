@@ -3,8 +3,11 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"net/http"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,4 +104,28 @@ func TestSIGTERMLeavesEveryCameraOffline(t *testing.T) {
 			t.Errorf("camera %s is online in the store after the server exited", c.id)
 		}
 	}
+}
+
+// TestDataDirectoryIsLocked: a second `camvault serve` on a data directory
+// a server is using exits non-zero and says so; the admin commands still
+// work beside the running server; once the first server has stopped, the
+// directory serves again.
+func TestDataDirectoryIsLocked(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "d")
+	p := serve(t, data)
+	pid := fmt.Sprintf("pid %d", p.cmd.Process.Pid)
+	wantRefusal(t, nil, []string{"serve", "--data", data, "--addr", freeAddr(t), "--admin-addr", freeAddr(t)},
+		"in use by another camvault process", pid)
+	// The same directory under another name is the same directory.
+	wantRefusal(t, nil, []string{"serve", "--data", data + "/.", "--addr", freeAddr(t), "--admin-addr", freeAddr(t)},
+		"in use by another camvault process")
+	out, err := exec.Command(binary, "admin", "--data", data, "breaker", "status").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "cache breaker closed") {
+		t.Fatalf("admin beside a running server: %v\n%s", err, out)
+	}
+	if status, _ := p.api(t, "GET", "/api/v1/openapi.json", "", nil); status != 200 {
+		t.Fatalf("the first server after the refusal: %d", status)
+	}
+	p.stop(t)
+	serve(t, data).stop(t)
 }

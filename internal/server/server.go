@@ -48,7 +48,8 @@ type App struct {
 	public   http.Handler
 	admin    http.Handler
 
-	// closers is what Open opened (backends, subscriptions), in order: Close, or Open when it fails, closes them
+	// closers is what Open opened (the data directory's lock, backends,
+	// subscriptions), in order: Close, or Open when it fails, closes them
 	// newest first.
 	closers []closer
 
@@ -106,7 +107,8 @@ func DefaultOptions() Options {
 		Gateway: gateway.DefaultConfig(), Admission: admission.DefaultConfig(), Breaker: breaker.DefaultConfig()}
 }
 
-// Open checks cfg, loads the keys and opens the backends.
+// Open checks cfg, locks the data directory, loads the keys and opens the
+// backends.
 func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *App, err error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
@@ -126,6 +128,14 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 			}
 		}
 	}()
+	// First, before a key file is made or a database opened: two
+	// processes on one data directory would each believe they hold its
+	// cameras, blobs and key.
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a.onClose("data directory lock", lock.release)
 	dbPath := filepath.Join(cfg.DataDir, databaseFile)
 	kr, err := loadKeys(ctx, cfg, dbPath, log)
 	if err != nil {
@@ -272,8 +282,8 @@ func (a *App) Admin() http.Handler { return a.admin }
 
 // Close stops what Run and Background started, as when their context
 // ends, waits for it, then closes what Open opened, newest first: the
-// grant notices' subscription, the cache, the bus, the store. It may be
-// called more than once.
+// grant notices' subscription, the cache, the bus, the store, and last the
+// data directory's lock. It may be called more than once.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		a.mu.Lock()
