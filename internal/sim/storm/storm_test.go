@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	camvaultBinary = filepath.Join(dir, "camvault")
-	build := exec.Command("go", "build", "-o", camvaultBinary, "../../cmd/camvault")
+	build := exec.Command("go", "build", "-o", camvaultBinary, "../../../cmd/camvault")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build camvault:", err)
