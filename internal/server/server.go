@@ -149,12 +149,22 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	if err := checkKeys(ctx, st, kr); err != nil {
 		return nil, err
 	}
+	a.breaker = breaker.New(st, opts.Breaker, log, breakerMetrics(a.metrics))
+	if err := a.breaker.Sync(ctx); err != nil {
+		return nil, fmt.Errorf("cache breaker: %w", err)
+	}
+	c, closeC, err := openCache(ctx, cfg, opts.Cache, kr, &cacheAlarms{metrics: a.metrics, incidents: st, breaker: a.breaker, log: log, now: time.Now}, log)
+	if err != nil {
+		return nil, err
+	}
+	a.onClose("cache", func() error { closeC(); return nil })
+	// The bus is opened after the cache and the store so that it closes
+	// before them: its Close returns once no handler runs, and handlers
+	// use both.
 	b, err := openBus(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("open bus: %w", err)
 	}
-	// Closed after the cache and before the store: Close returns once no
-	// handler runs, and handlers use both.
 	a.onClose("bus", b.Close)
 	// Every committed change of grants is announced to the other nodes.
 	st = grantnotice.Wrap(st, b, log)
@@ -167,15 +177,6 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	if err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
-	a.breaker = breaker.New(st, opts.Breaker, log, breakerMetrics(a.metrics))
-	if err := a.breaker.Sync(ctx); err != nil {
-		return nil, fmt.Errorf("cache breaker: %w", err)
-	}
-	c, closeC, err := openCache(ctx, cfg, opts.Cache, kr, &cacheAlarms{metrics: a.metrics, incidents: st, breaker: a.breaker, log: log, now: time.Now}, log)
-	if err != nil {
-		return nil, err
-	}
-	a.onClose("cache", func() error { closeC(); return nil })
 	// The media path decides from cached grants (versions checked against
 	// the store on every request); managing homes reads the store alone.
 	decider := authz.New(st)
@@ -282,7 +283,7 @@ func (a *App) Admin() http.Handler { return a.admin }
 
 // Close stops what Run and Background started, as when their context
 // ends, waits for it, then closes what Open opened, newest first: the
-// grant notices' subscription, the cache, the bus, the store, and last the
+// grant notices' subscription, the bus, the cache, the store, and last the
 // data directory's lock. It may be called more than once.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
