@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/sim/camera"
@@ -79,9 +80,11 @@ func (c *cameraCmd) Run(ctx context.Context, log *slog.Logger) error {
 	}
 	log.Info("cameras starting", "count", len(creds), "server", c.Server, "event_interval", c.EventInterval)
 	done := make(chan struct{})
-	go reportTotals(ctx, done, fleet, log)
+	var reporting sync.WaitGroup
+	reporting.Go(func() { reportTotals(ctx, done, fleet, log) })
 	err = fleet.Run(ctx)
 	close(done)
+	reporting.Wait()
 	t := fleet.Totals()
 	log.Info("cameras stopped", "generated", t.Generated, "uploaded", t.Uploaded, "dropped", t.Dropped,
 		"rejected", t.Rejected, "queued", t.Queued, "connects", t.Connects, "reconnects", t.Reconnects)

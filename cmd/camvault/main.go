@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -127,8 +128,8 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer app.Close()
-	return app.Run(ctx)
+	err = app.Run(ctx)
+	return errors.Join(err, app.Close())
 }
 
 func main() {

@@ -63,7 +63,9 @@ type Bus interface {
 	// most timeout (and no longer than ctx allows). ErrNoResponders when
 	// nobody answers s, ErrTimeout when nobody answered in time.
 	Request(ctx context.Context, s Subject, data []byte, timeout time.Duration) ([]byte, error)
-	// Close ends every subscription and the connection.
+	// Close ends every subscription and the connection. It returns once
+	// no handler or responder runs any more: what they use may be closed
+	// next.
 	Close() error
 }
 

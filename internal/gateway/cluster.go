@@ -157,7 +157,9 @@ func (g *Gateway) heldElsewhere(c *conn) bool {
 	if err != nil {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.WriteTimeout)
+	// Shutting down asks too (the camera may already be on another node),
+	// until its deadline cuts the connections.
+	ctx, cancel := context.WithTimeout(g.connCtx, g.cfg.WriteTimeout)
 	defer cancel()
 	raw, err := g.bus.Request(ctx, subj, req, probeTimeout)
 	if err != nil {
@@ -188,7 +190,9 @@ func (g *Gateway) announce(ctx context.Context, c *conn) {
 	}
 	sub, err := g.bus.Respond(ctx, subj, g.respond(c))
 	if err != nil {
-		g.log.Warn("bus: commands from other nodes will not reach this camera", "device", c.device.DeviceID, "err", err)
+		if ctx.Err() == nil { // else shutting down: the connection is closing anyway
+			g.log.Warn("bus: commands from other nodes will not reach this camera", "device", c.device.DeviceID, "err", err)
+		}
 	} else {
 		g.mu.Lock()
 		c.commands = sub
@@ -229,7 +233,7 @@ func (g *Gateway) publish(ctx context.Context, name string, n deviceNotice) {
 			err = g.bus.Publish(ctx, subj, b)
 		}
 	}
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		g.log.Warn("bus: publish", "subject", name, "device", n.DeviceID, "err", err)
 	}
 }
@@ -251,7 +255,9 @@ func (g *Gateway) listen(ctx context.Context) (stop func()) {
 	}
 	return func() {
 		for _, s := range subs {
-			_ = s.Unsubscribe()
+			if err := s.Unsubscribe(); err != nil {
+				g.log.Warn("bus: unsubscribe from notices", "err", err)
+			}
 		}
 	}
 }
@@ -285,10 +291,12 @@ func (g *Gateway) onConnected(_ context.Context, data []byte) {
 		g.log.Error("bus: a connection notice names another home than the camera's", "device", n.DeviceID)
 		return
 	}
+	// Forgotten even while shutting down (which closes it then), so that
+	// its end does not mark the camera offline.
 	delete(g.conns, n.DeviceID)
+	g.closeLater(c, deviceproto.CloseReplaced, "replaced by a newer connection of this camera")
 	g.mu.Unlock()
 	g.unsubscribe(c)
-	go c.ws.Close(deviceproto.CloseReplaced, "replaced by a newer connection of this camera")
 }
 
 // onRevoked closes this node's connection of a camera unpaired through

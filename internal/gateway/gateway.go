@@ -41,13 +41,17 @@ type Config struct {
 	// CommandTimeout bounds how long a command waits for the node that
 	// holds the camera's connection to answer.
 	CommandTimeout time.Duration
-	Now            func() time.Time
+	// CloseTimeout bounds how long shutting down waits for the cameras to
+	// answer the close (1001) and for the connections' readers to end;
+	// past it the remaining connections are cut without a handshake.
+	CloseTimeout time.Duration
+	Now          func() time.Time
 }
 
 // DefaultConfig is the production configuration.
 func DefaultConfig() Config {
 	return Config{Heartbeat: 30 * time.Second, LastSeenEvery: 5 * time.Minute, WriteTimeout: 10 * time.Second,
-		CommandTimeout: 15 * time.Second, Now: time.Now}
+		CommandTimeout: 15 * time.Second, CloseTimeout: 10 * time.Second, Now: time.Now}
 }
 
 // Gateway is this node's set of live device connections.
@@ -61,8 +65,26 @@ type Gateway struct {
 	node      string // this node's identity on the bus, fresh each start
 	log       *slog.Logger
 
-	mu    sync.Mutex
-	conns map[string]*conn // by device ID: the current connection
+	// ctx is the gateway's own context: what it does for a connection on
+	// its own account (announcing it on the bus, the hello) ends with it.
+	// Shutting down cancels it once no connection is accepted any more.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// connCtx bounds the connections' reads, and the question a
+	// connection's end asks the bus. It outlives ctx, so that shutting down
+	// can still close each connection with a handshake; cancelling it cuts
+	// every connection at once, when the shutdown's deadline has passed.
+	connCtx context.Context
+	cut     context.CancelFunc
+	// wg counts the goroutines the gateway owns: requests being upgraded,
+	// the connections' readers and the closes running in the background.
+	// Add is called only under mu while the gateway is not closing, so no
+	// Add can race shutdown's Wait.
+	wg sync.WaitGroup
+
+	mu      sync.Mutex
+	conns   map[string]*conn // by device ID: the current connection
+	closing bool             // shutting down: no connection is accepted, nothing more started
 }
 
 type conn struct {
@@ -83,25 +105,80 @@ func New(cfg Config, s Store, a *admission.Controller, d *authz.Decider, b Bus, 
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = DefaultConfig().CommandTimeout
 	}
-	return &Gateway{cfg: cfg, admission: a, authz: d, store: s, bus: b, node: id.New(), log: log,
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = DefaultConfig().CloseTimeout
+	}
+	g := &Gateway{cfg: cfg, admission: a, authz: d, store: s, bus: b, node: id.New(), log: log,
 		conns: map[string]*conn{}, presence: newPresenceWriter(s, log)}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.connCtx, g.cut = context.WithCancel(context.Background())
+	return g
 }
 
-// Run writes presence changes and listens to other nodes until ctx ends,
-// then closes every connection with 1001 (going away).
+// Run writes presence changes and hears the other nodes' notices until ctx
+// ends, then shuts the gateway down in this order: no connection is
+// accepted any more; the gateway's own work is cancelled; every connection
+// is closed with 1001 (going away), all at once, and the readers are waited
+// for, within Config.CloseTimeout (past it the rest are cut); the presence
+// they left (every camera of this node offline) is written; the notices
+// are unsubscribed. When Run returns nothing the gateway started runs any
+// more, so the bus and the store may be closed.
 func (g *Gateway) Run(ctx context.Context) {
-	stop := g.listen(ctx)
-	g.presence.run(ctx)
-	stop()
+	unlisten := g.listen(g.ctx)
+	// The writer outlives ctx: the readers' "offline" comes after it.
+	wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	var writer sync.WaitGroup
+	writer.Go(func() { g.presence.run(wctx) })
+
+	<-ctx.Done()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.CloseTimeout)
+	g.closeAll(cctx)
+	cancel()
+
+	stopWriter()
+	writer.Wait()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.WriteTimeout)
+	if n, err := g.presence.flush(fctx); err != nil {
+		g.log.Error("writing presence at shutdown; these cameras show online until their last seen is stale",
+			"devices", n, "err", err)
+	}
+	cancel()
+	unlisten()
+}
+
+// closeAll stops accepting connections, cancels the gateway's own work,
+// closes every connection with 1001 in parallel and waits for everything
+// the gateway started, cutting what is left when ctx ends.
+func (g *Gateway) closeAll(ctx context.Context) {
 	g.mu.Lock()
+	g.closing = true
 	conns := make([]*conn, 0, len(g.conns))
 	for _, c := range g.conns {
 		conns = append(conns, c)
 	}
 	g.mu.Unlock()
+	g.cancel()
+
+	// Each close waits for its camera's answer, up to seconds for one that
+	// vanished: one at a time they would add up.
+	var closers sync.WaitGroup
 	for _, c := range conns {
-		c.ws.Close(websocket.StatusGoingAway, "server shutting down")
+		closers.Go(func() { c.ws.Close(websocket.StatusGoingAway, "server shutting down") })
 	}
+	done := make(chan struct{})
+	go func() { // waited for below, on every path
+		closers.Wait()
+		g.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		g.log.Warn("cameras did not answer the close in time; cutting their connections")
+		g.cut() // every read ends, and with it every close and reader
+		<-done
+	}
+	g.cut()
 }
 
 // Connected reports how many devices are connected to this node.
@@ -118,6 +195,12 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, p authz.Principa
 	if !p.IsDevice() {
 		return apperr.New(apperr.Unauthorized, "a device token is required")
 	}
+	if !g.enter() {
+		e := apperr.New(apperr.Unavailable, "the server is shutting down; connect again")
+		e.RetryAfter = time.Second // the HTTP layer jitters it
+		return e
+	}
+	defer g.wg.Done()
 	if err := g.admission.Connect(); err != nil {
 		return err
 	}
@@ -128,39 +211,72 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, p authz.Principa
 	ws.SetReadLimit(deviceproto.MaxMessage)
 	now := g.cfg.Now()
 	c := &conn{id: id.New(), ws: ws, device: p, since: now, lastSeen: now}
-	ctx := context.WithoutCancel(r.Context()) // the connection outlives the handler's deadline logic
-	g.attach(ctx, c)
-	if err := g.write(ctx, c, deviceproto.Message{Type: deviceproto.TypeHello, DeviceID: p.DeviceID, HomeID: p.HomeID,
-		HeartbeatSeconds: int(g.cfg.Heartbeat / time.Second)}); err != nil {
-		g.detach(c)
-		return nil
+	if !g.attach(c) {
+		// Shutting down began during the upgrade: this camera was never
+		// connected here, and it reconnects elsewhere after its backoff.
+		ws.CloseNow()
 	}
+	return nil
+}
+
+// enter counts a request being upgraded as the gateway's, unless the
+// gateway is shutting down.
+func (g *Gateway) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closing {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
+// attach makes c the device's current connection, replacing (and closing)
+// any older one, here and on every other node, and starts its reader. It
+// returns false, and does nothing, once the gateway is shutting down.
+func (g *Gateway) attach(c *conn) bool {
+	g.mu.Lock()
+	if g.closing {
+		g.mu.Unlock()
+		return false
+	}
+	old := g.conns[c.device.DeviceID]
+	g.conns[c.device.DeviceID] = c
+	if old != nil {
+		// Close waits for the peer's answer (up to seconds when it is gone):
+		// never hold up the new connection for it.
+		g.closeLater(old, deviceproto.CloseReplaced, "replaced by a newer connection of this camera")
+	}
+	g.wg.Add(1) // c's reader, started below; counted now, while the gateway accepts
+	g.mu.Unlock()
+	g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: c.lastSeen})
+	g.announce(g.ctx, c)
 	// The connection lives on in a goroutine of its own and the handler
 	// returns. The handler's goroutine went deep (middleware,
 	// authentication, the upgrade) and its stack stays that large while it
 	// waits; a fresh one waiting in the read loop needs a fraction of it,
 	// and an idle camera costs the node little more than that stack.
 	go func() {
+		defer g.wg.Done()
 		defer g.detach(c)
-		g.readLoop(ctx, c)
+		if err := g.write(g.ctx, c, deviceproto.Message{Type: deviceproto.TypeHello, DeviceID: c.device.DeviceID,
+			HomeID: c.device.HomeID, HeartbeatSeconds: int(g.cfg.Heartbeat / time.Second)}); err != nil {
+			return
+		}
+		g.readLoop(c)
 	}()
-	return nil
+	return true
 }
 
-// attach makes c the device's current connection, replacing (and closing)
-// any older one, here and on every other node.
-func (g *Gateway) attach(ctx context.Context, c *conn) {
-	g.mu.Lock()
-	old := g.conns[c.device.DeviceID]
-	g.conns[c.device.DeviceID] = c
-	g.mu.Unlock()
-	if old != nil {
-		// Close waits for the peer's answer (up to seconds when it is gone):
-		// never hold up the new connection for it.
-		go old.ws.Close(deviceproto.CloseReplaced, "replaced by a newer connection of this camera")
+// closeLater closes c with code in a goroutine of the gateway's, so that
+// nobody waits for the camera's answer. Once the gateway is shutting down
+// it does nothing: shutting down closes every connection itself. g.mu
+// must be held.
+func (g *Gateway) closeLater(c *conn, code websocket.StatusCode, reason string) {
+	if g.closing {
+		return
 	}
-	g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: c.lastSeen})
-	g.announce(ctx, c)
+	g.wg.Go(func() { c.ws.Close(code, reason) })
 }
 
 // detach forgets c if it is still the device's current connection, and
@@ -180,9 +296,9 @@ func (g *Gateway) detach(c *conn) {
 	c.ws.CloseNow()
 }
 
-func (g *Gateway) readLoop(ctx context.Context, c *conn) {
+func (g *Gateway) readLoop(c *conn) {
 	for {
-		readCtx, cancel := context.WithTimeout(ctx, 3*g.cfg.Heartbeat)
+		readCtx, cancel := context.WithTimeout(g.connCtx, 3*g.cfg.Heartbeat)
 		typ, data, err := c.ws.Read(readCtx)
 		cancel()
 		if err != nil {
@@ -237,10 +353,9 @@ func (g *Gateway) Revoke(ctx context.Context, deviceID string) {
 
 func (g *Gateway) closeRevoked(deviceID string) {
 	g.mu.Lock()
-	c := g.conns[deviceID]
-	g.mu.Unlock()
-	if c != nil {
-		go c.ws.Close(deviceproto.CloseRevoked, "the camera was unpaired")
+	defer g.mu.Unlock()
+	if c := g.conns[deviceID]; c != nil {
+		g.closeLater(c, deviceproto.CloseRevoked, "the camera was unpaired")
 	}
 }
 

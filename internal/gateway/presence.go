@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -35,21 +36,31 @@ func (p *presenceWriter) set(u domain.Presence) {
 	}
 }
 
-// run writes batches until ctx ends, then writes what is left.
+// run writes batches until ctx ends. What is pending then is left for
+// the last flush, which shutting down makes once every connection's reader
+// has ended (and set its camera offline).
 func (p *presenceWriter) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			p.flush(context.WithoutCancel(ctx))
 			return
 		case <-p.wake:
 		}
-		time.Sleep(50 * time.Millisecond) // let a burst gather into one batch
-		p.flush(ctx)
+		select { // let a burst gather into one batch
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if n, err := p.flush(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("writing device presence; will retry", "devices", n, "err", err)
+		}
 	}
 }
 
-func (p *presenceWriter) flush(ctx context.Context) {
+// flush writes what is pending in one batch. On failure the batch is kept
+// for the next one, unless newer news came, and its size is returned with
+// the error.
+func (p *presenceWriter) flush(ctx context.Context) (int, error) {
 	p.mu.Lock()
 	batch := make([]domain.Presence, 0, len(p.pending))
 	for _, u := range p.pending {
@@ -58,13 +69,9 @@ func (p *presenceWriter) flush(ctx context.Context) {
 	clear(p.pending)
 	p.mu.Unlock()
 	if len(batch) == 0 {
-		return
+		return 0, nil
 	}
 	if err := p.store.SetPresence(ctx, batch); err != nil {
-		if ctx.Err() == nil {
-			p.log.Warn("writing device presence; will retry", "devices", len(batch), "err", err)
-		}
-		// Keep what failed for the next batch, unless newer news came.
 		p.mu.Lock()
 		for _, u := range batch {
 			if _, newer := p.pending[u.DeviceID]; !newer {
@@ -72,5 +79,7 @@ func (p *presenceWriter) flush(ctx context.Context) {
 			}
 		}
 		p.mu.Unlock()
+		return len(batch), fmt.Errorf("set presence: %w", err)
 	}
+	return len(batch), nil
 }

@@ -25,17 +25,21 @@ func newMasterKey(t *testing.T) string {
 	return base64.StdEncoding.EncodeToString(raw)
 }
 
-// openNode opens a server with cfg and closes it at the end of the test.
+// openNode opens a server with cfg and closes it again (what it records
+// at the start stays); a data directory is locked while a server has it.
 func openNode(t *testing.T, cfg server.Config) error {
 	t.Helper()
 	cfg.Addr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:1"
 	opts := server.DefaultOptions()
 	opts.Identity.Argon2 = identity.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1} // not a test of passwords
 	app, err := server.Open(t.Context(), cfg, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err == nil {
-		t.Cleanup(func() { app.Close() })
+	if err != nil {
+		return err
 	}
-	return err
+	if err := app.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	return nil
 }
 
 // mustRefuseKey checks err is the refusal of a node whose master key
@@ -70,6 +74,9 @@ func TestRefusesAnotherMasterKey(t *testing.T) {
 	}
 	keyA := strings.TrimSpace(string(file))
 	keyB := newMasterKey(t)
+	if err := e.app.Close(); err != nil { // the data directory is one server's at a time
+		t.Fatal(err)
+	}
 
 	err = openNode(t, server.Config{DataDir: data, MasterKey: keyB})
 	mustRefuseKey(t, "another CAMVAULT_MASTER_KEY", err, "1", keyB, keyA)

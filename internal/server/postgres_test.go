@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,16 +25,25 @@ func newPostgresNode(t *testing.T, data, storeURL string, c *clock) *env {
 }
 
 // TestPostgresTwoNodes runs two servers on one fresh PostgreSQL database,
-// sharing a data directory for the key and blobs as nodes share them in
-// production, and goes through the API over real HTTP, each step on one
-// node and its check on the other: what one node commits, the other
-// serves; what one node revokes, the other refuses at the next request.
+// each with a data directory of its own (a server locks its own) but the
+// same master key and one blob directory between them (standing in for
+// the bucket nodes share in production), and goes through the API over
+// real HTTP, each step on one node and its check on the other: what one
+// node commits, the other serves; what one node revokes, the other
+// refuses at the next request.
 func TestPostgresTwoNodes(t *testing.T) {
 	storeURL := pgtest.Database(t)
-	data := t.TempDir()
+	data, dataB := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(data, "blobs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(data, "blobs"), filepath.Join(dataB, "blobs")); err != nil {
+		t.Fatal(err)
+	}
+	key := newMasterKey(t)
 	c := newClock()
-	a := newPostgresNode(t, data, storeURL, c)
-	b := newPostgresNode(t, data, storeURL, c)
+	a := newBackendEnv(t, data, c, server.Config{Store: storeURL, MasterKey: key})
+	b := newBackendEnv(t, dataB, c, server.Config{Store: storeURL, MasterKey: key})
 
 	// Accounts and sessions: made on one node, used on the other.
 	ann := a.signup("ann")
@@ -83,7 +94,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 	a.must(200, "GET", "/api/v1/me", ann.token, nil)
 
 	// The audit chain written by both nodes is one intact chain.
-	off, err := server.OpenOffline(t.Context(), server.Config{DataDir: data, Store: storeURL})
+	off, err := server.OpenOffline(t.Context(), server.Config{DataDir: data, Store: storeURL, MasterKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}

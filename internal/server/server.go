@@ -20,7 +20,6 @@ import (
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/breaker"
-	"github.com/camvault/camvault/internal/bus/natsbus"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
@@ -46,10 +45,48 @@ type App struct {
 	events   *events.Service
 	gateway  *gateway.Gateway
 	breaker  *breaker.Breaker
-	closeC   func() // closes the cache's backend
-	bus      *natsbus.Bus
 	public   http.Handler
 	admin    http.Handler
+
+	// closers is what Open opened (the data directory's lock, backends,
+	// subscriptions), in order: Close, or Open when it fails, closes them
+	// newest first.
+	closers []closer
+
+	// ctx is the App's own: what Run and Background start ends when it is
+	// cancelled, and wg counts it, so that Close stops and waits for it
+	// before closing anything it uses. wg.Add is called only under mu
+	// while the App is not closed.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	mu        sync.Mutex
+	closed    bool
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// closer closes one thing Open opened.
+type closer struct {
+	what  string
+	close func() error
+}
+
+// onClose adds f to what Close closes.
+func (a *App) onClose(what string, f func() error) {
+	a.closers = append(a.closers, closer{what: what, close: f})
+}
+
+// closeAll closes what Open opened, newest first.
+func (a *App) closeAll() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i].close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", a.closers[i].what, err))
+		}
+	}
+	a.closers = nil
+	return errors.Join(errs...)
 }
 
 // Options tune an App beyond its Config; tests use them to run the real
@@ -70,53 +107,47 @@ func DefaultOptions() Options {
 		Gateway: gateway.DefaultConfig(), Admission: admission.DefaultConfig(), Breaker: breaker.DefaultConfig()}
 }
 
-// Open checks cfg, loads the keys and opens the backends.
-func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App, error) {
+// Open checks cfg, locks the data directory, loads the keys and opens the
+// backends.
+func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *App, err error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
+	a.ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	// What is opened is closed again, newest first, if Open fails later:
+	// the same list Close uses.
+	defer func() {
+		if err != nil {
+			a.cancel()
+			if cerr := a.closeAll(); cerr != nil {
+				log.Warn("closing after a failed start", "err", cerr)
+			}
+		}
+	}()
+	// First, before a key file is made or a database opened: two
+	// processes on one data directory would each believe they hold its
+	// cameras, blobs and key.
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a.onClose("data directory lock", lock.release)
 	dbPath := filepath.Join(cfg.DataDir, databaseFile)
 	kr, err := loadKeys(ctx, cfg, dbPath, log)
 	if err != nil {
 		return nil, err
 	}
-	// What is opened is closed again, newest first, if Open fails later.
-	var undo []func()
-	opened := false
-	defer func() {
-		if opened {
-			return
-		}
-		for i := len(undo) - 1; i >= 0; i-- {
-			undo[i]()
-		}
-	}()
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	undo = append(undo, func() { st.Close() })
+	a.onClose("store", st.Close)
 	if err := checkKeys(ctx, st, kr); err != nil {
 		return nil, err
-	}
-	b, err := openBus(ctx, cfg, log)
-	if err != nil {
-		return nil, fmt.Errorf("open bus: %w", err)
-	}
-	undo = append(undo, func() { b.Close() })
-	// Every committed change of grants is announced to the other nodes.
-	st = authz.AnnounceGrantChanges(st, b, log)
-	a := &App{cfg: cfg, log: log, store: st, bus: b, metrics: metrics.New()}
-	a.identity, err = identity.New(st, kr, opts.Identity)
-	if err != nil {
-		return nil, err
-	}
-	blobs, err := openBlobs(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("open blob store: %w", err)
 	}
 	a.breaker = breaker.New(st, opts.Breaker, log, breakerMetrics(a.metrics))
 	if err := a.breaker.Sync(ctx); err != nil {
@@ -126,8 +157,26 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 	if err != nil {
 		return nil, err
 	}
-	a.closeC = closeC
-	undo = append(undo, closeC)
+	a.onClose("cache", func() error { closeC(); return nil })
+	// The bus is opened after the cache and the store so that it closes
+	// before them: its Close returns once no handler runs, and handlers
+	// use both.
+	b, err := openBus(ctx, cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("open bus: %w", err)
+	}
+	a.onClose("bus", b.Close)
+	// Every committed change of grants is announced to the other nodes.
+	st = authz.AnnounceGrantChanges(st, b, log)
+	a.store = st
+	a.identity, err = identity.New(st, kr, opts.Identity)
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := openBlobs(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open blob store: %w", err)
+	}
 	// The media path decides from cached grants (versions checked against
 	// the store on every request); managing homes reads the store alone.
 	decider := authz.New(st)
@@ -165,10 +214,11 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (*App
 		log.Info("removed orphan blobs", "count", n)
 	}
 	a.admin = admin.Handler(a.metrics.Registry, map[string]admin.Pinger{"store": st})
-	if _, err := authz.DropOnNotice(ctx, b, c, st, log); err != nil {
+	grants, err := authz.DropOnNotice(ctx, b, c, st, log)
+	if err != nil {
 		return nil, err
 	}
-	opened = true
+	a.onClose("grant notices", grants.Unsubscribe)
 	return a, nil
 }
 
@@ -234,15 +284,58 @@ func (a *App) Public() http.Handler { return a.public }
 // Admin is the admin handler.
 func (a *App) Admin() http.Handler { return a.admin }
 
-// Close closes the backends.
+// Close stops what Run and Background started, as when their context
+// ends, waits for it, then closes what Open opened, newest first: the
+// grant notices' subscription, the bus, the cache, the store, and last the
+// data directory's lock. It may be called more than once.
 func (a *App) Close() error {
-	a.bus.Close() // first: its handlers use the store
-	a.closeC()
-	return a.store.Close()
+	a.closeOnce.Do(func() {
+		a.mu.Lock()
+		a.closed = true
+		a.mu.Unlock()
+		a.cancel()
+		a.wg.Wait()
+		a.closeErr = a.closeAll()
+	})
+	return a.closeErr
 }
 
-// Run serves until ctx ends, then shuts down gracefully.
+// start counts work the App starts as its own, unless it is closed.
+func (a *App) start() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return false
+	}
+	a.wg.Add(1)
+	return true
+}
+
+// bound returns a context that ends with ctx or when the App closes.
+func (a *App) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(a.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// shutdownTimeout bounds how long requests in progress are given to finish
+// when the server stops; the device gateway has its own deadline
+// (gateway.Config.CloseTimeout), running at the same time.
+const shutdownTimeout = 10 * time.Second
+
+// Run serves until ctx ends (or Close is called), then shuts down in order:
+// the listeners stop accepting and the requests in progress finish; the
+// background work is cancelled and the device gateway closes its
+// connections, waits for their readers and writes their presence (see
+// gateway.Gateway.Run); Run returns when all of it has ended, and Close
+// then closes the backends.
 func (a *App) Run(ctx context.Context) error {
+	if !a.start() {
+		return errors.New("server: run after close")
+	}
+	defer a.wg.Done()
+	ctx, stop := a.bound(ctx)
+	defer stop()
 	pubLn, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on --addr: %w", err)
@@ -253,27 +346,37 @@ func (a *App) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on --admin-addr: %w", err)
 	}
 	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
+	// Requests in progress when the server stops are given until the
+	// shutdown deadline to finish, so their context ends only then.
+	reqCtx, cutRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutRequests()
+	// They are counted too, so that shutting down waits for those the HTTP
+	// server gave up on at its deadline before the backends close.
+	var reqs requests
 	pub := &http.Server{
-		Handler:           a.public,
+		Handler:           reqs.wrap(a.public),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          errLog,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 	}
-	adm := &http.Server{Handler: a.admin, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
+	adm := &http.Server{Handler: reqs.wrap(a.admin), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 
+	var serving sync.WaitGroup
 	errs := make(chan error, 2)
-	go func() {
+	serving.Go(func() {
 		if a.cfg.TLSCert != "" {
 			pub.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 			errs <- pub.ServeTLS(pubLn, a.cfg.TLSCert, a.cfg.TLSKey)
 			return
 		}
 		errs <- pub.Serve(pubLn)
-	}()
-	go func() { errs <- adm.Serve(admLn) }()
-	waitBackground := a.Background(ctx)
+	})
+	serving.Go(func() { errs <- adm.Serve(admLn) })
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	waitBackground := a.Background(bgCtx)
 	a.log.Info("camvault serving", "addr", pubLn.Addr().String(), "admin_addr", admLn.Addr().String(), "tls", a.cfg.TLSCert != "")
 
 	var runErr error
@@ -281,10 +384,32 @@ func (a *App) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case runErr = <-errs:
 	}
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	a.log.Info("camvault stopping")
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	_ = pub.Shutdown(shutCtx)
-	_ = adm.Shutdown(shutCtx)
+	// Stop accepting: Shutdown closes the listeners at once, then waits
+	// for the requests in progress.
+	var stopping sync.WaitGroup
+	for _, srv := range []*http.Server{pub, adm} {
+		stopping.Go(func() {
+			if err := srv.Shutdown(shutCtx); err != nil {
+				a.log.Warn("requests still running at the shutdown deadline; cutting them", "err", err)
+				cutRequests()
+				srv.Close()
+			}
+		})
+	}
+	// Cancel: the sweepers stop and the gateway closes the cameras'
+	// connections, in parallel with the requests finishing.
+	stopBackground()
+	stopping.Wait()
+	serving.Wait()
+	cutRequests()
+	wctx, cancelWait := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancelWait()
+	if err := reqs.wait(wctx); err != nil {
+		a.log.Error("requests still running after their connections were cut; the backends close under them", "err", err)
+	}
 	waitBackground() // device connections closed, presence written
 	if errors.Is(runErr, http.ErrServerClosed) {
 		runErr = nil
@@ -293,8 +418,13 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 // Background starts the server's background work (sweepers, the device
-// gateway) until ctx ends; the returned function waits for it to finish.
+// gateway) until ctx ends or the App closes; the returned function waits
+// for it to finish.
 func (a *App) Background(ctx context.Context) (wait func()) {
+	if !a.start() {
+		return func() {}
+	}
+	ctx, stop := a.bound(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.sweepSessions(ctx) })
 	wg.Go(func() { a.events.RunSweeper(ctx) })
@@ -303,7 +433,14 @@ func (a *App) Background(ctx context.Context) (wait func()) {
 	if minAge := a.cfg.orphanMinAge(); minAge > 0 {
 		wg.Go(func() { a.events.RunOrphanSweeper(ctx, time.Hour, minAge) })
 	}
-	return wg.Wait
+	done := make(chan struct{})
+	go func() { // counted in a.wg: Close waits for the background work too
+		defer a.wg.Done()
+		wg.Wait()
+		stop()
+		close(done)
+	}()
+	return func() { <-done }
 }
 
 // sweepSessions removes expired and idle sessions now and then; they are

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,6 +242,39 @@ func Run(t *testing.T, open func(t *testing.T) (a, b bus.Bus)) {
 			t.Fatal(err)
 		}
 		receive(t, got)
+	})
+	t.Run("CloseWaitsForHandlers", func(t *testing.T) {
+		// A handler running when its bus closes sees its context end, and
+		// Close returns only after it has: what it uses (the store) is
+		// closed next.
+		a, b := open(t)
+		s := subject(t, "notice")
+		started := make(chan struct{})
+		var finished atomic.Bool
+		sub, err := b.Subscribe(t.Context(), s, func(ctx context.Context, _ []byte) {
+			close(started)
+			<-ctx.Done()
+			time.Sleep(50 * time.Millisecond) // still cleaning up: a Close that did not wait would be back by now
+			finished.Store(true)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+		if err := a.Publish(t.Context(), s, []byte("work")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-started:
+		case <-time.After(patience):
+			t.Fatal("the handler never ran")
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !finished.Load() {
+			t.Fatal("Close returned while a handler was still running")
+		}
 	})
 }
 

@@ -39,6 +39,13 @@ type Bus struct {
 	respMu     sync.RWMutex
 	responders map[*nats.Subscription]bus.Responder
 	dispatched sync.WaitGroup
+
+	// Handlers run on the client's goroutines; Close waits for those
+	// running, so that nothing a handler uses is closed under it. Add is
+	// called only under handlersMu before closed is set.
+	handlersMu sync.Mutex
+	closed     bool
+	handlers   sync.WaitGroup
 }
 
 // requestBuffer is how many requests may wait for the dispatcher before
@@ -178,7 +185,24 @@ func (b *Bus) Publish(ctx context.Context, s bus.Subject, data []byte) error {
 
 // Subscribe delivers messages published to s to h.
 func (b *Bus) Subscribe(ctx context.Context, s bus.Subject, h bus.Handler) (bus.Subscription, error) {
-	return b.subscribe(ctx, s, func(m *nats.Msg) { h(b.ctx, m.Data) })
+	return b.subscribe(ctx, s, func(m *nats.Msg) {
+		if !b.enterHandler() {
+			return // closing
+		}
+		defer b.handlers.Done()
+		h(b.ctx, m.Data)
+	})
+}
+
+// enterHandler counts a handler as running, unless the bus is closing.
+func (b *Bus) enterHandler() bool {
+	b.handlersMu.Lock()
+	defer b.handlersMu.Unlock()
+	if b.closed {
+		return false
+	}
+	b.handlers.Add(1)
+	return true
 }
 
 // Respond answers requests sent to s with r.
@@ -263,11 +287,16 @@ func (b *Bus) Request(ctx context.Context, s bus.Subject, data []byte, timeout t
 	return m.Data, nil
 }
 
-// Close ends the connection and, when embedded, the server.
+// Close ends the connection and, when embedded, the server. It returns
+// once no handler or responder runs any more (their context ends first).
 func (b *Bus) Close() error {
 	b.once.Do(func() {
+		b.handlersMu.Lock()
+		b.closed = true
+		b.handlersMu.Unlock()
 		b.cancel()
 		b.nc.Close()
+		b.handlers.Wait()
 		b.dispatched.Wait()
 		if b.srv != nil {
 			b.srv.Shutdown()
