@@ -17,7 +17,7 @@ import (
 	"github.com/camvault/camvault/internal/sim/camera"
 )
 
-// cameraCmd runs simulated cameras (internal/camera): one, or many in one
+// cameraCmd runs simulated cameras (internal/sim/camera): one, or many in one
 // process with --count.
 type cameraCmd struct {
 	Server           string        `help:"Server base URL, e.g. http://127.0.0.1:8080." required:"" env:"CAMVAULT_SERVER"`
