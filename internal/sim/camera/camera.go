@@ -112,6 +112,8 @@ type Camera struct {
 	server        int // index in the fleet's servers of the one this camera uses
 	uploadAttempt int // failed upload attempts in a row
 	retryAt       time.Time
+	tl            timeline // when each frame of its video shows
+	stream        *Stream  // nil until the stream is first asked for
 }
 
 // Add adds a camera named name (shown on its frames) with its
@@ -128,6 +130,7 @@ func (f *Fleet) Add(name string, creds Credentials) (*Camera, error) {
 	c := &Camera{f: f, name: name, creds: creds, done: make(chan struct{}),
 		queue: newEventQueue(f.cfg.QueueSize), interval: f.cfg.EventInterval, sensitivity: defaultSensitivity}
 	c.prefix = eventPrefix(creds.DeviceID, f.cfg.RandN)
+	c.tl = timeline{phase: f.cfg.RandN(int64(f.video.gop) * frameTicks)}
 	c.server = len(f.cams) % len(f.bases) // spread over the servers
 	f.cams = append(f.cams, c)
 	return c, nil

@@ -1,13 +1,15 @@
 // Package camera is a simulated camvault camera (docs/device-protocol.md):
-// it pairs, renders watermarked frames and clips, uploads motion events
-// with a bounded offline queue, and holds the WebSocket connection with
-// heartbeats, commands and jittered exponential reconnects.
+// it pairs, renders watermarked thumbnails (JPEG) and clips (H.264 MP4),
+// streams watermarked H.264 video to whoever subscribes (Stream), uploads
+// motion events with a bounded offline queue, and holds the WebSocket
+// connection with heartbeats, commands and jittered exponential reconnects.
 //
 // It is built to run many cameras in one process (camvault camera --count,
-// camvault storm): a Fleet shares one renderer, one HTTP client, one timer
-// heap and one pool of upload workers among its cameras, so an idle camera
-// costs a few hundred bytes and, while connected, the one goroutine that
-// reads its connection.
+// camvault storm): a Fleet shares one renderer, one video fixture, one HTTP
+// client, one timer heap and one pool of upload workers among its cameras,
+// so an idle camera costs a few hundred bytes and, while connected, the one
+// goroutine that reads its connection; streaming adds no goroutine of its
+// own.
 package camera
 
 import (
@@ -41,10 +43,17 @@ type Config struct {
 	EventInterval time.Duration // between motion events; default 30 s
 	EventJitter   float64       // each interval is spread by ± this fraction; default 0.2, negative for none
 	QueueSize     int           // events kept while offline; default 200
-	ClipFrames    int           // frames in each clip; default 3, negative for no clip
-	FrameGap      time.Duration // time between a clip's frames; default 200 ms
+	ClipFrames    int           // negative: events carry no clip; else an H.264 clip (below); the number no longer counts
 	Backoff       Backoff       // reconnects and upload retries; default 1 s .. 5 min
 	UploadBatch   int           // events one worker uploads for a camera before serving others; default 8
+
+	// Video (docs/device-protocol.md, "Video"). An event's clip starts at the
+	// newest keyframe at least ClipPreroll before the event and ends
+	// ClipPostroll after it: 2 to 4 s, 250 to 500 KiB at 640x360, with the
+	// defaults.
+	VideoPreset  string        // the picture size the cameras stream: Video360p (default) or Video720p
+	ClipPreroll  time.Duration // default 1 s
+	ClipPostroll time.Duration // default 1 s
 
 	UploadWorkers int           // uploads in flight across the fleet; default 16
 	MaxDials      int           // connection attempts in flight across the fleet; default 64
@@ -57,6 +66,7 @@ type Config struct {
 	HTTPClient *http.Client // API requests; default NewHTTPClient(UploadWorkers)
 	WSClient   *http.Client // WebSocket dials; default NewWebSocketClient()
 	Renderer   *Renderer    // default NewRenderer(DefaultQuality)
+	Video      *Video       // the looped video; default LoadVideo(VideoPreset)
 
 	Now   func() time.Time    // default time.Now
 	RandN func(n int64) int64 // uniform in [0, n), safe for concurrent use; default math/rand/v2.Int64N
@@ -106,7 +116,8 @@ func (c *Config) setDefaults() error {
 		}
 	}
 	def(&c.EventInterval, 30*time.Second)
-	def(&c.FrameGap, 200*time.Millisecond)
+	def(&c.ClipPreroll, time.Second)
+	def(&c.ClipPostroll, time.Second)
 	def(&c.DialTimeout, 30*time.Second)
 	def(&c.UploadTimeout, 60*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
@@ -116,9 +127,6 @@ func (c *Config) setDefaults() error {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 200
-	}
-	if c.ClipFrames == 0 {
-		c.ClipFrames = 3
 	}
 	if c.UploadBatch <= 0 {
 		c.UploadBatch = 8
@@ -140,6 +148,16 @@ func (c *Config) setDefaults() error {
 		if c.Renderer, err = NewRenderer(DefaultQuality); err != nil {
 			return err
 		}
+	}
+	if c.Video == nil {
+		if c.VideoPreset == "" {
+			c.VideoPreset = Video360p
+		}
+		if c.Video, err = LoadVideo(c.VideoPreset); err != nil {
+			return err
+		}
+	} else if c.VideoPreset != "" && c.VideoPreset != c.Video.Preset() {
+		return fmt.Errorf("camera: video preset %q, but the video given is %s", c.VideoPreset, c.Video.Preset())
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -193,6 +211,7 @@ func NewWebSocketClient() *http.Client {
 type Fleet struct {
 	cfg    Config
 	log    *slog.Logger
+	video  *Video
 	bases  []string // Server, then MoreServers
 	wsURLs []string // their device connection URLs
 	sched  *scheduler
@@ -219,7 +238,7 @@ func NewFleet(cfg Config) (*Fleet, error) {
 	for i, b := range bases {
 		ws[i] = "ws" + strings.TrimPrefix(b, "http") + "/api/v1/device/connect"
 	}
-	return &Fleet{cfg: cfg, log: cfg.Log, bases: bases, wsURLs: ws, sched: newScheduler(),
+	return &Fleet{cfg: cfg, log: cfg.Log, video: cfg.Video, bases: bases, wsURLs: ws, sched: newScheduler(),
 		dials: make(chan struct{}, cfg.MaxDials), allDone: make(chan struct{})}, nil
 }
 

@@ -208,6 +208,20 @@ func TestCameraAgainstRealServer(t *testing.T) {
 		if status != 200 || check.Close() != nil {
 			t.Fatalf("clip of %s: %d, %v", e.ID, status, check.Close())
 		}
+		// Every frame of the clip is H.264 watermarked by this camera, in
+		// sequence, the first a keyframe.
+		frames, err := camera.ClipFrames(clip)
+		if err != nil || !frames[0].Keyframe() {
+			t.Fatalf("clip of %s: %v", e.ID, err)
+		}
+		var prev uint64
+		for i, f := range frames {
+			w, err := camera.VerifyVideoWatermark(wmKey, f.NALUs)
+			if err != nil || w.DeviceID != paired.DeviceID || w.HomeID != home.ID || (i > 0 && w.Seq != prev+1) {
+				t.Fatalf("clip of %s, frame %d: %+v, %v", e.ID, i, w, err)
+			}
+			prev = w.Seq
+		}
 	}
 	if listed != len(got) {
 		t.Fatalf("%d of %d acknowledged events are listed", listed, len(got))

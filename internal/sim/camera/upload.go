@@ -260,29 +260,23 @@ func (c *Camera) whoami(ctx context.Context) (string, uploadResult) {
 	return ans.HomeID, uploadResult{}
 }
 
-// renderEvent renders a camera's event ev for home: the
-// thumbnail, and the clip (nil when clips are off), every frame
-// watermarked. The same arguments give the same bytes, so an event can be
-// rendered again for each attempt instead of being kept.
+// renderEvent renders a camera's event ev for home: the thumbnail, a
+// JPEG with the event's watermark, and the clip (nil when clips are off),
+// H.264 with every frame's watermark. The same arguments give the same
+// bytes, so an event can be rendered again for each attempt instead of
+// being kept.
 func (c *Camera) renderEvent(ev queuedEvent, home string) (thumb, clip []byte, err error) {
 	cfg := &c.f.cfg
 	wm, err := Watermark(cfg.WatermarkKey, c.creds.DeviceID, home, ev.seq)
 	if err != nil {
 		return nil, nil, err
 	}
-	n := max(1, cfg.ClipFrames)
-	frames := make([][]byte, n)
-	for i := range frames {
-		f := Frame{Name: c.name, DeviceID: c.creds.DeviceID, Time: ev.at.Add(time.Duration(i) * cfg.FrameGap), Seq: ev.seq, Index: i}
-		if frames[i], err = cfg.Renderer.Render(f, wm); err != nil {
-			return nil, nil, err
-		}
+	thumb, err = cfg.Renderer.Render(Frame{Name: c.name, DeviceID: c.creds.DeviceID, Time: ev.at, Seq: ev.seq}, wm)
+	if err != nil || cfg.ClipFrames < 0 {
+		return thumb, nil, err
 	}
-	if cfg.ClipFrames < 0 {
-		return frames[0], nil, nil
-	}
-	clip, err = BuildClip(frames, cfg.FrameGap)
-	return frames[0], clip, err
+	clip, err = c.eventClip(ev.at, home)
+	return thumb, clip, err
 }
 
 // eventBody is the multipart body of an upload: meta, thumbnail, clip.

@@ -11,30 +11,31 @@ type verdict struct {
 	mislabeled int // frames of the viewer's own cameras, but not of the event's camera
 }
 
-// checkMedia checks every frame of a thumbnail or clip the viewer of ac
-// received for an event of device.
+// checkMedia checks every frame of a thumbnail (a JPEG) or clip (H.264
+// video) the viewer of ac received for an event of device.
 func checkMedia(key []byte, ac *account, device, kind string, body []byte) verdict {
-	var frames [][]byte
-	if kind == "clip" {
-		var err error
-		if frames, err = camera.ClipFrames(body); err != nil && len(frames) == 0 {
-			return verdict{frames: 1, foreign: 1}
-		} else if err != nil {
-			frames = append(frames, nil) // the unreadable rest counts as one bad frame
-		}
-	} else {
-		frames = [][]byte{body}
-	}
 	var v verdict
-	for _, f := range frames {
+	count := func(home, dev string, err error) {
 		v.frames++
-		info, err := camera.VerifyWatermark(key, f)
 		switch {
-		case err != nil, info.HomeID != ac.home, !ac.devices[info.DeviceID]:
+		case err != nil, home != ac.home, !ac.devices[dev]:
 			v.foreign++
-		case info.DeviceID != device:
+		case dev != device:
 			v.mislabeled++
 		}
+	}
+	if kind != "clip" {
+		info, err := camera.VerifyWatermark(key, body)
+		count(info.HomeID, info.DeviceID, err)
+		return v
+	}
+	frames, err := camera.ClipFrames(body)
+	if err != nil {
+		return verdict{frames: 1, foreign: 1} // an unreadable clip counts as one bad frame
+	}
+	for _, f := range frames {
+		info, err := camera.VerifyVideoWatermark(key, f.NALUs)
+		count(info.HomeID, info.DeviceID, err)
 	}
 	return v
 }

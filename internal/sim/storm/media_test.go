@@ -8,7 +8,7 @@ import (
 	"github.com/camvault/camvault/internal/sim/camera"
 )
 
-func renderFrames(t *testing.T, key []byte, device, home string, n int) [][]byte {
+func renderThumb(t *testing.T, key []byte, device, home string) []byte {
 	t.Helper()
 	r, err := camera.NewRenderer(camera.DefaultQuality)
 	if err != nil {
@@ -18,21 +18,31 @@ func renderFrames(t *testing.T, key []byte, device, home string, n int) [][]byte
 	if err != nil {
 		t.Fatal(err)
 	}
-	var frames [][]byte
-	for i := range n {
-		f, err := r.Render(camera.Frame{Name: "test", DeviceID: device, Time: time.Unix(1700000000, 0), Seq: 7, Index: i}, wm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		frames = append(frames, f)
+	f, err := r.Render(camera.Frame{Name: "test", DeviceID: device, Time: time.Unix(1700000000, 0), Seq: 7}, wm)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return frames
+	return f
+}
+
+// videoFrames are frames first to last of device's stream in home.
+func videoFrames(t *testing.T, key []byte, device, home string, first, last uint64) []camera.VideoFrame {
+	t.Helper()
+	v, err := camera.LoadVideo(camera.Video360p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := v.Frames(key, device, home, first, last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 func TestClipFrames(t *testing.T) {
 	key := bytes.Repeat([]byte("k"), 32)
-	frames := renderFrames(t, key, "dev1", "home1", 3)
-	clip, err := camera.BuildClip(frames, 200*time.Millisecond)
+	frames := videoFrames(t, key, "dev1", "home1", 0, 2)
+	clip, err := camera.BuildClip(frames)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +54,7 @@ func TestClipFrames(t *testing.T) {
 		t.Fatalf("%d frames, want 3", len(got))
 	}
 	for i := range got {
-		if !bytes.Equal(got[i], frames[i]) {
+		if !bytes.Equal(bytes.Join(got[i].NALUs, nil), bytes.Join(frames[i].NALUs, nil)) {
 			t.Errorf("frame %d differs", i)
 		}
 	}
@@ -59,11 +69,6 @@ func TestClipFrames(t *testing.T) {
 func TestCheckMedia(t *testing.T) {
 	key := bytes.Repeat([]byte("k"), 32)
 	ac := &account{home: "home1", devices: map[string]bool{"dev1": true, "dev2": true}}
-	own := renderFrames(t, key, "dev1", "home1", 3)
-	sibling := renderFrames(t, key, "dev2", "home1", 1)
-	stranger := renderFrames(t, key, "dev9", "home9", 1)
-	wrongHome := renderFrames(t, key, "dev1", "home9", 1)
-	forged := renderFrames(t, bytes.Repeat([]byte("x"), 32), "dev1", "home1", 1)
 	plain, err := camera.NewRenderer(camera.DefaultQuality)
 	if err != nil {
 		t.Fatal(err)
@@ -72,26 +77,39 @@ func TestCheckMedia(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clip := func(frames ...[]byte) []byte {
-		c, err := camera.BuildClip(frames, time.Second)
+	// Clips are made of frames 0 to 2 of some cameras' streams (frame 0
+	// is a keyframe).
+	frame := func(key []byte, device, home string, n uint64) camera.VideoFrame {
+		return videoFrames(t, key, device, home, n, n)[0]
+	}
+	own := videoFrames(t, key, "dev1", "home1", 0, 2)
+	clip := func(frames ...camera.VideoFrame) []byte {
+		c, err := camera.BuildClip(frames)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
+	// A frame of the fixture without the camera's SEI.
+	bare := own[1]
+	bare.NALUs = bare.NALUs[1:]
 	for _, c := range []struct {
 		name, kind string
 		body       []byte
 		want       verdict
 	}{
-		{"own thumbnail", "thumbnail", own[0], verdict{frames: 1}},
+		{"own thumbnail", "thumbnail", renderThumb(t, key, "dev1", "home1"), verdict{frames: 1}},
 		{"own clip", "clip", clip(own...), verdict{frames: 3}},
-		{"sibling camera's thumbnail", "thumbnail", sibling[0], verdict{frames: 1, mislabeled: 1}},
-		{"stranger's thumbnail", "thumbnail", stranger[0], verdict{frames: 1, foreign: 1}},
-		{"right camera, wrong home", "thumbnail", wrongHome[0], verdict{frames: 1, foreign: 1}},
-		{"forged watermark", "thumbnail", forged[0], verdict{frames: 1, foreign: 1}},
+		{"sibling camera's thumbnail", "thumbnail", renderThumb(t, key, "dev2", "home1"), verdict{frames: 1, mislabeled: 1}},
+		{"stranger's thumbnail", "thumbnail", renderThumb(t, key, "dev9", "home9"), verdict{frames: 1, foreign: 1}},
+		{"right camera, wrong home", "thumbnail", renderThumb(t, key, "dev1", "home9"), verdict{frames: 1, foreign: 1}},
+		{"forged watermark", "thumbnail", renderThumb(t, bytes.Repeat([]byte("x"), 32), "dev1", "home1"), verdict{frames: 1, foreign: 1}},
 		{"no watermark", "thumbnail", unmarked, verdict{frames: 1, foreign: 1}},
-		{"one stranger's frame in a clip", "clip", clip(own[0], stranger[0], own[2]), verdict{frames: 3, foreign: 1}},
+		{"one stranger's frame in a clip", "clip", clip(own[0], frame(key, "dev9", "home9", 1), own[2]), verdict{frames: 3, foreign: 1}},
+		{"a sibling's frame in a clip", "clip", clip(own[0], own[1], frame(key, "dev2", "home1", 2)), verdict{frames: 3, mislabeled: 1}},
+		{"a forged frame in a clip", "clip", clip(own[0], frame(bytes.Repeat([]byte("x"), 32), "dev1", "home1", 1), own[2]), verdict{frames: 3, foreign: 1}},
+		{"an unmarked frame in a clip", "clip", clip(own[0], bare, own[2]), verdict{frames: 3, foreign: 1}},
+		{"a JPEG for a clip", "clip", renderThumb(t, key, "dev1", "home1"), verdict{frames: 1, foreign: 1}},
 		{"not a clip", "clip", []byte("garbage"), verdict{frames: 1, foreign: 1}},
 		{"empty thumbnail", "thumbnail", nil, verdict{frames: 1, foreign: 1}},
 	} {
