@@ -32,6 +32,7 @@ const InvariantsDoc = "docs/design/README.md"
 
 var (
 	mdLink     = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	mdWhole    = regexp.MustCompile(`\[[^\]]*\]\([^)\s]+\)`)
 	mdFile     = regexp.MustCompile(`(?:\.{0,2}/)?(?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_-][A-Za-z0-9_.-]*\.md\b(?:#[A-Za-z0-9_-]+)?`)
 	quotedSec  = regexp.MustCompile(`^,? ?"([^"]+)"`)
 	invariants = regexp.MustCompile(`(?i)\binvariants? ((?:\d+(?:, | and | or |-))*\d+)`)
@@ -141,11 +142,9 @@ func (c *checker) file(path string, markdown bool) ([]Problem, error) {
 			}
 			text = line[j+2:]
 		}
-		linked := map[string]bool{}
 		if markdown {
 			for _, m := range mdLink.FindAllStringSubmatch(text, -1) {
 				target := m[1]
-				linked[target] = true
 				if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
 					continue
 				}
@@ -153,12 +152,12 @@ func (c *checker) file(path string, markdown bool) ([]Problem, error) {
 					report(n, "link %s: %s", target, msg)
 				}
 			}
+			// A link's text names what the link resolves; it is not a
+			// reference of its own.
+			text = mdWhole.ReplaceAllString(text, "")
 		}
 		for _, loc := range mdFile.FindAllStringIndex(text, -1) {
 			ref := text[loc[0]:loc[1]]
-			if linked[ref] || (loc[0] > 0 && (text[loc[0]-1] == '(' && linked[ref])) {
-				continue
-			}
 			if loc[0] > 0 && strings.ContainsRune("/:@", rune(text[loc[0]-1])) {
 				continue // part of a URL or of a longer path already matched
 			}
