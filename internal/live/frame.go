@@ -1,7 +1,7 @@
 // Package live carries cameras' live video to viewers: the relay on the
 // camera's node, the fast-start cache, the hub on each viewer's node and the
 // per-viewer writer whose last step checks every frame's label against the
-// viewer's current grant (invariant 11, docs/design/live.md).
+// viewer's current grant (invariant 11).
 package live
 
 import (
