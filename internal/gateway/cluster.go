@@ -11,6 +11,7 @@ import (
 	"github.com/camvault/camvault/internal/deviceproto"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -54,7 +55,7 @@ type commandReply struct {
 	OK       bool   `json:"ok"`
 	Error    string `json:"error,omitempty"`
 	// Live answers a Live request.
-	Live *LiveState `json:"live,omitempty"`
+	Live *live.StreamState `json:"live,omitempty"`
 }
 
 // deviceNotice tells every node that a camera connected somewhere (so an

@@ -32,16 +32,6 @@ type LiveSink interface {
 // accepts connections.
 func (g *Gateway) SetLiveSink(s LiveSink) { g.sink = s }
 
-// LiveState is the answer to a request for a camera's live stream.
-type LiveState struct {
-	Epoch uint64 `json:"epoch"`
-	// The current group of pictures in the fast-start cache: frames First
-	// to Last of the epoch, when HasGOP.
-	First  uint64 `json:"first,omitempty"`
-	Last   uint64 `json:"last,omitempty"`
-	HasGOP bool   `json:"has_gop,omitempty"`
-}
-
 // ErrCameraOffline is the answer when the camera is connected nowhere.
 func errCameraOffline() error {
 	return apperr.New(apperr.CameraOffline, "the camera is offline")
@@ -53,7 +43,7 @@ func errCameraOffline() error {
 // kept for Config.LiveGrace from now. Viewers' nodes call it again every
 // second while they have viewers. The caller has authorized the request;
 // dev is the camera as the store has it.
-func (g *Gateway) WantLive(ctx context.Context, dev domain.Device) (LiveState, error) {
+func (g *Gateway) WantLive(ctx context.Context, dev domain.Device) (live.StreamState, error) {
 	g.mu.Lock()
 	c := g.conns[dev.ID]
 	g.mu.Unlock()
@@ -62,35 +52,35 @@ func (g *Gateway) WantLive(ctx context.Context, dev domain.Device) (LiveState, e
 	}
 	subj, err := bus.NewSubject(subjectCommand, dev.ID)
 	if err != nil {
-		return LiveState{}, err
+		return live.StreamState{}, err
 	}
 	reqID := id.New()
 	req, err := json.Marshal(remoteCommand{DeviceID: dev.ID, HomeID: dev.HomeID, ID: reqID, Live: true})
 	if err != nil {
-		return LiveState{}, err
+		return live.StreamState{}, err
 	}
 	raw, err := g.bus.Request(ctx, subj, req, g.cfg.CommandTimeout)
 	switch {
 	case errors.Is(err, bus.ErrNoResponders):
-		return LiveState{}, errCameraOffline()
+		return live.StreamState{}, errCameraOffline()
 	case errors.Is(err, bus.ErrTimeout):
-		return LiveState{}, apperr.Wrap(err, apperr.CameraOffline, "the camera did not answer")
+		return live.StreamState{}, apperr.Wrap(err, apperr.CameraOffline, "the camera did not answer")
 	case err != nil:
-		return LiveState{}, err
+		return live.StreamState{}, err
 	}
 	var rep commandReply
 	if err := json.Unmarshal(raw, &rep); err != nil || rep.DeviceID != dev.ID || rep.ID != reqID || !rep.OK || rep.Live == nil {
-		return LiveState{}, apperr.New(apperr.CameraOffline, "the camera did not start streaming")
+		return live.StreamState{}, apperr.New(apperr.CameraOffline, "the camera did not start streaming")
 	}
 	return *rep.Live, nil
 }
 
 // wantLocal starts (or keeps) the stream of c, this node's connection.
-func (g *Gateway) wantLocal(ctx context.Context, c *conn) (LiveState, error) {
+func (g *Gateway) wantLocal(ctx context.Context, c *conn) (live.StreamState, error) {
 	g.mu.Lock()
 	if g.conns[c.device.DeviceID] != c || g.closing {
 		g.mu.Unlock()
-		return LiveState{}, errCameraOffline()
+		return live.StreamState{}, errCameraOffline()
 	}
 	start := c.liveEpoch == 0
 	if start {
@@ -106,11 +96,11 @@ func (g *Gateway) wantLocal(ctx context.Context, c *conn) (LiveState, error) {
 				c.liveEpoch = 0
 			}
 			g.mu.Unlock()
-			return LiveState{}, apperr.Wrap(err, apperr.CameraOffline, "the camera did not start streaming")
+			return live.StreamState{}, apperr.Wrap(err, apperr.CameraOffline, "the camera did not start streaming")
 		}
 		g.log.Info("camera streaming live", "device", c.device.DeviceID, "epoch", epoch)
 	}
-	st := LiveState{Epoch: epoch}
+	st := live.StreamState{Epoch: epoch}
 	if g.sink != nil {
 		st.First, st.Last, st.HasGOP = g.sink.LiveGOP(live.Label{Home: c.device.HomeID, Device: c.device.DeviceID, Epoch: epoch})
 	}
