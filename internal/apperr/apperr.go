@@ -23,6 +23,12 @@ const (
 	Throttled    Code = "too_many_requests" // slow down; see RetryAfter
 	Unavailable  Code = "unavailable"       // shedding load; see RetryAfter
 	Internal     Code = "internal"          // anything else; never shows details
+
+	// CameraOffline: the camera is connected to no node (409).
+	CameraOffline Code = "camera_offline"
+	// TooMany: past a limit of things at once, e.g. live viewers of a
+	// camera (429); the message says which limit.
+	TooMany Code = "too_many"
 )
 
 // Error is an application error: a code, a message safe to show to the

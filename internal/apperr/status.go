@@ -14,11 +14,11 @@ func HTTPStatus(c Code) int {
 		return http.StatusForbidden
 	case NotFound:
 		return http.StatusNotFound
-	case Conflict:
+	case Conflict, CameraOffline:
 		return http.StatusConflict
 	case TooLarge:
 		return http.StatusRequestEntityTooLarge
-	case Throttled:
+	case Throttled, TooMany:
 		return http.StatusTooManyRequests
 	case Unavailable:
 		return http.StatusServiceUnavailable

@@ -7,6 +7,7 @@ package deviceproto
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 
@@ -60,6 +61,7 @@ type Message struct {
 	OK               *bool           `json:"ok,omitempty"`
 	Error            string          `json:"error,omitempty"`
 	EventID          string          `json:"event_id,omitempty"`
+	StreamEpoch      uint64          `json:"stream_epoch,omitempty"`
 }
 
 // Settings is the body of a settings command; nil leaves a setting as it is.
@@ -83,4 +85,81 @@ func ParseSettings(raw json.RawMessage) (Settings, error) {
 		return Settings{}, ErrSettings
 	}
 	return s, nil
+}
+
+// Live video (docs/device-protocol.md, "Live video"): the server asks with
+// live_start and live_stop, naming the stream epoch it chose; the camera
+// answers live_start with binary frames, each a FrameHeader and one access
+// unit.
+const (
+	TypeLiveStart = "live_start" // server to camera: stream, with this epoch
+	TypeLiveStop  = "live_stop"  // server to camera: stop the stream of this epoch
+)
+
+// MaxFrame is the largest access unit a live frame may carry, in bytes.
+const MaxFrame = 1 << 20
+
+// FrameVersion is the version of the frame header this package writes.
+const FrameVersion = 1
+
+// FrameHeaderSize is the size of an encoded FrameHeader.
+const FrameHeaderSize = 1 + 1 + 8 + 8 + 8
+
+// MaxFrameMessage is the largest binary message of a connection: a header
+// and the largest access unit. It is also the connection's read limit;
+// text messages are still held to MaxMessage.
+const MaxFrameMessage = FrameHeaderSize + MaxFrame
+
+// Frame flags.
+const (
+	// FlagKeyframe: an IDR access unit with SPS and PPS before it.
+	FlagKeyframe byte = 1 << 0
+)
+
+// FrameHeader starts every binary message: all big-endian.
+type FrameHeader struct {
+	Version byte
+	Flags   byte
+	Epoch   uint64 // the epoch of the live_start this frame answers
+	Seq     uint64 // the frame's number in its stream, from 0
+	PTS     int64  // presentation time in 90 kHz ticks since the stream began
+}
+
+// Keyframe reports whether the keyframe flag is set.
+func (h FrameHeader) Keyframe() bool { return h.Flags&FlagKeyframe != 0 }
+
+// Errors of DecodeFrame.
+var (
+	ErrFrameShort   = errors.New("live frame: shorter than its header")
+	ErrFrameVersion = errors.New("live frame: unknown version")
+	ErrFrameSize    = errors.New("live frame: access unit empty or larger than MaxFrame")
+)
+
+// EncodeFrame returns the binary message for h and an access unit.
+func EncodeFrame(h FrameHeader, au []byte) []byte {
+	b := make([]byte, FrameHeaderSize, FrameHeaderSize+len(au))
+	b[0], b[1] = h.Version, h.Flags
+	binary.BigEndian.PutUint64(b[2:], h.Epoch)
+	binary.BigEndian.PutUint64(b[10:], h.Seq)
+	binary.BigEndian.PutUint64(b[18:], uint64(h.PTS))
+	return append(b, au...)
+}
+
+// DecodeFrame splits a binary message into its header and access unit
+// (a view of b). Unknown flag bits are refused with the version: a frame
+// this side cannot fully understand is not guessed at.
+func DecodeFrame(b []byte) (FrameHeader, []byte, error) {
+	if len(b) < FrameHeaderSize {
+		return FrameHeader{}, nil, ErrFrameShort
+	}
+	h := FrameHeader{Version: b[0], Flags: b[1], Epoch: binary.BigEndian.Uint64(b[2:]),
+		Seq: binary.BigEndian.Uint64(b[10:]), PTS: int64(binary.BigEndian.Uint64(b[18:]))}
+	if h.Version != FrameVersion || h.Flags&^FlagKeyframe != 0 {
+		return FrameHeader{}, nil, ErrFrameVersion
+	}
+	au := b[FrameHeaderSize:]
+	if len(au) == 0 || len(au) > MaxFrame {
+		return FrameHeader{}, nil, ErrFrameSize
+	}
+	return h, au, nil
 }

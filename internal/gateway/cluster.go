@@ -11,6 +11,7 @@ import (
 	"github.com/camvault/camvault/internal/deviceproto"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -43,6 +44,8 @@ type remoteCommand struct {
 	// Probe asks only whether the node holds the camera's current
 	// connection; nothing is sent to the camera.
 	Probe bool `json:"probe,omitempty"`
+	// Live asks for the camera's live stream (Gateway.WantLive).
+	Live bool `json:"live,omitempty"`
 }
 
 // commandReply is that node's answer.
@@ -51,6 +54,8 @@ type commandReply struct {
 	ID       string `json:"id"`
 	OK       bool   `json:"ok"`
 	Error    string `json:"error,omitempty"`
+	// Live answers a Live request.
+	Live *live.StreamState `json:"live,omitempty"`
 }
 
 // deviceNotice tells every node that a camera connected somewhere (so an
@@ -127,6 +132,14 @@ func (g *Gateway) respond(c *conn) bus.Responder {
 		}
 		if rc.Probe {
 			b, _ := json.Marshal(commandReply{DeviceID: c.device.DeviceID, ID: rc.ID, OK: true})
+			return b, true
+		}
+		if rc.Live {
+			st, err := g.wantLocal(ctx, c)
+			if err != nil {
+				return fail("the camera did not start streaming")
+			}
+			b, _ := json.Marshal(commandReply{DeviceID: c.device.DeviceID, ID: rc.ID, OK: true, Live: &st})
 			return b, true
 		}
 		cmd := Command{Command: rc.Command, Settings: rc.Settings}

@@ -45,13 +45,16 @@ type Config struct {
 	// answer the close (1001) and for the connections' readers to end;
 	// past it the remaining connections are cut without a handshake.
 	CloseTimeout time.Duration
-	Now          func() time.Time
+	// LiveGrace is how long a camera keeps streaming after the last
+	// viewer's node last asked for its stream.
+	LiveGrace time.Duration
+	Now       func() time.Time
 }
 
 // DefaultConfig is the production configuration.
 func DefaultConfig() Config {
 	return Config{Heartbeat: 30 * time.Second, LastSeenEvery: 5 * time.Minute, WriteTimeout: 10 * time.Second,
-		CommandTimeout: 15 * time.Second, CloseTimeout: 10 * time.Second, Now: time.Now}
+		CommandTimeout: 15 * time.Second, CloseTimeout: 10 * time.Second, LiveGrace: 10 * time.Second, Now: time.Now}
 }
 
 // Gateway is this node's set of live device connections.
@@ -62,7 +65,8 @@ type Gateway struct {
 	presence  *presenceWriter
 	store     Store
 	bus       Bus
-	node      string // this node's identity on the bus, fresh each start
+	sink      LiveSink // nil: live frames are dropped
+	node      string   // this node's identity on the bus, fresh each start
 	log       *slog.Logger
 
 	// ctx is the gateway's own context: what it does for a connection on
@@ -94,6 +98,13 @@ type conn struct {
 	since    time.Time // when it began
 	lastSeen time.Time // last written to the store
 	commands bus.Subscription
+
+	// The live stream, under Gateway.mu: its epoch (0: not streaming),
+	// until when a viewer's node wants it, and whether the camera is kept
+	// warm (streams with no viewer).
+	liveEpoch uint64
+	liveUntil time.Time
+	warm      bool
 }
 
 // New returns a gateway; Run must run for presence to be written and for
@@ -107,6 +118,9 @@ func New(cfg Config, s Store, a *admission.Controller, d *authz.Decider, b Bus, 
 	}
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = DefaultConfig().CloseTimeout
+	}
+	if cfg.LiveGrace <= 0 {
+		cfg.LiveGrace = DefaultConfig().LiveGrace
 	}
 	g := &Gateway{cfg: cfg, admission: a, authz: d, store: s, bus: b, node: id.New(), log: log,
 		conns: map[string]*conn{}, presence: newPresenceWriter(s, log)}
@@ -129,6 +143,7 @@ func (g *Gateway) Run(ctx context.Context) {
 	wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 	var writer sync.WaitGroup
 	writer.Go(func() { g.presence.run(wctx) })
+	writer.Go(func() { g.sweepLive(g.ctx) })
 
 	<-ctx.Done()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.CloseTimeout)
@@ -208,7 +223,9 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, p authz.Principa
 	if err != nil {
 		return nil // Accept has answered the request
 	}
-	ws.SetReadLimit(deviceproto.MaxMessage)
+	// Live frames are binary messages of up to a header and 1 MiB; text
+	// messages are still held to MaxMessage in the read loop.
+	ws.SetReadLimit(deviceproto.MaxFrameMessage)
 	now := g.cfg.Now()
 	c := &conn{id: id.New(), ws: ws, device: p, since: now, lastSeen: now}
 	if !g.attach(c) {
@@ -290,6 +307,7 @@ func (g *Gateway) detach(c *conn) {
 	}
 	g.mu.Unlock()
 	g.unsubscribe(c) // before asking: this node must not answer for c
+	g.liveEnded(c)
 	if current && !g.heldElsewhere(c) {
 		g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, Online: false, LastSeen: g.cfg.Now()})
 	}
@@ -307,8 +325,15 @@ func (g *Gateway) readLoop(c *conn) {
 			}
 			return
 		}
+		if typ == websocket.MessageBinary {
+			if !g.liveFrame(c, data) {
+				c.ws.Close(deviceproto.CloseProtocol, "a binary message is a live frame")
+				return
+			}
+			continue
+		}
 		var m deviceproto.Message
-		if typ != websocket.MessageText || json.Unmarshal(data, &m) != nil {
+		if len(data) > deviceproto.MaxMessage || json.Unmarshal(data, &m) != nil {
 			c.ws.Close(deviceproto.CloseProtocol, "messages are JSON objects in text frames")
 			return
 		}

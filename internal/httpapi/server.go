@@ -16,6 +16,7 @@ import (
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
 	"github.com/camvault/camvault/internal/websession"
@@ -29,6 +30,7 @@ type Server struct {
 	audit    *audit.Reader
 	guard    *media.Guard
 	gateway  *gateway.Gateway
+	live     *live.Service // for the live routes delivery adds
 	admit    *admission.Controller
 	metrics  *metrics.Metrics
 	log      *slog.Logger
@@ -43,6 +45,7 @@ type Deps struct {
 	Audit    *audit.Reader
 	Guard    *media.Guard // the only writer of media bytes
 	Gateway  *gateway.Gateway
+	Live     *live.Service // live view; its routes are added with browser delivery
 	Admit    *admission.Controller
 	Metrics  *metrics.Metrics
 	Log      *slog.Logger
@@ -51,7 +54,7 @@ type Deps struct {
 
 // New returns the API server.
 func New(d Deps) *Server {
-	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, log: d.Log, openAPI: d.OpenAPI}
+	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, live: d.Live, admit: d.Admit, metrics: d.Metrics, log: d.Log, openAPI: d.OpenAPI}
 }
 
 // authKind is the credential a route requires.

@@ -34,3 +34,13 @@ type Frame struct {
 	Keyframe bool          // an IDR access unit, with SPS and PPS before it
 	AU       []byte        // the access unit in Annex-B form; shared, never modified
 }
+
+// StreamState is what the camera's node answers a request for its stream:
+// the stream's epoch and the current group of pictures in the fast-start
+// cache, frames First to Last, when HasGOP.
+type StreamState struct {
+	Epoch  uint64 `json:"epoch"`
+	First  uint64 `json:"first,omitempty"`
+	Last   uint64 `json:"last,omitempty"`
+	HasGOP bool   `json:"has_gop,omitempty"`
+}

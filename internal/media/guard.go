@@ -62,7 +62,7 @@ var ErrBlocked = fmt.Errorf("media response blocked by the last-step check")
 // received what, and returns ErrBlocked.
 func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, p authz.Principal, grant authz.Grant, eventID string, kind Kind, resp Response) error {
 	l := resp.Blob.Label
-	if l.Home != grant.HomeID() || !grant.CanSeeDevice(l.Device) || l.Event != eventID || l.Kind != kind {
+	if !covers(grant, l.Home, l.Device) || l.Event != eventID || l.Kind != kind {
 		g.block(r.Context(), p, grant, eventID, l)
 		return ErrBlocked
 	}
@@ -89,15 +89,57 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, p authz.Principal,
 	return nil
 }
 
+// covers is the one comparison of a label with a grant, for stored media
+// and live segments alike: the grant is for the label's home and covers
+// its camera.
+func covers(grant authz.Grant, home, device string) bool {
+	return home != "" && home == grant.HomeID() && grant.CanSeeDevice(device)
+}
+
+// KindLive is the kind an incident names for a live segment.
+const KindLive Kind = "live"
+
+// SegmentLabel is the label of a live segment: the home and device of the
+// camera connection that produced it, and its stream epoch.
+type SegmentLabel struct {
+	Home   string
+	Device string
+	Epoch  uint64
+}
+
+// CheckSegment is Serve's check for a live segment, made before each one
+// is written to a viewer: the viewer's current grant (re-decided from the
+// store) must be for the label's home and cover its camera, and the
+// label must name the camera the viewer asked for. A mismatch counts,
+// records an incident naming who would have received what, and returns
+// ErrBlocked; the caller sends nothing and ends the session. The look
+// itself is audited once per session (live.view), not per segment.
+func (g *Guard) CheckSegment(ctx context.Context, p authz.Principal, grant authz.Grant, deviceID string, l SegmentLabel) error {
+	if covers(grant, l.Home, l.Device) && l.Device == deviceID {
+		return nil
+	}
+	g.record(ctx, p, grant, domain.Incident{RequestedHome: grant.HomeID(),
+		LabelHome: l.Home, LabelDevice: l.Device, LabelKind: string(KindLive),
+		Detail: fmt.Sprintf("live segment of epoch %d for camera %s does not match the viewer's grant or request", l.Epoch, deviceID)})
+	return ErrBlocked
+}
+
 func (g *Guard) block(ctx context.Context, p authz.Principal, grant authz.Grant, eventID string, l Label) {
-	g.blocked.Inc()
-	in := domain.Incident{
-		ID: id.New(), At: g.now().UTC(), Kind: domain.IncidentEgressBlocked,
-		RequesterKind: p.Kind, RequesterID: actorID(p),
+	g.record(ctx, p, grant, domain.Incident{
 		RequestedHome: grant.HomeID(), RequestedEvent: eventID,
 		LabelHome: l.Home, LabelDevice: l.Device, LabelEvent: l.Event, LabelKind: string(l.Kind),
 		Detail: "response label does not match the requester's grant or request",
-	}
+	})
+}
+
+// record counts a refusal, logs it, records the incident and audits it in
+// the requester's home.
+func (g *Guard) record(ctx context.Context, p authz.Principal, grant authz.Grant, in domain.Incident) {
+	g.blocked.Inc()
+	in.ID, in.At, in.Kind = id.New(), g.now().UTC(), domain.IncidentEgressBlocked
+	in.RequesterKind, in.RequesterID = p.Kind, actorID(p)
+	eventID := in.RequestedEvent
+	l := Label{Home: in.LabelHome, Device: in.LabelDevice, Event: in.LabelEvent, Kind: Kind(in.LabelKind)}
 	g.log.ErrorContext(ctx, "media response blocked at the last step",
 		"requester_kind", in.RequesterKind, "requester", in.RequesterID, "requested_home", in.RequestedHome,
 		"requested_event", in.RequestedEvent, "label_home", l.Home, "label_device", l.Device, "label_event", l.Event, "label_kind", l.Kind)

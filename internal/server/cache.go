@@ -18,6 +18,7 @@ import (
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/metrics"
 )
 
@@ -118,7 +119,7 @@ func (a *cacheAlarms) CacheMismatch(ctx context.Context, m cache.Mismatch) {
 		RequesterKind: m.RequesterKind, RequesterID: m.RequesterID,
 		Detail: fmt.Sprintf("cache entry %s refused (%s)", m.Key, m.Reason)}
 	// The package that owns the key's kind names the home and event asked for.
-	for _, label := range []func(cache.Mismatch, *domain.Incident) bool{authz.LabelMismatch, events.LabelMismatch} {
+	for _, label := range []func(cache.Mismatch, *domain.Incident) bool{authz.LabelMismatch, events.LabelMismatch, live.LabelMismatch} {
 		if label(m, &in) {
 			break
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
 	"github.com/camvault/camvault/internal/store"
@@ -44,6 +45,7 @@ type App struct {
 	identity *identity.Service
 	events   *events.Service
 	gateway  *gateway.Gateway
+	live     *live.Service
 	breaker  *breaker.Breaker
 	public   http.Handler
 	admin    http.Handler
@@ -99,12 +101,14 @@ type Options struct {
 	Admission admission.Config
 	Cache     CacheOptions
 	Breaker   breaker.Config
+	Live      live.Config
 }
 
 // DefaultOptions are the production settings.
 func DefaultOptions() Options {
 	return Options{Identity: identity.DefaultConfig(), Homes: homes.DefaultConfig(), Events: events.DefaultConfig(),
-		Gateway: gateway.DefaultConfig(), Admission: admission.DefaultConfig(), Breaker: breaker.DefaultConfig()}
+		Gateway: gateway.DefaultConfig(), Admission: admission.DefaultConfig(), Breaker: breaker.DefaultConfig(),
+		Live: live.DefaultConfig()}
 }
 
 // Open checks cfg, locks the data directory, loads the keys and opens the
@@ -193,11 +197,16 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		WithCache(c, a.breaker.Open)
 	auditReader := audit.NewReader(auditLog, decider, a.identity)
 	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
+	// Live view: the relay of the cameras streaming on this node takes
+	// their frames from the gateway; sessions decide from the store.
+	a.live = live.New(opts.Live, live.Deps{Store: st, Bus: b, Cache: c, Bypass: a.breaker.Open, Streams: a.gateway,
+		Decider: decider, Guard: guard, Audit: auditLog, Keys: kr, Log: log, Now: opts.Events.Now})
+	a.gateway.SetLiveSink(a.live)
 	apiHandler := httpapi.New(httpapi.Deps{
-		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
+		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Live: a.live, Admit: admit,
 		Metrics: a.metrics, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
-	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Log: log})
+	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Live: a.live, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -429,6 +438,7 @@ func (a *App) Background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.sweepSessions(ctx) })
 	wg.Go(func() { a.events.RunSweeper(ctx) })
 	wg.Go(func() { a.gateway.Run(ctx) })
+	wg.Go(func() { a.live.Run(ctx) })
 	wg.Go(func() { a.breaker.Run(ctx) })
 	if minAge := a.cfg.orphanMinAge(); minAge > 0 {
 		wg.Go(func() { a.events.RunOrphanSweeper(ctx, time.Hour, minAge) })

@@ -20,6 +20,7 @@ import (
 	"github.com/camvault/camvault/internal/deviceproto"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/identity"
 )
 
@@ -171,22 +172,37 @@ type Conn struct {
 	done chan websocket.StatusCode
 }
 
-// Connect opens cam's live connection to the gateway, authenticated by
-// its device token as the API authenticates it, and waits for the hello.
-func (e *Env) Connect(cam Camera) *Conn {
-	e.t.Helper()
+// DeviceURL is the base URL of an HTTP server that takes cameras'
+// connections (any path) to the Env's gateway, authenticated by their
+// device tokens as the API authenticates them: what a simulated camera
+// (internal/sim/camera) connects to.
+func (e *Env) DeviceURL() string {
+	if e.deviceURL == "" {
+		e.deviceURL = e.serveDevices(e.Gateway)
+	}
+	return e.deviceURL
+}
+
+func (e *Env) serveDevices(g *gateway.Gateway) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := e.Homes.AuthenticateDevice(r.Context(), strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
-		if err := e.Gateway.Serve(w, r, p); err != nil {
+		if err := g.Serve(w, r, p); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		}
 	}))
 	e.t.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
-	ws, _, err := websocket.Dial(e.Ctx(), "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{
+	return srv.URL
+}
+
+// Connect opens cam's live connection to the gateway, authenticated by
+// its device token as the API authenticates it, and waits for the hello.
+func (e *Env) Connect(cam Camera) *Conn {
+	e.t.Helper()
+	ws, _, err := websocket.Dial(e.Ctx(), "ws"+strings.TrimPrefix(e.DeviceURL(), "http"), &websocket.DialOptions{
 		Subprotocols: []string{deviceproto.Subprotocol}, HTTPHeader: http.Header{"Authorization": {"Bearer " + cam.Token}}})
 	if err != nil {
 		e.t.Fatalf("connect camera: %v", err)

@@ -27,12 +27,17 @@ import (
 	"github.com/camvault/camvault/internal/blob/disk"
 	"github.com/camvault/camvault/internal/bus/natsbus"
 	"github.com/camvault/camvault/internal/cache"
+	"github.com/camvault/camvault/internal/cache/faults"
 	"github.com/camvault/camvault/internal/cache/memory"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
+	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/live"
+	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
@@ -65,6 +70,9 @@ type Options struct {
 	Homes    homes.Config
 	Events   events.Config
 	Gateway  gateway.Config
+	Live     live.Config
+	// CacheFaults breaks the cache on purpose (internal/cache/faults).
+	CacheFaults faults.Spec
 }
 
 // Env is one test's parts and services.
@@ -94,21 +102,41 @@ type Env struct {
 	Gateway  *gateway.Gateway
 	Audit    *audit.Log
 	Reader   *audit.Reader
+	// Mismatches counts refused cache entries (each also an incident).
+	Mismatches atomic.Int64
+	// Guard is the last step; Blocked counts what it refused (the server
+	// tells the breaker of each).
+	Guard   *media.Guard
+	Blocked *Count
+	Live    *live.Service
 
-	seq atomic.Int64
+	opts      Options
+	deviceURL string
+	seq       atomic.Int64
 }
+
+// Count is a counter safe for concurrent use.
+type Count struct{ n atomic.Int64 }
+
+// Inc adds one.
+func (c *Count) Inc() { c.n.Add(1) }
+
+// Load is the count.
+func (c *Count) Load() int64 { return c.n.Load() }
 
 // New opens the parts and builds the services for t; everything is closed
 // when t ends. tune, if given, changes the configurations first.
 func New(t testing.TB, tune ...func(*Options)) *Env {
 	t.Helper()
 	e := &Env{t: t, Clock: NewClock(), Log: slog.New(slog.DiscardHandler)}
-	opts := Options{Identity: identity.DefaultConfig(), Homes: homes.DefaultConfig(), Events: events.DefaultConfig(), Gateway: gateway.DefaultConfig()}
+	opts := Options{Identity: identity.DefaultConfig(), Homes: homes.DefaultConfig(), Events: events.DefaultConfig(), Gateway: gateway.DefaultConfig(),
+		Live: live.DefaultConfig()}
 	opts.Identity.Argon2 = identity.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1} // these are not tests of hashing cost
 	opts.Identity.Now, opts.Homes.Now, opts.Events.Now, opts.Gateway.Now = e.Clock.Now, e.Clock.Now, e.Clock.Now, e.Clock.Now
 	for _, f := range tune {
 		f(&opts)
 	}
+	e.opts = opts
 	ctx := t.Context()
 	dir := t.TempDir()
 
@@ -130,7 +158,11 @@ func New(t testing.TB, tune ...func(*Options)) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Cache, err = cache.New(mem, e.Keys, cache.Options{Logger: e.Log}); err != nil {
+	var backend cache.Backend = mem
+	if opts.CacheFaults != (faults.Spec{}) {
+		backend = faults.Wrap(mem, opts.CacheFaults)
+	}
+	if e.Cache, err = cache.New(backend, e.Keys, cache.Options{Logger: e.Log, Reporter: cache.ReporterFunc(e.mismatch)}); err != nil {
 		t.Fatalf("cache: %v", err)
 	}
 	if e.Blobs, err = disk.Open(filepath.Join(dir, "blobs")); err != nil {
@@ -152,15 +184,79 @@ func New(t testing.TB, tune ...func(*Options)) *Env {
 	e.Audit = audit.New(e.Store, e.Keys.Derive("audit-chain"), e.Clock.Now)
 	e.Reader = audit.NewReader(e.Audit, e.Authz, e.Identity)
 	e.Events = events.New(e.Store, e.Blobs, e.CachedAuthz, e.Keys, e.Audit, e.Log, opts.Events).WithCache(e.Cache, nil)
+	e.Blocked = &Count{}
+	e.Guard = media.NewGuard(e.Audit, e.Store, e.Blocked, e.Log, e.Clock.Now)
+	e.Live = e.newLive(e.Bus, e.Cache, e.Gateway)
 
-	// The gateway listens to other nodes and writes presence until the
-	// test ends; the bus and store close after it.
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() { e.Gateway.Run(runCtx) })
-	t.Cleanup(func() { stop(); wg.Wait() })
+	// The gateway listens to other nodes and writes presence, and live
+	// view re-decides its sessions, until the test ends; the bus and store
+	// close after them.
+	e.run(e.Gateway, e.Live)
 	return e
 }
+
+// newLive builds the live service of a node, as the server does.
+func (e *Env) newLive(b live.Bus, c live.Cache, g *gateway.Gateway) *live.Service {
+	l := live.New(e.opts.Live, live.Deps{Store: e.Store, Bus: b, Cache: c, Streams: g, Decider: e.Authz, Guard: e.Guard,
+		Audit: e.Audit, Keys: e.Keys, Log: e.Log, Now: e.Clock.Now})
+	g.SetLiveSink(l)
+	return l
+}
+
+func (e *Env) run(g *gateway.Gateway, l *live.Service) {
+	runCtx, stop := context.WithCancel(context.WithoutCancel(e.t.Context()))
+	var wg sync.WaitGroup
+	wg.Go(func() { g.Run(runCtx) })
+	wg.Go(func() { l.Run(runCtx) })
+	e.t.Cleanup(func() { stop(); wg.Wait() })
+}
+
+// mismatch records a refused cache entry as the server does (an
+// incident), minus the metric and the breaker.
+func (e *Env) mismatch(ctx context.Context, m cache.Mismatch) {
+	e.Mismatches.Add(1)
+	in := domain.Incident{ID: id.New(), At: e.Clock.Now(), Kind: domain.IncidentCacheMismatch, RequesterKind: m.RequesterKind,
+		RequesterID: m.RequesterID, Detail: "cache entry " + m.Key.String() + " refused (" + m.Reason + ")"}
+	live.LabelMismatch(m, &in)
+	_ = e.Store.RecordIncident(context.WithoutCancel(ctx), in)
+}
+
+// Node is a second node of the Env: its own bus client of the same bus
+// server, its own cache, gateway and live service, on the Env's store.
+type Node struct {
+	Bus     *natsbus.Bus
+	Cache   *cache.Cache
+	Gateway *gateway.Gateway
+	Live    *live.Service
+	url     string
+}
+
+// NewNode opens another node sharing the Env's store, keys and bus.
+func (e *Env) NewNode() *Node {
+	e.t.Helper()
+	b, err := e.Bus.Connect(e.Ctx())
+	if err != nil {
+		e.t.Fatalf("second bus client: %v", err)
+	}
+	e.t.Cleanup(func() { b.Close() })
+	mem, err := memory.New(64 << 20)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c, err := cache.New(mem, e.Keys, cache.Options{Logger: e.Log})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	n := &Node{Bus: b, Cache: c}
+	n.Gateway = gateway.New(e.opts.Gateway, e.Store, admission.New(admission.DefaultConfig(), func(string) {}), e.Authz, b, e.Log)
+	n.Live = e.newLive(b, c, n.Gateway)
+	e.run(n.Gateway, n.Live)
+	n.url = e.serveDevices(n.Gateway)
+	return n
+}
+
+// DeviceURL is the node's base URL for cameras' connections.
+func (n *Node) DeviceURL() string { return n.url }
 
 // Ctx is the test's context.
 func (e *Env) Ctx() context.Context { return e.t.Context() }

@@ -29,6 +29,7 @@ import (
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/websession"
 )
 
@@ -49,6 +50,7 @@ type Deps struct {
 	Homes    *homes.Service
 	Events   *events.Service
 	Audit    *audit.Reader
+	Live     *live.Service // live view; its page is added with browser delivery
 	Log      *slog.Logger
 }
 
@@ -58,13 +60,14 @@ type App struct {
 	homes    *homes.Service
 	events   *events.Service
 	audit    *audit.Reader
+	live     *live.Service
 	log      *slog.Logger
 	pages    map[string]*template.Template
 }
 
 // New returns the web app, with its templates parsed.
 func New(d Deps) (*App, error) {
-	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, log: d.Log, pages: map[string]*template.Template{}}
+	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, live: d.Live, log: d.Log, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)

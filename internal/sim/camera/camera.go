@@ -39,7 +39,8 @@ type Stats struct {
 	// LastDisconnect is when the last connection ended (Unix nanoseconds,
 	// 0 if none has): a storm tells by it which cameras a killed node held.
 	LastDisconnect atomic.Int64
-	Online         atomic.Bool // the connection is open
+	Online         atomic.Bool  // the connection is open
+	LiveFrames     atomic.Int64 // live frames sent
 }
 
 // StatsSnapshot is a copy of Stats' values.
@@ -112,8 +113,9 @@ type Camera struct {
 	server        int // index in the fleet's servers of the one this camera uses
 	uploadAttempt int // failed upload attempts in a row
 	retryAt       time.Time
-	tl            timeline // when each frame of its video shows
-	stream        *Stream  // nil until the stream is first asked for
+	tl            timeline    // when each frame of its video shows
+	stream        *Stream     // nil until the stream is first asked for
+	live          *liveStream // the live stream being sent; nil when none
 }
 
 // Add adds a camera named name (shown on its frames) with its

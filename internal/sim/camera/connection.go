@@ -126,6 +126,10 @@ func (c *Camera) attach(conn *websocket.Conn) (uint64, bool) {
 func (c *Camera) detach(gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.live != nil && c.live.gen == gen {
+		c.live.cancel() // the stream ends with its connection
+		c.live = nil
+	}
 	if c.connGen == gen && c.conn != nil {
 		c.conn = nil
 		c.stats.Online.Store(false)
@@ -170,6 +174,10 @@ func (c *Camera) readLoop(ctx context.Context, conn *websocket.Conn, gen uint64)
 			c.onHello(m, gen)
 		case deviceproto.TypeCommand:
 			c.onCommand(ctx, m, gen)
+		case deviceproto.TypeLiveStart:
+			c.onLiveStart(ctx, m, gen)
+		case deviceproto.TypeLiveStop:
+			c.onLiveStop(m)
 		default:
 			c.f.log.Debug("ignoring unknown message", c.logAttrs("type", m.Type)...)
 		}

@@ -1,0 +1,480 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/audit"
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/bus"
+	"github.com/camvault/camvault/internal/cache"
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/media"
+)
+
+// Errors a Session ends with.
+var (
+	// ErrRevoked: the viewer lost access to the camera (removed, limited
+	// to other cameras, logged out, the camera unpaired ...).
+	ErrRevoked = errors.New("live: the viewer may no longer see this camera")
+	// ErrEnded: the stream ended (the camera stopped or went offline, the
+	// session was closed, the server is shutting down, or the last step
+	// refused a frame: then the error also wraps media.ErrBlocked).
+	ErrEnded = errors.New("live: the stream ended")
+)
+
+// Audit actions of live view.
+const (
+	AuditView = "live.view"
+	AuditEnd  = "live.end"
+)
+
+// Config tunes the service.
+type Config struct {
+	// Per node: past them Watch answers too_many (429).
+	MaxViewersPerCamera int // default 32
+	MaxSessionsPerHome  int // default 16
+	// Recheck is how often every session is re-decided against the
+	// store's grant version, whatever the bus does.
+	Recheck time.Duration // default 250 ms
+	// Renew is how often a node with viewers renews its interest in a
+	// camera's stream with the camera's node.
+	Renew time.Duration // default 1 s
+	// A viewer's queue: past either bound it drops to the next keyframe.
+	QueueFrames int // default 64 (4 s at 15 frames a second)
+	QueueBytes  int // default 4 MiB
+	// The current group of pictures kept per camera (relay, hub): past
+	// either bound it is dropped until the next keyframe.
+	GOPFrames int // default 64
+	GOPBytes  int // default 4 MiB
+}
+
+// DefaultConfig is the production configuration.
+func DefaultConfig() Config {
+	return Config{MaxViewersPerCamera: 32, MaxSessionsPerHome: 16, Recheck: 250 * time.Millisecond, Renew: time.Second,
+		QueueFrames: 64, QueueBytes: 4 << 20, GOPFrames: 64, GOPBytes: 4 << 20}
+}
+
+func (c *Config) setDefaults() {
+	d := DefaultConfig()
+	for _, f := range []struct{ v, d *int }{{&c.MaxViewersPerCamera, &d.MaxViewersPerCamera}, {&c.MaxSessionsPerHome, &d.MaxSessionsPerHome},
+		{&c.QueueFrames, &d.QueueFrames}, {&c.QueueBytes, &d.QueueBytes}, {&c.GOPFrames, &d.GOPFrames}, {&c.GOPBytes, &d.GOPBytes}} {
+		if *f.v <= 0 {
+			*f.v = *f.d
+		}
+	}
+	if c.Recheck <= 0 {
+		c.Recheck = d.Recheck
+	}
+	if c.Renew <= 0 {
+		c.Renew = d.Renew
+	}
+}
+
+// Store is what the service reads: a home's data key, grant versions and
+// whether a person's session still exists.
+type Store interface {
+	HomeByID(ctx context.Context, id string) (domain.Home, error)
+	GrantVersion(ctx context.Context, homeID, accountID string) (int64, error)
+	ListSessions(ctx context.Context, accountID string) ([]domain.Session, error)
+}
+
+// Bus is what the service needs of the bus: frames travel on a subject
+// per camera, and grant notices come from authz.
+type Bus interface {
+	Publish(ctx context.Context, s bus.Subject, data []byte) error
+	Subscribe(ctx context.Context, s bus.Subject, h bus.Handler) (bus.Subscription, error)
+}
+
+// Cache is the fast-start cache; *cache.Cache is one.
+type Cache interface {
+	Get(ctx context.Context, key cache.Key, tenant string) (value []byte, version uint64, hit bool, err error)
+	Put(ctx context.Context, key cache.Key, tenant string, version uint64, value []byte) error
+	Delete(ctx context.Context, key cache.Key, tenant string) error
+}
+
+// Streams asks the camera's node for a camera's stream (start, or renew
+// interest); *gateway.Gateway is one.
+type Streams interface {
+	WantLive(ctx context.Context, dev domain.Device) (StreamState, error)
+}
+
+// Guard is the last step; *media.Guard is one.
+type Guard interface {
+	CheckSegment(ctx context.Context, p authz.Principal, grant authz.Grant, deviceID string, l media.SegmentLabel) error
+}
+
+// Auditor records looks; *audit.Log is one.
+type Auditor interface {
+	Record(ctx context.Context, homeID string, e audit.Entry) error
+}
+
+// Keys unwraps homes' data keys; *keys.Keyring is one.
+type Keys interface {
+	UnwrapDataKey(wrapped []byte, homeID string) (keys.DataKey, error)
+}
+
+// Deps are the parts the service uses.
+type Deps struct {
+	Store Store
+	Bus   Bus
+	Cache Cache // nil: no fast start; a new viewer waits for the next keyframe
+	// Bypass reports whether the breaker is open: the fast-start cache
+	// is then not used, as every cache is not.
+	Bypass  func() bool
+	Streams Streams
+	Decider *authz.Decider // decides from the store alone
+	Guard   Guard
+	Audit   Auditor
+	Keys    Keys
+	Log     *slog.Logger
+	Now     func() time.Time // for session start times and durations
+}
+
+// Service is live view on this node: the relays of the cameras streaming
+// here, the hubs of the cameras watched here, and their sessions.
+type Service struct {
+	cfg Config
+	d   Deps
+
+	// ctx is the service's own; Run cancels it when it ends. wg counts the
+	// goroutines it owns (hubs' renewers); Add only under mu while !closed.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	kick   chan struct{} // a grant notice arrived: re-decide now
+
+	mu       sync.Mutex
+	closed   bool
+	relays   map[string]*relay // by device: cameras streaming on this node
+	hubs     map[string]*hub   // by device: cameras watched on this node
+	sessions map[*Session]struct{}
+	perHome  map[string]int
+}
+
+// New returns the service. Run must run for sessions to be re-decided.
+func New(cfg Config, d Deps) *Service {
+	cfg.setDefaults()
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	s := &Service{cfg: cfg, d: d, kick: make(chan struct{}, 1), relays: map[string]*relay{}, hubs: map[string]*hub{},
+		sessions: map[*Session]struct{}{}, perHome: map[string]int{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s
+}
+
+// Run re-decides every session on each grant notice and at least every
+// Config.Recheck, until ctx ends; then it ends every session (ErrEnded),
+// stops the hubs and waits for everything the service started.
+func (s *Service) Run(ctx context.Context) {
+	sub, err := authz.ListenGrantNotices(ctx, s.d.Bus, func(context.Context, authz.GrantNotice) {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		s.d.Log.Error("live: grant notices will not be heard; sessions are re-decided on the timer alone", "err", err)
+	}
+	t := time.NewTicker(s.cfg.Recheck)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+			continue
+		case <-t.C:
+		case <-s.kick:
+		}
+		s.recheck(ctx)
+	}
+	t.Stop()
+	if sub != nil {
+		if err := sub.Unsubscribe(); err != nil {
+			s.d.Log.Warn("live: unsubscribe from grant notices", "err", err)
+		}
+	}
+	s.mu.Lock()
+	s.closed = true
+	sessions := make([]*Session, 0, len(s.sessions))
+	for ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range sessions {
+		ss.end(fmt.Errorf("%w: the server is shutting down", ErrEnded))
+	}
+	s.cancel()
+	s.wg.Wait()
+}
+
+// Watch starts a live session of p on a camera: authorized like viewing
+// the camera (someone who may not see it gets the same not-found as for a
+// missing one), camera_offline (409) when the camera is connected to no
+// node, too_many (429) past the limits. The session's frames start with
+// a keyframe. It is recorded (live.view) before it starts. Close it.
+func (s *Service) Watch(ctx context.Context, p authz.Principal, deviceID string) (*Session, error) {
+	dev, _, err := s.d.Decider.Device(ctx, p, deviceID, authz.ViewHome)
+	if err != nil {
+		return nil, err
+	}
+	// The version is read before the decision the session starts with: a
+	// change committed after it moves it, and the session is re-decided.
+	version, err := s.d.Store.GrantVersion(ctx, dev.HomeID, p.AccountID)
+	if err != nil {
+		return nil, fmt.Errorf("live: read grant version: %w", err)
+	}
+	dev, grant, err := s.d.Decider.Device(ctx, p, deviceID, authz.ViewHome)
+	if err != nil {
+		return nil, err
+	}
+	state, err := s.d.Streams.WantLive(ctx, dev)
+	if err != nil {
+		return nil, err
+	}
+	ss := &Session{s: s, p: p, dev: dev, grant: grant, version: version, since: s.d.Now(), notify: make(chan struct{}, 1)}
+	h, created, err := s.admit(ss)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		// A fast-start entry that does not open is reported as asked for
+		// by this viewer.
+		err = h.start(cache.WithRequester(ctx, p.Kind, p.AccountID), state)
+		close(h.ready)
+	} else {
+		select {
+		case <-h.ready:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err == nil && h.failed != nil {
+		err = h.failed
+	}
+	if err == nil {
+		err = s.d.Audit.Record(ctx, dev.HomeID, audit.Entry{ActorKind: p.Kind, ActorID: p.AccountID, Action: AuditView,
+			DeviceID: dev.ID, Result: audit.ResultOK})
+	}
+	if err != nil {
+		ss.end(fmt.Errorf("%w: %w", ErrEnded, err))
+		s.leave(ss, false)
+		return nil, err
+	}
+	h.join(ss)
+	return ss, nil
+}
+
+// admit counts ss against the limits and finds or makes its hub.
+func (s *Service) admit(ss *Session) (*hub, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, false, apperr.New(apperr.Unavailable, "the server is shutting down")
+	}
+	h := s.hubs[ss.dev.ID]
+	if h != nil && h.isEnded() {
+		h = nil // its stream ended; its sessions end, and a new stream gets a new hub
+	}
+	if h != nil && len(h.members) >= s.cfg.MaxViewersPerCamera {
+		return nil, false, apperr.New(apperr.TooMany, "this camera already has %d live viewers, the most it allows", s.cfg.MaxViewersPerCamera)
+	}
+	if s.perHome[ss.dev.HomeID] >= s.cfg.MaxSessionsPerHome {
+		return nil, false, apperr.New(apperr.TooMany, "this home already has %d live sessions, the most it allows", s.cfg.MaxSessionsPerHome)
+	}
+	created := h == nil
+	if created {
+		h = newHub(s, ss.dev)
+		s.hubs[ss.dev.ID] = h
+		s.wg.Add(1) // the hub's renewer, started by start (or released by it on failure)
+	}
+	h.members[ss] = struct{}{}
+	ss.h = h
+	s.sessions[ss] = struct{}{}
+	s.perHome[ss.dev.HomeID]++
+	return h, created, nil
+}
+
+// leave forgets ss; the last viewer of a hub stops it. audited tells
+// whether the session's start was recorded (then so is its end).
+func (s *Service) leave(ss *Session, audited bool) {
+	s.mu.Lock()
+	if _, ok := s.sessions[ss]; !ok {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.sessions, ss)
+	if s.perHome[ss.dev.HomeID]--; s.perHome[ss.dev.HomeID] <= 0 {
+		delete(s.perHome, ss.dev.HomeID)
+	}
+	h := ss.h
+	delete(h.members, ss)
+	last := len(h.members) == 0
+	if last && s.hubs[ss.dev.ID] == h {
+		delete(s.hubs, ss.dev.ID)
+	}
+	s.mu.Unlock()
+	h.part(ss)
+	if last {
+		h.stop()
+	}
+	if audited {
+		result := audit.ResultOK
+		switch err := ss.Err(); {
+		case errors.Is(err, media.ErrBlocked):
+			result = audit.ResultBlocked
+		case errors.Is(err, ErrRevoked):
+			result = "revoked"
+		}
+		// The session is over whatever the caller's context says; the
+		// duration is the time between this entry and live.view.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
+		defer cancel()
+		if err := s.d.Audit.Record(ctx, ss.dev.HomeID, audit.Entry{ActorKind: ss.p.Kind, ActorID: ss.p.AccountID,
+			Action: AuditEnd, DeviceID: ss.dev.ID, Result: result}); err != nil {
+			s.d.Log.Error("live: recording the end of a session", "device", ss.dev.ID, "duration", s.d.Now().Sub(ss.since), "err", err)
+		}
+	}
+}
+
+// Watcher is someone watching a camera live now.
+type Watcher struct {
+	AccountID string
+	Since     time.Time
+}
+
+// Watchers lists who is watching a camera live through this node,
+// authorized like viewing the camera.
+func (s *Service) Watchers(ctx context.Context, p authz.Principal, deviceID string) ([]Watcher, error) {
+	if _, _, err := s.d.Decider.Device(ctx, p, deviceID, authz.ViewHome); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Watcher
+	if h := s.hubs[deviceID]; h != nil {
+		for ss := range h.members {
+			out = append(out, Watcher{AccountID: ss.p.AccountID, Since: ss.since})
+		}
+	}
+	return out, nil
+}
+
+// recheck re-decides the sessions whose grant version moved.
+func (s *Service) recheck(ctx context.Context) {
+	s.mu.Lock()
+	sessions := make([]*Session, 0, len(s.sessions))
+	for ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	type pair struct{ home, account string }
+	versions := map[pair]int64{}
+	for _, ss := range sessions {
+		if ss.Err() != nil {
+			continue
+		}
+		k := pair{ss.dev.HomeID, ss.p.AccountID}
+		v, ok := versions[k]
+		if !ok {
+			var err error
+			if v, err = s.d.Store.GrantVersion(ctx, k.home, k.account); err != nil {
+				ss.storeFailed(err)
+				continue
+			}
+			versions[k] = v
+		}
+		if v != ss.currentVersion() {
+			s.redecide(ctx, ss, v)
+		}
+	}
+}
+
+// redecide decides ss again from the store at version v (read before).
+func (s *Service) redecide(ctx context.Context, ss *Session, v int64) {
+	dev, grant, err := s.d.Decider.Device(ctx, ss.p, ss.dev.ID, authz.ViewHome)
+	switch code := apperr.CodeOf(err); {
+	case err == nil && dev.HomeID != ss.dev.HomeID:
+		ss.end(fmt.Errorf("%w: the camera moved to another home", ErrRevoked))
+		return
+	case err != nil && (code == apperr.NotFound || code == apperr.Forbidden):
+		ss.end(fmt.Errorf("%w: %w", ErrRevoked, err))
+		return
+	case err != nil:
+		ss.storeFailed(err)
+		return
+	}
+	if ss.p.SessionID != "" {
+		alive, err := s.sessionAlive(ctx, ss.p)
+		if err != nil {
+			ss.storeFailed(err)
+			return
+		}
+		if !alive {
+			ss.end(fmt.Errorf("%w: the viewer logged out", ErrRevoked))
+			return
+		}
+	}
+	ss.regrant(grant, v)
+}
+
+// sessionAlive reports whether p's login session still exists and has not
+// expired: logging out moves the account's grant version, so this is read
+// only when the version moved.
+func (s *Service) sessionAlive(ctx context.Context, p authz.Principal) (bool, error) {
+	list, err := s.d.Store.ListSessions(ctx, p.AccountID)
+	if err != nil {
+		return false, fmt.Errorf("live: read sessions: %w", err)
+	}
+	now := time.Now()
+	for _, se := range list {
+		if se.ID == p.SessionID {
+			return se.ExpiresAt.IsZero() || now.Before(se.ExpiresAt), nil
+		}
+	}
+	return false, nil
+}
+
+// dataKey returns a home's data key, read from the store.
+func (s *Service) dataKey(ctx context.Context, homeID string) (keys.DataKey, error) {
+	h, err := s.d.Store.HomeByID(ctx, homeID)
+	if err != nil {
+		return keys.DataKey{}, fmt.Errorf("live: read home %s: %w", homeID, err)
+	}
+	dk, err := s.d.Keys.UnwrapDataKey(h.WrappedDataKey, h.ID)
+	if err != nil {
+		return keys.DataKey{}, fmt.Errorf("live: unwrap data key of home %s: %w", h.ID, err)
+	}
+	return dk, nil
+}
+
+// cache is the fast-start cache, nil while there is none or the breaker
+// is open.
+func (s *Service) cache() Cache {
+	if s.d.Cache == nil || (s.d.Bypass != nil && s.d.Bypass()) {
+		return nil
+	}
+	return s.d.Cache
+}
+
+func liveSubject(deviceID string) (bus.Subject, error) { return bus.NewSubject("live", deviceID) }
+
+// LabelMismatch fills in, for an incident about a refused cache entry, the
+// home a fast-start frame was asked for. It reports whether the key was
+// one of this package's.
+func LabelMismatch(m cache.Mismatch, in *domain.Incident) bool {
+	if m.Key.Kind() != KindLiveFrame {
+		return false
+	}
+	in.RequestedHome = m.Tenant
+	return true
+}
