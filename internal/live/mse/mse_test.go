@@ -99,7 +99,7 @@ func TestStream(t *testing.T) {
 		t.Fatal("init segment's parameter sets or timescale are not the stream's")
 	}
 
-	var next uint64 // expected base time
+	var next uint64             // expected base time
 	for i := range frames - 1 { // the last frame waits for a successor that never comes
 		var parts fmp4.Parts
 		if err := parts.Unmarshal(read(t, ws)); err != nil {
