@@ -31,6 +31,7 @@ type Server struct {
 	gateway  *gateway.Gateway
 	admit    *admission.Controller
 	metrics  *metrics.Metrics
+	live     Live
 	log      *slog.Logger
 	openAPI  []byte
 }
@@ -45,13 +46,14 @@ type Deps struct {
 	Gateway  *gateway.Gateway
 	Admit    *admission.Controller
 	Metrics  *metrics.Metrics
+	Live     Live // live view; the zero value answers 404
 	Log      *slog.Logger
 	OpenAPI  []byte // the API description, served at /api/v1/openapi.json
 }
 
 // New returns the API server.
 func New(d Deps) *Server {
-	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, log: d.Log, openAPI: d.OpenAPI}
+	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, live: d.Live, log: d.Log, openAPI: d.OpenAPI}
 }
 
 // authKind is the credential a route requires.
@@ -103,6 +105,9 @@ func Routes() []Route {
 		{"POST", "/api/v1/device/events", device, (*Server).uploadEvent},
 		{"GET", "/api/v1/device/connect", device, (*Server).deviceConnect},
 		{"POST", "/api/v1/devices/{device}/commands", person, (*Server).deviceCommand},
+		{"POST", "/api/v1/devices/{device}/live/whep", person, (*Server).whepOffer},
+		{"DELETE", "/api/v1/devices/{device}/live/whep/{session}", person, (*Server).whepDelete},
+		{"GET", "/api/v1/devices/{device}/live/mse", person, (*Server).liveMSE},
 
 		{"GET", "/api/v1/events", person, (*Server).listEvents},
 		{"GET", "/api/v1/events/{event}", person, (*Server).getEvent},
