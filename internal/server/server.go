@@ -27,6 +27,7 @@ import (
 	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
 	"github.com/camvault/camvault/internal/store"
@@ -99,6 +100,18 @@ type Options struct {
 	Admission admission.Config
 	Cache     CacheOptions
 	Breaker   breaker.Config
+	Live      LiveOptions
+}
+
+// LiveOptions are live view's delivery to browsers (WebRTC and the
+// WebSocket stream). Until the live service is wired in, Watch is nil and
+// the live routes answer 404; tests fill it with a stand-in.
+type LiveOptions struct {
+	Watch      func(ctx context.Context, p authz.Principal, deviceID string) (httpapi.LiveSource, error)
+	Watchers   func(ctx context.Context, p authz.Principal, deviceID string) ([]web.Watcher, error)
+	AccessLost func(error) bool // the viewer lost access (live.ErrRevoked)
+	Ended      func(error) bool // the stream ended (live.ErrEnded)
+	WHEP       whep.Config      // its UDP address above all
 }
 
 // DefaultOptions are the production settings.
@@ -193,11 +206,21 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		WithCache(c, a.breaker.Open)
 	auditReader := audit.NewReader(auditLog, decider, a.identity)
 	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
+	liveAPI := httpapi.Live{Watch: opts.Live.Watch, AccessLost: opts.Live.AccessLost, Ended: opts.Live.Ended}
+	if opts.Live.Watch != nil {
+		wcfg := opts.Live.WHEP
+		wcfg.AccessLost, wcfg.Ended, wcfg.Log = opts.Live.AccessLost, opts.Live.Ended, log
+		if liveAPI.WHEP, err = whep.New(wcfg); err != nil {
+			return nil, err
+		}
+		a.onClose("WebRTC live sessions", liveAPI.WHEP.Close)
+	}
 	apiHandler := httpapi.New(httpapi.Deps{
 		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
-		Metrics: a.metrics, Log: log, OpenAPI: api.OpenAPI(),
+		Metrics: a.metrics, Live: liveAPI, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
-	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Log: log})
+	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
+		Live: web.Live{Watchers: opts.Live.Watchers}, Log: log})
 	if err != nil {
 		return nil, err
 	}

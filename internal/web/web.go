@@ -49,6 +49,7 @@ type Deps struct {
 	Homes    *homes.Service
 	Events   *events.Service
 	Audit    *audit.Reader
+	Live     Live
 	Log      *slog.Logger
 }
 
@@ -58,13 +59,14 @@ type App struct {
 	homes    *homes.Service
 	events   *events.Service
 	audit    *audit.Reader
+	live     Live
 	log      *slog.Logger
 	pages    map[string]*template.Template
 }
 
 // New returns the web app, with its templates parsed.
 func New(d Deps) (*App, error) {
-	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, log: d.Log, pages: map[string]*template.Template{}}
+	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, live: d.Live, log: d.Log, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
@@ -119,6 +121,7 @@ func (a *App) handler(notHTML http.Handler) http.Handler {
 	mux.HandleFunc("GET /events", a.person(a.timeline))
 	mux.HandleFunc("GET /events/{event}", a.person(a.eventPage))
 	mux.HandleFunc("GET /cameras", a.person(a.camerasPage))
+	mux.HandleFunc("GET /cameras/{device}/live", a.person(a.livePage))
 	mux.HandleFunc("POST /homes", a.person(a.createHome))
 	mux.HandleFunc("POST /homes/{home}/pairing-codes", a.person(a.pairingCode))
 	mux.HandleFunc("POST /cameras/{device}/rename", a.person(a.renameCamera))
