@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/camvault/camvault/internal/authz"
@@ -133,6 +135,18 @@ func TestBrowserLive(t *testing.T) {
 	alice.plays(t, "mse")
 	fake.revokeAll()
 	alice.endsWith(t, "You no longer have access to this camera.")
+
+	// With WebRTC unable to connect, the page falls back by itself.
+	alice.do("break WebRTC", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `RTCPeerConnection.prototype.setRemoteDescription = () => Promise.reject(new Error("blocked by the test"));`})
+		return err
+	}))
+	alice.open(livePath, "#live-video")
+	alice.plays(t, "mse")
+	if e := alice.attr("#live", "data-webrtc-error"); e == "" {
+		t.Error("fell back to the WebSocket without trying WebRTC")
+	}
 }
 
 // plays waits for the live page to play over transport, then checks that
