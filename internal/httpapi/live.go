@@ -13,6 +13,7 @@ import (
 	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/live/mse"
 	"github.com/camvault/camvault/internal/live/whep"
+	"github.com/camvault/camvault/internal/websession"
 )
 
 // LiveSource is one viewer's live session: live.Session is one.
@@ -113,6 +114,12 @@ func (s *Server) liveMSE(w http.ResponseWriter, r *http.Request) error {
 	}
 	if s.live.Watch == nil {
 		return apperr.NotFoundf("device")
+	}
+	// A WebSocket is a GET, which the CSRF rules let through; a page of
+	// another site must not open a session (and its audit record) with
+	// the viewer's cookie, so the Origin is checked before Watch.
+	if !websession.SameOrigin(r) {
+		return apperr.New(apperr.Forbidden, "a live stream must be opened from a page of this server")
 	}
 	src, err := s.live.Watch(r.Context(), principal(r.Context()), deviceID)
 	if err != nil {

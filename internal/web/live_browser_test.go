@@ -17,9 +17,9 @@ import (
 
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/httpapi"
-	"github.com/camvault/camvault/internal/live/livetest"
 	"github.com/camvault/camvault/internal/server"
 	"github.com/camvault/camvault/internal/sim/camera"
+	"github.com/camvault/camvault/internal/sim/livefeed"
 	"github.com/camvault/camvault/internal/web"
 )
 
@@ -33,7 +33,7 @@ type fakeLive struct {
 }
 
 type session struct {
-	*livetest.Source
+	*livefeed.Source
 	f       *fakeLive
 	account string
 	since   time.Time
@@ -47,7 +47,7 @@ func (s *session) Close() {
 }
 
 func (f *fakeLive) watch(_ context.Context, p authz.Principal, deviceID string) (httpapi.LiveSource, error) {
-	src, err := livetest.New(camera.Video360p, []byte("browser test watermark key"), "home", deviceID)
+	src, err := livefeed.New(camera.Video360p, []byte("browser test watermark key"), "home", deviceID)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func TestBrowserLive(t *testing.T) {
 	opts.Live = server.LiveOptions{
 		Watch: fake.watch, Watchers: fake.watchers,
 		AccessLost: func(err error) bool { return errors.Is(err, errRevoked) },
-		Ended:      func(err error) bool { return errors.Is(err, livetest.ErrEnded) },
+		Ended:      func(err error) bool { return errors.Is(err, livefeed.ErrEnded) },
 	}
 	opts.Live.WHEP.UDPAddr = "127.0.0.1:0"
 	srv := startServerWith(t, opts)

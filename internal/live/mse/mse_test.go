@@ -14,10 +14,10 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/camvault/camvault/internal/live"
-	"github.com/camvault/camvault/internal/live/livetest"
 	"github.com/camvault/camvault/internal/live/mse"
 	"github.com/camvault/camvault/internal/media/h264"
 	"github.com/camvault/camvault/internal/sim/camera"
+	"github.com/camvault/camvault/internal/sim/livefeed"
 )
 
 var (
@@ -30,9 +30,9 @@ const (
 	testDevice = "01DEVICEDEVICEDEVICEDEVICE"
 )
 
-func newSource(t *testing.T, frames uint64) *livetest.Source {
+func newSource(t *testing.T, frames uint64) *livefeed.Source {
 	t.Helper()
-	src, err := livetest.New(camera.Video360p, testKey, testHome, testDevice)
+	src, err := livefeed.New(camera.Video360p, testKey, testHome, testDevice)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func serve(t *testing.T, src mse.Source) *websocket.Conn {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = mse.Serve(r.Context(), w, r, src, mse.Options{
 			AccessLost: func(err error) bool { return errors.Is(err, errRevoked) },
-			Ended:      func(err error) bool { return errors.Is(err, livetest.ErrEnded) },
+			Ended:      func(err error) bool { return errors.Is(err, livefeed.ErrEnded) },
 		})
 	}))
 	t.Cleanup(srv.Close)

@@ -8,10 +8,10 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/camvault/camvault/internal/live/livetest"
 	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media/h264"
 	"github.com/camvault/camvault/internal/sim/camera"
+	"github.com/camvault/camvault/internal/sim/livefeed"
 )
 
 var testKey = []byte("whep test watermark key 32 bytes")
@@ -36,9 +36,9 @@ func newServer(t *testing.T, cfg whep.Config) *whep.Server {
 	return s
 }
 
-func newSource(t *testing.T) *livetest.Source {
+func newSource(t *testing.T) *livefeed.Source {
 	t.Helper()
-	src, err := livetest.New(camera.Video360p, testKey, testHome, testDevice)
+	src, err := livefeed.New(camera.Video360p, testKey, testHome, testDevice)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
-// Package livetest is a live stream for tests of live delivery: a
+// Package livefeed is a live stream for tests of live delivery: a
 // simulated camera's watermarked frames, paced as the camera sends them,
 // as the Source the delivery packages take.
-package livetest
+package livefeed
 
 import (
 	"context"
@@ -16,10 +16,10 @@ import (
 )
 
 // ErrEnded is what Next returns after the source's last frame.
-var ErrEnded = errors.New("livetest: stream ended")
+var ErrEnded = errors.New("livefeed: stream ended")
 
 // ErrClosed is what Next returns once the source is closed.
-var ErrClosed = errors.New("livetest: source closed")
+var ErrClosed = errors.New("livefeed: source closed")
 
 // Source plays frames 0, 1, 2 ... of a fixture video as device of home
 // would send them, each when due (15 a second from the first Next), then
@@ -85,7 +85,7 @@ func (s *Source) Next(ctx context.Context) (live.Frame, error) {
 	}
 	fs, err := s.Video.Frames(s.Key, s.Device, s.Home, n, n)
 	if err != nil {
-		return live.Frame{}, fmt.Errorf("livetest: frame %d: %w", n, err)
+		return live.Frame{}, fmt.Errorf("livefeed: frame %d: %w", n, err)
 	}
 	s.mu.Lock()
 	s.next++
