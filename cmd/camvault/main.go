@@ -76,6 +76,7 @@ type serveCmd struct {
 	Addr             string `help:"Public listener, HOST:PORT. Off loopback it needs TLS." default:"127.0.0.1:8080" env:"CAMVAULT_ADDR"`
 	AdminAddr        string `help:"Admin listener for /healthz, /readyz and /metrics, HOST:PORT." default:"127.0.0.1:8081" env:"CAMVAULT_ADMIN_ADDR"`
 	AdminAllowRemote bool   `help:"Allow a non-loopback --admin-addr." env:"CAMVAULT_ADMIN_ALLOW_REMOTE"`
+	WebRTCAddr       string `name:"webrtc-addr" help:"UDP HOST:PORT that every WebRTC live session's media shares (default: the host of --addr, any free port; open it in the firewall)." env:"CAMVAULT_WEBRTC_ADDR"`
 	KeyFile          string `help:"Master key file (default: DATA/master.key, created on first start). CAMVAULT_MASTER_KEY, if set, is used instead." env:"CAMVAULT_KEY_FILE"`
 	TLSCert          string `name:"tls-cert" help:"TLS certificate file (PEM)." env:"CAMVAULT_TLS_CERT"`
 	TLSKey           string `name:"tls-key" help:"TLS private key file (PEM)." env:"CAMVAULT_TLS_KEY"`
@@ -99,6 +100,7 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 		Addr:             c.Addr,
 		AdminAddr:        c.AdminAddr,
 		AdminAllowRemote: c.AdminAllowRemote,
+		WebRTCAddr:       c.WebRTCAddr,
 		KeyFile:          c.KeyFile,
 		// The master key is read from the environment only: a flag would
 		// show it to anyone who can list processes.

@@ -16,7 +16,6 @@ import (
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/identity"
-	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
 	"github.com/camvault/camvault/internal/websession"
@@ -30,9 +29,9 @@ type Server struct {
 	audit    *audit.Reader
 	guard    *media.Guard
 	gateway  *gateway.Gateway
-	live     *live.Service // for the live routes delivery adds
 	admit    *admission.Controller
 	metrics  *metrics.Metrics
+	live     Live
 	log      *slog.Logger
 	openAPI  []byte
 }
@@ -45,16 +44,16 @@ type Deps struct {
 	Audit    *audit.Reader
 	Guard    *media.Guard // the only writer of media bytes
 	Gateway  *gateway.Gateway
-	Live     *live.Service // live view; its routes are added with browser delivery
 	Admit    *admission.Controller
 	Metrics  *metrics.Metrics
+	Live     Live // live view; the zero value answers 404
 	Log      *slog.Logger
 	OpenAPI  []byte // the API description, served at /api/v1/openapi.json
 }
 
 // New returns the API server.
 func New(d Deps) *Server {
-	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, live: d.Live, admit: d.Admit, metrics: d.Metrics, log: d.Log, openAPI: d.OpenAPI}
+	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, live: d.Live, log: d.Log, openAPI: d.OpenAPI}
 }
 
 // authKind is the credential a route requires.
@@ -106,6 +105,9 @@ func Routes() []Route {
 		{"POST", "/api/v1/device/events", device, (*Server).uploadEvent},
 		{"GET", "/api/v1/device/connect", device, (*Server).deviceConnect},
 		{"POST", "/api/v1/devices/{device}/commands", person, (*Server).deviceCommand},
+		{"POST", "/api/v1/devices/{device}/live/whep", person, (*Server).whepOffer},
+		{"DELETE", "/api/v1/devices/{device}/live/whep/{session}", person, (*Server).whepDelete},
+		{"GET", "/api/v1/devices/{device}/live/mse", person, (*Server).liveMSE},
 
 		{"GET", "/api/v1/events", person, (*Server).listEvents},
 		{"GET", "/api/v1/events/{event}", person, (*Server).getEvent},

@@ -17,6 +17,9 @@ type Config struct {
 	DataDir   string
 	Addr      string // public listener
 	AdminAddr string // health, readiness, metrics
+	// WebRTCAddr is the UDP address every WebRTC live session's media
+	// shares; empty: the public listener's host, any free port.
+	WebRTCAddr string
 	// AdminAllowRemote allows a non-loopback admin address; the operator
 	// must then restrict it by network.
 	AdminAllowRemote bool
@@ -30,6 +33,18 @@ type Config struct {
 	Blobs string // blob store: s3://BUCKET?endpoint=...&region=... for S3
 	Cache string // cache: redis://... for Redis/Valkey
 	Bus   string // message bus: nats://... for a NATS cluster
+}
+
+// webRTCAddr is where WebRTC media is received and sent.
+func (c Config) webRTCAddr() string {
+	if c.WebRTCAddr != "" {
+		return c.WebRTCAddr
+	}
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, "0")
 }
 
 func (c Config) keyFile() string {

@@ -28,6 +28,7 @@ import (
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/live"
+	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
 	"github.com/camvault/camvault/internal/store"
@@ -102,6 +103,47 @@ type Options struct {
 	Cache     CacheOptions
 	Breaker   breaker.Config
 	Live      live.Config
+	// LiveDelivery is how the live routes reach live sessions. Its zero
+	// value is the live service; a test may give frames of its own to
+	// drive browser delivery alone.
+	LiveDelivery LiveOptions
+}
+
+// LiveOptions are live view's delivery to browsers (WebRTC and the
+// WebSocket stream): where sessions come from and the WebRTC settings.
+type LiveOptions struct {
+	Watch      func(ctx context.Context, p authz.Principal, deviceID string) (httpapi.LiveSource, error)
+	Watchers   func(ctx context.Context, p authz.Principal, deviceID string) ([]web.Watcher, error)
+	AccessLost func(error) bool // the viewer lost access (live.ErrRevoked)
+	Ended      func(error) bool // the stream ended (live.ErrEnded)
+	WHEP       whep.Config      // its UDP address above all
+}
+
+// liveDelivery gives the live routes the live service's sessions.
+func (a *App) liveDelivery(w whep.Config) LiveOptions {
+	return LiveOptions{
+		Watch: func(ctx context.Context, p authz.Principal, deviceID string) (httpapi.LiveSource, error) {
+			s, err := a.live.Watch(ctx, p, deviceID)
+			if err != nil {
+				return nil, err // never a nil *Session in the interface
+			}
+			return s, nil
+		},
+		Watchers: func(ctx context.Context, p authz.Principal, deviceID string) ([]web.Watcher, error) {
+			ws, err := a.live.Watchers(ctx, p, deviceID)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]web.Watcher, len(ws))
+			for i, w := range ws {
+				out[i] = web.Watcher{AccountID: w.AccountID, Since: w.Since}
+			}
+			return out, nil
+		},
+		AccessLost: func(err error) bool { return errors.Is(err, live.ErrRevoked) },
+		Ended:      func(err error) bool { return errors.Is(err, live.ErrEnded) },
+		WHEP:       w,
+	}
 }
 
 // DefaultOptions are the production settings.
@@ -202,11 +244,26 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	a.live = live.New(opts.Live, live.Deps{Store: st, Bus: b, Cache: c, Bypass: a.breaker.Open, Streams: a.gateway,
 		Decider: decider, Guard: guard, Audit: auditLog, Keys: kr, Log: log, Now: opts.Events.Now})
 	a.gateway.SetLiveSink(a.live)
+	lo := opts.LiveDelivery
+	if lo.Watch == nil {
+		lo = a.liveDelivery(lo.WHEP)
+	}
+	if lo.WHEP.UDPAddr == "" {
+		lo.WHEP.UDPAddr = cfg.webRTCAddr()
+	}
+	liveAPI := httpapi.Live{Watch: lo.Watch, AccessLost: lo.AccessLost, Ended: lo.Ended}
+	wcfg := lo.WHEP
+	wcfg.AccessLost, wcfg.Ended, wcfg.Log = lo.AccessLost, lo.Ended, log
+	if liveAPI.WHEP, err = whep.New(wcfg); err != nil {
+		return nil, err
+	}
+	a.onClose("WebRTC live sessions", liveAPI.WHEP.Close)
 	apiHandler := httpapi.New(httpapi.Deps{
-		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Live: a.live, Admit: admit,
-		Metrics: a.metrics, Log: log, OpenAPI: api.OpenAPI(),
+		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
+		Metrics: a.metrics, Live: liveAPI, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
-	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Live: a.live, Log: log})
+	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
+		Live: web.Live{Watchers: lo.Watchers}, Log: log})
 	if err != nil {
 		return nil, err
 	}

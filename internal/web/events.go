@@ -118,6 +118,7 @@ type eventPage struct {
 	Event  events.View
 	Camera string
 	Home   string
+	Live   bool // the camera is still there to watch live
 }
 
 func (eventPage) pageTitle() (string, string) { return "Event", "events" }
@@ -139,7 +140,7 @@ func (a *App) eventPage(w http.ResponseWriter, r *http.Request, u *user) error {
 	// other failure is the page's.
 	switch d, err := a.homes.Device(r.Context(), u.Principal, v.DeviceID); {
 	case err == nil:
-		p.Camera = d.Name
+		p.Camera, p.Live = d.Name, true
 	case apperr.CodeOf(err) != apperr.NotFound:
 		return err
 	}

@@ -17,9 +17,15 @@ import (
 // public handler) on a loopback port.
 func startServer(t *testing.T) *httptest.Server {
 	t.Helper()
+	return startServerWith(t, server.DefaultOptions())
+}
+
+// startServerWith runs a real camvault server with opts.
+func startServerWith(t *testing.T, opts server.Options) *httptest.Server {
+	t.Helper()
 	cfg := server.Config{DataDir: t.TempDir(), Addr: "127.0.0.1:0", AdminAddr: "127.0.0.1:1"}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	app, err := server.Open(t.Context(), cfg, server.DefaultOptions(), log)
+	app, err := server.Open(t.Context(), cfg, opts, log)
 	if err != nil {
 		t.Fatalf("open server: %v", err)
 	}

@@ -29,7 +29,6 @@ import (
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/identity"
-	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/websession"
 )
 
@@ -50,7 +49,7 @@ type Deps struct {
 	Homes    *homes.Service
 	Events   *events.Service
 	Audit    *audit.Reader
-	Live     *live.Service // live view; its page is added with browser delivery
+	Live     Live
 	Log      *slog.Logger
 }
 
@@ -60,7 +59,7 @@ type App struct {
 	homes    *homes.Service
 	events   *events.Service
 	audit    *audit.Reader
-	live     *live.Service
+	live     Live
 	log      *slog.Logger
 	pages    map[string]*template.Template
 }
@@ -122,6 +121,7 @@ func (a *App) handler(notHTML http.Handler) http.Handler {
 	mux.HandleFunc("GET /events", a.person(a.timeline))
 	mux.HandleFunc("GET /events/{event}", a.person(a.eventPage))
 	mux.HandleFunc("GET /cameras", a.person(a.camerasPage))
+	mux.HandleFunc("GET /cameras/{device}/live", a.person(a.livePage))
 	mux.HandleFunc("POST /homes", a.person(a.createHome))
 	mux.HandleFunc("POST /homes/{home}/pairing-codes", a.person(a.pairingCode))
 	mux.HandleFunc("POST /cameras/{device}/rename", a.person(a.renameCamera))

@@ -1,7 +1,9 @@
 // camvault web app: small enhancements over server-rendered pages. Every
 // page works without this file; with it, times show in local time, the
 // timeline loads more as you scroll, thumbnails enlarge in place, and clips
-// whose format the browser cannot play are shown frame by frame.
+// whose format the browser cannot play are shown frame by frame. The live
+// page plays a camera over WebRTC, or over a WebSocket of fragmented MP4
+// when WebRTC cannot connect, and keeps "N watching now" current.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -10,6 +12,7 @@ document.addEventListener("DOMContentLoaded", () => {
   autoFilters();
   timeline();
   player();
+  live();
 });
 
 // localTimes shows absolute times in the viewer's time zone.
@@ -263,4 +266,219 @@ async function frames(url, status) {
   box.hidden = false;
   status.textContent = `${n} frames, ${dur.toFixed(1)} seconds.`;
   box.dataset.ready = "true";
+}
+
+// live plays a camera live: WebRTC (WHEP) first, then, if that cannot
+// connect, fragmented MP4 over a WebSocket through Media Source Extensions.
+// ?transport=webrtc or ?transport=mse picks one (for tests and support).
+function live() {
+  const section = document.getElementById("live");
+  if (!section) return;
+  const video = document.getElementById("live-video");
+  const status = document.getElementById("live-status");
+  const transport = document.getElementById("live-transport");
+  const again = document.getElementById("live-again");
+  const api = section.dataset.api;
+  const csrf = section.dataset.csrf;
+  const forced = new URLSearchParams(location.search).get("transport");
+  let stop = () => {};
+  const say = (text) => { status.textContent = text; };
+  const ended = (text) => {
+    stop();
+    stop = () => {};
+    section.dataset.state = "ended";
+    say(text);
+    again.hidden = false;
+  };
+  const playing = (name) => {
+    section.dataset.state = "playing";
+    section.dataset.transport = name;
+    transport.textContent = name === "webrtc" ? "· WebRTC" : "· WebSocket";
+    say("Live");
+  };
+  const start = async () => {
+    again.hidden = true;
+    section.dataset.state = "connecting";
+    say("Connecting…");
+    if (forced !== "mse" && "RTCPeerConnection" in window) {
+      try {
+        stop = await whep(api, csrf, video, () => playing("webrtc"), ended);
+        return;
+      } catch (err) {
+        if (err.final) { ended(err.message); return; }
+        section.dataset.webrtcError = String(err);
+        if (forced === "webrtc") { ended("WebRTC could not connect."); return; }
+      }
+    }
+    if (!("MediaSource" in window)) { ended("This browser cannot play live video."); return; }
+    stop = mse(api, video, () => playing("mse"), ended);
+  };
+  again.addEventListener("click", start);
+  window.addEventListener("pagehide", () => stop());
+  start();
+  watchers();
+}
+
+// refusal turns the API's answer to a live request into a message; final
+// when the other transport would be refused the same way.
+async function refusal(res) {
+  let msg = "";
+  try { msg = (await res.json()).error.message; } catch { /* not JSON */ }
+  const err = new Error({
+    401: "You are signed out. Log in again to watch.",
+    404: "This camera is not there, or not yours to watch.",
+    409: "The camera is offline.",
+  }[res.status] || msg || `The server answered ${res.status}.`);
+  err.final = [401, 403, 404, 409].includes(res.status) || (res.status === 429 && !/WebRTC/.test(msg));
+  return err;
+}
+
+// whep connects over WebRTC and resolves, once video flows, to a function
+// that ends the session; it rejects when WebRTC cannot connect.
+async function whep(api, csrf, video, onPlaying, onEnded) {
+  const pc = new RTCPeerConnection();
+  let location = null;
+  const stop = () => {
+    pc.close();
+    if (location) {
+      fetch(location, { method: "DELETE", credentials: "same-origin", keepalive: true, headers: { "X-CSRF-Token": csrf } }).catch(() => {});
+      location = null;
+    }
+  };
+  try {
+    pc.addTransceiver("video", { direction: "recvonly" });
+    const track = new Promise((resolve) => { pc.ontrack = (e) => resolve(e.streams[0] || new MediaStream([e.track])); });
+    await pc.setLocalDescription(await pc.createOffer());
+    // All candidates go in the offer (no trickle); on a LAN that takes
+    // milliseconds, and a slow interface is not waited for long.
+    await new Promise((resolve) => {
+      if (pc.iceGatheringState === "complete") { resolve(); return; }
+      pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") resolve(); });
+      setTimeout(resolve, 2000);
+    });
+    const res = await fetch(api + "/whep", {
+      method: "POST", credentials: "same-origin", body: pc.localDescription.sdp,
+      headers: { "Content-Type": "application/sdp", "X-CSRF-Token": csrf },
+    });
+    if (res.status !== 201) throw await refusal(res);
+    location = res.headers.get("Location");
+    await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("WebRTC did not connect")), 8000);
+      pc.addEventListener("connectionstatechange", () => {
+        if (pc.connectionState === "connected") { clearTimeout(timer); resolve(); }
+        if (pc.connectionState === "failed" || pc.connectionState === "closed") { clearTimeout(timer); reject(new Error("WebRTC failed")); }
+      });
+    });
+    video.srcObject = await track;
+    video.addEventListener("playing", onPlaying, { once: true });
+    await video.play().catch(() => {});
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  // The server closes the peer connection when the stream ends or access
+  // is lost: the page cannot tell which, and says so plainly.
+  pc.addEventListener("connectionstatechange", () => {
+    if (["failed", "closed", "disconnected"].includes(pc.connectionState)) {
+      onEnded("The live view ended. You may have lost access to this camera, or the stream stopped.");
+    }
+  });
+  return stop;
+}
+
+// mse streams fragmented MP4 over a WebSocket into Media Source
+// Extensions, keeping playback near the live edge. It returns a function
+// that ends the stream.
+function mse(api, video, onPlaying, onEnded) {
+  const url = new URL(api + "/mse", location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(url, "camvault.live.v1");
+  ws.binaryType = "arraybuffer";
+  const ms = new MediaSource();
+  video.srcObject = null;
+  video.src = URL.createObjectURL(ms);
+  const queue = [];
+  let sb = null, open = false, done = false, started = false;
+  ms.addEventListener("sourceopen", () => { open = true; pump(); }, { once: true });
+  const pump = () => {
+    if (!open || queue.length === 0) return;
+    if (!sb) {
+      const type = codecOf(queue[0]);
+      if (!type || !MediaSource.isTypeSupported(type)) { fail("This browser cannot play this camera's video."); return; }
+      sb = ms.addSourceBuffer(type);
+      sb.mode = "segments";
+      sb.addEventListener("updateend", () => {
+        const b = video.buffered;
+        if (b.length > 0) {
+          const end = b.end(b.length - 1);
+          // Keep near the live edge, and no more than a minute behind it.
+          if (end - video.currentTime > 1.5) video.currentTime = Math.max(b.start(b.length - 1), end - 0.2);
+          if (!sb.updating && b.start(0) < end - 60) { sb.remove(0, end - 30); return; }
+          if (!started) {
+            started = true;
+            video.addEventListener("playing", onPlaying, { once: true });
+            video.play().catch(() => {});
+          }
+        }
+        pump();
+      });
+    }
+    if (sb.updating) return;
+    try {
+      sb.appendBuffer(queue.shift());
+    } catch (err) {
+      fail("The live video could not be played.");
+    }
+  };
+  const fail = (text) => {
+    if (done) return;
+    done = true;
+    ws.close();
+    onEnded(text);
+  };
+  ws.onmessage = (e) => {
+    // A viewer this far behind will not catch up: start again.
+    if (queue.length > 300) { fail("The live video fell too far behind."); return; }
+    queue.push(new Uint8Array(e.data));
+    pump();
+  };
+  ws.onclose = (e) => {
+    if (done) return;
+    done = true;
+    if (e.code === 4403) onEnded("You no longer have access to this camera.");
+    else if (e.code === 1000) onEnded("The live view ended.");
+    else onEnded("The live view lost its connection.");
+  };
+  return () => { done = true; ws.close(); };
+}
+
+// codecOf reads the MIME type from an init segment's avcC box:
+// video/mp4; codecs="avc1.PPCCLL".
+function codecOf(init) {
+  for (let i = 4; i + 8 < init.length; i++) {
+    if (init[i] === 0x61 && init[i + 1] === 0x76 && init[i + 2] === 0x63 && init[i + 3] === 0x43) { // "avcC"
+      const hex = (b) => b.toString(16).padStart(2, "0");
+      return `video/mp4; codecs="avc1.${hex(init[i + 5])}${hex(init[i + 6])}${hex(init[i + 7])}"`;
+    }
+  }
+  return null;
+}
+
+// watchers reloads the "N watching now" panel every few seconds.
+function watchers() {
+  const box = document.getElementById("watchers");
+  if (!box) return;
+  const load = async () => {
+    try {
+      const res = await fetch(box.dataset.src, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (!res.ok || res.redirected) return;
+      const tpl = document.createElement("template");
+      tpl.innerHTML = await res.text();
+      localTimes(tpl.content);
+      box.replaceChildren(tpl.content);
+    } catch { /* try again on the next tick */ }
+  };
+  setInterval(load, 3000);
+  setTimeout(load, 500);
 }
