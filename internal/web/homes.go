@@ -99,7 +99,8 @@ func (a *App) pairingCode(w http.ResponseWriter, r *http.Request, u *user) error
 		scheme = "https"
 	}
 	a.render(w, r, http.StatusOK, "pairing", u, pairingPage{Home: h, Code: pc, QR: svg,
-		Command: fmt.Sprintf("camvault camera --server %s://%s --pair %s", scheme, r.Host, pc.Code)})
+		// Exactly the command line that works: the browser test runs it.
+		Command: fmt.Sprintf("camvault camera --server %s://%s --pairing-code %s", scheme, r.Host, pc.Code)})
 	return nil
 }
 
