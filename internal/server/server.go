@@ -330,12 +330,6 @@ const shutdownTimeout = 10 * time.Second
 // gateway.Gateway.Run); Run returns when all of it has ended, and Close
 // then closes the backends.
 func (a *App) Run(ctx context.Context) error {
-	if !a.start() {
-		return errors.New("server: run after close")
-	}
-	defer a.wg.Done()
-	ctx, stop := a.bound(ctx)
-	defer stop()
 	pubLn, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on --addr: %w", err)
@@ -345,6 +339,21 @@ func (a *App) Run(ctx context.Context) error {
 		pubLn.Close()
 		return fmt.Errorf("listen on --admin-addr: %w", err)
 	}
+	return a.Serve(ctx, pubLn, admLn)
+}
+
+// Serve is Run on listeners the caller opened (on the configured
+// addresses): one that picks its ports, as the demo does, knows they are
+// its own before it talks to them.
+func (a *App) Serve(ctx context.Context, pubLn, admLn net.Listener) error {
+	if !a.start() {
+		pubLn.Close()
+		admLn.Close()
+		return errors.New("server: run after close")
+	}
+	defer a.wg.Done()
+	ctx, stop := a.bound(ctx)
+	defer stop()
 	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
 	// Requests in progress when the server stops are given until the
 	// shutdown deadline to finish, so their context ends only then.
