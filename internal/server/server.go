@@ -116,6 +116,9 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	if err := checkDataDir(cfg.DataDir, log); err != nil {
+		return nil, err
+	}
 	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
 	a.ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	// What is opened is closed again, newest first, if Open fails later:
@@ -220,6 +223,30 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	}
 	a.onClose("grant notices", grants.Unsubscribe)
 	return a, nil
+}
+
+// checkDataDir refuses a data directory every user may write to (anyone
+// could replace its database or key file) and warns about one its group
+// may write to.
+func checkDataDir(dir string, log *slog.Logger) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no data directory here: %s does not exist (give --data the directory camvault serve uses)", dir)
+	}
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	mode := st.Mode().Perm()
+	if mode&0o002 != 0 {
+		return fmt.Errorf("data directory %s may be written by every user (mode %v): anyone could replace its database or key file; chmod 700 %s", dir, mode, dir)
+	}
+	if mode&0o020 != 0 && log != nil {
+		log.Warn("the data directory may be written by its group; chmod 700 it unless that is meant", "data", dir, "mode", mode.String())
+	}
+	return nil
 }
 
 // loadKeys finds the master key: the environment first, then the key file.
