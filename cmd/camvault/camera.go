@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,7 +28,7 @@ type cameraCmd struct {
 	Count            int           `help:"How many cameras to run in this process." default:"1" env:"CAMVAULT_COUNT"`
 	EventInterval    time.Duration `help:"Time between motion events (spread by ±20%)." default:"30s" env:"CAMVAULT_EVENT_INTERVAL"`
 	Name             string        `help:"Camera name shown on its frames; with --count N, NAME-0001 ..." default:"camera" env:"CAMVAULT_CAMERA_NAME"`
-	WatermarkKey     string        `name:"watermark-key" help:"Hex key (at least 16 bytes) the frames' watermark MAC is made with; whoever verifies watermarks needs it." env:"CAMVAULT_WATERMARK_KEY"`
+	WatermarkKey     string        `name:"watermark-key" help:"Hex key (at least 16 bytes) the frames' watermark MAC is made with; whoever verifies watermarks needs it. Default: the key kept in --token-file, else a new random one (kept there)." env:"CAMVAULT_WATERMARK_KEY"`
 	Queue            int           `help:"Events each camera keeps while offline; the oldest is dropped past it." default:"200" env:"CAMVAULT_QUEUE"`
 	ClipFrames       int           `name:"clip-frames" help:"Frames in each event's clip; 0 for no clip." default:"3" env:"CAMVAULT_CLIP_FRAMES"`
 	BackoffBase      time.Duration `name:"backoff-base" help:"First reconnect/retry wait ceiling; doubles per failure." default:"1s" env:"CAMVAULT_BACKOFF_BASE"`
@@ -41,12 +42,16 @@ func (c *cameraCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if c.Count < 1 {
 		return errors.New("--count must be at least 1")
 	}
-	key, err := hex.DecodeString(strings.TrimSpace(c.WatermarkKey))
-	if err != nil || len(key) < 16 {
-		return errors.New("--watermark-key (or CAMVAULT_WATERMARK_KEY) must be at least 16 bytes in hex; make one with: openssl rand -hex 32")
+	var key []byte
+	if c.WatermarkKey != "" {
+		k, err := hex.DecodeString(strings.TrimSpace(c.WatermarkKey))
+		if err != nil || len(k) < minWatermarkKey {
+			return errors.New("--watermark-key (or CAMVAULT_WATERMARK_KEY) must be at least 16 bytes in hex; make one with: openssl rand -hex 32")
+		}
+		key = k
 	}
 	client := camera.NewHTTPClient(c.UploadWorkers)
-	creds, err := c.credentials(ctx, client, log)
+	creds, key, err := c.credentials(ctx, client, key, log)
 	if err != nil {
 		return err
 	}
@@ -109,12 +114,18 @@ func reportTotals(ctx context.Context, done <-chan struct{}, fleet *camera.Fleet
 	}
 }
 
+// minWatermarkKey is the shortest watermark key the cameras accept.
+const minWatermarkKey = 16
+
 // credentials loads or pairs the cameras' credentials: from --token-file
-// where they are kept, by pairing with one code per camera otherwise.
-func (c *cameraCmd) credentials(ctx context.Context, client *http.Client, log *slog.Logger) ([]camera.Credentials, error) {
+// where they are kept, by pairing with one code per camera otherwise. It
+// also settles the watermark key: key when given, else the one kept with
+// the credentials, else a new random one, kept with those it writes (a
+// person trying a simulated camera has no key to give, and needs none).
+func (c *cameraCmd) credentials(ctx context.Context, client *http.Client, key []byte, log *slog.Logger) ([]camera.Credentials, []byte, error) {
 	codes, err := c.codes()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st, statErr := os.Stat(c.TokenFile)
 	dirMode := c.TokenFile != "" && (c.Count > 1 || (statErr == nil && st.IsDir()))
@@ -122,7 +133,7 @@ func (c *cameraCmd) credentials(ctx context.Context, client *http.Client, log *s
 	switch {
 	case dirMode:
 		if err := os.MkdirAll(c.TokenFile, 0o700); err != nil {
-			return nil, fmt.Errorf("token directory: %w", err)
+			return nil, nil, fmt.Errorf("token directory: %w", err)
 		}
 		for i := range paths {
 			paths[i] = filepath.Join(c.TokenFile, fmt.Sprintf("camera-%04d.json", i+1))
@@ -144,26 +155,39 @@ func (c *cameraCmd) credentials(ctx context.Context, client *http.Client, log *s
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if cr.Server != "" && cr.Server != strings.TrimRight(c.Server, "/") {
 			log.Warn("credentials were paired with another server", "file", p, "paired_with", cr.Server, "server", c.Server)
 		}
+		if key == nil && cr.WatermarkKey != "" {
+			k, err := hex.DecodeString(cr.WatermarkKey)
+			if err != nil || len(k) < minWatermarkKey {
+				return nil, nil, fmt.Errorf("%s: watermark_key must be at least %d bytes in hex", p, minWatermarkKey)
+			}
+			key = k
+		}
 		creds = append(creds, cr)
+	}
+	if key == nil {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, nil, fmt.Errorf("watermark key: %w", err)
+		}
 	}
 	if len(missing) == 0 {
 		if len(codes) > 0 {
 			log.Warn("every camera already has credentials; pairing codes not used", "codes", len(codes))
 		}
-		return creds, nil
+		return creds, key, nil
 	}
 	if len(codes) < len(missing) {
 		if c.Count > 1 {
-			return nil, fmt.Errorf("%d of %d cameras need pairing but only %d pairing code(s) were given: pairing codes are single use, so each camera needs its own; "+
+			return nil, nil, fmt.Errorf("%d of %d cameras need pairing but only %d pairing code(s) were given: pairing codes are single use, so each camera needs its own; "+
 				"make one per camera in the app and pass them with --pairing-code (repeated) or --pairing-codes-file, and --token-file DIR to keep the credentials",
 				len(missing), c.Count, len(codes))
 		}
-		return nil, errors.New("no credentials: give --pairing-code (from the app) to pair, or --token-file with saved credentials")
+		return nil, nil, errors.New("no credentials: give --pairing-code (from the app) to pair, or --token-file with saved credentials")
 	}
 	if len(codes) > len(missing) {
 		log.Warn("more pairing codes than cameras to pair; the rest are not used", "unused", len(codes)-len(missing))
@@ -174,17 +198,18 @@ func (c *cameraCmd) credentials(ctx context.Context, client *http.Client, log *s
 	for n, i := range missing {
 		cr, err := camera.Pair(ctx, client, c.Server, codes[n], c.Model, c.Firmware)
 		if err != nil {
-			return nil, fmt.Errorf("camera %d: %w", i+1, err)
+			return nil, nil, fmt.Errorf("camera %d: %w", i+1, err)
 		}
+		cr.WatermarkKey = hex.EncodeToString(key)
 		if paths[i] != "" {
 			if err := camera.SaveCredentials(paths[i], cr); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		log.Info("camera paired", "camera", i+1, "device", cr.DeviceID, "token_file", paths[i])
 		creds = append(creds, cr)
 	}
-	return creds, nil
+	return creds, key, nil
 }
 
 // codes are the pairing codes of the flags, then those of the file.

@@ -11,8 +11,8 @@ import (
 
 type demoCmd struct {
 	Data          string        `help:"Data directory (default: a fresh temporary one, removed when the demo stops)." env:"CAMVAULT_DATA"`
-	Addr          string        `help:"Public listener." default:"127.0.0.1:8080" env:"CAMVAULT_ADDR"`
-	AdminAddr     string        `help:"Admin listener (health, metrics)." default:"127.0.0.1:8081" env:"CAMVAULT_ADMIN_ADDR"`
+	Addr          string        `help:"Public listener (default: 127.0.0.1:8080, or a free port when that one is taken)." env:"CAMVAULT_ADDR" placeholder:"HOST:PORT"`
+	AdminAddr     string        `help:"Admin listener for health and metrics (default: 127.0.0.1:8081, or a free port when that one is taken)." env:"CAMVAULT_ADMIN_ADDR" placeholder:"HOST:PORT"`
 	Cameras       int           `help:"Simulated cameras." default:"3" env:"CAMVAULT_DEMO_CAMERAS"`
 	EventInterval time.Duration `help:"About how often each camera sends a motion event." default:"20s" env:"CAMVAULT_DEMO_EVENT_INTERVAL"`
 }

@@ -19,14 +19,18 @@ import (
 )
 
 type cli struct {
-	LogLevel  slog.Level `help:"Log level: debug, info, warn or error." default:"info" env:"CAMVAULT_LOG_LEVEL"`
-	LogFormat string     `help:"Log format: text or json." default:"text" enum:"text,json" env:"CAMVAULT_LOG_FORMAT"`
+	LogLevel  slog.Level       `help:"Log level: debug, info, warn or error." default:"info" env:"CAMVAULT_LOG_LEVEL"`
+	LogFormat string           `help:"Log format: text or json." default:"text" enum:"text,json" env:"CAMVAULT_LOG_FORMAT"`
+	Version   kong.VersionFlag `help:"Print the version and exit."`
 
-	Serve  serveCmd  `cmd:"" help:"Run the server on the embedded default (SQLite and a local data directory)."`
-	Admin  adminCmd  `cmd:"" help:"Operator tasks on a data directory."`
-	Demo   demoCmd   `cmd:"" help:"Run the server with a demo account and simulated cameras, to see camvault alive at once."`
-	Camera cameraCmd `cmd:"" help:"Run simulated cameras: pair, upload watermarked motion events, hold the device connection."`
-	Storm  stormCmd  `cmd:"" help:"The outage test: a server, thousands of simulated cameras and viewers, a SIGKILL and a restart; checks no event is lost or doubled and no media reaches another household."`
+	Serve      serveCmd   `cmd:"" help:"Run the server on the embedded default (SQLite and a local data directory)."`
+	Admin      adminCmd   `cmd:"" help:"Operator tasks on a data directory."`
+	Demo       demoCmd    `cmd:"" help:"Run the server with a demo account and simulated cameras, to see camvault alive at once."`
+	Camera     cameraCmd  `cmd:"" help:"Run simulated cameras: pair, upload watermarked motion events, hold the device connection."`
+	Storm      stormCmd   `cmd:"" help:"The outage test: a server, thousands of simulated cameras and viewers, a SIGKILL and a restart; checks no event is lost or doubled and no media reaches another household."`
+	VersionCmd versionCmd `cmd:"" name:"version" help:"Print the version: module version, commit and its date, Go version."`
+
+	version string // versionText, read once
 }
 
 type adminCmd struct {
@@ -134,13 +138,32 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 	return errors.Join(err, app.Close())
 }
 
+// exitUsage is the exit status of a command line that cannot be parsed,
+// as Go tools and POSIX utilities use it (kong's own default is 80).
+const exitUsage = 2
+
+// usageError gives a parse error the usage exit status; kong still sees
+// the parse error inside and prints the usage.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+func (usageError) ExitCode() int   { return exitUsage }
+
 func main() {
-	var c cli
-	kctx := kong.Parse(&c,
+	c := cli{version: versionText()}
+	parser, err := kong.New(&c,
 		kong.Name("camvault"),
 		kong.Description("The cloud behind home security cameras."),
 		kong.UsageOnError(),
+		kong.Vars{"version": c.version},
 	)
+	if err != nil {
+		panic(err) // the flag definitions above are wrong: a programming error
+	}
+	kctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		parser.FatalIfErrorf(usageError{err})
+	}
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
 	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
 	if c.LogFormat == "json" {

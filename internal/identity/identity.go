@@ -318,6 +318,11 @@ func (s *Service) Account(ctx context.Context, accountID string) (Account, error
 	return Account{ID: a.ID, Email: string(email)}, nil
 }
 
+// ErrNoAccount is inside the not-found error AccountIDByEmail returns for
+// an email nobody signed up with, so a page can say so (as the API does)
+// rather than answer with its "not yours to see" page.
+var ErrNoAccount = errors.New("no account has this email")
+
 // AccountIDByEmail finds an account by email, for sharing a home with it.
 func (s *Service) AccountIDByEmail(ctx context.Context, email string) (string, error) {
 	email, err := NormalizeEmail(email)
@@ -326,7 +331,7 @@ func (s *Service) AccountIDByEmail(ctx context.Context, email string) (string, e
 	}
 	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndex(email))
 	if errors.Is(err, store.ErrNotFound) {
-		return "", apperr.New(apperr.NotFound, "no account has this email; ask them to sign up first")
+		return "", apperr.Wrap(ErrNoAccount, apperr.NotFound, "no account has this email; ask them to sign up first")
 	}
 	if err != nil {
 		return "", fmt.Errorf("look up account: %w", err)

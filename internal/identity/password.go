@@ -71,10 +71,11 @@ func verifyPassword(password, encoded string) (bool, error) {
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-const (
-	minPasswordRunes = 10
-	maxPasswordBytes = 256
-)
+// MinPasswordLength is the password rule's least number of characters:
+// the API, the web app's forms and the documents all state this one.
+const MinPasswordLength = 10
+
+const maxPasswordBytes = 256
 
 // commonPasswords are refused outright; a short list of the most used ones
 // is enough to stop the worst, the length rule does the rest.
@@ -86,12 +87,12 @@ var commonPasswords = map[string]bool{
 	"administrator": true, "camvault123": true, "qwertyuiop123": true, "1111111111": true,
 }
 
-// checkPassword applies the password policy: at least ten characters, at
+// checkPassword applies the password policy: at least MinPasswordLength characters, at
 // most 256 bytes, not a well-known password, not mostly one character, and
 // not the email address itself.
 func checkPassword(password, email string) error {
-	if utf8.RuneCountInString(password) < minPasswordRunes {
-		return apperr.New(apperr.WeakPassword, "password must be at least %d characters", minPasswordRunes)
+	if utf8.RuneCountInString(password) < MinPasswordLength {
+		return apperr.New(apperr.WeakPassword, "password must be at least %d characters", MinPasswordLength)
 	}
 	if len(password) > maxPasswordBytes {
 		return apperr.New(apperr.WeakPassword, "password must be at most %d bytes", maxPasswordBytes)

@@ -23,6 +23,14 @@ type Offline struct {
 // OpenOffline opens an existing data directory, or the --store database
 // beside it. It never creates a key.
 func OpenOffline(ctx context.Context, cfg Config) (*Offline, error) {
+	// The data directory holds the database or the key file (or both)
+	// unless both are elsewhere: say when it is not there, before a
+	// missing key file is reported in its place.
+	if cfg.embeddedStore() || (cfg.MasterKey == "" && cfg.KeyFile == "") {
+		if err := checkDataDir(cfg.DataDir, nil); err != nil {
+			return nil, err
+		}
+	}
 	var kr *keys.Keyring
 	var err error
 	if cfg.MasterKey != "" {

@@ -162,6 +162,9 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	if err := checkDataDir(cfg.DataDir, log); err != nil {
+		return nil, err
+	}
 	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
 	a.ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	// What is opened is closed again, newest first, if Open fails later:
@@ -288,6 +291,30 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	return a, nil
 }
 
+// checkDataDir refuses a data directory every user may write to (anyone
+// could replace its database or key file) and warns about one its group
+// may write to.
+func checkDataDir(dir string, log *slog.Logger) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no data directory here: %s does not exist (give --data the directory camvault serve uses)", dir)
+	}
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	mode := st.Mode().Perm()
+	if mode&0o002 != 0 {
+		return fmt.Errorf("data directory %s may be written by every user (mode %v): anyone could replace its database or key file; chmod 700 %s", dir, mode, dir)
+	}
+	if mode&0o020 != 0 && log != nil {
+		log.Warn("the data directory may be written by its group; chmod 700 it unless that is meant", "data", dir, "mode", mode.String())
+	}
+	return nil
+}
+
 // loadKeys finds the master key: the environment first, then the key file.
 // A missing key file is created only for a new data directory; when a
 // database already exists, a missing key means its data could not be read,
@@ -396,12 +423,6 @@ const shutdownTimeout = 10 * time.Second
 // gateway.Gateway.Run); Run returns when all of it has ended, and Close
 // then closes the backends.
 func (a *App) Run(ctx context.Context) error {
-	if !a.start() {
-		return errors.New("server: run after close")
-	}
-	defer a.wg.Done()
-	ctx, stop := a.bound(ctx)
-	defer stop()
 	pubLn, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on --addr: %w", err)
@@ -411,6 +432,21 @@ func (a *App) Run(ctx context.Context) error {
 		pubLn.Close()
 		return fmt.Errorf("listen on --admin-addr: %w", err)
 	}
+	return a.Serve(ctx, pubLn, admLn)
+}
+
+// Serve is Run on listeners the caller opened (on the configured
+// addresses): one that picks its ports, as the demo does, knows they are
+// its own before it talks to them.
+func (a *App) Serve(ctx context.Context, pubLn, admLn net.Listener) error {
+	if !a.start() {
+		pubLn.Close()
+		admLn.Close()
+		return errors.New("server: run after close")
+	}
+	defer a.wg.Done()
+	ctx, stop := a.bound(ctx)
+	defer stop()
 	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
 	// Requests in progress when the server stops are given until the
 	// shutdown deadline to finish, so their context ends only then.

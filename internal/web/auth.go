@@ -19,6 +19,9 @@ type authPage struct {
 	Notice string
 }
 
+// MinPassword is the password rule's length, for the signup form.
+func (authPage) MinPassword() int { return identity.MinPasswordLength }
+
 func (p authPage) pageTitle() (string, string) {
 	if p.Signup {
 		return "Create your account", "signup"

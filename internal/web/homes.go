@@ -2,16 +2,19 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
 
 	"rsc.io/qr"
 
+	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/identity"
 )
 
 // homeCameras is one home on the Cameras page.
@@ -99,7 +102,8 @@ func (a *App) pairingCode(w http.ResponseWriter, r *http.Request, u *user) error
 		scheme = "https"
 	}
 	a.render(w, r, http.StatusOK, "pairing", u, pairingPage{Home: h, Code: pc, QR: svg,
-		Command: fmt.Sprintf("camvault camera --server %s://%s --pair %s", scheme, r.Host, pc.Code)})
+		// Exactly the command line that works: the browser test runs it.
+		Command: fmt.Sprintf("camvault camera --server %s://%s --pairing-code %s", scheme, r.Host, pc.Code)})
 	return nil
 }
 
@@ -225,6 +229,12 @@ func (a *App) share(w http.ResponseWriter, r *http.Request, u *user) error {
 		}
 	}
 	if _, err := a.homes.AddMember(r.Context(), u.Principal, homeID, r.PostFormValue("email"), domain.Role(r.PostFormValue("role")), devices); err != nil {
+		if e, ok := apperr.As(err); ok && errors.Is(err, identity.ErrNoAccount) {
+			// Not the one not-found page: the person may share this home,
+			// and the API tells them the same.
+			a.render(w, r, http.StatusNotFound, "message", u, messagePage{Title: "No such account", Text: e.Message, Link: "/sharing", LinkText: "Back to Sharing"})
+			return nil
+		}
 		return err
 	}
 	http.Redirect(w, r, "/sharing?done=shared", http.StatusSeeOther)

@@ -21,6 +21,10 @@ type Credentials struct {
 	Token    string    `json:"device_token"`
 	Server   string    `json:"server,omitempty"`   // the base URL it was paired with
 	PairedAt time.Time `json:"paired_at,omitzero"` // when
+	// WatermarkKey (hex) is the key the camera marks its frames with, kept
+	// here so a camera run again marks them as before; Pair leaves it
+	// empty for the caller to fill.
+	WatermarkKey string `json:"watermark_key,omitempty"`
 }
 
 const devicePrefix = "cvd_"

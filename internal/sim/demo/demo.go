@@ -14,9 +14,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/camvault/camvault/internal/server"
@@ -26,13 +28,19 @@ import (
 // Config configures a demo.
 type Config struct {
 	Data          string // data directory; empty: a fresh temporary one, removed at the end
-	Addr          string
-	AdminAddr     string
+	Addr          string // public listener; empty: defaultAddr, or a free port when that is taken
+	AdminAddr     string // admin listener; empty: defaultAdminAddr, or a free port when that is taken
 	Cameras       int
 	EventInterval time.Duration
 	Out           io.Writer // where the welcome text goes
 	Log           *slog.Logger
 }
+
+// The demo's listeners when none is given, as camvault serve's defaults.
+const (
+	defaultAddr      = "127.0.0.1:8080"
+	defaultAdminAddr = "127.0.0.1:8081"
+)
 
 // demoEmail is the demo account's address.
 const demoEmail = "demo@example.com"
@@ -44,7 +52,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Cameras < 1 || cfg.Cameras > 100 {
 		return errors.New("--cameras must be 1 to 100")
 	}
-	if cfg.Data == "" {
+	dataGiven := cfg.Data != ""
+	if !dataGiven {
 		dir, err := os.MkdirTemp("", "camvault-demo-")
 		if err != nil {
 			return fmt.Errorf("demo data directory: %w", err)
@@ -52,15 +61,33 @@ func Run(ctx context.Context, cfg Config) error {
 		defer os.RemoveAll(dir)
 		cfg.Data = dir
 	}
+	if cfg.Addr != "" && cfg.Addr == cfg.AdminAddr {
+		return errors.New("--addr and --admin-addr must differ")
+	}
+	// The demo opens its own listeners before anything talks to them, so
+	// a port another program holds is said as such, and not mistaken for
+	// this server.
+	pubLn, err := listen(cfg.Addr, defaultAddr, "--addr", cfg.Out)
+	if err != nil {
+		return err
+	}
+	admLn, err := listen(cfg.AdminAddr, defaultAdminAddr, "--admin-addr", cfg.Out)
+	if err != nil {
+		pubLn.Close()
+		return err
+	}
+	cfg.Addr, cfg.AdminAddr = pubLn.Addr().String(), admLn.Addr().String()
 	app, err := server.Open(ctx, server.Config{DataDir: cfg.Data, Addr: cfg.Addr, AdminAddr: cfg.AdminAddr}, server.DefaultOptions(), cfg.Log)
 	if err != nil {
+		pubLn.Close()
+		admLn.Close()
 		return err
 	}
 	defer app.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- app.Run(ctx) }()
+	go func() { served <- app.Serve(ctx, pubLn, admLn) }()
 
 	base := "http://" + cfg.Addr
 	c := &client{http: &http.Client{Timeout: 30 * time.Second}, base: base}
@@ -72,7 +99,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if _, err := c.do(ctx, "POST", "/api/v1/accounts", "", map[string]string{"email": demoEmail, "password": password}, 201); err != nil {
-		return fmt.Errorf("create the demo account (a data directory used before keeps the first demo's account; start without --data): %w", err)
+		if dataGiven {
+			return fmt.Errorf("create the demo account (a data directory used before keeps the first demo's account; start without --data): %w", err)
+		}
+		return fmt.Errorf("create the demo account: %w", err)
 	}
 	login, err := c.do(ctx, "POST", "/api/v1/sessions", "", map[string]string{"email": demoEmail, "password": password}, 201)
 	if err != nil {
@@ -150,6 +180,36 @@ Stop with Ctrl-C.
 		return err
 	}
 	return <-served
+}
+
+// listen opens a listener on addr, the one the person gave. When they gave
+// none it tries def, and when another program holds that port it takes a
+// free one and says so on out. A port taken that they asked for is an
+// error that says how to pick another.
+func listen(addr, def, flag string, out io.Writer) (net.Listener, error) {
+	given := addr != ""
+	if !given {
+		addr = def
+	}
+	ln, err := net.Listen("tcp", addr)
+	switch {
+	case err == nil:
+		return ln, nil
+	case !errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Errorf("listen on %s %s: %w", flag, addr, err)
+	case given:
+		return nil, fmt.Errorf("%s %s: that port is in use by another program; pick a free one with %s 127.0.0.1:PORT, or leave %s out and the demo picks one", flag, addr, flag, flag)
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flag, addr, err)
+	}
+	ln, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("listen on a free port for %s: %w", flag, err)
+	}
+	fmt.Fprintf(out, "%s is in use by another program; the demo uses %s instead (%s to choose).\n", addr, ln.Addr(), flag)
+	return ln, nil
 }
 
 // newPassword makes a readable random password for the demo account.
