@@ -103,25 +103,17 @@ type Options struct {
 	Cache     CacheOptions
 	Breaker   breaker.Config
 	Live      live.Config
-	// LiveDelivery is how the live routes reach live sessions. Its zero
-	// value is the live service; a test may give frames of its own to
-	// drive browser delivery alone.
-	LiveDelivery LiveOptions
+	// WebRTC tunes live view's WebRTC sessions; its UDP address comes
+	// from Config.WebRTCAddr when it names none.
+	WebRTC whep.Config
 }
 
-// LiveOptions are live view's delivery to browsers (WebRTC and the
-// WebSocket stream): where sessions come from and the WebRTC settings.
-type LiveOptions struct {
-	Watch      func(ctx context.Context, p authz.Principal, deviceID string) (httpapi.LiveSource, error)
-	Watchers   func(ctx context.Context, p authz.Principal, deviceID string) ([]web.Watcher, error)
-	AccessLost func(error) bool // the viewer lost access (live.ErrRevoked)
-	Ended      func(error) bool // the stream ended (live.ErrEnded)
-	WHEP       whep.Config      // its UDP address above all
-}
-
-// liveDelivery gives the live routes the live service's sessions.
-func (a *App) liveDelivery(w whep.Config) LiveOptions {
-	return LiveOptions{
+// liveRoutes gives the live routes and the live page the live service's
+// sessions and watchers.
+func (a *App) liveRoutes() (httpapi.Live, web.Live) {
+	accessLost := func(err error) bool { return errors.Is(err, live.ErrRevoked) }
+	ended := func(err error) bool { return errors.Is(err, live.ErrEnded) }
+	api := httpapi.Live{
 		Watch: func(ctx context.Context, p authz.Principal, deviceID string) (httpapi.LiveSource, error) {
 			s, err := a.live.Watch(ctx, p, deviceID)
 			if err != nil {
@@ -129,21 +121,21 @@ func (a *App) liveDelivery(w whep.Config) LiveOptions {
 			}
 			return s, nil
 		},
-		Watchers: func(ctx context.Context, p authz.Principal, deviceID string) ([]web.Watcher, error) {
-			ws, err := a.live.Watchers(ctx, p, deviceID)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]web.Watcher, len(ws))
-			for i, w := range ws {
-				out[i] = web.Watcher{AccountID: w.AccountID, Since: w.Since}
-			}
-			return out, nil
-		},
-		AccessLost: func(err error) bool { return errors.Is(err, live.ErrRevoked) },
-		Ended:      func(err error) bool { return errors.Is(err, live.ErrEnded) },
-		WHEP:       w,
+		AccessLost: accessLost,
+		Ended:      ended,
 	}
+	page := web.Live{Watchers: func(ctx context.Context, p authz.Principal, deviceID string) ([]web.Watcher, error) {
+		ws, err := a.live.Watchers(ctx, p, deviceID)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]web.Watcher, len(ws))
+		for i, w := range ws {
+			out[i] = web.Watcher{AccountID: w.AccountID, Since: w.Since}
+		}
+		return out, nil
+	}}
+	return api, page
 }
 
 // DefaultOptions are the production settings.
@@ -247,16 +239,12 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	a.live = live.New(opts.Live, live.Deps{Store: st, Bus: b, Cache: c, Bypass: a.breaker.Open, Streams: a.gateway,
 		Decider: decider, Guard: guard, Audit: auditLog, Keys: kr, Log: log, Now: opts.Events.Now})
 	a.gateway.SetLiveSink(a.live)
-	lo := opts.LiveDelivery
-	if lo.Watch == nil {
-		lo = a.liveDelivery(lo.WHEP)
+	liveAPI, livePage := a.liveRoutes()
+	wcfg := opts.WebRTC
+	if wcfg.UDPAddr == "" {
+		wcfg.UDPAddr = cfg.webRTCAddr()
 	}
-	if lo.WHEP.UDPAddr == "" {
-		lo.WHEP.UDPAddr = cfg.webRTCAddr()
-	}
-	liveAPI := httpapi.Live{Watch: lo.Watch, AccessLost: lo.AccessLost, Ended: lo.Ended}
-	wcfg := lo.WHEP
-	wcfg.AccessLost, wcfg.Ended, wcfg.Log = lo.AccessLost, lo.Ended, log
+	wcfg.AccessLost, wcfg.Ended, wcfg.Log = liveAPI.AccessLost, liveAPI.Ended, log
 	if liveAPI.WHEP, err = whep.New(wcfg); err != nil {
 		return nil, err
 	}
@@ -266,7 +254,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		Metrics: a.metrics, Live: liveAPI, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
 	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
-		Live: web.Live{Watchers: lo.Watchers}, Log: log})
+		Live: livePage, Log: log})
 	if err != nil {
 		return nil, err
 	}

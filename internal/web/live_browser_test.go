@@ -1,12 +1,16 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,67 +19,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/camvault/camvault/internal/authz"
-	"github.com/camvault/camvault/internal/httpapi"
-	"github.com/camvault/camvault/internal/server"
 	"github.com/camvault/camvault/internal/sim/camera"
-	"github.com/camvault/camvault/internal/sim/livefeed"
-	"github.com/camvault/camvault/internal/web"
 )
-
-var errRevoked = errors.New("test: access revoked")
-
-// fakeLive stands in for the live service: every Watch is a simulated
-// camera's stream, and Watchers lists the open ones.
-type fakeLive struct {
-	mu       sync.Mutex
-	sessions map[*session]bool
-}
-
-type session struct {
-	*livefeed.Source
-	f       *fakeLive
-	account string
-	since   time.Time
-}
-
-func (s *session) Close() {
-	s.f.mu.Lock()
-	delete(s.f.sessions, s)
-	s.f.mu.Unlock()
-	s.Source.Close()
-}
-
-func (f *fakeLive) watch(_ context.Context, p authz.Principal, deviceID string) (httpapi.LiveSource, error) {
-	src, err := livefeed.New(camera.Video360p, []byte("browser test watermark key"), "home", deviceID)
-	if err != nil {
-		return nil, err
-	}
-	s := &session{Source: src, f: f, account: p.AccountID, since: time.Now()}
-	f.mu.Lock()
-	f.sessions[s] = true
-	f.mu.Unlock()
-	return s, nil
-}
-
-func (f *fakeLive) watchers(context.Context, authz.Principal, string) ([]web.Watcher, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []web.Watcher
-	for s := range f.sessions {
-		out = append(out, web.Watcher{AccountID: s.account, Since: s.since})
-	}
-	return out, nil
-}
-
-// revokeAll ends every open session as a revocation would.
-func (f *fakeLive) revokeAll() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for s := range f.sessions {
-		s.Fail(fmt.Errorf("session: %w", errRevoked))
-	}
-}
 
 // liveState is what the live page says about its video.
 type liveState struct {
@@ -92,23 +37,18 @@ const liveStateJS = `(() => { const v = document.getElementById("live-video"), s
     frames: v.getVideoPlaybackQuality().totalVideoFrames, width: v.videoWidth,
     status: document.getElementById("live-status").textContent}; })()`
 
-// TestBrowserLive: the live page plays a camera in Chromium over WebRTC
-// and over the WebSocket stream (time advances and frames are decoded),
-// says who is watching, and ends with a message when access is lost.
+// TestBrowserLive: the live page plays a simulated camera in Chromium,
+// through the real live service, over WebRTC and over the WebSocket stream
+// (time advances and frames are decoded), says who is watching, and ends
+// with a message when access is lost (here: the person logs out
+// everywhere from another device).
 func TestBrowserLive(t *testing.T) {
 	bctx := browser(t)
-	fake := &fakeLive{sessions: map[*session]bool{}}
-	opts := server.DefaultOptions()
-	opts.LiveDelivery = server.LiveOptions{
-		Watch: fake.watch, Watchers: fake.watchers,
-		AccessLost: func(err error) bool { return errors.Is(err, errRevoked) },
-		Ended:      func(err error) bool { return errors.Is(err, livefeed.ErrEnded) },
-	}
-	opts.LiveDelivery.WHEP.UDPAddr = "127.0.0.1:0"
-	srv := startServerWith(t, opts)
+	srv := startServer(t)
 
+	const password = "correct horse battery staple"
 	alice := newPerson(t, bctx, srv.URL, "alice", "alice@example.com")
-	alice.signup("correct horse battery staple")
+	alice.signup(password)
 	alice.do("create home", chromedp.WaitVisible(css("#create-home")), chromedp.Click(css("#create-home")),
 		chromedp.WaitVisible(css(`button[id^="add-camera-"]`)))
 	alice.do("add camera", chromedp.Click(css(`button[id^="add-camera-"]`)), chromedp.WaitVisible(css("#pairing-code")))
@@ -116,6 +56,8 @@ func TestBrowserLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	startLiveCamera(t, srv.URL, paired)
+	alice.reloadUntil("/cameras", ".status.online")
 	livePath := "/cameras/" + paired.DeviceID + "/live"
 
 	// From the camera card; WebRTC first.
@@ -127,14 +69,16 @@ func TestBrowserLive(t *testing.T) {
 	if dir := os.Getenv("CAMVAULT_SCREENSHOTS"); dir != "" {
 		liveScreenshots(t, alice, dir, livePath)
 	}
-	fake.revokeAll()
+	logoutEverywhere(t, srv, alice.email, password)
 	alice.endsWith(t, "lost access")
 
 	// The WebSocket stream, as when WebRTC cannot connect.
+	alice.login(password)
 	alice.open(livePath+"?transport=mse", "#live-video")
 	alice.plays(t, "mse")
-	fake.revokeAll()
+	logoutEverywhere(t, srv, alice.email, password)
 	alice.endsWith(t, "You no longer have access to this camera.")
+	alice.login(password)
 
 	// With WebRTC unable to connect, the page falls back by itself.
 	alice.do("break WebRTC", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -199,5 +143,57 @@ func liveScreenshots(t *testing.T, p *person, dir, path string) {
 		if err := os.WriteFile(filepath.Join(dir, "live-"+w.name+".png"), buf, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// startLiveCamera runs a simulated camera that sends no events: it only
+// streams when asked.
+func startLiveCamera(t *testing.T, base string, creds camera.Credentials) {
+	t.Helper()
+	fleet, err := camera.NewFleet(camera.Config{
+		Server: base, WatermarkKey: []byte("browser test watermark key"),
+		EventInterval: time.Hour, EventJitter: -1, ClipFrames: -1,
+		Backoff: camera.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fleet.Add("front door", creds); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fleet.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+	})
+}
+
+// logoutEverywhere logs the person in from another device, over the API,
+// and ends every one of their sessions from there.
+func logoutEverywhere(t *testing.T, srv *httptest.Server, email, password string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	res, err := srv.Client().Post(srv.URL+"/api/v1/sessions", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct{ Token string }
+	err = json.NewDecoder(res.Body).Decode(&s)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("log in over the API: %s, %v", res.Status, err)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodDelete, srv.URL+"/api/v1/sessions", nil)
+	req.Header.Set("Authorization", "Bearer "+s.Token)
+	res, err = srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		t.Fatalf("log out everywhere: %s", res.Status)
 	}
 }
