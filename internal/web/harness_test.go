@@ -50,16 +50,27 @@ const pageSize = 24
 func startCamera(t *testing.T, base string, creds camera.Credentials) (acked func() int64) {
 	t.Helper()
 	var n atomic.Int64
-	fleet, err := camera.NewFleet(camera.Config{
-		Server:        base,
-		WatermarkKey:  []byte("browser test watermark key"),
-		EventInterval: 150 * time.Millisecond,
-		EventJitter:   -1,
-		ClipFrames:    4,
-		Backoff:       camera.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
-		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OnAck:         func(camera.Ack) { n.Add(1) },
-	})
+	runCamera(t, creds, camera.Config{Server: base, EventInterval: 150 * time.Millisecond, ClipFrames: 4,
+		OnAck: func(camera.Ack) { n.Add(1) }})
+	return n.Load
+}
+
+// startLiveCamera runs a simulated camera that sends no events: it only
+// streams when asked.
+func startLiveCamera(t *testing.T, base string, creds camera.Credentials) {
+	t.Helper()
+	runCamera(t, creds, camera.Config{Server: base, EventInterval: time.Hour, ClipFrames: -1})
+}
+
+// runCamera runs one simulated camera with cfg, on the tests' watermark
+// key, quick backoff and no log, until the test ends.
+func runCamera(t *testing.T, creds camera.Credentials, cfg camera.Config) {
+	t.Helper()
+	cfg.WatermarkKey = []byte("browser test watermark key")
+	cfg.EventJitter = -1
+	cfg.Backoff = camera.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond}
+	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	fleet, err := camera.NewFleet(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,5 +84,4 @@ func startCamera(t *testing.T, base string, creds camera.Credentials) (acked fun
 		stop()
 		<-done
 	})
-	return n.Load
 }

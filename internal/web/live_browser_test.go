@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -144,31 +142,6 @@ func liveScreenshots(t *testing.T, p *person, dir, path string) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// startLiveCamera runs a simulated camera that sends no events: it only
-// streams when asked.
-func startLiveCamera(t *testing.T, base string, creds camera.Credentials) {
-	t.Helper()
-	fleet, err := camera.NewFleet(camera.Config{
-		Server: base, WatermarkKey: []byte("browser test watermark key"),
-		EventInterval: time.Hour, EventJitter: -1, ClipFrames: -1,
-		Backoff: camera.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
-		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fleet.Add("front door", creds); err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fleet.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		<-done
-	})
 }
 
 // logoutEverywhere logs the person in from another device, over the API,

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -15,44 +14,13 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/camvault/camvault/internal/media/h264"
+	"github.com/camvault/camvault/internal/sim/browsertest"
 )
 
-// chromiumPath is Debian's chromium binary; the /usr/bin wrapper adds
-// flags of its own that get in the way of a test.
-const chromiumPath = "/usr/lib/chromium/chromium"
-
-// browser starts a headless Chromium for the test. Without chromium the
-// test skips, unless CAMVAULT_TEST_BROWSER=1 says it must run (as in CI).
+// browser starts the headless Chromium the test drives.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CAMVAULT_TEST_BROWSER") == "1" {
-			t.Fatalf("CAMVAULT_TEST_BROWSER=1 but %s is missing: apt-get install -y chromium", chromiumPath)
-		}
-		t.Skipf("browser tests need %s (apt-get install -y chromium); set CAMVAULT_TEST_BROWSER=1 to make its absence a failure", chromiumPath)
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(t.Context(),
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoSandbox,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("mute-audio", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-	)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	if err := chromedp.Do(ctx); err != nil {
-		cancel()
-		cancelAlloc()
-		t.Fatalf("start chromium: %v", err)
-	}
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	return ctx
+	return browsertest.Start(t, chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
 }
 
 const playerPage = `<!doctype html>
