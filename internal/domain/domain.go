@@ -89,6 +89,9 @@ type Device struct {
 	CreatedAt  time.Time
 	LastSeenAt time.Time // zero until the device is first seen
 	Online     bool
+	// KeepWarm: the camera streams live whenever it is connected, not only
+	// while someone watches, so a viewer's first frame comes at once.
+	KeepWarm bool
 }
 
 // Presence is a device's connection state at a moment.

@@ -48,6 +48,9 @@ type Devices interface {
 	DeviceByTokenHash(ctx context.Context, hash []byte) (domain.Device, error)
 	ListDevices(ctx context.Context, homeID string) ([]domain.Device, error)
 	RenameDevice(ctx context.Context, id string, nameSealed []byte) error
+	// SetKeepWarm sets whether a device streams live whenever it is
+	// connected; ErrNotFound if there is no such device.
+	SetKeepWarm(ctx context.Context, id string, warm bool) error
 	// DeleteDevice removes a device, its token and its place in members'
 	// device lists, and bumps its home's grants version.
 	DeleteDevice(ctx context.Context, id string) error

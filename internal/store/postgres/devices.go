@@ -30,9 +30,9 @@ func (s *Store) PairDevice(ctx context.Context, codeHash []byte, now time.Time, 
 			return wrap("consume pairing code", err)
 		}
 		_, err = tx.Exec(ctx,
-			`INSERT INTO devices (id, home_id, name_sealed, model, firmware, token_hash, created_at, last_seen_at, online)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			d.ID, d.HomeID, d.NameSealed, d.Model, d.Firmware, d.TokenHash, ts(d.CreatedAt), ts(d.LastSeenAt), d.Online)
+			`INSERT INTO devices (id, home_id, name_sealed, model, firmware, token_hash, created_at, last_seen_at, online, keep_warm)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			d.ID, d.HomeID, d.NameSealed, d.Model, d.Firmware, d.TokenHash, ts(d.CreatedAt), ts(d.LastSeenAt), d.Online, d.KeepWarm)
 		return wrap("insert device", err)
 	})
 	if err != nil {
@@ -41,12 +41,12 @@ func (s *Store) PairDevice(ctx context.Context, codeHash []byte, now time.Time, 
 	return d, nil
 }
 
-const deviceCols = `id, home_id, name_sealed, model, firmware, token_hash, created_at, last_seen_at, online`
+const deviceCols = `id, home_id, name_sealed, model, firmware, token_hash, created_at, last_seen_at, online, keep_warm`
 
 func scanDevice(row scanner) (domain.Device, error) {
 	var d domain.Device
 	var created, seen int64
-	if err := row.Scan(&d.ID, &d.HomeID, &d.NameSealed, &d.Model, &d.Firmware, &d.TokenHash, &created, &seen, &d.Online); err != nil {
+	if err := row.Scan(&d.ID, &d.HomeID, &d.NameSealed, &d.Model, &d.Firmware, &d.TokenHash, &created, &seen, &d.Online, &d.KeepWarm); err != nil {
 		return domain.Device{}, err
 	}
 	d.CreatedAt, d.LastSeenAt = fromTS(created), fromTS(seen)
@@ -75,6 +75,12 @@ func (s *Store) ListDevices(ctx context.Context, homeID string) ([]domain.Device
 func (s *Store) RenameDevice(ctx context.Context, id string, nameSealed []byte) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE devices SET name_sealed = $1 WHERE id = $2`, nameSealed, id)
 	return affected("rename device", tag, err)
+}
+
+// SetKeepWarm sets whether a device streams live whenever it is connected.
+func (s *Store) SetKeepWarm(ctx context.Context, id string, warm bool) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE devices SET keep_warm = $1 WHERE id = $2`, warm, id)
+	return affected("set keep warm", tag, err)
 }
 
 // DeleteDevice removes a device (its token with it, and by cascade its

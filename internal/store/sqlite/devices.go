@@ -28,9 +28,9 @@ func (s *Store) PairDevice(ctx context.Context, codeHash []byte, now time.Time, 
 			return wrap("consume pairing code", err)
 		}
 		_, err = tx.ExecContext(ctx,
-			`INSERT INTO devices (id, home_id, name_sealed, model, firmware, token_hash, created_at, last_seen_at, online)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.HomeID, d.NameSealed, d.Model, d.Firmware, d.TokenHash, ts(d.CreatedAt), ts(d.LastSeenAt), d.Online)
+			`INSERT INTO devices (id, home_id, name_sealed, model, firmware, token_hash, created_at, last_seen_at, online, keep_warm)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.HomeID, d.NameSealed, d.Model, d.Firmware, d.TokenHash, ts(d.CreatedAt), ts(d.LastSeenAt), d.Online, d.KeepWarm)
 		return wrap("insert device", err)
 	})
 	if err != nil {
@@ -39,12 +39,12 @@ func (s *Store) PairDevice(ctx context.Context, codeHash []byte, now time.Time, 
 	return d, nil
 }
 
-const deviceCols = `id, home_id, name_sealed, model, firmware, token_hash, created_at, last_seen_at, online`
+const deviceCols = `id, home_id, name_sealed, model, firmware, token_hash, created_at, last_seen_at, online, keep_warm`
 
 func scanDevice(row scanner) (domain.Device, error) {
 	var d domain.Device
 	var created, seen int64
-	if err := row.Scan(&d.ID, &d.HomeID, &d.NameSealed, &d.Model, &d.Firmware, &d.TokenHash, &created, &seen, &d.Online); err != nil {
+	if err := row.Scan(&d.ID, &d.HomeID, &d.NameSealed, &d.Model, &d.Firmware, &d.TokenHash, &created, &seen, &d.Online, &d.KeepWarm); err != nil {
 		return domain.Device{}, err
 	}
 	d.CreatedAt, d.LastSeenAt = fromTS(created), fromTS(seen)
@@ -73,6 +73,12 @@ func (s *Store) ListDevices(ctx context.Context, homeID string) ([]domain.Device
 func (s *Store) RenameDevice(ctx context.Context, id string, nameSealed []byte) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE devices SET name_sealed = ? WHERE id = ?`, nameSealed, id)
 	return affected("rename device", res, err)
+}
+
+// SetKeepWarm sets whether a device streams live whenever it is connected.
+func (s *Store) SetKeepWarm(ctx context.Context, id string, warm bool) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE devices SET keep_warm = ? WHERE id = ?`, warm, id)
+	return affected("set keep warm", res, err)
 }
 
 // DeleteDevice removes a device (its token with it, and by cascade its

@@ -214,6 +214,50 @@ func testDevices(t *testing.T, s store.Store) {
 	}
 }
 
+// testKeepWarm: a new device is not kept warm; setting it is read back by
+// every way a device is read, touches no other device nor the grants
+// version, and a missing device is ErrNotFound.
+func testKeepWarm(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	h := newHome(t, s, a.ID)
+	d, d2 := newDevice(t, s, a.ID, h.ID), newDevice(t, s, a.ID, h.ID)
+	got, err := s.DeviceByID(ctx, d.ID)
+	check(t, "device by id", err)
+	if got.KeepWarm {
+		t.Fatal("a new device is kept warm")
+	}
+
+	d.KeepWarm = true
+	check(t, "set keep warm", s.SetKeepWarm(ctx, d.ID, true))
+	got, err = s.DeviceByID(ctx, d.ID)
+	check(t, "device by id", err)
+	same(t, "device kept warm, by id", got, d, normDevice)
+	got, err = s.DeviceByTokenHash(ctx, d.TokenHash)
+	check(t, "device by token hash", err)
+	same(t, "device kept warm, by token hash", got, d, normDevice)
+	list, err := s.ListDevices(ctx, h.ID)
+	check(t, "list devices", err)
+	for _, l := range list {
+		if want := l.ID == d.ID; l.KeepWarm != want {
+			t.Fatalf("listed device %s kept warm %v, want %v", l.ID, l.KeepWarm, want)
+		}
+	}
+	check(t, "set keep warm again", s.SetKeepWarm(ctx, d.ID, true))
+	got, _ = s.DeviceByID(ctx, d2.ID)
+	same(t, "the other device", got, d2, normDevice)
+
+	d.KeepWarm = false
+	check(t, "unset keep warm", s.SetKeepWarm(ctx, d.ID, false))
+	got, _ = s.DeviceByID(ctx, d.ID)
+	same(t, "device no longer kept warm", got, d, normDevice)
+
+	mustNotFound(t, "keep warm a missing device", s.SetKeepWarm(ctx, id.New(), true))
+	if v := version(t, s, h.ID); v != 1 {
+		t.Fatalf("keep warm moved the grants version to %d", v)
+	}
+}
+
 func testDeleteDevice(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a, b, viewer := newAccount(t, s), newAccount(t, s), newAccount(t, s)

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PairingRace", testPairingRace},
 		{"Devices", testDevices},
 		{"DeleteDevice", testDeleteDevice},
+		{"KeepWarm", testKeepWarm},
 		{"Throttle", testThrottle},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"Events", testEvents},
