@@ -18,7 +18,7 @@ type Action int
 const (
 	ViewHome      Action = iota // see the home, its cameras and their events
 	ManageMembers               // add, change or remove members
-	ManageDevices               // pair, rename or unpair cameras
+	ManageDevices               // pair, rename, keep warm or unpair cameras
 	DeleteEvents                // delete events
 )
 

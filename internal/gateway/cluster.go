@@ -46,6 +46,8 @@ type remoteCommand struct {
 	Probe bool `json:"probe,omitempty"`
 	// Live asks for the camera's live stream (Gateway.WantLive).
 	Live bool `json:"live,omitempty"`
+	// KeepWarm sets whether the camera is kept warm (Gateway.SetWarm).
+	KeepWarm *bool `json:"keep_warm,omitempty"`
 }
 
 // commandReply is that node's answer.
@@ -140,6 +142,13 @@ func (g *Gateway) respond(c *conn) bus.Responder {
 				return fail("the camera did not start streaming")
 			}
 			b, _ := json.Marshal(commandReply{DeviceID: c.device.DeviceID, ID: rc.ID, OK: true, Live: &st})
+			return b, true
+		}
+		if rc.KeepWarm != nil {
+			if err := g.setWarmLocal(ctx, c, *rc.KeepWarm); err != nil {
+				return fail("the camera did not start streaming")
+			}
+			b, _ := json.Marshal(commandReply{DeviceID: c.device.DeviceID, ID: rc.ID, OK: true})
 			return b, true
 		}
 		cmd := Command{Command: rc.Command, Settings: rc.Settings}

@@ -105,6 +105,9 @@ type conn struct {
 	liveEpoch uint64
 	liveUntil time.Time
 	warm      bool
+	// warmSet: SetWarm reached this connection, so the setting read from
+	// the store when it connected is older and is not applied.
+	warmSet bool
 }
 
 // New returns a gateway; Run must run for presence to be written and for
@@ -280,6 +283,7 @@ func (g *Gateway) attach(c *conn) bool {
 			HomeID: c.device.HomeID, HeartbeatSeconds: int(g.cfg.Heartbeat / time.Second)}); err != nil {
 			return
 		}
+		g.startWarm(c)
 		g.readLoop(c)
 	}()
 	return true

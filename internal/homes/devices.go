@@ -28,6 +28,9 @@ type Device struct {
 	Firmware string     `json:"firmware"`
 	Online   bool       `json:"online"`
 	LastSeen *time.Time `json:"last_seen"`
+	// KeepWarm: the camera streams live whenever it is connected, so a
+	// viewer's first frame comes at once (docs/design/live.md).
+	KeepWarm bool `json:"keep_warm"`
 }
 
 func deviceNameAD(homeID, deviceID string) []byte {
@@ -239,24 +242,63 @@ func (s *Service) Device(ctx context.Context, p authz.Principal, deviceID string
 
 // RenameDevice changes a camera's name. Owners and admins only.
 func (s *Service) RenameDevice(ctx context.Context, p authz.Principal, deviceID, name string) (Device, error) {
+	return s.UpdateDevice(ctx, p, deviceID, DeviceUpdate{Name: &name})
+}
+
+// SetKeepWarm sets whether a camera is kept warm: streaming live whenever
+// it is connected, not only while someone watches. Owners and admins only.
+func (s *Service) SetKeepWarm(ctx context.Context, p authz.Principal, deviceID string, warm bool) (Device, error) {
+	return s.UpdateDevice(ctx, p, deviceID, DeviceUpdate{KeepWarm: &warm})
+}
+
+// DeviceUpdate is a change to a camera's settings; nil leaves a field as
+// it is.
+type DeviceUpdate struct {
+	Name     *string
+	KeepWarm *bool
+}
+
+// UpdateDevice renames a camera and/or sets whether it is kept warm; at
+// least one must be given. Owners and admins only. The name is checked
+// before anything is written. A change of keep warm is passed on to the
+// camera's connection, wherever it is, once stored.
+func (s *Service) UpdateDevice(ctx context.Context, p authz.Principal, deviceID string, u DeviceUpdate) (Device, error) {
 	d, g, err := s.authz.Device(ctx, p, deviceID, authz.ManageDevices)
 	if err != nil {
 		return Device{}, err
 	}
-	name, err = CheckName("name", name)
-	if err != nil {
-		return Device{}, err
+	if u.Name == nil && u.KeepWarm == nil {
+		return Device{}, apperr.New(apperr.Invalid, `at least one of "name" and "keep_warm" is required`)
+	}
+	var name string
+	if u.Name != nil {
+		if name, err = CheckName("name", *u.Name); err != nil {
+			return Device{}, err
+		}
 	}
 	dk, err := s.dataKey(g.Membership.Home)
 	if err != nil {
 		return Device{}, err
 	}
-	d.NameSealed = dk.Seal([]byte(name), deviceNameAD(d.HomeID, d.ID))
-	if err := s.store.RenameDevice(ctx, d.ID, d.NameSealed); err != nil {
+	notFound := func(what string, err error) error {
 		if errors.Is(err, store.ErrNotFound) {
-			return Device{}, apperr.NotFoundf("device")
+			return apperr.NotFoundf("device")
 		}
-		return Device{}, fmt.Errorf("rename device: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if u.Name != nil {
+		d.NameSealed = dk.Seal([]byte(name), deviceNameAD(d.HomeID, d.ID))
+		if err := s.store.RenameDevice(ctx, d.ID, d.NameSealed); err != nil {
+			return Device{}, notFound("rename device", err)
+		}
+	}
+	if u.KeepWarm != nil {
+		d.KeepWarm = *u.KeepWarm
+		if err := s.store.SetKeepWarm(ctx, d.ID, d.KeepWarm); err != nil {
+			return Device{}, notFound("set keep warm", err)
+		}
+		// After the write: a camera connecting meanwhile reads it.
+		s.conns.SetWarm(ctx, d, d.KeepWarm)
 	}
 	return s.deviceView(dk, d)
 }
@@ -286,7 +328,7 @@ func (s *Service) DeleteDevice(ctx context.Context, p authz.Principal, deviceID 
 // did not come back to another node must not look online forever.
 func (s *Service) deviceView(dk keys.DataKey, d domain.Device) (Device, error) {
 	online := d.Online && (s.cfg.PresenceTTL <= 0 || s.cfg.Now().Sub(d.LastSeenAt) <= s.cfg.PresenceTTL)
-	v := Device{ID: d.ID, HomeID: d.HomeID, Model: d.Model, Firmware: d.Firmware, Online: online}
+	v := Device{ID: d.ID, HomeID: d.HomeID, Model: d.Model, Firmware: d.Firmware, Online: online, KeepWarm: d.KeepWarm}
 	if !d.LastSeenAt.IsZero() {
 		t := d.LastSeenAt.UTC()
 		v.LastSeen = &t

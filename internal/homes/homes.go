@@ -35,10 +35,15 @@ type Accounts interface {
 	AccountIDByEmail(ctx context.Context, email string) (string, error)
 }
 
-// Connections closes an unpaired camera's live connection, on whichever
-// node holds it; *gateway.Gateway is one.
+// Connections reaches a camera's live connection, on whichever node holds
+// it; *gateway.Gateway is one.
 type Connections interface {
+	// Revoke closes an unpaired camera's connection.
 	Revoke(ctx context.Context, deviceID string)
+	// SetWarm tells the connection that the camera is kept warm (it
+	// streams while connected) or no longer; a camera connected nowhere
+	// reads the setting from the store when it connects.
+	SetWarm(ctx context.Context, dev domain.Device, warm bool)
 }
 
 // Config tunes pairing.
