@@ -5,6 +5,7 @@ import (
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/gateway"
+	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/websession"
 )
 
@@ -41,21 +42,21 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) renameDevice(w http.ResponseWriter, r *http.Request) error {
+// updateDevice renames a camera and/or sets whether it is kept warm.
+func (s *Server) updateDevice(w http.ResponseWriter, r *http.Request) error {
 	deviceID, err := pathID(r, "device", "device")
 	if err != nil {
 		return err
 	}
 	var in struct {
-		Name *string `json:"name"`
+		Name     *string `json:"name"`
+		KeepWarm *bool   `json:"keep_warm"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if in.Name == nil {
-		return apperr.New(apperr.Invalid, `field "name" is required`)
-	}
-	d, err := s.homes.RenameDevice(r.Context(), principal(r.Context()), deviceID, *in.Name)
+	d, err := s.homes.UpdateDevice(r.Context(), principal(r.Context()), deviceID,
+		homes.DeviceUpdate{Name: in.Name, KeepWarm: in.KeepWarm})
 	if err != nil {
 		return err
 	}

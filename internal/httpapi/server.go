@@ -98,7 +98,7 @@ func Routes() []Route {
 
 		{"POST", "/api/v1/devices/pair", public, (*Server).pair},
 		{"GET", "/api/v1/devices/{device}", person, (*Server).getDevice},
-		{"PATCH", "/api/v1/devices/{device}", person, (*Server).renameDevice},
+		{"PATCH", "/api/v1/devices/{device}", person, (*Server).updateDevice},
 		{"DELETE", "/api/v1/devices/{device}", person, (*Server).deleteDevice},
 
 		{"GET", "/api/v1/device", device, (*Server).deviceSelf},

@@ -46,6 +46,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"rename missing name", "PATCH", "/api/v1/devices/" + cam.id, ann.token, `{}`, 400},
 		{"rename empty", "PATCH", "/api/v1/devices/" + cam.id, ann.token, map[string]string{"name": ""}, 400},
 		{"rename wrong type", "PATCH", "/api/v1/devices/" + cam.id, ann.token, `{"name": 7}`, 400},
+		{"keep warm wrong type", "PATCH", "/api/v1/devices/" + cam.id, ann.token, `{"keep_warm": "yes"}`, 400},
+		{"keep warm and an empty name", "PATCH", "/api/v1/devices/" + cam.id, ann.token, `{"keep_warm": true, "name": ""}`, 400},
 	}
 	for _, c := range cases {
 		r := e.call(c.method, c.path, c.tok, c.body)

@@ -35,6 +35,17 @@ func TestHomesDevicesAndPairing(t *testing.T) {
 	if got := e.must(200, "GET", "/api/v1/devices/"+cam.id, ann.token, nil).str("name"); got != "Front door" {
 		t.Fatalf("device name %q", got)
 	}
+	if d.body["keep_warm"] != false {
+		t.Fatalf("a camera never kept warm: %s", d.raw)
+	}
+	d = e.must(200, "PATCH", "/api/v1/devices/"+cam.id, ann.token, map[string]bool{"keep_warm": true})
+	if d.body["keep_warm"] != true || d.str("name") != "Front door" {
+		t.Fatalf("kept warm: %s", d.raw)
+	}
+	d = e.must(200, "PATCH", "/api/v1/devices/"+cam.id, ann.token, map[string]any{"name": "Front door", "keep_warm": false})
+	if d.body["keep_warm"] != false || d.str("name") != "Front door" {
+		t.Fatalf("renamed and no longer kept warm: %s", d.raw)
+	}
 
 	// A device token never works on a person route, nor a person token on
 	// a device route.
