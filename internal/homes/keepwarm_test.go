@@ -1,8 +1,6 @@
 package homes_test
 
 import (
-	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -10,43 +8,17 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/servicetest"
 	"github.com/camvault/camvault/internal/sim/camera"
+	"github.com/camvault/camvault/internal/sim/simtest"
 )
 
 // warmOptions: a short live grace, so the tests see streams lapse soon.
 func warmOptions(o *servicetest.Options) { o.Gateway.LiveGrace = 200 * time.Millisecond }
 
-// simCamera starts a simulated camera for cam, connected to url, and
-// returns it once it is connected.
+// simCamera runs a simulated camera with cam's credentials and returns it
+// once it is connected.
 func simCamera(t *testing.T, url string, cam servicetest.Camera) *camera.Camera {
 	t.Helper()
-	f, err := camera.NewFleet(camera.Config{Server: url, WatermarkKey: []byte("homes-test-watermark-key-0000001"),
-		EventInterval: time.Hour, ClipFrames: -1, Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := f.Add("cam", camera.Credentials{DeviceID: cam.DeviceID, Token: cam.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
-	done := make(chan struct{})
-	go func() { defer close(done); _ = f.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, "the camera connects", func() bool { return c.Stats().Online.Load() && c.HomeID() != "" })
-	return c
-}
-
-// waitFor waits for cond with a generous deadline: a limit on a hang,
-// never a measurement.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(servicetest.Patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return simtest.StartCamera(t, url, cam.DeviceID, cam.Token, []byte("homes-test-watermark-key-0000001"))
 }
 
 func TestKeepWarm(t *testing.T) {
@@ -78,7 +50,7 @@ func TestKeepWarm(t *testing.T) {
 		t.Fatalf("the camera as a member reads it: %+v %v", d, err)
 	}
 	// Streaming with no viewer at all.
-	waitFor(t, "the kept-warm camera streams", func() bool {
+	simtest.WaitFor(t, "the kept-warm camera streams", func() bool {
 		return e.Gateway.Streaming(warm.DeviceID) != 0 && warmSim.Streaming() != 0
 	})
 	epoch := e.Gateway.Streaming(warm.DeviceID)
@@ -89,8 +61,8 @@ func TestKeepWarm(t *testing.T) {
 	if _, err := e.Gateway.WantLive(ctx, domain.Device{ID: other.DeviceID, HomeID: home}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the camera asked for once starts", func() bool { return otherSim.Streaming() != 0 })
-	waitFor(t, "the camera asked for once stops after the grace period", func() bool {
+	simtest.WaitFor(t, "the camera asked for once starts", func() bool { return otherSim.Streaming() != 0 })
+	simtest.WaitFor(t, "the camera asked for once stops after the grace period", func() bool {
 		return e.Gateway.Streaming(other.DeviceID) == 0
 	})
 	if got := e.Gateway.Streaming(warm.DeviceID); got != epoch {
@@ -102,7 +74,7 @@ func TestKeepWarm(t *testing.T) {
 	if err != nil || d.KeepWarm {
 		t.Fatalf("no longer keep warm: %+v %v", d, err)
 	}
-	waitFor(t, "the camera no longer kept warm stops after the grace period", func() bool {
+	simtest.WaitFor(t, "the camera no longer kept warm stops after the grace period", func() bool {
 		return e.Gateway.Streaming(warm.DeviceID) == 0 && warmSim.Streaming() == 0
 	})
 }
@@ -119,7 +91,7 @@ func TestKeepWarmOnConnect(t *testing.T) {
 		t.Fatalf("keep an offline camera warm: %v", err)
 	}
 	sim := simCamera(t, e.DeviceURL(), cam)
-	waitFor(t, "the kept-warm camera streams once connected", func() bool {
+	simtest.WaitFor(t, "the kept-warm camera streams once connected", func() bool {
 		return e.Gateway.Streaming(cam.DeviceID) != 0 && sim.Streaming() != 0
 	})
 }
@@ -136,13 +108,13 @@ func TestKeepWarmOtherNode(t *testing.T) {
 	if _, err := e.Homes.SetKeepWarm(e.Ctx(), ann.Principal, cam.DeviceID, true); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the camera streams on its node", func() bool {
+	simtest.WaitFor(t, "the camera streams on its node", func() bool {
 		return n2.Gateway.Streaming(cam.DeviceID) != 0 && sim.Streaming() != 0
 	})
 	if _, err := e.Homes.SetKeepWarm(e.Ctx(), ann.Principal, cam.DeviceID, false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the camera stops on its node after the grace period", func() bool {
+	simtest.WaitFor(t, "the camera stops on its node after the grace period", func() bool {
 		return n2.Gateway.Streaming(cam.DeviceID) == 0
 	})
 }

@@ -3,7 +3,6 @@ package live_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/camvault/camvault/internal/media/h264"
 	st "github.com/camvault/camvault/internal/servicetest"
 	"github.com/camvault/camvault/internal/sim/camera"
+	"github.com/camvault/camvault/internal/sim/simtest"
 )
 
 var wmKey = []byte("live-test-watermark-key-00000001")
@@ -24,38 +24,11 @@ func fast(o *st.Options) {
 	o.Live.Renew = 100 * time.Millisecond
 }
 
-// streamer starts a simulated camera for cam, connected to url, and
-// returns it once it is connected.
+// streamer runs a simulated camera with cam's credentials (it streams
+// when asked) and returns it once it is connected.
 func streamer(t *testing.T, url string, cam st.Camera) *camera.Camera {
 	t.Helper()
-	f, err := camera.NewFleet(camera.Config{Server: url, WatermarkKey: wmKey, EventInterval: time.Hour, ClipFrames: -1,
-		Log: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := f.Add("cam", camera.Credentials{DeviceID: cam.DeviceID, Token: cam.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
-	done := make(chan struct{})
-	go func() { defer close(done); _ = f.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, "the camera connects", func() bool { return c.Stats().Online.Load() && c.HomeID() != "" })
-	return c
-}
-
-// waitFor waits for cond with a generous deadline: a limit on a hang,
-// never a measurement.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(st.Patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return simtest.StartCamera(t, url, cam.DeviceID, cam.Token, wmKey)
 }
 
 func next(t *testing.T, s *live.Session) live.Frame {
@@ -165,7 +138,7 @@ func TestWatchStreamsTheCamerasFrames(t *testing.T) {
 	if _, err := s.Next(e.Ctx()); !errors.Is(err, live.ErrEnded) {
 		t.Fatalf("next after close: %v", err)
 	}
-	waitFor(t, "the camera stops streaming after the grace period", func() bool { return sim.Streaming() == 0 })
+	simtest.WaitFor(t, "the camera stops streaming after the grace period", func() bool { return sim.Streaming() == 0 })
 	// Both looks and their ends are on record.
 	entries, err := e.Audit.List(e.Ctx(), home, 0, 100)
 	if err != nil {
@@ -451,5 +424,5 @@ func TestTwoNodes(t *testing.T) {
 	}
 	endsWith(t, s, live.ErrRevoked)
 	s.Close()
-	waitFor(t, "the camera stops after the grace period", func() bool { return sim.Streaming() == 0 })
+	simtest.WaitFor(t, "the camera stops after the grace period", func() bool { return sim.Streaming() == 0 })
 }
