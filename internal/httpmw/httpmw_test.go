@@ -1,7 +1,6 @@
 package httpmw_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,32 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/metrics"
+	"github.com/camvault/camvault/internal/sim/simtest"
 	"github.com/camvault/camvault/internal/store"
 )
-
-// logBuffer collects log output; handlers may log from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // requests is the request counter's value for a route, method and status,
 // and how many duration series there are, read from the registry as the
@@ -64,8 +45,8 @@ func requests(t *testing.T, m *metrics.Metrics, route, method, code string) (cou
 	return count, durations
 }
 
-func newChain() (*httpmw.Chain, *metrics.Metrics, *logBuffer) {
-	logs := &logBuffer{}
+func newChain() (*httpmw.Chain, *metrics.Metrics, *simtest.LogBuffer) {
+	logs := &simtest.LogBuffer{}
 	m := metrics.New()
 	return httpmw.New(slog.New(slog.NewTextHandler(logs, nil)), m), m, logs
 }
@@ -225,7 +206,7 @@ func TestFailure(t *testing.T) {
 		{"anything else", errors.New("template: no such field"), apperr.Internal, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			logs := &logBuffer{}
+			logs := &simtest.LogBuffer{}
 			log := slog.New(slog.NewTextHandler(logs, nil))
 			var rid string
 			c := httpmw.New(log, metrics.New()).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

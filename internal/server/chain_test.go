@@ -1,42 +1,23 @@
 package server_test
 
 import (
-	"bytes"
 	"database/sql"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/camvault/camvault/internal/server"
+	"github.com/camvault/camvault/internal/sim/simtest"
 	"github.com/camvault/camvault/internal/websession"
 )
 
-// logBuffer collects the server's log; it is written from many goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // newLoggedEnv is newEnv with the server's log kept for the test to read.
-func newLoggedEnv(t *testing.T) (*env, *logBuffer) {
+func newLoggedEnv(t *testing.T) (*env, *simtest.LogBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &simtest.LogBuffer{}
 	e := &env{t: t, data: t.TempDir(), clock: newClock(), logTo: logs}
 	e.serve(server.Config{}, e.options())
 	return e, logs
@@ -80,7 +61,7 @@ func (e *env) pageInProcess(method, path, tok string) resp {
 
 // loggedFailure reports whether the log holds the failure of the request
 // r answered, under its request ID.
-func loggedFailure(logs *logBuffer, r resp) bool {
+func loggedFailure(logs *simtest.LogBuffer, r resp) bool {
 	rid := r.header.Get("X-Request-Id")
 	for line := range strings.Lines(logs.String()) {
 		if rid != "" && strings.Contains(line, `msg="request failed" request_id=`+rid) && strings.Contains(line, "store: unavailable") {

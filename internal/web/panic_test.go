@@ -1,37 +1,19 @@
 package web_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/metrics"
+	"github.com/camvault/camvault/internal/sim/simtest"
 	"github.com/camvault/camvault/internal/token"
 	"github.com/camvault/camvault/internal/web"
 	"github.com/camvault/camvault/internal/websession"
 )
-
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestPanicInAPageIsRecovered: a page handler that panics is answered 500
 // with a page, the panic is logged with the request ID, and the request is
@@ -39,7 +21,7 @@ func (b *logBuffer) String() string {
 // services, so the first page that calls one panics: a real panic inside a
 // web handler, not one staged around it.
 func TestPanicInAPageIsRecovered(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &simtest.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	app, err := web.New(web.Deps{Log: log})
 	if err != nil {
