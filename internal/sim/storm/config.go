@@ -40,6 +40,14 @@ type Config struct {
 	Cameras  int // spread over the accounts' homes; default 100
 	Viewers  int // people browsing the accounts' Events timelines, spread over the accounts; 0: none
 
+	// LiveViewers watch their accounts' cameras live, zapping from one to
+	// another every LiveDwell or so (default 6 s); every LiveRevokeEvery-th
+	// session (default 4; -1: never) is logged out mid-stream and must end
+	// within a second.
+	LiveViewers     int
+	LiveDwell       time.Duration
+	LiveRevokeEvery int
+
 	Warmup        time.Duration // steady state before the outage; default 10 s
 	Outage        time.Duration // the server is down this long; 0: no outage
 	Timeout       time.Duration // after the restart, for every camera to be back and every event acknowledged; default 10 min (a camera may wait up to its backoff cap, 5 min, to come back)
@@ -126,6 +134,8 @@ func (c *Config) setDefaults() error {
 	defDur(&c.Timeout, 10*time.Minute)
 	defDur(&c.EventInterval, 30*time.Second)
 	defDur(&c.ViewerEvery, time.Second)
+	defDur(&c.LiveDwell, 6*time.Second)
+	def(&c.LiveRevokeEvery, 4)
 	if c.ServerLogLevel == "" {
 		c.ServerLogLevel = "warn"
 	}
@@ -134,8 +144,10 @@ func (c *Config) setDefaults() error {
 		return errors.New("storm: --accounts must be at least 1")
 	case c.Cameras < 1:
 		return errors.New("storm: --cameras must be at least 1")
-	case c.Viewers < 0:
-		return errors.New("storm: --viewers must not be negative")
+	case c.Viewers < 0 || c.LiveViewers < 0:
+		return errors.New("storm: --viewers and --live-viewers must not be negative")
+	case c.LiveDwell < 100*time.Millisecond:
+		return errors.New("storm: --live-dwell must be at least 100ms")
 	case c.Warmup < 0 || c.Outage < 0 || c.Timeout < 0:
 		return errors.New("storm: durations must not be negative")
 	case c.EventInterval < 10*time.Millisecond:

@@ -37,7 +37,8 @@ func (r *runner) monitor(ctx context.Context) {
 }
 
 func (r *runner) sample() Sample {
-	s := Sample{T: time.Since(r.started).Seconds(), Requests: r.c.requests.Load(), Connects: r.c.connects.Load()}
+	s := Sample{T: time.Since(r.started).Seconds(), Requests: r.c.requests.Load(), Connects: r.c.connects.Load(),
+		LiveOpen: r.lc.open.Load(), LiveFrames: r.lc.frames.Load()}
 	for _, c := range r.cams {
 		st := c.Stats()
 		if st.Online.Load() {
@@ -66,6 +67,9 @@ func (r *runner) progress(s Sample) {
 	line := fmt.Sprintf("%-8s %5.0fs  online %d/%d  events %d  queued %d  acked %d  503s %d  media %d  foreign %d",
 		phase, s.T, s.Online, len(r.cams), generated, s.Queued, r.c.uploads.Load(), r.c.shed503.Load(),
 		r.vc.mediaResponses.Load(), r.vc.foreignMedia.Load())
+	if len(r.liveViewers) > 0 {
+		line += fmt.Sprintf("  live %d (frames %d, foreign %d)", s.LiveOpen, s.LiveFrames, r.lc.foreign.Load())
+	}
 	if s.RSS > 0 {
 		line += "  server " + humanBytes(s.RSS)
 	}

@@ -80,6 +80,28 @@ type Result struct {
 	ForeignEvents      int64   `json:"foreign_events"`
 	ViewerListings     int64   `json:"viewer_listings"`
 	ViewerErrors       int64   `json:"viewer_errors"`
+	// Live view (--live-viewers): sessions asked for and those that
+	// delivered a frame; frames checked, and those not of the viewer's
+	// household (must be 0) or not of the camera watched (must be 0);
+	// time to first frame from asking; latency from a frame's capture (its
+	// watermark's time) to its arrival, over frames taken after the
+	// session began; sessions logged out mid-stream, and the time from the
+	// logout's answer to the end of the stream (must stay under 1 s).
+	LiveViewers           int     `json:"live_viewers"`
+	LiveAttempts          int64   `json:"live_attempts"`
+	LiveSessions          int64   `json:"live_sessions"`
+	LiveFrames            int64   `json:"live_frames"`
+	ForeignLiveFrames     int64   `json:"foreign_live_frames"`
+	MislabeledLiveFrames  int64   `json:"mislabeled_live_frames"`
+	LiveErrors            int64   `json:"live_errors"`
+	LiveTTFFMsP50         float64 `json:"live_ttff_ms_p50"`
+	LiveTTFFMsP99         float64 `json:"live_ttff_ms_p99"`
+	LiveLatencyMsP50      float64 `json:"live_latency_ms_p50"`
+	LiveLatencyMsP99      float64 `json:"live_latency_ms_p99"`
+	LiveRevocations       int64   `json:"live_revocations"`
+	LiveRevokeCutoffMsP50 float64 `json:"live_revoke_cutoff_ms_p50"`
+	LiveRevokeCutoffMsMax float64 `json:"live_revoke_cutoff_ms_max"`
+
 	ServerRSSBefore    int64   `json:"server_rss_before_bytes"`
 	ServerRSSIdle      int64   `json:"server_rss_idle_bytes"`
 	IdleConnHeapBytes  int64   `json:"idle_conn_heap_bytes"`  // of idle_conn_bytes, Go heap in use per connection
@@ -94,12 +116,14 @@ type Result struct {
 
 // Sample is the state of the run at one moment, for the chart.
 type Sample struct {
-	T        float64 // seconds since the cameras started
-	Online   int64   // cameras connected
-	Requests int64   // HTTP requests answered so far (cameras and viewers)
-	Connects int64   // camera connections admitted so far
-	Queued   int64   // events waiting in the cameras
-	RSS      int64   // server RSS, bytes
+	T          float64 // seconds since the cameras started
+	Online     int64   // cameras connected
+	Requests   int64   // HTTP requests answered so far (cameras and viewers)
+	Connects   int64   // camera connections admitted so far
+	Queued     int64   // events waiting in the cameras
+	RSS        int64   // server RSS, bytes
+	LiveOpen   int64   // live sessions delivering frames
+	LiveFrames int64   // live frames received so far
 }
 
 // PhaseMark is when a phase began.
@@ -107,6 +131,10 @@ type PhaseMark struct {
 	Name string
 	T    float64
 }
+
+// liveCutoffLimitMs is how long a revoked live session may go on
+// (invariant 11: within a second).
+const liveCutoffLimitMs = 1000
 
 // check fills OK and Failures.
 func (r *Result) check() {
@@ -132,6 +160,18 @@ func (r *Result) check() {
 	}
 	if r.EventsGenerated == 0 {
 		fail("no events were generated")
+	}
+	if r.ForeignLiveFrames != 0 {
+		fail("foreign_live_frames: %d live frames reached a viewer that were not its household's", r.ForeignLiveFrames)
+	}
+	if r.MislabeledLiveFrames != 0 {
+		fail("mislabeled_live_frames: %d live frames were another camera's than the one watched", r.MislabeledLiveFrames)
+	}
+	if r.LiveViewers > 0 && r.LiveSessions == 0 {
+		fail("live_sessions: no live session delivered a frame")
+	}
+	if r.LiveRevokeCutoffMsMax >= liveCutoffLimitMs {
+		fail("live_revoke_cutoff_ms_max: a logged-out viewer's stream went on for %.0f ms (limit %d ms)", r.LiveRevokeCutoffMsMax, liveCutoffLimitMs)
 	}
 	r.OK = len(r.Failures) == 0
 	if r.Failures == nil {
@@ -185,10 +225,14 @@ func (r *Result) WriteHTML(path string) error {
 // SVG chart and the summary table.
 func (r *Result) Render(w io.Writer) error {
 	page := struct {
-		R     *Result
-		Chart template.HTML
-		Rows  [][2]string
+		R         *Result
+		Chart     template.HTML
+		LiveChart template.HTML
+		Rows      [][2]string
 	}{R: r, Chart: template.HTML(r.chartSVG()), Rows: r.rows()}
+	if r.LiveViewers > 0 {
+		page.LiveChart = template.HTML(r.liveChartSVG())
+	}
 	tmpl, err := template.New("report").Parse(reportHTML)
 	if err != nil {
 		return fmt.Errorf("report template: %w", err)
@@ -269,9 +313,57 @@ const (
 	maxChartPoints         int = 1000
 )
 
+// series is one line of a chart: its values at the timeline's samples.
+type series struct {
+	name   string
+	color  string
+	values []float64
+	floor  float64 // the axis goes at least this high
+}
+
+// rates turns a counter sampled over the timeline into a rate per second.
+func (r *Result) rates(counter func(Sample) int64) []float64 {
+	pts := r.Timeline
+	out := make([]float64, len(pts))
+	for i := 1; i < len(pts); i++ {
+		if dt := pts[i].T - pts[i-1].T; dt > 0 {
+			out[i] = float64(counter(pts[i])-counter(pts[i-1])) / dt
+		}
+	}
+	if len(out) > 1 {
+		out[0] = out[1]
+	}
+	return out
+}
+
+// gauge is a value sampled over the timeline.
+func (r *Result) gauge(v func(Sample) int64) []float64 {
+	out := make([]float64, len(r.Timeline))
+	for i, p := range r.Timeline {
+		out[i] = float64(v(p))
+	}
+	return out
+}
+
 // chartSVG draws connected cameras (left axis) and the request rate
 // (right axis) over time, the outage shaded.
 func (r *Result) chartSVG() string {
+	return r.chart(
+		series{name: "connected cameras", color: "#1a73e8", values: r.gauge(func(s Sample) int64 { return s.Online }), floor: float64(r.Cameras)},
+		series{name: "requests/s", color: "#e37400", values: r.rates(func(s Sample) int64 { return s.Requests })})
+}
+
+// liveChartSVG draws the live sessions delivering frames (left axis) and
+// the live frames received per second (right axis).
+func (r *Result) liveChartSVG() string {
+	return r.chart(
+		series{name: "live sessions", color: "#137333", values: r.gauge(func(s Sample) int64 { return s.LiveOpen }), floor: 1},
+		series{name: "live frames/s", color: "#a142f4", values: r.rates(func(s Sample) int64 { return s.LiveFrames })})
+}
+
+// chart draws two series over the run's time, left on the left axis and
+// right on the right one, the outage shaded and every phase marked.
+func (r *Result) chart(left, right series) string {
 	pts := r.Timeline
 	if len(pts) < 2 {
 		return `<p>Not enough samples for a chart.</p>`
@@ -280,24 +372,17 @@ func (r *Result) chartSVG() string {
 	if tMax <= 0 {
 		tMax = 1
 	}
-	rates := make([]float64, len(pts))
-	for i := 1; i < len(pts); i++ {
-		if dt := pts[i].T - pts[i-1].T; dt > 0 {
-			rates[i] = float64(pts[i].Requests-pts[i-1].Requests) / dt
+	top := func(s series) float64 {
+		m := max(1, s.floor)
+		for _, v := range s.values {
+			m = max(m, v)
 		}
+		return niceCeil(m)
 	}
-	rates[0] = rates[1]
-	var onlineMax int64 = 1
-	rateMax := 1.0
-	for i, p := range pts {
-		onlineMax = max(onlineMax, p.Online)
-		rateMax = max(rateMax, rates[i])
-	}
-	onlineTop := niceCeil(float64(max(onlineMax, int64(r.Cameras))))
-	rateTop := niceCeil(rateMax)
+	leftTop, rightTop := top(left), top(right)
 	x := func(t float64) float64 { return chartLeft + t/tMax*chartPlotW }
-	yL := func(v float64) float64 { return chartTop + chartPlotH - v/onlineTop*chartPlotH }
-	yR := func(v float64) float64 { return chartTop + chartPlotH - v/rateTop*chartPlotH }
+	yL := func(v float64) float64 { return chartTop + chartPlotH - v/leftTop*chartPlotH }
+	yR := func(v float64) float64 { return chartTop + chartPlotH - v/rightTop*chartPlotH }
 	step := max(1, len(pts)/maxChartPoints)
 
 	var b strings.Builder
@@ -323,22 +408,22 @@ func (r *Result) chartSVG() string {
 	for i := 0; i <= 4; i++ {
 		f := float64(i) / 4
 		y := chartTop + chartPlotH - f*chartPlotH
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#1a73e8">%s</text>`, chartLeft-5, y+4, shortNum(f*onlineTop))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="#e37400">%s</text>`, chartLeft+chartPlotW+5, y+4, shortNum(f*rateTop))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="%s">%s</text>`, chartLeft-5, y+4, left.color, shortNum(f*leftTop))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" fill="%s">%s</text>`, chartLeft+chartPlotW+5, y+4, right.color, shortNum(f*rightTop))
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%ss</text>`, chartLeft+f*chartPlotW, chartTop+chartPlotH+15, shortNum(roundTo(f*tMax, tMax)))
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">time since the cameras started</text>`, chartLeft+chartPlotW/2, chartH-5)
-	line := func(color string, val func(i int) float64, y func(float64) float64) {
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="`, color)
-		for i := 0; i < len(pts); i += step {
-			fmt.Fprintf(&b, "%.1f,%.1f ", x(pts[i].T), y(val(i)))
+	line := func(s series, y func(float64) float64) {
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="`, s.color)
+		for i := 0; i < len(pts) && i < len(s.values); i += step {
+			fmt.Fprintf(&b, "%.1f,%.1f ", x(pts[i].T), y(s.values[i]))
 		}
 		b.WriteString(`"/>`)
 	}
-	line("#1a73e8", func(i int) float64 { return float64(pts[i].Online) }, yL)
-	line("#e37400", func(i int) float64 { return rates[i] }, yR)
-	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#1a73e8">connected cameras</text>`, chartLeft+5, chartTop+chartPlotH-8)
-	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#e37400">requests/s</text>`, chartLeft+chartPlotW-5, chartTop+chartPlotH-8)
+	line(left, yL)
+	line(right, yR)
+	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text>`, chartLeft+5, chartTop+chartPlotH-8, left.color, template.HTMLEscapeString(left.name))
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="%s">%s</text>`, chartLeft+chartPlotW-5, chartTop+chartPlotH-8, right.color, template.HTMLEscapeString(right.name))
 	b.WriteString(`</svg>`)
 	return b.String()
 }
@@ -390,9 +475,12 @@ td:first-child { font-family: monospace; }
 .ok { color: #137333; } .fail { color: #c5221f; }
 </style></head><body>
 <h1>camvault storm: {{if .R.OK}}<span class="ok">passed</span>{{else}}<span class="fail">FAILED</span>{{end}}</h1>
-<p>{{.R.Cameras}} cameras in {{.R.Accounts}} homes, {{.R.Viewers}} viewers{{if .R.NetFaults}}, network faults <code>{{.R.NetFaults}}</code>{{end}}{{if .R.CacheFaults}}, cache faults <code>{{.R.CacheFaults}}</code>{{end}}{{if gt .R.Nodes 1}}, {{.R.Nodes}} nodes{{if .R.KillNode}} (one killed){{end}}{{end}}{{if .R.Target}}, against {{.R.Target}}{{end}}.</p>
+<p>{{.R.Cameras}} cameras in {{.R.Accounts}} homes, {{.R.Viewers}} viewers{{if .R.LiveViewers}}, {{.R.LiveViewers}} live viewers{{end}}{{if .R.NetFaults}}, network faults <code>{{.R.NetFaults}}</code>{{end}}{{if .R.CacheFaults}}, cache faults <code>{{.R.CacheFaults}}</code>{{end}}{{if gt .R.Nodes 1}}, {{.R.Nodes}} nodes{{if .R.KillNode}} (one killed){{end}}{{end}}{{if .R.Target}}, against {{.R.Target}}{{end}}.</p>
 {{if not .R.OK}}<ul class="fail">{{range .R.Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{.Chart}}
+{{if .LiveChart}}<h2>Live view</h2>
+<p>{{.R.LiveViewers}} people watching their cameras live and zapping between them: {{.R.LiveSessions}} sessions, {{.R.LiveFrames}} frames checked, {{.R.ForeignLiveFrames}} of another household; {{.R.LiveRevocations}} sessions logged out mid-stream.</p>
+{{.LiveChart}}{{end}}
 <h2>Summary</h2>
 <table>{{range .Rows}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</table>
 </body></html>

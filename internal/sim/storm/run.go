@@ -23,6 +23,7 @@ type runner struct {
 	log  *slog.Logger
 	c    counters
 	vc   viewerCounters
+	lc   liveCounters
 	res  Result
 	dir  string
 	srv  *cluster // nil against a target
@@ -32,15 +33,16 @@ type runner struct {
 	clientBase string   // what viewers talk to: the server, the balancer, or the proxy in front
 	cameraURLs []string // what cameras talk to: every node, each directly or through its proxy
 
-	setupAPI api
-	accts    []*account
-	viewers  []*viewer
-	cams     []*camera.Camera
-	fleet    *camera.Fleet
-	ledger   *ledger
-	key      []byte
-	started  time.Time // the cameras started: t=0 of the timeline
-	goBefore goMemory  // the server's Go memory before any camera connected
+	setupAPI    api
+	accts       []*account
+	viewers     []*viewer
+	liveViewers []*liveViewer
+	cams        []*camera.Camera
+	fleet       *camera.Fleet
+	ledger      *ledger
+	key         []byte
+	started     time.Time // the cameras started: t=0 of the timeline
+	goBefore    goMemory  // the server's Go memory before any camera connected
 
 	mu       sync.Mutex
 	timeline []Sample
@@ -103,9 +105,9 @@ func (c *Config) fdsNeeded() uint64 {
 	if c.Faults.Enabled() {
 		per += 2 // the proxy's two ends
 	}
-	n := uint64(c.Cameras + c.UploadWorkers + 2*c.Viewers + c.MaxDials)
+	n := uint64(c.Cameras + c.UploadWorkers + 2*c.Viewers + 2*c.LiveViewers + c.MaxDials)
 	if c.Nodes > 1 {
-		n += 2 * uint64(2*c.Viewers+8) // viewers also through the balancer
+		n += 2 * uint64(2*c.Viewers+2*c.LiveViewers+8) // viewers also through the balancer
 	}
 	return per*n + 512
 }
@@ -221,6 +223,9 @@ func (r *runner) run(ctx context.Context) error {
 	defer stopViewers()
 	var views sync.WaitGroup
 	for _, v := range r.viewers {
+		views.Go(func() { v.run(viewCtx) })
+	}
+	for _, v := range r.liveViewers {
 		views.Go(func() { v.run(viewCtx) })
 	}
 	if err := sleep(ctx, r.cfg.Warmup); err != nil {
@@ -367,6 +372,9 @@ func (r *runner) newFleet() error {
 	for _, v := range r.viewers {
 		v.client, v.base = viewerClient, r.clientBase
 	}
+	// Live streams are dialled apart from the cameras' counting transport:
+	// its upgrades are the cameras' admitted connections.
+	r.newLiveViewers(r.cfg.LiveViewers, viewerClient, &http.Client{Transport: newWSTransport()}, r.clientBase)
 	var ids []string
 	for _, ac := range r.accts {
 		for _, c := range ac.creds {
@@ -678,6 +686,20 @@ func (r *runner) collect() {
 	res.ForeignEvents += r.vc.foreignEvents.Load()
 	res.ViewerListings = r.vc.listings.Load()
 	res.ViewerErrors = r.vc.errors.Load()
+	res.LiveViewers = len(r.liveViewers)
+	res.LiveAttempts = r.lc.attempts.Load()
+	res.LiveSessions = r.lc.sessions.Load()
+	res.LiveFrames = r.lc.frames.Load()
+	res.ForeignLiveFrames = r.lc.foreign.Load()
+	res.MislabeledLiveFrames = r.lc.mislabeled.Load()
+	res.LiveErrors = r.lc.errors.Load()
+	res.LiveTTFFMsP50 = r.lc.ttff.Percentile(50)
+	res.LiveTTFFMsP99 = r.lc.ttff.Percentile(99)
+	res.LiveLatencyMsP50 = r.lc.latency.Percentile(50)
+	res.LiveLatencyMsP99 = r.lc.latency.Percentile(99)
+	res.LiveRevocations = r.lc.revocations.Load()
+	res.LiveRevokeCutoffMsP50 = r.lc.cutoff.Percentile(50)
+	res.LiveRevokeCutoffMsMax = r.lc.cutoff.Max()
 	res.Shed503 = r.c.shed503.Load()
 	res.Connects = r.c.connects.Load()
 	res.Requests = r.c.requests.Load()

@@ -46,6 +46,8 @@ func TestStorm(t *testing.T) {
 		Accounts:      2,
 		Cameras:       10,
 		Viewers:       2,
+		LiveViewers:   2,
+		LiveDwell:     time.Second,
 		Warmup:        2 * time.Second,
 		Outage:        time.Second,
 		Timeout:       30 * time.Second,
@@ -78,6 +80,14 @@ func TestStorm(t *testing.T) {
 		UploadP99       float64  `json:"upload_ms_p99"`
 		OK              bool     `json:"ok"`
 		Failures        []string `json:"failures"`
+
+		LiveSessions int64    `json:"live_sessions"`
+		LiveFrames   int64    `json:"live_frames"`
+		ForeignLive  *int64   `json:"foreign_live_frames"`
+		LiveTTFFP99  *float64 `json:"live_ttff_ms_p99"`
+		LiveLatency  *float64 `json:"live_latency_ms_p99"`
+		Revocations  *int64   `json:"live_revocations"`
+		RevokeCutoff *float64 `json:"live_revoke_cutoff_ms_max"`
 	}
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatal(err)
@@ -97,6 +107,12 @@ func TestStorm(t *testing.T) {
 	}
 	if got.MediaResponses == 0 {
 		t.Error("the viewers received no media")
+	}
+	if got.LiveSessions == 0 || got.LiveFrames == 0 || got.ForeignLive == nil || *got.ForeignLive != 0 {
+		t.Errorf("live sessions %d, frames %d, foreign %v: want sessions and frames, none foreign", got.LiveSessions, got.LiveFrames, got.ForeignLive)
+	}
+	if got.LiveTTFFP99 == nil || got.LiveLatency == nil || got.Revocations == nil || got.RevokeCutoff == nil {
+		t.Error("live measurements missing from the JSON")
 	}
 	if got.ReconnectMax <= 0 || got.ConnectsPeak <= 0 || got.RSSPeak <= 0 || got.UploadP99 <= 0 {
 		t.Errorf("measurements missing: reconnect max %v, connects/s %v, rss %v, upload p99 %v", got.ReconnectMax, got.ConnectsPeak, got.RSSPeak, got.UploadP99)
