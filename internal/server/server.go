@@ -254,7 +254,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		Metrics: a.metrics, Live: liveAPI, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
 	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
-		Live: livePage, Log: log})
+		Live: livePage, Commands: a.gateway, Log: log})
 	if err != nil {
 		return nil, err
 	}

@@ -211,7 +211,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pair with the code the page showed (%q): %v", code, err)
 	}
-	acks := startCamera(t, srv.URL, paired)
+	acks, cam := startCamera(t, srv.URL, paired)
 
 	// The camera appears online; rename it.
 	alice.reloadUntil("/cameras", ".status.online")
@@ -225,6 +225,45 @@ func TestBrowser(t *testing.T) {
 	)
 	if got := alice.text(".camera-title"); got != "Front door" {
 		t.Fatalf("camera name after rename: %q", got)
+	}
+
+	// Settings: keep the camera warm for live view, and send it a new
+	// motion sensitivity, which the camera takes.
+	alice.open("/cameras", ".camera")
+	alice.do("keep warm",
+		chromedp.Click(css(".camera .manage summary")),
+		chromedp.Click(css(`input[name="keep_warm"]`)),
+		chromedp.Submit(css(`input[name="keep_warm"]`)),
+		chromedp.WaitVisible(css(".notice")))
+	if status, body := alice.fetch("/api/v1/devices/"+paired.DeviceID, nil); status != 200 || !strings.Contains(body, `"keep_warm":true`) {
+		t.Fatalf("after keeping the camera warm the API says %d %s", status, body)
+	}
+	alice.open("/cameras", ".camera")
+	alice.do("motion sensitivity",
+		chromedp.Click(css(".camera .manage summary")),
+		chromedp.SetValue(css(`select[name="sensitivity"]`), "25"),
+		chromedp.Submit(css(`select[name="sensitivity"]`)),
+		chromedp.WaitVisible(css(".notice")))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, s := cam.Settings(); s == 25 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_, s := cam.Settings()
+			t.Fatalf("the camera's motion sensitivity is %d after the page sent 25", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Home settings: keep events for 7 days.
+	alice.open("/cameras", ".camera")
+	alice.do("retention",
+		chromedp.Click(css(".home-settings summary")),
+		chromedp.SetValue(css(`input[name="retention_days"]`), "7"),
+		chromedp.Submit(css(`input[name="retention_days"]`)),
+		chromedp.WaitVisible(css(".notice")))
+	if status, body := alice.fetch("/api/v1/homes", nil); status != 200 || !strings.Contains(body, `"retention_days":7`) {
+		t.Fatalf("after setting retention the API says %d %s", status, body)
 	}
 
 	// Its events appear, newest first, and more load on scrolling (once
@@ -347,6 +386,8 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
+	phoneLayout(t, alice, visitor, eventPath)
+
 	// Alice on a second device; "log out everywhere" on the first ends it.
 	phone := newPerson(t, bctx, srv.URL, "alice's phone", alice.email)
 	phone.login(passA)
@@ -379,6 +420,17 @@ func TestBrowser(t *testing.T) {
 		screenshots(t, alice, visitor, dir, eventPath)
 	}
 
+	// Delete an event (after confirming): back on the timeline, it is gone.
+	alice.open(eventPath, "#delete-event")
+	alice.do("delete event", chromedp.Click(css("#delete-event")), chromedp.WaitVisible(css(".notice")))
+	if status, _ := alice.fetch("/api/v1/events/"+eventID, nil); status != 404 {
+		t.Fatalf("the deleted event: %d, want 404", status)
+	}
+	bob.open(eventPath, "#message-title")
+	if n := bob.count("#delete-event"); n != 0 {
+		t.Fatal("a viewer is offered to delete an event")
+	}
+
 	// Remove the camera (after confirming): its token stops working at once.
 	alice.open("/cameras", ".manage summary")
 	alice.do("remove camera", chromedp.Click(css(".manage summary")), chromedp.Click(css(`form[action$="/unpair"] button`)),
@@ -399,6 +451,77 @@ func TestBrowser(t *testing.T) {
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("the removed camera's token: %d, want 401", res.StatusCode)
 	}
+}
+
+// pageFit measures the page: its scrollable width against the window's,
+// the header's height, and the first few elements that reach past the
+// right edge (to say what overflows).
+const pageFit = `(() => {
+  const w = innerWidth;
+  const over = [...document.querySelectorAll("body *")].filter(el => el.getBoundingClientRect().right > w + 1)
+    .slice(0, 5).map(el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\s+/).join(".") : "") + " " + Math.round(el.getBoundingClientRect().right) + "px");
+  return {width: w, scrollWidth: document.documentElement.scrollWidth, header: document.querySelector("header.top").getBoundingClientRect().height, over};
+})()`
+
+type fit struct {
+	Width       float64  `json:"width"`
+	ScrollWidth float64  `json:"scrollWidth"`
+	Header      float64  `json:"header"`
+	Over        []string `json:"over"`
+}
+
+// phoneLayout opens every page on a phone's screen (390 x 844): nothing
+// may be wider than the screen, the header is one compact row, and its
+// menu opens and leads to the other pages.
+func phoneLayout(t *testing.T, p, visitor *person, eventPath string) {
+	t.Helper()
+	const maxHeader = 64 // px: one row
+	phone := chromedp.EmulateViewport(390, 844, func(sp *emulation.SetDeviceMetricsOverrideParams, _ *emulation.SetTouchEmulationEnabledParams) {
+		sp.Mobile = true
+	})
+	desktop := chromedp.EmulateViewport(1280, 900)
+	p.do("phone viewport", phone)
+	visitor.do("phone viewport", phone)
+	defer p.do("desktop viewport", desktop)
+	defer visitor.do("desktop viewport", desktop)
+	check := func(who *person, page string) {
+		t.Helper()
+		f := get(who, "measure "+page, chromedp.Evaluate[fit](pageFit))
+		if f.ScrollWidth > f.Width {
+			t.Errorf("%s on a phone: the page is %.0f px wide on a %.0f px screen; too wide: %q", page, f.ScrollWidth, f.Width, f.Over)
+		}
+		if f.Header > maxHeader {
+			t.Errorf("%s on a phone: the header is %.0f px high, want one row (at most %d px)", page, f.Header, maxHeader)
+		}
+	}
+	for _, pg := range []struct{ path, wait string }{
+		{"/events", ".event"}, {eventPath, "#event-image"}, {"/cameras", ".camera"}, {"/sharing", ".members"},
+		{"/activity", ".activity"}, {"/account", ".sessions"},
+	} {
+		p.open(pg.path, pg.wait)
+		check(p, pg.path)
+	}
+	p.open("/cameras", `a[id^="live-"]`)
+	live := p.attr(`a[id^="live-"]`, "href")
+	p.open(live, "video")
+	check(p, "the live page")
+	p.open("/cameras", `button[id^="add-camera-"]`)
+	p.do("pairing code", chromedp.Click(css(`button[id^="add-camera-"]`)), chromedp.WaitVisible(css("svg.qr")))
+	check(p, "the pairing page")
+	for _, path := range []string{"/login", "/signup"} {
+		visitor.open(path, "#email")
+		check(visitor, path)
+	}
+
+	// The links are behind the menu button; it opens them, and they work.
+	p.open("/events", ".event")
+	// checkVisibility, unlike offsets, sees that a closed menu's content
+	// is not rendered.
+	p.do("menu closed", poll(`!document.querySelector(".nav").checkVisibility() && !document.getElementById("logout").checkVisibility()`))
+	p.do("open the menu", chromedp.Click(css(".menu-toggle")),
+		poll(`document.querySelector('.nav a[href="/cameras"]').checkVisibility() && document.getElementById("logout").checkVisibility()`))
+	check(p, "/events with the menu open")
+	p.do("go to Cameras", chromedp.Click(css(`.nav a[href="/cameras"]`)), chromedp.WaitVisible(css(".camera")))
 }
 
 // unlabelled lists the page's controls that have no accessible name: no

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/homes"
@@ -65,6 +66,7 @@ type timelinePage struct {
 	Date   string
 	Events []events.View
 	More   string // the URL of the next page, or ""
+	Notice string
 }
 
 func (timelinePage) pageTitle() (string, string) { return "Events", "events" }
@@ -74,7 +76,8 @@ func (timelinePage) pageTitle() (string, string) { return "Events", "events" }
 // the page's script to append as the person scrolls.
 func (a *App) timeline(w http.ResponseWriter, r *http.Request, u *user) error {
 	q := r.URL.Query()
-	p := timelinePage{Kinds: domain.EventKinds(), Home: q.Get("home"), Camera: q.Get("camera"), Kind: q.Get("kind"), Date: q.Get("date")}
+	p := timelinePage{Kinds: domain.EventKinds(), Home: q.Get("home"), Camera: q.Get("camera"), Kind: q.Get("kind"), Date: q.Get("date"),
+		Notice: noticeText(q.Get("done"))}
 	pl, err := a.places(r, u)
 	if err != nil {
 		return err
@@ -119,6 +122,8 @@ type eventPage struct {
 	Camera string
 	Home   string
 	Live   bool // the camera is still there to watch live
+	// CanDelete: the viewer is an owner or admin of the event's home.
+	CanDelete bool
 }
 
 func (eventPage) pageTitle() (string, string) { return "Event", "events" }
@@ -149,6 +154,22 @@ func (a *App) eventPage(w http.ResponseWriter, r *http.Request, u *user) error {
 		return err
 	}
 	p.Home = h.Name
+	p.CanDelete = authz.Allows(h.Role, authz.DeleteEvents)
 	a.render(w, r, http.StatusOK, "event", u, p)
+	return nil
+}
+
+// deleteEvent is POST /events/{event}/delete: owners and admins delete an
+// event (its picture and clip go with it) and return to the timeline.
+func (a *App) deleteEvent(w http.ResponseWriter, r *http.Request, u *user) error {
+	eventID := r.PathValue("event")
+	if !id.Valid(eventID) {
+		a.notFound(w, r, u)
+		return nil
+	}
+	if err := a.events.Delete(r.Context(), u.Principal, eventID); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/events?done=deleted", http.StatusSeeOther)
 	return nil
 }

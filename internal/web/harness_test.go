@@ -46,13 +46,13 @@ const pageSize = 24
 
 // startCamera runs a simulated camera with its credentials, sending an
 // event (thumbnail and a clip of a few frames) every 150 ms. It returns the
-// number of events the server has acknowledged so far.
-func startCamera(t *testing.T, base string, creds camera.Credentials) (acked func() int64) {
+// number of events the server has acknowledged so far, and the camera.
+func startCamera(t *testing.T, base string, creds camera.Credentials) (acked func() int64, cam *camera.Camera) {
 	t.Helper()
 	var n atomic.Int64
-	runCamera(t, creds, camera.Config{Server: base, EventInterval: 150 * time.Millisecond, ClipFrames: 4,
+	cam = runCamera(t, creds, camera.Config{Server: base, EventInterval: 150 * time.Millisecond, ClipFrames: 4,
 		OnAck: func(camera.Ack) { n.Add(1) }})
-	return n.Load
+	return n.Load, cam
 }
 
 // startLiveCamera runs a simulated camera that sends no events: it only
@@ -64,7 +64,7 @@ func startLiveCamera(t *testing.T, base string, creds camera.Credentials) {
 
 // runCamera runs one simulated camera with cfg, on the tests' watermark
 // key, quick backoff and no log, until the test ends.
-func runCamera(t *testing.T, creds camera.Credentials, cfg camera.Config) {
+func runCamera(t *testing.T, creds camera.Credentials, cfg camera.Config) *camera.Camera {
 	t.Helper()
 	cfg.WatermarkKey = []byte("browser test watermark key")
 	cfg.EventJitter = -1
@@ -74,7 +74,8 @@ func runCamera(t *testing.T, creds camera.Credentials, cfg camera.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fleet.Add("front door", creds); err != nil {
+	cam, err := fleet.Add("front door", creds)
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
@@ -84,4 +85,5 @@ func runCamera(t *testing.T, creds camera.Credentials, cfg camera.Config) {
 		stop()
 		<-done
 	})
+	return cam
 }

@@ -2,16 +2,19 @@ package web
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 
 	"rsc.io/qr"
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/identity"
@@ -25,8 +28,13 @@ type homeCameras struct {
 }
 
 type camerasPage struct {
-	Homes  []homeCameras
-	Notice string
+	Homes        []homeCameras
+	Notice       string
+	MotionLevels []struct {
+		Value int
+		Label string
+	}
+	CanCommand bool // cameras can be sent a new motion sensitivity
 }
 
 func (camerasPage) pageTitle() (string, string) { return "Cameras", "cameras" }
@@ -36,7 +44,7 @@ func (a *App) camerasPage(w http.ResponseWriter, r *http.Request, u *user) error
 	if err != nil {
 		return err
 	}
-	p := camerasPage{Notice: noticeText(r.URL.Query().Get("done"))}
+	p := camerasPage{Notice: noticeText(r.URL.Query().Get("done")), MotionLevels: motionLevels, CanCommand: a.commands != nil}
 	for _, h := range hs {
 		ds, err := a.homes.Devices(r.Context(), u.Principal, h.ID)
 		if err != nil {
@@ -54,6 +62,10 @@ func noticeText(key string) string {
 	return map[string]string{
 		"home":     "Your home is ready. Add a camera to it.",
 		"renamed":  "Camera renamed.",
+		"saved":    "Camera settings saved.",
+		"motion":   "Sent to the camera. Its next events follow the new sensitivity.",
+		"home-saved": "Home settings saved.",
+		"deleted":    "Event deleted, with its picture and clip.",
 		"unpaired": "Camera removed. It can no longer upload or connect.",
 		"shared":   "Shared. They see it the next time they load a page.",
 		"removed":  "Access removed. It ended at once.",
@@ -129,16 +141,82 @@ func qrSVG(text string) (template.HTML, error) {
 	return template.HTML(b.String()), nil // built here from numbers only
 }
 
-func (a *App) renameCamera(w http.ResponseWriter, r *http.Request, u *user) error {
+// cameraSettings is POST /cameras/{device}/settings: the camera's name,
+// and whether it is kept warm for live view (a change is passed on to the
+// camera at once).
+func (a *App) cameraSettings(w http.ResponseWriter, r *http.Request, u *user) error {
 	deviceID := r.PathValue("device")
 	if !id.Valid(deviceID) {
 		a.notFound(w, r, u)
 		return nil
 	}
-	if _, err := a.homes.RenameDevice(r.Context(), u.Principal, deviceID, r.PostFormValue("name")); err != nil {
+	d, err := a.homes.Device(r.Context(), u.Principal, deviceID)
+	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/cameras?done=renamed", http.StatusSeeOther)
+	name := r.PostFormValue("name")
+	upd := homes.DeviceUpdate{Name: &name}
+	if warm := r.PostFormValue("keep_warm") == "on"; warm != d.KeepWarm {
+		upd.KeepWarm = &warm
+	}
+	if _, err := a.homes.UpdateDevice(r.Context(), u.Principal, deviceID, upd); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/cameras?done=saved", http.StatusSeeOther)
+	return nil
+}
+
+// motionLevels are the sensitivities the Cameras page offers, of the
+// protocol's 0 to 100 (0 turns motion events off).
+var motionLevels = []struct {
+	Value int
+	Label string
+}{{0, "Off"}, {25, "Low"}, {50, "Medium"}, {75, "High"}, {100, "Highest"}}
+
+// cameraMotion is POST /cameras/{device}/motion: sends the camera a new
+// motion sensitivity (the settings command of the device protocol). A
+// camera that is not connected cannot be told: the answer says so.
+func (a *App) cameraMotion(w http.ResponseWriter, r *http.Request, u *user) error {
+	deviceID := r.PathValue("device")
+	if !id.Valid(deviceID) {
+		a.notFound(w, r, u)
+		return nil
+	}
+	if a.commands == nil {
+		return apperr.New(apperr.Unavailable, "this server cannot send commands to cameras")
+	}
+	level, err := strconv.Atoi(r.PostFormValue("sensitivity"))
+	if err != nil || level < 0 || level > 100 {
+		return apperr.New(apperr.Invalid, "motion sensitivity must be a number from 0 (off) to 100")
+	}
+	settings, err := json.Marshal(map[string]int{"motion_sensitivity": level})
+	if err != nil {
+		return fmt.Errorf("encode settings: %w", err)
+	}
+	if _, err := a.commands.Send(r.Context(), u.Principal, deviceID, gateway.Command{Command: "settings", Settings: settings}); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/cameras?done=motion", http.StatusSeeOther)
+	return nil
+}
+
+// homeSettings is POST /homes/{home}/settings: the home's name and how
+// many days its events are kept.
+func (a *App) homeSettings(w http.ResponseWriter, r *http.Request, u *user) error {
+	homeID := r.PathValue("home")
+	if !id.Valid(homeID) {
+		a.notFound(w, r, u)
+		return nil
+	}
+	name := r.PostFormValue("name")
+	days, err := strconv.Atoi(r.PostFormValue("retention_days"))
+	if err != nil {
+		return apperr.New(apperr.Invalid, "keep events for a whole number of days, 1 to 3650")
+	}
+	if _, err := a.homes.Update(r.Context(), u.Principal, homeID, &name, &days); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/cameras?done=home-saved", http.StatusSeeOther)
 	return nil
 }
 

@@ -12,6 +12,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -26,6 +27,7 @@ import (
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/identity"
@@ -50,7 +52,16 @@ type Deps struct {
 	Events   *events.Service
 	Audit    *audit.Reader
 	Live     Live
+	// Commands sends commands to cameras (motion sensitivity); nil: the
+	// Cameras page offers none.
+	Commands Commands
 	Log      *slog.Logger
+}
+
+// Commands sends a command to a camera, wherever it is connected
+// (gateway.Gateway).
+type Commands interface {
+	Send(ctx context.Context, p authz.Principal, deviceID string, cmd gateway.Command) (string, error)
 }
 
 // App is the web app.
@@ -60,13 +71,14 @@ type App struct {
 	events   *events.Service
 	audit    *audit.Reader
 	live     Live
+	commands Commands
 	log      *slog.Logger
 	pages    map[string]*template.Template
 }
 
 // New returns the web app, with its templates parsed.
 func New(d Deps) (*App, error) {
-	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, live: d.Live, log: d.Log, pages: map[string]*template.Template{}}
+	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, live: d.Live, commands: d.Commands, log: d.Log, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
@@ -124,7 +136,10 @@ func (a *App) handler(notHTML http.Handler) http.Handler {
 	mux.HandleFunc("GET /cameras/{device}/live", a.person(a.livePage))
 	mux.HandleFunc("POST /homes", a.person(a.createHome))
 	mux.HandleFunc("POST /homes/{home}/pairing-codes", a.person(a.pairingCode))
-	mux.HandleFunc("POST /cameras/{device}/rename", a.person(a.renameCamera))
+	mux.HandleFunc("POST /cameras/{device}/settings", a.person(a.cameraSettings))
+	mux.HandleFunc("POST /cameras/{device}/motion", a.person(a.cameraMotion))
+	mux.HandleFunc("POST /homes/{home}/settings", a.person(a.homeSettings))
+	mux.HandleFunc("POST /events/{event}/delete", a.person(a.deleteEvent))
 	mux.HandleFunc("POST /cameras/{device}/unpair", a.person(a.unpairCamera))
 	mux.HandleFunc("GET /sharing", a.person(a.sharingPage))
 	mux.HandleFunc("POST /homes/{home}/members", a.person(a.share))
