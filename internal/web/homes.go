@@ -60,16 +60,16 @@ func (a *App) camerasPage(w http.ResponseWriter, r *http.Request, u *user) error
 // fixed list so no text from the URL is ever shown.
 func noticeText(key string) string {
 	return map[string]string{
-		"home":     "Your home is ready. Add a camera to it.",
-		"renamed":  "Camera renamed.",
-		"saved":    "Camera settings saved.",
-		"motion":   "Sent to the camera. Its next events follow the new sensitivity.",
+		"home":       "Your home is ready. Add a camera to it.",
+		"renamed":    "Camera renamed.",
+		"saved":      "Camera settings saved.",
+		"motion":     "Sent to the camera. Its next events follow the new sensitivity.",
 		"home-saved": "Home settings saved.",
 		"deleted":    "Event deleted, with its picture and clip.",
-		"unpaired": "Camera removed. It can no longer upload or connect.",
-		"shared":   "Shared. They see it the next time they load a page.",
-		"removed":  "Access removed. It ended at once.",
-		"ended":    "That session has ended.",
+		"unpaired":   "Camera removed. It can no longer upload or connect.",
+		"shared":     "Shared. They see it the next time they load a page.",
+		"removed":    "Access removed. It ended at once.",
+		"ended":      "That session has ended.",
 	}[key]
 }
 
