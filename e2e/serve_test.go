@@ -1,7 +1,13 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +15,9 @@ import (
 )
 
 // TestQuickstart follows docs/quickstart.md against the real binary: an
-// account, a home, a pairing code, a paired camera, and the camera listed.
+// account, a home, a pairing code, a paired camera, the camera listed, and
+// a first event with the samples the quickstart ships (docs/samples),
+// seen by the home's owner byte for byte.
 func TestQuickstart(t *testing.T) {
 	data := t.TempDir()
 	p := serve(t, filepath.Join(data, "d"))
@@ -30,6 +38,74 @@ func TestQuickstart(t *testing.T) {
 	devs := must(200, "GET", "/api/v1/homes/"+home+"/devices", tok, nil)["devices"].([]any)
 	if len(devs) != 1 || devs[0].(map[string]any)["id"] != dev["device_id"] {
 		t.Fatalf("devices = %v", devs)
+	}
+
+	// A first event, with docs/samples/snapshot.jpg and clip.mp4; sent
+	// again, it is recognised and stored once.
+	snapshot, err := os.ReadFile("../docs/samples/snapshot.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clip, err := os.ReadFile("../docs/samples/clip.mp4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload := func() (int, string) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		part := func(name, file, ctype string, b []byte) {
+			h := textproto.MIMEHeader{}
+			h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q`, name)+map[bool]string{true: fmt.Sprintf(`; filename=%q`, file)}[file != ""])
+			h.Set("Content-Type", ctype)
+			w, err := mw.CreatePart(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(b)
+		}
+		part("meta", "", "application/json", []byte(`{"event_id": "evt-0001", "started_at": "2026-11-23T10:00:00Z", "kind": "motion"}`))
+		part("thumbnail", "snapshot.jpg", "image/jpeg", snapshot)
+		part("clip", "clip.mp4", "video/mp4", clip)
+		mw.Close()
+		req, _ := http.NewRequest("POST", "http://"+p.addr+"/api/v1/device/events", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.Header.Set("Authorization", "Bearer "+dev["device_token"].(string))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out struct {
+			ID string `json:"id"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+			t.Fatalf("upload answer: %v", err)
+		}
+		return res.StatusCode, out.ID
+	}
+	status, eventID := upload()
+	if status != 201 || eventID == "" {
+		t.Fatalf("the first event with the samples: %d %q, want 201 and an ID", status, eventID)
+	}
+	if again, id := upload(); again != 200 || id != eventID {
+		t.Fatalf("the same event again: %d %q, want 200 %q", again, id, eventID)
+	}
+	events := must(200, "GET", "/api/v1/events?home="+home, tok, nil)["events"].([]any)
+	if len(events) != 1 || events[0].(map[string]any)["id"] != eventID {
+		t.Fatalf("events = %v", events)
+	}
+	for path, want := range map[string][]byte{"/thumbnail": snapshot, "/clip": clip} {
+		req, _ := http.NewRequest("GET", "http://"+p.addr+"/api/v1/events/"+eventID+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 200 || !bytes.Equal(got, want) {
+			t.Fatalf("GET %s: %d, %d bytes (%v); want 200 and the %d bytes uploaded", path, res.StatusCode, len(got), err, len(want))
+		}
 	}
 
 	// The admin listener serves metrics; the public one does not.
