@@ -51,7 +51,7 @@ type liveViewer struct {
 	log         *slog.Logger
 }
 
-// liveSubprotocol is the live stream's WebSocket subprotocol (API.md).
+// liveSubprotocol is the live stream's WebSocket subprotocol (mse.Subprotocol).
 const liveSubprotocol = "camvault.live.v1"
 
 // liveCutoffWait is how long a revoked session may go on before the
