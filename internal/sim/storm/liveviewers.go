@@ -14,6 +14,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/coder/websocket"
 
+	"github.com/camvault/camvault/internal/live/mse"
 	"github.com/camvault/camvault/internal/media/h264"
 	"github.com/camvault/camvault/internal/sim/camera"
 )
@@ -50,9 +51,6 @@ type liveViewer struct {
 	c           *liveCounters
 	log         *slog.Logger
 }
-
-// liveSubprotocol is the live stream's WebSocket subprotocol (mse.Subprotocol).
-const liveSubprotocol = "camvault.live.v1"
 
 // liveCutoffWait is how long a revoked session may go on before the
 // viewer stops waiting for its end (and records the wait as its cut-off).
@@ -110,7 +108,7 @@ func (v *liveViewer) watch(ctx context.Context, token, device string, dwell time
 	conn, res, err := websocket.Dial(dctx, v.base+"/api/v1/devices/"+device+"/live/mse", &websocket.DialOptions{
 		HTTPClient:   v.ws,
 		HTTPHeader:   http.Header{"Authorization": {"Bearer " + token}},
-		Subprotocols: []string{liveSubprotocol},
+		Subprotocols: []string{mse.Subprotocol},
 	})
 	cancel()
 	if err != nil {
