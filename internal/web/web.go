@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -330,13 +331,35 @@ func (a *App) renderPart(w http.ResponseWriter, r *http.Request, page, part stri
 	return err
 }
 
-// safeNext keeps a post-login redirect on this site: a path, never a URL
-// to another host.
+// safeNext keeps a post-login redirect on this site: a path of this
+// origin, decided after parsing, never a URL to another host. It refuses
+// anything with a scheme, a host, a backslash (browsers read one as a
+// slash) or a control character (browsers drop tabs and newlines, so
+// "/\t/evil.example" would become "//evil.example"), and anything whose
+// cleaned path differs in its first segments from what a browser would
+// resolve ("/x/../\evil.example").
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/events"
+	const home = "/events"
+	if next == "" || len(next) > 2048 || !strings.HasPrefix(next, "/") {
+		return home
 	}
-	return next
+	for _, c := range next {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return home
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+		return home
+	}
+	// Resolve dot segments as the browser will, and check the result is
+	// still a path of this origin.
+	clean := path.Clean(u.Path)
+	if strings.HasPrefix(clean, "//") {
+		return home
+	}
+	u.Path, u.RawPath = clean, ""
+	return u.RequestURI()
 }
 
 var funcs = template.FuncMap{
