@@ -368,6 +368,48 @@ func TestRetention(t *testing.T) {
 	}
 }
 
+// TestCameraClockOff: retention counts from the server's receipt, not the
+// camera's clock. A camera whose clock reset to 2000 after a power cut, or
+// ran a year ahead, loses nothing: its events are kept, dated by their
+// receipt; a camera a few days behind keeps its own times, and its events
+// still live their home's whole retention from when they arrived.
+func TestCameraClockOff(t *testing.T) {
+	t.Parallel()
+	e := servicetest.New(t)
+	ctx := e.Ctx()
+	ann := e.Person("ann")
+	home := e.Home(ann, "Home")
+	cam := e.Camera(ann, home)
+	one := 1
+	if _, err := e.Homes.Update(ctx, ann.Principal, home, nil, &one); err != nil {
+		t.Fatal(err)
+	}
+	now := e.Clock.Now()
+	reset := e.Upload(cam, "reset", time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+	ahead := e.Upload(cam, "ahead", now.AddDate(1, 0, 0), 0)
+	behind := e.Upload(cam, "behind", now.Add(-72*time.Hour), 0)
+	if n, err := e.Events.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("sweep just after receipt: %d removed, %v; want none", n, err)
+	}
+	for _, c := range []struct {
+		what string
+		id   string
+		want time.Time
+	}{{"a clock reset to 2000", reset.ID, now}, {"a clock a year ahead", ahead.ID, now}, {"a clock three days behind", behind.ID, now.Add(-72 * time.Hour)}} {
+		v, err := e.Events.Get(ctx, ann.Principal, c.id)
+		if err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		if !v.StartedAt.Equal(c.want.UTC().Truncate(time.Microsecond)) {
+			t.Errorf("%s: dated %v, want %v", c.what, v.StartedAt, c.want)
+		}
+	}
+	e.Clock.Advance(25 * time.Hour)
+	if n, err := e.Events.Sweep(ctx); err != nil || n != 3 {
+		t.Fatalf("sweep a retention after receipt: %d removed, %v; want all 3", n, err)
+	}
+}
+
 func TestRemoveOrphans(t *testing.T) {
 	t.Parallel()
 	e := servicetest.New(t)

@@ -35,10 +35,33 @@ func (s *Service) checkMeta(m Meta) error {
 	if _, err := domain.ParseEventKind(string(m.Kind)); err != nil {
 		return apperr.New(apperr.Invalid, "%v", err)
 	}
-	if m.StartedAt.IsZero() || m.StartedAt.Year() < 2000 || m.StartedAt.After(s.now().Add(24*time.Hour)) {
-		return apperr.New(apperr.Invalid, "started_at must be an RFC 3339 time, not in the future")
+	if m.StartedAt.IsZero() {
+		return apperr.New(apperr.Invalid, "started_at must be an RFC 3339 time")
 	}
 	return nil
+}
+
+// Camera clocks are trusted only within these bounds of the time the
+// server receives the event: a camera queues events offline for at most
+// maxQueuedAge (tombstoneTTL is longer), and a clock a day ahead is
+// already wrong.
+const (
+	maxQueuedAge = 14 * 24 * time.Hour
+	maxAhead     = 24 * time.Hour
+)
+
+// cameraTime is the time an event is shown at: the camera's, unless its
+// clock is clearly wrong (reset to 2000 after a power cut, or far ahead),
+// when it is the time the server received the event. Either way the event
+// is kept; retention counts from receipt (Event.CreatedAt), so a wrong
+// clock can neither expire an event early nor keep it past its time.
+func (s *Service) cameraTime(p authz.Principal, started, received time.Time) time.Time {
+	if started.Before(received.Add(-maxQueuedAge)) || started.After(received.Add(maxAhead)) {
+		s.log.Info("a camera's clock is off; the event is dated by its receipt", "device", p.DeviceID,
+			"camera_time", started.UTC().Format(time.RFC3339), "received", received.Format(time.RFC3339))
+		return received
+	}
+	return started
 }
 
 // Upload is one event upload in progress. The handler feeds it the parts
@@ -66,7 +89,7 @@ func (s *Service) Begin(ctx context.Context, p authz.Principal, m Meta) (*Upload
 	if err := s.checkMeta(m); err != nil {
 		return nil, err
 	}
-	m.StartedAt = m.StartedAt.UTC().Truncate(time.Microsecond)
+	m.StartedAt = s.cameraTime(p, m.StartedAt, s.now()).UTC().Truncate(time.Microsecond)
 	u := &Upload{svc: s, device: p, meta: m}
 	prev, err := s.store.EventByDeviceEventID(ctx, p.DeviceID, m.EventID)
 	switch {

@@ -39,8 +39,9 @@ type Events interface {
 	// MarkEventDeleted hides an event from every read and queues its blobs
 	// for removal; ErrNotFound if it is not live.
 	MarkEventDeleted(ctx context.Context, id string, at time.Time) (domain.Event, error)
-	// MarkExpiredEvents marks deleted the events older than their home's
-	// retention at now, at most limit, and returns how many.
+	// MarkExpiredEvents marks deleted the events received (CreatedAt)
+	// longer ago than their home's retention at now, whatever time the
+	// camera gave them, at most limit, and returns how many.
 	MarkExpiredEvents(ctx context.Context, now time.Time, limit int) (int, error)
 	// DeletedEvents lists events marked deleted whose blobs may remain.
 	DeletedEvents(ctx context.Context, limit int) ([]domain.Event, error)

@@ -116,7 +116,8 @@ func (s *Store) MarkEventDeleted(ctx context.Context, id string, at time.Time) (
 }
 
 // MarkExpiredEvents marks deleted, in one statement, the live events
-// started before their home's retention at now. The candidates are chosen
+// the server received before their home's retention at now (whatever
+// time the camera gave them). The candidates are chosen
 // once, in a materialized CTE: a LIMIT inside IN (...) may be evaluated
 // again by the planner and mark more than limit. Rows another node's sweep
 // is marking are skipped rather than waited for.
@@ -128,7 +129,7 @@ func (s *Store) MarkExpiredEvents(ctx context.Context, now time.Time, limit int)
 	tag, err := s.pool.Exec(ctx,
 		`WITH expired AS MATERIALIZED (
 		   SELECT e.id FROM events e JOIN homes h ON h.id = e.home_id
-		   WHERE e.deleted_at IS NULL AND e.started_at < $1 - h.retention_days * $2::bigint
+		   WHERE e.deleted_at IS NULL AND e.created_at < $1 - h.retention_days * $2::bigint
 		   LIMIT $3 FOR UPDATE OF e SKIP LOCKED)
 		 UPDATE events SET deleted_at = $1 FROM expired WHERE events.id = expired.id AND events.deleted_at IS NULL`,
 		ts(now), day, limit)

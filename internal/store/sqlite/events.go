@@ -134,7 +134,8 @@ func (s *Store) MarkEventDeleted(ctx context.Context, id string, at time.Time) (
 }
 
 // MarkExpiredEvents marks deleted, in one statement, the live events
-// started before their home's retention at now.
+// the server received before their home's retention at now (whatever
+// time the camera gave them).
 func (s *Store) MarkExpiredEvents(ctx context.Context, now time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
@@ -143,7 +144,7 @@ func (s *Store) MarkExpiredEvents(ctx context.Context, now time.Time, limit int)
 	res, err := s.w.ExecContext(ctx,
 		`UPDATE events SET deleted_at = ? WHERE id IN (
 		   SELECT e.id FROM events e JOIN homes h ON h.id = e.home_id
-		   WHERE e.deleted_at IS NULL AND e.started_at < ? - h.retention_days * ?
+		   WHERE e.deleted_at IS NULL AND e.created_at < ? - h.retention_days * ?
 		   LIMIT ?)`, ts(now), ts(now), day, limit)
 	if err != nil {
 		return 0, wrap("mark expired events", err)

@@ -375,10 +375,20 @@ func testRetention(t *testing.T, s store.Store) {
 		newEvent(t, s, h1.ID, d1.ID, "motion", now.Add(-31*day)),
 		newEvent(t, s, h2.ID, d2.ID, "motion", now.Add(-8*day)),
 	}
+	// Received just now, dated weeks ago by a camera whose clock is wrong
+	// (or that kept it queued): retention counts from receipt.
+	late := eventValue(h2.ID, d2.ID, "motion", now.Add(-40*day))
+	late.CreatedAt = now.Add(-time.Minute)
+	_, created, err := s.CreateEvent(ctx, late)
+	check(t, "create event", err)
+	if !created {
+		t.Fatal("a new event was not created")
+	}
 	kept := []domain.Event{
 		newEvent(t, s, h1.ID, d1.ID, "motion", now.Add(-29*day)),
 		newEvent(t, s, h2.ID, d2.ID, "motion", now.Add(-6*day)),
 		newEvent(t, s, h2.ID, d2.ID, "motion", now),
+		late,
 	}
 
 	if n, err := s.MarkExpiredEvents(ctx, now, 0); err != nil || n != 0 {
