@@ -27,7 +27,11 @@ const (
 // and sealed as it arrives, so a 64 MiB clip is never held in memory. The
 // answer comes only once the blobs are synced and the record committed.
 func (s *Server) uploadEvent(w http.ResponseWriter, r *http.Request) error {
-	release, err := s.admit.Upload()
+	p := principal(r.Context())
+	if !p.IsDevice() {
+		return apperr.New(apperr.Unauthorized, "a device token is required")
+	}
+	release, err := s.admit.Upload(p.DeviceID, p.HomeID)
 	if err != nil {
 		return err
 	}
@@ -49,7 +53,7 @@ func (s *Server) uploadEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	up, err := s.events.Begin(r.Context(), principal(r.Context()), meta)
+	up, err := s.events.Begin(r.Context(), p, meta)
 	if err != nil {
 		return err
 	}

@@ -106,6 +106,9 @@ type Options struct {
 	// WebRTC tunes live view's WebRTC sessions; its UDP address comes
 	// from Config.WebRTCAddr when it names none.
 	WebRTC whep.Config
+	// Deadlines bound how slowly a client may send a body or take an
+	// answer on the public listener (zero fields: the defaults).
+	Deadlines httpmw.Deadlines
 }
 
 // liveRoutes gives the live routes and the live page the live service's
@@ -142,7 +145,7 @@ func (a *App) liveRoutes() (httpapi.Live, web.Live) {
 func DefaultOptions() Options {
 	return Options{Identity: identity.DefaultConfig(), Homes: homes.DefaultConfig(), Events: events.DefaultConfig(),
 		Gateway: gateway.DefaultConfig(), Admission: admission.DefaultConfig(), Breaker: breaker.DefaultConfig(),
-		Live: live.DefaultConfig()}
+		Live: live.DefaultConfig(), Deadlines: httpmw.DefaultDeadlines()}
 }
 
 // Open checks cfg, locks the data directory, loads the keys and opens the
@@ -260,7 +263,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	}
 	// /api/... as before, the browser app everywhere else, both behind one
 	// chain: request ID, base headers, panic recovery, access log, metrics.
-	a.public = httpmw.New(log, a.metrics).Handler(web.Mount(apiHandler, webApp))
+	a.public = opts.Deadlines.Wrap(httpmw.New(log, a.metrics).Handler(web.Mount(apiHandler, webApp)))
 	// Blobs without a record are what a crash between storing a blob and
 	// committing its record leaves; remove them before accepting uploads.
 	// On a blob store other nodes share, only old ones: a young blob may
