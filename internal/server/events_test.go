@@ -409,7 +409,14 @@ func TestEventUploadViewAndDelete(t *testing.T) {
 // ---- 2. idempotency ----
 
 func TestEventUploadIdempotent(t *testing.T) {
-	e := newEventEnv(t)
+	t.Parallel()
+	// Ten copies of one upload at once, from one camera: past what a
+	// camera may have in flight (2) unless allowed here, since what is
+	// tested is the store's idempotency under the race.
+	e := newEnv(t, func(o *server.Options) {
+		o.Identity.Argon2 = identity.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
+		o.Admission.UploadsPerDevice = 16
+	})
 	ann := e.signup("ann")
 	home := e.home(ann, "Home")
 	cam := e.pairCamera(ann, home)
