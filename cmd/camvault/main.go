@@ -96,6 +96,8 @@ type serveCmd struct {
 	MaxUploadsPerSecond  float64       `help:"Event uploads started per second; past it cameras get 503." default:"1000" env:"CAMVAULT_MAX_UPLOADS_PER_SECOND"`
 	MaxUploadsInFlight   int           `help:"Event uploads received at once; past it cameras get 503." default:"64" env:"CAMVAULT_MAX_UPLOADS_IN_FLIGHT"`
 	Heartbeat            time.Duration `help:"How often cameras send heartbeats; three missed end the connection." default:"30s" env:"CAMVAULT_HEARTBEAT"`
+	LiveViewersPerCamera int           `help:"Live viewers of one camera on this node; past it 429." default:"32" env:"CAMVAULT_LIVE_VIEWERS_PER_CAMERA"`
+	LiveSessionsPerHome  int           `help:"Live sessions of one home on this node; past it 429." default:"16" env:"CAMVAULT_LIVE_SESSIONS_PER_HOME"`
 }
 
 func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
@@ -120,6 +122,11 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if c.MaxConnectsPerSecond <= 0 || c.MaxUploadsPerSecond <= 0 || c.MaxUploadsInFlight <= 0 || c.Heartbeat < time.Second {
 		return fmt.Errorf("admission limits must be positive and --heartbeat at least 1s")
 	}
+	if c.LiveViewersPerCamera <= 0 || c.LiveSessionsPerHome <= 0 {
+		return fmt.Errorf("--live-viewers-per-camera and --live-sessions-per-home must be positive")
+	}
+	opts.Live.MaxViewersPerCamera = c.LiveViewersPerCamera
+	opts.Live.MaxSessionsPerHome = c.LiveSessionsPerHome
 	opts.Admission.ConnectsPerSecond = c.MaxConnectsPerSecond
 	opts.Admission.ConnectBurst = max(1, int(c.MaxConnectsPerSecond/5))
 	opts.Admission.UploadsPerSecond = c.MaxUploadsPerSecond

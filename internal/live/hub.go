@@ -151,24 +151,39 @@ func (h *hub) keep(f Frame) {
 }
 
 // fill loads the current group of pictures from the fast-start cache, if
-// the hub has not seen a keyframe of its own yet. An entry that does not
-// open for its key is a miss the cache reports as a mismatch; a frame in
-// it that is not exactly the one asked for is a miss too.
+// the hub has not seen a keyframe of its own yet. It reads on past the
+// last frame st names until a miss: frames the camera sent between the
+// answer and the subscription are in the cache, not on the hub's
+// subscription. A stream that had no group when asked (one just asked to
+// start) is read from its first frame, which the camera sends at once and
+// which may have been relayed before the hub subscribed. An entry that
+// does not open for its key is a miss the cache reports as a mismatch; a
+// frame in it that is not exactly the one asked for is a miss too.
 func (h *hub) fill(ctx context.Context, st StreamState) {
 	c := h.s.cache()
-	if c == nil || !st.HasGOP || st.Last < st.First || int(st.Last-st.First) >= h.s.cfg.GOPFrames {
+	if c == nil || (st.HasGOP && (st.Last < st.First || int(st.Last-st.First) >= h.s.cfg.GOPFrames)) {
 		return
+	}
+	first := st.First
+	if !st.HasGOP {
+		first = 0
 	}
 	want := Label{Home: h.dev.HomeID, Device: h.dev.ID, Epoch: st.Epoch}
 	var frames []Frame
-	for seq := st.First; seq <= st.Last; seq++ {
+	for seq := first; seq-first < uint64(2*h.s.cfg.GOPFrames); seq++ {
 		raw, version, hit, err := c.Get(ctx, frameKey(want, seq), want.Home)
 		if err != nil || !hit || version != st.Epoch {
 			break
 		}
 		f, err := open(raw, h.keyFor)
-		if err != nil || f.Label != want || f.Seq != seq || (seq == st.First) != f.Keyframe {
+		if err != nil || f.Label != want || f.Seq != seq || (seq == first && !f.Keyframe) || (seq <= st.Last && st.HasGOP && (seq == first) != f.Keyframe) {
 			h.s.d.Log.Error("live: a fast-start entry holds another frame than its key; a miss", "device", h.dev.ID, "seq", seq)
+			break
+		}
+		if f.Keyframe {
+			frames = frames[:0] // a newer group started: it is the current one
+		}
+		if len(frames) >= h.s.cfg.GOPFrames {
 			break
 		}
 		frames = append(frames, f)

@@ -99,8 +99,8 @@ func TestStream(t *testing.T) {
 		t.Fatal("init segment's parameter sets or timescale are not the stream's")
 	}
 
-	var next uint64             // expected base time
-	for i := range frames - 1 { // the last frame waits for a successor that never comes
+	var next uint64 // expected base time
+	for i := range frames {
 		var parts fmp4.Parts
 		if err := parts.Unmarshal(read(t, ws)); err != nil {
 			t.Fatalf("fragment %d: %v", i, err)
@@ -209,3 +209,38 @@ func TestMuxerGap(t *testing.T) {
 }
 
 func ticksToDuration(t int64) time.Duration { return time.Duration(t) * time.Second / h264.Timescale }
+
+// TestMuxerNoWait: each frame's fragment comes out of its own Push, with
+// the init segment before the first; no frame waits for its successor.
+func TestMuxerNoWait(t *testing.T) {
+	src := newSource(t, 0)
+	frames, err := src.Video.Frames(testKey, testDevice, testHome, 0, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m mse.Muxer
+	for i, f := range frames {
+		msgs, err := m.Push(live.Frame{Seq: f.Seq, PTS: ticksToDuration(f.PTS), Keyframe: f.Keyframe, AU: f.Data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 1
+		if i == 0 {
+			want = 2 // the init segment, then the keyframe's fragment
+		}
+		if len(msgs) != want {
+			t.Fatalf("frame %d: %d messages, want %d", i, len(msgs), want)
+		}
+		var parts fmp4.Parts
+		if err := parts.Unmarshal(msgs[len(msgs)-1]); err != nil || len(parts) != 1 || len(parts[0].Tracks[0].Samples) != 1 {
+			t.Fatalf("frame %d: not one fragment of one sample: %v", i, err)
+		}
+		nalus, err := h264.SplitAVCC(parts[0].Tracks[0].Samples[0].Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wm, err := camera.VerifyVideoWatermark(testKey, nalus); err != nil || wm.Seq != uint64(i) {
+			t.Fatalf("frame %d: the fragment holds frame %+v, %v", i, wm, err)
+		}
+	}
+}

@@ -14,7 +14,7 @@ import (
 )
 
 // defaultTicks is a frame's duration when the stream gives none to go by
-// (its first frame, or one after a gap): 1/15 s, the cameras' rate.
+// (its first frame): 1/15 s, the cameras' rate.
 const defaultTicks = h264.Timescale / 15
 
 // maxTicks is the longest a frame is taken to show. A longer step between
@@ -24,24 +24,25 @@ const defaultTicks = h264.Timescale / 15
 const maxTicks = h264.Timescale
 
 // Muxer turns a live stream's frames into fragmented MP4: an init segment,
-// then one fragment per frame. A frame goes out when the next one arrives,
-// because its duration is the step to the next: one frame of latency
-// (67 ms at 15 fps) for a timeline without gaps or overlaps. Not safe for
-// concurrent use.
+// then one fragment per frame, made as soon as the frame arrives. A frame's
+// duration is not known until the next one comes, so each is given the step
+// from the frame before it (a camera's rate is steady: 1/15 s), or the last
+// step used after a gap; the player's timeline has no gaps or overlaps, and
+// no frame waits for its successor. Not safe for concurrent use.
 type Muxer struct {
 	params  *h264.Params // of the last init segment sent; nil before the first keyframe
-	pending *h264.AccessUnit
-	pendPTS int64  // the pending frame's stream time, in ticks
-	pendSeq uint64 // the pending frame's Seq
-	out     int64  // the pending frame's time on the player's timeline
-	step    int64  // the last duration used
-	frag    uint32 // the last fragment's sequence number
+	started bool         // a fragment was made
+	lastPTS int64        // the last frame's stream time, in ticks
+	lastSeq uint64       // the last frame's Seq
+	out     int64        // the next frame's time on the player's timeline
+	step    int64        // the last duration used
+	frag    uint32       // the last fragment's sequence number
 }
 
-// Push takes the stream's next frame and returns the messages that are
-// ready: an init segment before the first keyframe (and again when the
-// parameter sets change) and the fragment of the previous frame. Frames
-// before the first keyframe are dropped: a decoder cannot start on them.
+// Push takes the stream's next frame and returns the messages it makes: an
+// init segment before the first keyframe (and again when the parameter sets
+// change) and the frame's fragment. Frames before the first keyframe are
+// dropped: a decoder cannot start on them.
 func (m *Muxer) Push(f live.Frame) ([][]byte, error) {
 	nalus, err := h264.SplitAnnexB(f.AU)
 	if err != nil {
@@ -50,19 +51,7 @@ func (m *Muxer) Push(f live.Frame) ([][]byte, error) {
 	if len(nalus) == 0 {
 		return nil, fmt.Errorf("mse: frame %d is empty", f.Seq)
 	}
-	pts := ticks(f.PTS)
 	var msgs [][]byte
-	if m.pending != nil {
-		d := pts - m.pendPTS
-		if f.Seq != m.pendSeq+1 || d <= 0 || d > maxTicks {
-			d = m.step
-		}
-		frag, err := m.fragment(d)
-		if err != nil {
-			return nil, err
-		}
-		msgs = append(msgs, frag)
-	}
 	if h264.IsKeyframe(nalus) {
 		p, err := h264.FindParams(nalus)
 		if err != nil {
@@ -77,28 +66,33 @@ func (m *Muxer) Push(f live.Frame) ([][]byte, error) {
 			m.params = &p
 		}
 	} else if m.params == nil {
-		return msgs, nil
+		return nil, nil
 	}
-	m.pending = &h264.AccessUnit{NALUs: nalus}
-	m.pendPTS, m.pendSeq = pts, f.Seq
-	return msgs, nil
+	pts := ticks(f.PTS)
+	d := m.step
+	if step := pts - m.lastPTS; m.started && f.Seq == m.lastSeq+1 && step > 0 && step <= maxTicks {
+		d = step
+	}
+	frag, err := m.fragment(f.Seq, nalus, d)
+	if err != nil {
+		return nil, err
+	}
+	m.started, m.lastPTS, m.lastSeq = true, pts, f.Seq
+	return append(msgs, frag), nil
 }
 
-// fragment makes the pending frame's fragment, d ticks long.
-func (m *Muxer) fragment(d int64) ([]byte, error) {
+// fragment makes a frame's fragment, d ticks long.
+func (m *Muxer) fragment(seq uint64, nalus [][]byte, d int64) ([]byte, error) {
 	if d <= 0 {
 		d = defaultTicks
 	}
 	m.frag++
-	au := *m.pending
-	au.PTS = m.out
-	frag, err := h264.Fragment(m.frag, []h264.AccessUnit{au}, m.out+d)
+	frag, err := h264.Fragment(m.frag, []h264.AccessUnit{{PTS: m.out, NALUs: nalus}}, m.out+d)
 	if err != nil {
-		return nil, fmt.Errorf("mse: frame %d: %w", m.pendSeq, err)
+		return nil, fmt.Errorf("mse: frame %d: %w", seq, err)
 	}
 	m.out += d
 	m.step = d
-	m.pending = nil
 	return frag, nil
 }
 
