@@ -43,6 +43,7 @@ type adminCmd struct {
 	Breaker   breakerCmd   `cmd:"" help:"The cache breaker: status, or reset it once the cause is understood."`
 	Backup    backupCmd    `cmd:"" help:"Copy the database and blobs of the embedded default into a new directory while the server runs (the master key is not copied)."`
 	Restore   restoreCmd   `cmd:"" help:"Restore a backup into an empty data directory (--data); the server must not be running on it."`
+	Migrate   migrateCmd   `cmd:"" help:"Copy this one-machine installation onto an empty PostgreSQL database and S3 bucket, for several nodes; the server must be stopped."`
 }
 
 // config is the server configuration the admin flags describe.
