@@ -56,10 +56,14 @@ func Restore(ctx context.Context, cfg Config, from string, w io.Writer) (backup.
 	if cfg.DataDir == "" {
 		return backup.Manifest{}, errors.New("--data is required")
 	}
-	// Verify before the data directory is even created: a bad backup
-	// changes nothing.
+	// Verify the backup, and read the key if there is one, before the
+	// data directory is even created: bad input changes nothing.
 	if _, err := backup.Verify(ctx, from); err != nil {
 		return backup.Manifest{}, fmt.Errorf("restore: %w", err)
+	}
+	kr, err := restoredKeys(cfg)
+	if err != nil {
+		return backup.Manifest{}, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return backup.Manifest{}, fmt.Errorf("create data directory: %w", err)
@@ -77,10 +81,6 @@ func Restore(ctx context.Context, cfg Config, from string, w io.Writer) (backup.
 		return m, fmt.Errorf("restore: %w", err)
 	}
 	fmt.Fprintf(w, "restored %d events and %d blobs into %s\n", m.Events, m.Blobs, cfg.DataDir)
-	kr, err := restoredKeys(cfg)
-	if err != nil {
-		return m, err
-	}
 	if kr == nil {
 		fmt.Fprintf(w, "no master key found: put the key file this data was written with at %s (mode 0600), or give CAMVAULT_MASTER_KEY, before starting the server\n", cfg.keyFile())
 		return m, nil

@@ -72,25 +72,6 @@ func Migrate(ctx context.Context, cfg Config, to MigrateTarget, w io.Writer) (Mi
 	}
 	defer lock.release()
 
-	// Bring the source to this release's schema, as starting the server
-	// would, so that its tables are those the target gets.
-	src, err := sqlite.Open(ctx, dbPath)
-	if err != nil {
-		return rep, fmt.Errorf("open the source database: %w", err)
-	}
-	if err := src.Close(); err != nil {
-		return rep, fmt.Errorf("close the source database: %w", err)
-	}
-	file, err := sqlite.OpenFile(dbPath)
-	if err != nil {
-		return rep, err
-	}
-	defer file.Close()
-	from, err := disk.Open(filepath.Join(cfg.DataDir, "blobs"))
-	if err != nil {
-		return rep, err
-	}
-
 	target := Config{DataDir: cfg.DataDir, Store: to.Store, Blobs: to.Blobs}
 	st, err := openStore(ctx, target)
 	if err != nil {
@@ -120,6 +101,25 @@ func Migrate(ctx context.Context, cfg Config, to MigrateTarget, w io.Writer) (Mi
 		return rep, errors.New("the target blob store is not empty: migrate only into a new bucket or prefix")
 	} else if err != nil {
 		return rep, fmt.Errorf("target blob store: %w", err)
+	}
+
+	// The target is usable and empty. Bring the source to this release's schema, as starting the server
+	// would, so that its tables are those the target gets.
+	src, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return rep, fmt.Errorf("open the source database: %w", err)
+	}
+	if err := src.Close(); err != nil {
+		return rep, fmt.Errorf("close the source database: %w", err)
+	}
+	file, err := sqlite.OpenFile(dbPath)
+	if err != nil {
+		return rep, err
+	}
+	defer file.Close()
+	from, err := disk.Open(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		return rep, err
 	}
 
 	// The sample: every stride-th live event, and the last one.
