@@ -41,10 +41,18 @@ type adminCmd struct {
 	Audit     auditCmd     `cmd:"" help:"The households' audit logs."`
 	Incidents incidentsCmd `cmd:"" help:"List media responses that were withheld and cache entries that were refused, with who would have received what."`
 	Breaker   breakerCmd   `cmd:"" help:"The cache breaker: status, or reset it once the cause is understood."`
+	Backup    backupCmd    `cmd:"" help:"Copy the database and blobs of the embedded default into a new directory while the server runs (the master key is not copied)."`
+	Restore   restoreCmd   `cmd:"" help:"Restore a backup into an empty data directory (--data); the server must not be running on it."`
+	Migrate   migrateCmd   `cmd:"" help:"Copy this one-machine installation onto an empty PostgreSQL database and S3 bucket, for several nodes; the server must be stopped."`
+}
+
+// config is the server configuration the admin flags describe.
+func (a *adminCmd) config() server.Config {
+	return server.Config{DataDir: a.Data, KeyFile: a.KeyFile, MasterKey: os.Getenv("CAMVAULT_MASTER_KEY"), Store: a.Store}
 }
 
 func (a *adminCmd) open(ctx context.Context) (*server.Offline, error) {
-	return server.OpenOffline(ctx, server.Config{DataDir: a.Data, KeyFile: a.KeyFile, MasterKey: os.Getenv("CAMVAULT_MASTER_KEY"), Store: a.Store})
+	return server.OpenOffline(ctx, a.config())
 }
 
 type auditCmd struct {

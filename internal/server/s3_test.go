@@ -22,6 +22,15 @@ import (
 // prefix, to look at what the server wrote.
 func newS3Env(t *testing.T) (*env, *blobs3.Store) {
 	t.Helper()
+	u, bucket := s3Target(t)
+	return newBackendEnv(t, t.TempDir(), newClock(), server.Config{Blobs: u}), bucket
+}
+
+// s3Target is the URL of a prefix of the test's own in the bucket
+// CAMVAULT_TEST_S3 names, and a store on it; t is skipped without one.
+// Whatever the test leaves there is removed when it ends.
+func s3Target(t *testing.T) (string, *blobs3.Store) {
+	t.Helper()
 	raw := os.Getenv("CAMVAULT_TEST_S3")
 	if raw == "" {
 		t.Skip("CAMVAULT_TEST_S3 is not set (s3://BUCKET?endpoint=URL&region=REGION, credentials in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); skipping the server over S3")
@@ -55,7 +64,7 @@ func newS3Env(t *testing.T) (*env, *blobs3.Store) {
 	q.Set("prefix", bc.Prefix)
 	u.RawQuery = q.Encode()
 
-	return newBackendEnv(t, t.TempDir(), newClock(), server.Config{Blobs: u.String()}), bucket
+	return u.String(), bucket
 }
 
 // bucketObjects reads every object under the store's prefix.

@@ -17,6 +17,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Errors every backend returns for the same situations.
@@ -47,4 +48,14 @@ type Store interface {
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// NewerSchemaError is the error of a backend opened on a database whose
+// schema a later release migrated: this binary's migrations stop at known.
+// Migrations never run backwards, so the only ways on are the release that
+// wrote the schema (or a later one) or a backup taken before the upgrade.
+func NewerSchemaError(version, known int64) error {
+	return fmt.Errorf("database schema version %d is newer than this binary's %d: "+
+		"the data was written by a later camvault release; run that release or a later one "+
+		"(or restore a backup taken before the upgrade)", version, known)
 }

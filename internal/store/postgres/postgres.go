@@ -92,17 +92,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
 	// A database migrated by a newer camvault has a schema this binary
-	// does not know; writing to it could lose data.
+	// does not know; writing to it could lose data, and migrations never
+	// run backwards. Refused before anything is applied.
 	current, target, err := p.GetVersions(ctx)
 	if err != nil {
 		return fmt.Errorf("schema version: %w", err)
 	}
 	if current > target {
-		return fmt.Errorf("database schema version %d is newer than this binary's %d", current, target)
+		return store.NewerSchemaError(current, target)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
 	}
 	return nil
 }
