@@ -333,3 +333,51 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 }
+
+// TestMembersAViewerSees: a viewer sees themselves and who manages the
+// home, not the other viewers, their emails or the cameras they were
+// limited to; owners and admins see every member.
+func TestMembersAViewerSees(t *testing.T) {
+	t.Parallel()
+	e := servicetest.New(t)
+	ctx := e.Ctx()
+	ann, bob, cat, dan := e.Person("ann"), e.Person("bob"), e.Person("cat"), e.Person("dan")
+	home := e.Home(ann, "Home")
+	front, back := e.Camera(ann, home), e.Camera(ann, home)
+	e.Share(ann, home, cat, domain.RoleAdmin)
+	for _, v := range []struct {
+		who    servicetest.Person
+		camera string
+	}{{bob, front.DeviceID}, {dan, back.DeviceID}} {
+		if _, err := e.Homes.AddMember(ctx, ann.Principal, home, v.who.Email, domain.RoleViewer, []string{v.camera}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listed := func(as servicetest.Person) map[string]homes.Member {
+		t.Helper()
+		ms, err := e.Homes.Members(ctx, as.Principal, home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]homes.Member{}
+		for _, m := range ms {
+			out[m.AccountID] = m
+		}
+		return out
+	}
+	bobSees := listed(bob)
+	if len(bobSees) != 3 || bobSees[ann.AccountID].Role != domain.RoleOwner || bobSees[cat.AccountID].Role != domain.RoleAdmin {
+		t.Errorf("a limited viewer sees %+v; want themselves, the owner and the admin", bobSees)
+	}
+	if _, ok := bobSees[dan.AccountID]; ok {
+		t.Error("a viewer sees another viewer")
+	}
+	if me := bobSees[bob.AccountID]; me.Email != bob.Email || len(me.Devices) != 1 || me.Devices[0] != front.DeviceID {
+		t.Errorf("a viewer as they see themselves: %+v", me)
+	}
+	for _, manager := range []servicetest.Person{ann, cat} {
+		if sees := listed(manager); len(sees) != 4 || sees[dan.AccountID].Devices[0] != back.DeviceID {
+			t.Errorf("%s, who manages the home, sees %+v; want all four members", manager.Email, sees)
+		}
+	}
+}

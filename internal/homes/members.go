@@ -103,17 +103,26 @@ func (s *Service) RemoveMember(ctx context.Context, p authz.Principal, homeID, a
 	return nil
 }
 
-// Members lists who can see what in a home. Any member may see the list.
+// Members lists who can see what in a home. Owners and admins, who manage
+// the members, see all of them. Any other member sees only what they need:
+// themselves, and who manages the home (owners and admins, whose cameras
+// are all of them, so no list); not the other viewers, their emails or
+// which cameras they were limited to.
 func (s *Service) Members(ctx context.Context, p authz.Principal, homeID string) ([]Member, error) {
-	if _, err := s.authz.Home(ctx, p, homeID, authz.ViewHome); err != nil {
+	g, err := s.authz.Home(ctx, p, homeID, authz.ViewHome)
+	if err != nil {
 		return nil, err
 	}
+	manager := authz.Allows(g.Role(), authz.ManageMembers)
 	list, err := s.store.ListMembers(ctx, homeID)
 	if err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
 	out := make([]Member, 0, len(list))
 	for _, m := range list {
+		if !manager && m.AccountID != p.AccountID && !authz.Allows(m.Role, authz.ManageMembers) {
+			continue
+		}
 		v, err := s.memberView(ctx, m)
 		if err != nil {
 			return nil, err

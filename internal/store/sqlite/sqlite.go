@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -50,8 +51,14 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database at path and brings its
-// schema up to date.
+// schema up to date. The database and its WAL and shared-memory files are
+// readable by the owner only (0600), whatever the umask: SQLite gives the
+// other two the database file's mode, so the file is made (or, from an
+// older release, narrowed) first.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if err := ownerOnly(path); err != nil {
+		return nil, err
+	}
 	common := []string{
 		"busy_timeout(10000)", // wait for a checkpoint or another process rather than fail
 		"foreign_keys(1)",     // per connection in SQLite: cascades depend on it
@@ -97,6 +104,24 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("prepare grant version query: %w", err)
 	}
 	return s, nil
+}
+
+// ownerOnly creates the database file if it is missing, and makes it and
+// any WAL and shared-memory file beside it mode 0600.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("make %s readable by its owner only: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // dsn makes a URI filename. SQLite reads '%', '?' and '#' in it as URI
