@@ -92,6 +92,7 @@ type serveCmd struct {
 	KeyFile          string `help:"Master key file (default: DATA/master.key, created on first start). CAMVAULT_MASTER_KEY, if set, is used instead." env:"CAMVAULT_KEY_FILE"`
 	TLSCert          string `name:"tls-cert" help:"TLS certificate file (PEM)." env:"CAMVAULT_TLS_CERT"`
 	TLSKey           string `name:"tls-key" help:"TLS private key file (PEM)." env:"CAMVAULT_TLS_KEY"`
+	TrustedProxy     string `name:"trusted-proxy" help:"The TLS-terminating proxies in front of --addr, as IP addresses or CIDR prefixes, comma-separated (e.g. 127.0.0.1): their X-Forwarded-For gives the client's address and X-Forwarded-Proto https makes cookies Secure (__Host-) and adds HSTS. Nobody else's forwarding headers are believed." env:"CAMVAULT_TRUSTED_PROXY" placeholder:"ADDRS"`
 
 	Store string `help:"Record store: empty for SQLite in --data, or postgres://USER@HOST/DB for PostgreSQL." env:"CAMVAULT_STORE" placeholder:"URL"`
 	Blobs string `help:"Blob store: empty for the blobs directory in --data, or s3://BUCKET?endpoint=URL&region=R for S3 (credentials from the usual AWS variables)." env:"CAMVAULT_BLOBS" placeholder:"URL"`
@@ -118,13 +119,14 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 		KeyFile:          c.KeyFile,
 		// The master key is read from the environment only: a flag would
 		// show it to anyone who can list processes.
-		MasterKey: os.Getenv("CAMVAULT_MASTER_KEY"),
-		TLSCert:   c.TLSCert,
-		TLSKey:    c.TLSKey,
-		Store:     c.Store,
-		Blobs:     c.Blobs,
-		Cache:     c.Cache,
-		Bus:       c.Bus,
+		MasterKey:      os.Getenv("CAMVAULT_MASTER_KEY"),
+		TLSCert:        c.TLSCert,
+		TLSKey:         c.TLSKey,
+		TrustedProxies: c.TrustedProxy,
+		Store:          c.Store,
+		Blobs:          c.Blobs,
+		Cache:          c.Cache,
+		Bus:            c.Bus,
 	}
 	opts := server.DefaultOptions()
 	if c.MaxConnectsPerSecond <= 0 || c.MaxUploadsPerSecond <= 0 || c.MaxUploadsInFlight <= 0 || c.Heartbeat < time.Second {

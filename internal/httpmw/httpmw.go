@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/metrics"
+	"github.com/camvault/camvault/internal/peer"
 )
 
 // DefaultCSP is the policy of a response no surface claimed (a panic before
@@ -62,7 +63,7 @@ func (c *Chain) Handler(next http.Handler) http.Handler {
 		// The muxes below set Pattern on this very request, which is how
 		// the log and metrics learn the route.
 		r = r.WithContext(ctx)
-		baseHeaders(w.Header(), rid, r.TLS != nil)
+		baseHeaders(w.Header(), rid, peer.Of(r).HTTPS)
 
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {

@@ -51,6 +51,7 @@ func (e *env) pageInProcess(method, path, tok string) resp {
 	e.t.Helper()
 	hdr, _ := e.pageHeaders(tok, nil)
 	req := httptest.NewRequestWithContext(e.t.Context(), method, e.public.URL+path, nil)
+	req.RemoteAddr = "127.0.0.1:50000" // a browser beside the server, as over the listener
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}

@@ -4,6 +4,8 @@
 package server
 
 import (
+	"github.com/camvault/camvault/internal/peer"
+
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +29,10 @@ type Config struct {
 	MasterKey        string // from CAMVAULT_MASTER_KEY; used instead of the key file
 	TLSCert          string
 	TLSKey           string
+	// TrustedProxies are the TLS-terminating proxies in front of the
+	// public listener (IP addresses and CIDR prefixes, comma-separated):
+	// only their X-Forwarded-For and X-Forwarded-Proto are believed.
+	TrustedProxies string
 
 	// Backends; empty means the embedded default inside DataDir.
 	Store string // record store: postgres://... for PostgreSQL
@@ -80,6 +86,9 @@ func (c Config) Check() error {
 	}
 	if c.Addr == c.AdminAddr {
 		return errors.New("--addr and --admin-addr must differ")
+	}
+	if _, err := peer.ParseProxies(c.TrustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
 	return nil
 }

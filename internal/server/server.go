@@ -31,6 +31,7 @@ import (
 	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
+	"github.com/camvault/camvault/internal/peer"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/web"
 )
@@ -263,7 +264,11 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	}
 	// /api/... as before, the browser app everywhere else, both behind one
 	// chain: request ID, base headers, panic recovery, access log, metrics.
-	a.public = opts.Deadlines.Wrap(httpmw.New(log, a.metrics).Handler(web.Mount(apiHandler, webApp)))
+	proxies, err := peer.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxy: %w", err)
+	}
+	a.public = proxies.Trusted(opts.Deadlines.Wrap(httpmw.New(log, a.metrics).Handler(web.Mount(apiHandler, webApp))))
 	// Blobs without a record are what a crash between storing a blob and
 	// committing its record leaves; remove them before accepting uploads.
 	// On a blob store other nodes share, only old ones: a young blob may

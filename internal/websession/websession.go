@@ -8,17 +8,30 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/camvault/camvault/internal/peer"
 )
 
-// CookieName is the session cookie's name. The __Host- prefix would forbid
-// a Domain attribute, but browsers accept it only with Secure, which plain
-// HTTP on loopback lacks; the cookie sets neither Domain nor a Path other
-// than "/" in any case.
-const CookieName = "camvault_session"
+// The session cookie's names. Wherever the cookie is Secure it carries the
+// __Host- prefix, so a browser keeps it only for this host, only over
+// HTTPS and only with Path "/" and no Domain: a sibling subdomain cannot
+// plant or override it. Plain HTTP on loopback (a browser beside the
+// server) cannot have the prefix, so there it is CookieName.
+const (
+	CookieName       = "camvault_session"
+	SecureCookieName = "__Host-camvault_session"
+)
+
+// cookieName is the session cookie's name for r.
+func cookieName(r *http.Request) string {
+	if Secure(r) {
+		return SecureCookieName
+	}
+	return CookieName
+}
 
 // HeaderName carries the CSRF token on the page's fetch calls; FormField
 // carries it in forms.
@@ -29,7 +42,7 @@ const (
 
 // Token returns the session token the request's cookie carries, or "".
 func Token(r *http.Request) string {
-	c, err := r.Cookie(CookieName)
+	c, err := r.Cookie(cookieName(r))
 	if err != nil {
 		return ""
 	}
@@ -40,7 +53,7 @@ func Token(r *http.Request) string {
 // the request came over loopback without TLS.
 func Set(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
-		Name: CookieName, Value: token, Path: "/", Expires: expires,
+		Name: cookieName(r), Value: token, Path: "/", Expires: expires,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: Secure(r),
 	})
 }
@@ -48,24 +61,19 @@ func Set(w http.ResponseWriter, r *http.Request, token string, expires time.Time
 // Clear removes the session cookie.
 func Clear(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{
-		Name: CookieName, Value: "", Path: "/", MaxAge: -1,
+		Name: cookieName(r), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: Secure(r),
 	})
 }
 
 // Secure reports whether cookies for r must be marked Secure: always,
-// except for plain HTTP from a loopback peer (a browser on the same
-// machine, where there is no network to protect the cookie from).
+// except for plain HTTP from a loopback peer with no trusted proxy in
+// between (a browser on the same machine, where there is no network to
+// protect the cookie from). Behind a trusted proxy (--trusted-proxy) the
+// deployment is HTTPS to its clients, so always.
 func Secure(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip := net.ParseIP(host)
-	return ip == nil || !ip.IsLoopback()
+	in := peer.Of(r)
+	return in.Proxied || in.HTTPS || !in.Loopback
 }
 
 // csrfLabel separates CSRF tokens from any other use of the session token
@@ -114,7 +122,7 @@ func SameOrigin(r *http.Request) bool {
 		return false
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if peer.Of(r).HTTPS {
 		scheme = "https"
 	}
 	if u.Scheme == scheme {
@@ -130,12 +138,7 @@ func Safe(method string) bool {
 	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }
 
-// ClientAddress is the address a request came from: the TCP peer, never a
-// header a client could write (X-Forwarded-For is not trusted).
-func ClientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// ClientAddress is the address a request came from: the TCP peer, or,
+// behind a trusted proxy, the client it forwarded for (peer.Of); never a
+// header any other client could write.
+func ClientAddress(r *http.Request) string { return peer.Of(r).Addr }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/peer"
 	"github.com/camvault/camvault/internal/websession"
 )
 
@@ -44,8 +45,58 @@ func TestSetCookieAttributes(t *testing.T) {
 		t.Fatalf("%d cookies set", len(cs))
 	}
 	c := cs[0]
-	if c.Name != websession.CookieName || c.Value != "cvs_x" || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
-		t.Fatalf("cookie %+v: want HttpOnly, Secure, SameSite=Lax, Path=/", c)
+	if c.Name != websession.SecureCookieName || c.Value != "cvs_x" || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
+		t.Fatalf("cookie %+v: want __Host-, HttpOnly, Secure, SameSite=Lax, Path=/, no Domain", c)
+	}
+	// The cookie is read back under the name it was set with.
+	r2 := httptest.NewRequest("GET", "/", nil)
+	r2.RemoteAddr = r.RemoteAddr
+	r2.AddCookie(c)
+	r2.AddCookie(&http.Cookie{Name: websession.CookieName, Value: "cvs_planted"})
+	if got := websession.Token(r2); got != "cvs_x" {
+		t.Fatalf("token read back: %q, want the __Host- cookie's", got)
+	}
+}
+
+// TestBehindTrustedProxy: behind a TLS proxy the operator trusts, the
+// proxy's X-Forwarded-For and X-Forwarded-Proto decide the client address
+// and HTTPS, so cookies are Secure (with __Host-) and the throttle counts
+// the real client; the same headers from anyone else change nothing.
+func TestBehindTrustedProxy(t *testing.T) {
+	proxies, err := peer.ParseProxies("127.0.0.1, 10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what, remote, xff, proto string
+		wantAddr                 string
+		wantSecure               bool
+	}{
+		{"a browser beside the server", "127.0.0.1:5000", "", "", "127.0.0.1", false},
+		{"through the local TLS proxy", "127.0.0.1:5000", "198.51.100.7", "https", "198.51.100.7", true},
+		{"through two trusted proxies", "10.1.2.3:5000", "198.51.100.7, 10.9.9.9", "https", "198.51.100.7", true},
+		{"a client's own X-Forwarded-For left of the real one", "127.0.0.1:5000", "1.2.3.4, 198.51.100.7", "https", "198.51.100.7", true},
+		{"a trusted proxy saying plain http", "127.0.0.1:5000", "198.51.100.7", "http", "198.51.100.7", true},
+		{"an untrusted peer writing the headers", "203.0.113.9:5000", "127.0.0.1", "https", "203.0.113.9", true},
+		{"an untrusted loopback-looking claim", "192.168.1.5:5000", "127.0.0.1", "http", "192.168.1.5", true},
+		{"garbage in X-Forwarded-For", "127.0.0.1:5000", "not-an-ip", "https", "127.0.0.1", true},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = c.remote
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		if c.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", c.proto)
+		}
+		var addr string
+		var secure bool
+		proxies.Trusted(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			addr, secure = websession.ClientAddress(r), websession.Secure(r)
+		})).ServeHTTP(httptest.NewRecorder(), r)
+		if addr != c.wantAddr || secure != c.wantSecure {
+			t.Errorf("%s: client %s, Secure %v; want %s, %v", c.what, addr, secure, c.wantAddr, c.wantSecure)
+		}
 	}
 }
 
