@@ -37,10 +37,12 @@ type adminCmd struct {
 	Data    string `help:"Data directory." default:"camvault-data" env:"CAMVAULT_DATA"`
 	KeyFile string `help:"Master key file (default: DATA/master.key). CAMVAULT_MASTER_KEY, if set, is used instead." env:"CAMVAULT_KEY_FILE"`
 	Store   string `help:"Record store, as given to serve: empty for SQLite in --data, or postgres://USER@HOST/DB for PostgreSQL." env:"CAMVAULT_STORE" placeholder:"URL"`
+	Bus     string `help:"The nodes' NATS, as given to serve (nats://HOST:PORT), to tell them of a change at once; without it they see it within a second." env:"CAMVAULT_BUS" placeholder:"URL"`
 
 	Audit     auditCmd     `cmd:"" help:"The households' audit logs."`
 	Incidents incidentsCmd `cmd:"" help:"List media responses that were withheld and cache entries that were refused, with who would have received what."`
 	Breaker   breakerCmd   `cmd:"" help:"The cache breaker: status, or reset it once the cause is understood."`
+	Partners  partnersCmd  `cmd:"" help:"Partners linked with OAuth 2.0 (smart displays, voice assistants): add, list, disable, enable."`
 }
 
 func (a *adminCmd) open(ctx context.Context) (*server.Offline, error) {
