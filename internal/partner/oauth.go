@@ -390,21 +390,21 @@ type opStorage struct{ s *Service }
 
 var errNotServed = errors.New("oauth: not served by camvault")
 
-// partner reads an enabled partner; anything else is a plain error, which
-// op answers as an unknown client.
+// partner reads an enabled partner; an unknown or disabled one is
+// invalid_client wherever op asks.
 func (st *opStorage) partner(ctx context.Context, clientID string) (domain.Partner, error) {
 	if !id.Valid(clientID) {
-		return domain.Partner{}, errors.New("unknown client")
+		return domain.Partner{}, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	p, err := st.s.store.PartnerByID(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) {
-		return domain.Partner{}, errors.New("unknown client")
+		return domain.Partner{}, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	if err != nil {
 		return domain.Partner{}, oidc.ErrServerError().WithParent(err)
 	}
 	if p.Disabled {
-		return domain.Partner{}, errors.New("this client is disabled")
+		return domain.Partner{}, oidc.ErrInvalidClient().WithDescription("this client is disabled")
 	}
 	return p, nil
 }
