@@ -40,7 +40,7 @@ import (
 	"github.com/camvault/camvault/internal/token"
 )
 
-// The routes, as API.md and the metadata name them.
+// The routes, as the API description and the metadata name them.
 const (
 	PathMetadata  = "/.well-known/oauth-authorization-server"
 	PathAuthorize = "/oauth2/authorize"
