@@ -56,7 +56,7 @@ type Deps struct {
 	Gateway  *gateway.Gateway
 	Admit    *admission.Controller
 	Metrics  *metrics.Metrics
-	Live     Live // live view; the zero value answers 404
+	Live     Live     // live view; the zero value answers 404
 	Partners Partners // nil: partner tokens are refused everywhere
 	Log      *slog.Logger
 	OpenAPI  []byte // the API description, served at /api/v1/openapi.json
@@ -71,11 +71,11 @@ func New(d Deps) *Server {
 type authKind int
 
 const (
-	public authKind = iota // no credential
-	person                 // a session token
-	device                 // a device token
-	viewer                 // a session token, or a partner's access token (cvi_)
-	partner                // a partner's access token
+	public  authKind = iota // no credential
+	person                  // a session token
+	device                  // a device token
+	viewer                  // a session token, or a partner's access token (cvi_)
+	partner                 // a partner's access token
 )
 
 // Route is one registered route. The table is exported so tests can check

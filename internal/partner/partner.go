@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -246,6 +247,10 @@ type Consent struct {
 	PartnerName   string
 	LiveRequested bool
 	RedirectHost  string // where the person goes back to
+	// RedirectOrigin is the scheme and host of the partner's redirect URI:
+	// the consent form's answer is a redirect there, which the page's
+	// Content-Security-Policy must allow (form-action).
+	RedirectOrigin string
 }
 
 // pendingRequest reads a request p may answer: not expired, of an enabled
@@ -277,17 +282,20 @@ func (s *Service) pendingRequest(ctx context.Context, p authz.Principal, request
 	return r, pt, nil
 }
 
+// originPattern is what an origin put in a header may look like.
+var originPattern = regexp.MustCompile(`^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$`)
+
 // Consent returns what p is asked to consent to.
 func (s *Service) Consent(ctx context.Context, p authz.Principal, requestID string) (Consent, error) {
 	r, pt, err := s.pendingRequest(ctx, p, requestID)
 	if err != nil {
 		return Consent{}, err
 	}
-	host := ""
-	if u, err := url.Parse(r.RedirectURI); err == nil {
-		host = u.Host
+	c := Consent{RequestID: r.ID, PartnerName: pt.Name, LiveRequested: slices.Contains(r.Scopes, ScopeLive)}
+	if u, err := url.Parse(r.RedirectURI); err == nil && originPattern.MatchString(u.Scheme+"://"+u.Host) {
+		c.RedirectHost, c.RedirectOrigin = u.Host, u.Scheme+"://"+u.Host
 	}
-	return Consent{RequestID: r.ID, PartnerName: pt.Name, LiveRequested: slices.Contains(r.Scopes, ScopeLive), RedirectHost: host}, nil
+	return c, nil
 }
 
 // approve records p's consent on a request: the cameras (each one p may

@@ -3,9 +3,10 @@ package web
 import (
 	"context"
 	"net/http"
+	"strings"
 
-	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/partner"
 )
 
@@ -55,6 +56,11 @@ func (a *App) renderConsent(w http.ResponseWriter, r *http.Request, u *user, sta
 			return err
 		}
 		p.Homes = append(p.Homes, homeCameras{Home: h, Cameras: ds})
+	}
+	// The answer to the form is a redirect to the partner, which the
+	// policy's form-action must allow; nothing else changes.
+	if c.RedirectOrigin != "" {
+		w.Header().Set("Content-Security-Policy", strings.Replace(contentSecurityPolicy, "form-action 'self'", "form-action 'self' "+c.RedirectOrigin, 1))
 	}
 	a.render(w, r, status, "consent", u, p)
 	return nil

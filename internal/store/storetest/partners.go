@@ -242,7 +242,9 @@ func testPartnerTokens(t *testing.T, s store.Store) {
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i := range errs {
-		wg.Go(func() { errs[i] = s.RotatePartnerToken(ctx, next.Hash, at(4*time.Minute), []domain.PartnerToken{token(l.ID, domain.PartnerRefresh)}) })
+		wg.Go(func() {
+			errs[i] = s.RotatePartnerToken(ctx, next.Hash, at(4*time.Minute), []domain.PartnerToken{token(l.ID, domain.PartnerRefresh)})
+		})
 	}
 	wg.Wait()
 	if (errs[0] == nil) == (errs[1] == nil) || (!errors.Is(errs[0], store.ErrConflict) && !errors.Is(errs[1], store.ErrConflict)) {
