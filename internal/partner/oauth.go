@@ -32,7 +32,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
-	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
@@ -628,4 +627,3 @@ func (st *opStorage) Health(context.Context) error { return nil }
 // partner's access token (by its prefix alone, before any lookup).
 func IsPartnerToken(tok string) bool { return strings.HasPrefix(tok, string(token.Integration)) }
 
-var _ = apperr.NotFoundf
