@@ -626,4 +626,3 @@ func (st *opStorage) Health(context.Context) error { return nil }
 // IsPartnerToken reports whether an Authorization header's token is a
 // partner's access token (by its prefix alone, before any lookup).
 func IsPartnerToken(tok string) bool { return strings.HasPrefix(tok, string(token.Integration)) }
-
