@@ -37,6 +37,7 @@ type adminCmd struct {
 	Data    string `help:"Data directory." default:"camvault-data" env:"CAMVAULT_DATA"`
 	KeyFile string `help:"Master key file (default: DATA/master.key). CAMVAULT_MASTER_KEY, if set, is used instead." env:"CAMVAULT_KEY_FILE"`
 	Store   string `help:"Record store, as given to serve: empty for SQLite in --data, or postgres://USER@HOST/DB for PostgreSQL." env:"CAMVAULT_STORE" placeholder:"URL"`
+	Bus     string `help:"The nodes' NATS, as given to serve (nats://HOST:PORT), to tell them of a change at once; without it they see it within a second." env:"CAMVAULT_BUS" placeholder:"URL"`
 
 	Audit     auditCmd     `cmd:"" help:"The households' audit logs."`
 	Incidents incidentsCmd `cmd:"" help:"List media responses that were withheld and cache entries that were refused, with who would have received what."`
@@ -44,6 +45,7 @@ type adminCmd struct {
 	Backup    backupCmd    `cmd:"" help:"Copy the database and blobs of the embedded default into a new directory while the server runs (the master key is not copied)."`
 	Restore   restoreCmd   `cmd:"" help:"Restore a backup into an empty data directory (--data); the server must not be running on it."`
 	Migrate   migrateCmd   `cmd:"" help:"Copy this one-machine installation onto an empty PostgreSQL database and S3 bucket, for several nodes; the server must be stopped."`
+	Partners  partnersCmd  `cmd:"" help:"Partners linked with OAuth 2.0 (smart displays, voice assistants): add, list, disable, enable."`
 }
 
 // config is the server configuration the admin flags describe.

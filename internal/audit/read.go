@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/store"
 )
 
 // Decider is what reading a home's log needs of authorization;
@@ -22,6 +24,11 @@ type Accounts interface {
 	Account(ctx context.Context, accountID string) (identity.Account, error)
 }
 
+// Partners names the partners in the log; the store is one.
+type Partners interface {
+	PartnerByID(ctx context.Context, id string) (domain.Partner, error)
+}
+
 // ReadAction is what a person must be allowed in a home to read its log:
 // the owner and admins, who decide who sees what, see who looked.
 const ReadAction = authz.ManageMembers
@@ -30,7 +37,7 @@ const ReadAction = authz.ManageMembers
 type View struct {
 	Seq       int64                `json:"seq"`
 	At        time.Time            `json:"at"`
-	Actor     string               `json:"actor"` // the person's email, or "camera <id>"
+	Actor     string               `json:"actor"` // the person's email, the partner's name, or "camera <id>"
 	ActorKind domain.PrincipalKind `json:"actor_kind"`
 	ActorID   string               `json:"actor_id"`
 	Action    string               `json:"action"`
@@ -45,6 +52,7 @@ type Reader struct {
 	log      *Log
 	authz    Decider
 	accounts Accounts
+	partners Partners // nil: partners are named by their ID
 }
 
 // NewReader returns a reader of l.
@@ -56,6 +64,13 @@ const (
 	defaultListLimit = 100
 	maxListLimit     = 1000
 )
+
+// WithPartners makes r name partners (the actor of their accesses) by
+// the name their operator gave them.
+func (r *Reader) WithPartners(p Partners) *Reader {
+	r.partners = p
+	return r
+}
 
 // List returns a home's entries below beforeSeq (0: from the newest),
 // newest first, with each person named by their email. Owners and admins
@@ -92,6 +107,20 @@ func (r *Reader) List(ctx context.Context, p authz.Principal, homeID string, bef
 				}
 			}
 			v.Actor = names[e.ActorID]
+		case domain.PrincipalIntegration:
+			key := "partner/" + e.ActorID
+			if _, ok := names[key]; !ok {
+				names[key] = "partner " + e.ActorID
+				if r.partners != nil {
+					switch p, err := r.partners.PartnerByID(ctx, e.ActorID); {
+					case err == nil:
+						names[key] = p.Name + " (linked partner)"
+					case !errors.Is(err, store.ErrNotFound):
+						return nil, fmt.Errorf("name the partner of an audit entry: %w", err)
+					}
+				}
+			}
+			v.Actor = names[key]
 		default:
 			v.Actor = string(e.ActorKind) + " " + e.ActorID
 		}

@@ -20,6 +20,7 @@ const (
 	ManageMembers               // add, change or remove members
 	ManageDevices               // pair, rename, keep warm or unpair cameras
 	DeleteEvents                // delete events
+	WatchLive                   // watch a camera live
 )
 
 func (a Action) String() string {
@@ -32,21 +33,30 @@ func (a Action) String() string {
 		return "manage cameras"
 	case DeleteEvents:
 		return "delete events"
+	case WatchLive:
+		return "watch live"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }
 
-// Store is what authorization reads: memberships and devices.
+// Store is what authorization reads: memberships, devices and partners'
+// links.
 type Store interface {
 	Member(ctx context.Context, homeID, accountID string) (domain.Membership, error)
 	DeviceByID(ctx context.Context, id string) (domain.Device, error)
 	GrantVersion(ctx context.Context, homeID, accountID string) (int64, error)
+	PartnerLink(ctx context.Context, id string) (domain.PartnerLink, error)
 }
 
 // Grant is the outcome of a decision: the membership it was made from,
-// including the grants version it reflects.
+// including the grants version it reflects, and for a partner the cameras
+// the person consented to.
 type Grant struct {
 	Membership domain.Membership
+	// consent, when not nil, narrows the grant to these cameras: a
+	// partner sees what the person consented to and may see now, never
+	// more (invariant 12).
+	consent []string
 }
 
 // Role is the member's role in the home.
@@ -62,7 +72,13 @@ func (g Grant) Version() int64 { return g.Membership.Home.GrantsVersion }
 // of them, unless the member is a viewer limited to a list. A limited list
 // that has become empty (its cameras were removed) covers none: a limit
 // never widens into "everything".
+//
+// A partner's grant covers only the cameras that are both consented to and
+// covered by the person's own grant.
 func (g Grant) CanSeeDevice(deviceID string) bool {
+	if g.consent != nil && !slices.Contains(g.consent, deviceID) {
+		return false
+	}
 	m := g.Membership.Member
 	if m.Role == domain.RoleViewer && m.Devices != nil {
 		return slices.Contains(m.Devices, deviceID)
@@ -83,6 +99,9 @@ func New(s Store) *Decider { return &Decider{store: s} }
 // Home decides whether p may do action in home. A person who is not a
 // member gets the same not-found as for a home that does not exist; a member
 // whose role does not allow the action gets forbidden.
+//
+// A partner never decides at the level of a home: it sees cameras, one by
+// one (Device, PartnerDevices).
 func (d *Decider) Home(ctx context.Context, p Principal, homeID string, action Action) (Grant, error) {
 	if !p.IsPerson() {
 		return Grant{}, apperr.NotFoundf("home")
@@ -100,15 +119,32 @@ func (d *Decider) Home(ctx context.Context, p Principal, homeID string, action A
 
 // Device decides whether p may do action on a camera. Someone who may not
 // see the camera gets the same not-found as for one that does not exist.
+//
+// A partner is decided as the intersection of its link and the person's
+// current grant: the link must exist, its partner be enabled, the camera be
+// one the person consented to (and, to watch live, live consented to), and
+// the person must still see the camera now. Anything else answers as a
+// missing camera; a partner may only view and watch.
 func (d *Decider) Device(ctx context.Context, p Principal, deviceID string, action Action) (domain.Device, Grant, error) {
-	if !p.IsPerson() {
+	var consent []string
+	switch {
+	case p.IsPartner():
+		link, err := d.partnerLink(ctx, p)
+		if err != nil {
+			return domain.Device{}, Grant{}, err
+		}
+		if (action != ViewHome && action != WatchLive) || (action == WatchLive && !link.Live) || !slices.Contains(link.Devices, deviceID) {
+			return domain.Device{}, Grant{}, apperr.NotFoundf("device")
+		}
+		consent = link.Devices
+	case !p.IsPerson():
 		return domain.Device{}, Grant{}, apperr.NotFoundf("device")
 	}
 	dev, m, err := d.deviceMember(ctx, deviceID, p.AccountID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return domain.Device{}, Grant{}, fmt.Errorf("read device and membership: %w", err)
 	}
-	g := Grant{Membership: m}
+	g := Grant{Membership: m, consent: consent}
 	if err != nil || !g.CanSeeDevice(dev.ID) {
 		// Not a member, or a viewer not given this camera: not found, never
 		// a hint that the camera exists.
@@ -120,6 +156,52 @@ func (d *Decider) Device(ctx context.Context, p Principal, deviceID string, acti
 	return dev, g, nil
 }
 
+// partnerLink reads the link a partner's token is bound to, from the store
+// on every decision: an unlink or a disabled partner is seen by the very
+// next request. A link that is gone, of another partner or account, or of
+// a disabled partner answers as a missing camera.
+func (d *Decider) partnerLink(ctx context.Context, p Principal) (domain.PartnerLink, error) {
+	link, err := d.store.PartnerLink(ctx, p.LinkID)
+	if err != nil {
+		return domain.PartnerLink{}, notFound(err, "device", "read partner link")
+	}
+	if link.PartnerID != p.PartnerID || link.AccountID != p.AccountID || link.PartnerDisabled {
+		return domain.PartnerLink{}, apperr.NotFoundf("device")
+	}
+	return link, nil
+}
+
+// DeviceGrant is a camera and the grant it was decided on.
+type DeviceGrant struct {
+	Device domain.Device
+	Grant  Grant
+}
+
+// PartnerDevices decides every camera of a partner's link, in the link's
+// order, and returns those the partner may see now: the consented cameras
+// the person still sees. For anyone but a partner it answers not found.
+func (d *Decider) PartnerDevices(ctx context.Context, p Principal) ([]DeviceGrant, error) {
+	if !p.IsPartner() {
+		return nil, apperr.NotFoundf("link")
+	}
+	link, err := d.partnerLink(ctx, p)
+	if err != nil {
+		return nil, apperr.NotFoundf("link")
+	}
+	out := make([]DeviceGrant, 0, len(link.Devices))
+	for _, id := range link.Devices {
+		dev, g, err := d.Device(ctx, p, id, ViewHome)
+		if apperr.CodeOf(err) == apperr.NotFound {
+			continue // the person no longer sees it, or the link just went
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, DeviceGrant{Device: dev, Grant: g})
+	}
+	return out, nil
+}
+
 // Allows reports whether a member with role r may do action a in their
 // home: the role rules of docs/design/authorization.md, kept only here.
 // Decisions use it; so do pages that offer only what a member may do.
@@ -128,7 +210,7 @@ func Allows(r domain.Role, a Action) bool {
 	case domain.RoleOwner, domain.RoleAdmin:
 		return true
 	case domain.RoleViewer:
-		return a == ViewHome
+		return a == ViewHome || a == WatchLive
 	}
 	return false
 }

@@ -36,16 +36,22 @@ const noticeTimeout = 5 * time.Second
 
 // GrantNotice says that the grants of an account in a home changed. Either
 // may be empty: an account alone after a logout (all its homes), a home
-// alone after a camera was unpaired (all its members).
+// alone after a camera was unpaired (all its members). PartnerID names a
+// partner whose links changed: one link (with the account) unlinked or
+// replaced, or every link at once (alone) when the partner was disabled
+// or enabled; no cached grant is dropped for it (partner links are never
+// cached), but live sessions are re-decided at once.
 type GrantNotice struct {
 	HomeID    string `json:"home_id,omitempty"`
 	AccountID string `json:"account_id,omitempty"`
+	PartnerID string `json:"partner_id,omitempty"`
 }
 
 // Valid reports whether n names at least one thing, each a well-formed ID.
 func (n GrantNotice) Valid() bool {
-	return (n.HomeID != "" || n.AccountID != "") &&
-		(n.HomeID == "" || id.Valid(n.HomeID)) && (n.AccountID == "" || id.Valid(n.AccountID))
+	return (n.HomeID != "" || n.AccountID != "" || n.PartnerID != "") &&
+		(n.HomeID == "" || id.Valid(n.HomeID)) && (n.AccountID == "" || id.Valid(n.AccountID)) &&
+		(n.PartnerID == "" || id.Valid(n.PartnerID))
 }
 
 // Publisher is what announcing needs of the bus.
@@ -169,6 +175,30 @@ func (s *AnnouncingStore) DeleteDevice(ctx context.Context, deviceID string) err
 	return nil
 }
 
+// DeletePartnerLink removes a person's link with a partner, then tells the
+// nodes, so live sessions of the link end at once.
+func (s *AnnouncingStore) DeletePartnerLink(ctx context.Context, accountID, linkID string) error {
+	link, err := s.Store.PartnerLink(ctx, linkID)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeletePartnerLink(ctx, accountID, linkID); err != nil {
+		return err
+	}
+	s.notify(ctx, GrantNotice{AccountID: accountID, PartnerID: link.PartnerID})
+	return nil
+}
+
+// SetPartnerDisabled disables or enables a partner, then tells the nodes:
+// every link of the partner is re-decided at once.
+func (s *AnnouncingStore) SetPartnerDisabled(ctx context.Context, partnerID string, disabled bool) error {
+	if err := s.Store.SetPartnerDisabled(ctx, partnerID, disabled); err != nil {
+		return err
+	}
+	s.notify(ctx, GrantNotice{PartnerID: partnerID})
+	return nil
+}
+
 // Dropper is what dropping needs of the cache; *cache.Cache is one.
 type Dropper interface {
 	Delete(ctx context.Context, key cache.Key, tenant string) error
@@ -190,6 +220,9 @@ func DropCachedGrants(c Dropper, st Members, log *slog.Logger) func(context.Cont
 		}
 	}
 	return func(ctx context.Context, n GrantNotice) {
+		if n.PartnerID != "" {
+			return // a partner's links: nothing of them is cached
+		}
 		switch {
 		case n.HomeID != "" && n.AccountID != "":
 			drop(ctx, n.HomeID, n.AccountID)

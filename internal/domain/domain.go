@@ -220,3 +220,78 @@ type Breaker struct {
 	ChangedAt time.Time // zero when it never changed
 	Trips     int64     // how many times it opened
 }
+
+// Partner is a third-party service (a smart display, a voice assistant)
+// an operator registered, which people may link to their account with
+// OAuth 2.0. Its ID is the OAuth client ID; only the hash of its client
+// secret is kept.
+type Partner struct {
+	ID          string
+	Name        string
+	RedirectURI string // the one redirect URI, matched exactly
+	SecretHash  []byte
+	// Disabled stops every link of the partner at once (the kill switch);
+	// enabling it again restores them.
+	Disabled bool
+	// Version grows on every change of Disabled, so a live session of the
+	// partner is re-decided when it changes.
+	Version   int64
+	CreatedAt time.Time
+}
+
+// PartnerRequest is an OAuth 2.0 authorization request on its way: made by
+// the partner, then approved by a person on the consent page (AccountID,
+// Devices and Live set), then given a code, which the partner exchanges
+// for tokens once.
+type PartnerRequest struct {
+	ID                  string
+	PartnerID           string
+	RedirectURI         string
+	State               string
+	Scopes              []string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+	AccountID           string   // "" until a person approved it
+	Devices             []string // the cameras the person chose
+	Live                bool     // whether the person let the partner watch live
+	CodeHash            []byte   // nil until the code was issued
+}
+
+// PartnerLink is a person's consent to a partner: the partner may see these
+// cameras (as long as the person may), and watch them live if Live. Its
+// tokens are bound to it.
+type PartnerLink struct {
+	ID        string
+	PartnerID string
+	AccountID string
+	Devices   []string
+	Live      bool
+	CreatedAt time.Time
+	// Read with the link, from its partner.
+	PartnerName     string
+	PartnerDisabled bool
+	PartnerVersion  int64
+}
+
+// PartnerTokenKind is the kind of a token issued to a partner.
+type PartnerTokenKind string
+
+// The kinds of partner token.
+const (
+	PartnerAccess  PartnerTokenKind = "access"
+	PartnerRefresh PartnerTokenKind = "refresh"
+)
+
+// PartnerToken is an access or refresh token of a link. Only its hash is
+// kept. A refresh token is used once: rotating it records UsedAt, and a
+// second use of it revokes the whole link.
+type PartnerToken struct {
+	Hash      []byte
+	LinkID    string
+	Kind      PartnerTokenKind
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero while unused
+}

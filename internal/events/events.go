@@ -118,6 +118,20 @@ func (s *Service) visibleEvent(ctx context.Context, p authz.Principal, eventID s
 	if err != nil {
 		return domain.Event{}, authz.Grant{}, fmt.Errorf("read event: %w", err)
 	}
+	if p.IsPartner() {
+		// A partner is decided camera by camera: the event's camera must
+		// be one its link covers now.
+		dev, g, err := s.authz.Device(ctx, p, e.DeviceID, action)
+		switch {
+		case apperr.CodeOf(err) == apperr.NotFound:
+			return domain.Event{}, authz.Grant{}, errNoEvent
+		case err != nil:
+			return domain.Event{}, authz.Grant{}, err
+		case dev.HomeID != e.HomeID:
+			return domain.Event{}, authz.Grant{}, errNoEvent
+		}
+		return e, g, nil
+	}
 	g, err := s.authz.Home(ctx, p, e.HomeID, authz.ViewHome)
 	switch {
 	case apperr.CodeOf(err) == apperr.NotFound:
@@ -135,9 +149,4 @@ func (s *Service) visibleEvent(ctx context.Context, p authz.Principal, eventID s
 	return e, g, nil
 }
 
-func actorID(p authz.Principal) string {
-	if p.Kind == domain.PrincipalDevice {
-		return p.DeviceID
-	}
-	return p.AccountID
-}
+func actorID(p authz.Principal) string { return p.ActorID() }

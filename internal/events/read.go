@@ -105,6 +105,9 @@ func (s *Service) scopes(ctx context.Context, p authz.Principal, homeID, deviceI
 		}
 		return []store.EventScope{scopeOf(g.Membership)}, nil
 	}
+	if p.IsPartner() {
+		return s.partnerScopes(ctx, p)
+	}
 	if !p.IsPerson() {
 		return nil, nil
 	}
@@ -115,6 +118,27 @@ func (s *Service) scopes(ctx context.Context, p authz.Principal, homeID, deviceI
 	out := make([]store.EventScope, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, scopeOf(m))
+	}
+	return out, nil
+}
+
+// partnerScopes are the cameras a partner may see now, by home: those its
+// link names that the person still sees.
+func (s *Service) partnerScopes(ctx context.Context, p authz.Principal) ([]store.EventScope, error) {
+	dgs, err := s.authz.PartnerDevices(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.EventScope
+	at := map[string]int{}
+	for _, dg := range dgs {
+		i, ok := at[dg.Device.HomeID]
+		if !ok {
+			i = len(out)
+			at[dg.Device.HomeID] = i
+			out = append(out, store.EventScope{HomeID: dg.Device.HomeID, Devices: []string{}})
+		}
+		out[i].Devices = append(out[i].Devices, dg.Device.ID)
 	}
 	return out, nil
 }

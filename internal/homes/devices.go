@@ -344,3 +344,25 @@ func (s *Service) deviceView(dk keys.DataKey, d domain.Device) (Device, error) {
 	}
 	return v, nil
 }
+
+// PartnerDevices lists the cameras a partner may see now, in the order the
+// person chose them: those of its link the person still sees.
+func (s *Service) PartnerDevices(ctx context.Context, p authz.Principal) ([]Device, error) {
+	dgs, err := s.authz.PartnerDevices(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Device, 0, len(dgs))
+	for _, dg := range dgs {
+		dk, err := s.dataKey(dg.Grant.Membership.Home)
+		if err != nil {
+			return nil, err
+		}
+		v, err := s.deviceView(dk, dg.Device)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

@@ -105,3 +105,14 @@ func (s *Server) deviceCommand(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": cmdID})
 	return nil
 }
+
+// partnerDevices is GET /api/v1/partner/devices: the cameras a partner
+// may see now (consented to, and still seen by the person).
+func (s *Server) partnerDevices(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.homes.PartnerDevices(r.Context(), principal(r.Context()))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"devices": list})
+	return nil
+}

@@ -98,9 +98,12 @@ func (s *Server) whepDelete(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// whepOwner is who may end a WHEP session: the account that opened it,
-// on the camera of the session's URL.
+// whepOwner is who may end a WHEP session: the account that opened it (or
+// the partner link, for a partner), on the camera of the session's URL.
 func whepOwner(p authz.Principal, deviceID string) string {
+	if p.IsPartner() {
+		return "link:" + p.LinkID + "/" + deviceID
+	}
 	return p.AccountID + "/" + deviceID
 }
 

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/camvault/camvault/internal/admission"
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/audit"
+	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
@@ -18,6 +20,7 @@ import (
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
+	"github.com/camvault/camvault/internal/token"
 	"github.com/camvault/camvault/internal/websession"
 )
 
@@ -32,8 +35,15 @@ type Server struct {
 	admit    *admission.Controller
 	metrics  *metrics.Metrics
 	live     Live
+	partners Partners
 	log      *slog.Logger
 	openAPI  []byte
+}
+
+// Partners authenticates a partner's access token; *partner.Service is
+// one.
+type Partners interface {
+	Authenticate(ctx context.Context, tok string) (authz.Principal, error)
 }
 
 // Deps are the services the API serves.
@@ -46,23 +56,26 @@ type Deps struct {
 	Gateway  *gateway.Gateway
 	Admit    *admission.Controller
 	Metrics  *metrics.Metrics
-	Live     Live // live view; the zero value answers 404
+	Live     Live     // live view; the zero value answers 404
+	Partners Partners // nil: partner tokens are refused everywhere
 	Log      *slog.Logger
 	OpenAPI  []byte // the API description, served at /api/v1/openapi.json
 }
 
 // New returns the API server.
 func New(d Deps) *Server {
-	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, live: d.Live, log: d.Log, openAPI: d.OpenAPI}
+	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, live: d.Live, partners: d.Partners, log: d.Log, openAPI: d.OpenAPI}
 }
 
 // authKind is the credential a route requires.
 type authKind int
 
 const (
-	public authKind = iota // no credential
-	person                 // a session token
-	device                 // a device token
+	public  authKind = iota // no credential
+	person                  // a session token
+	device                  // a device token
+	viewer                  // a session token, or a partner's access token (cvi_)
+	partner                 // a partner's access token
 )
 
 // Route is one registered route. The table is exported so tests can check
@@ -97,7 +110,7 @@ func Routes() []Route {
 		{"GET", "/api/v1/homes/{home}/devices", person, (*Server).listDevices},
 
 		{"POST", "/api/v1/devices/pair", public, (*Server).pair},
-		{"GET", "/api/v1/devices/{device}", person, (*Server).getDevice},
+		{"GET", "/api/v1/devices/{device}", viewer, (*Server).getDevice},
 		{"PATCH", "/api/v1/devices/{device}", person, (*Server).updateDevice},
 		{"DELETE", "/api/v1/devices/{device}", person, (*Server).deleteDevice},
 
@@ -105,15 +118,17 @@ func Routes() []Route {
 		{"POST", "/api/v1/device/events", device, (*Server).uploadEvent},
 		{"GET", "/api/v1/device/connect", device, (*Server).deviceConnect},
 		{"POST", "/api/v1/devices/{device}/commands", person, (*Server).deviceCommand},
-		{"POST", "/api/v1/devices/{device}/live/whep", person, (*Server).whepOffer},
-		{"DELETE", "/api/v1/devices/{device}/live/whep/{session}", person, (*Server).whepDelete},
-		{"GET", "/api/v1/devices/{device}/live/mse", person, (*Server).liveMSE},
+		{"POST", "/api/v1/devices/{device}/live/whep", viewer, (*Server).whepOffer},
+		{"DELETE", "/api/v1/devices/{device}/live/whep/{session}", viewer, (*Server).whepDelete},
+		{"GET", "/api/v1/devices/{device}/live/mse", viewer, (*Server).liveMSE},
 
-		{"GET", "/api/v1/events", person, (*Server).listEvents},
-		{"GET", "/api/v1/events/{event}", person, (*Server).getEvent},
+		{"GET", "/api/v1/events", viewer, (*Server).listEvents},
+		{"GET", "/api/v1/events/{event}", viewer, (*Server).getEvent},
 		{"DELETE", "/api/v1/events/{event}", person, (*Server).deleteEvent},
-		{"GET", "/api/v1/events/{event}/thumbnail", person, (*Server).eventThumbnail},
-		{"GET", "/api/v1/events/{event}/clip", person, (*Server).eventClip},
+		{"GET", "/api/v1/events/{event}/thumbnail", viewer, (*Server).eventThumbnail},
+		{"GET", "/api/v1/events/{event}/clip", viewer, (*Server).eventClip},
+
+		{"GET", "/api/v1/partner/devices", partner, (*Server).partnerDevices},
 
 		{"GET", "/api/v1/openapi.json", public, (*Server).serveOpenAPI},
 	}
@@ -141,7 +156,21 @@ func (s *Server) Handler() http.Handler {
 // its handler and writes any error it returns.
 func (s *Server) wrap(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch rt.auth {
+		auth := rt.auth
+		if auth == viewer {
+			auth = person
+			if strings.HasPrefix(bearer(r), string(token.Integration)) {
+				auth = partner
+			}
+		}
+		switch auth {
+		case partner:
+			p, err := s.authenticatePartner(r)
+			if err != nil {
+				s.authFailed(w, r, "partner", err)
+				return
+			}
+			r = r.WithContext(withPrincipal(r.Context(), p))
 		case person:
 			tok, fromCookie := personToken(r)
 			p, err := s.identity.Authenticate(r.Context(), tok)
@@ -167,6 +196,15 @@ func (s *Server) wrap(rt Route) http.Handler {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// authenticatePartner authenticates a partner's access token from the
+// Authorization header (never a cookie).
+func (s *Server) authenticatePartner(r *http.Request) (authz.Principal, error) {
+	if s.partners == nil {
+		return authz.Principal{}, apperr.New(apperr.Unauthorized, "a valid partner access token is required")
+	}
+	return s.partners.Authenticate(r.Context(), bearer(r))
 }
 
 func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, kind string, err error) {

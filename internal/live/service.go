@@ -16,6 +16,7 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/media"
+	"github.com/camvault/camvault/internal/store"
 )
 
 // Errors a Session ends with.
@@ -77,12 +78,13 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Store is what the service reads: a home's data key, grant versions and
-// whether a person's session still exists.
+// Store is what the service reads: a home's data key, grant versions,
+// whether a person's session still exists and a partner's link.
 type Store interface {
 	HomeByID(ctx context.Context, id string) (domain.Home, error)
 	GrantVersion(ctx context.Context, homeID, accountID string) (int64, error)
 	ListSessions(ctx context.Context, accountID string) ([]domain.Session, error)
+	PartnerLink(ctx context.Context, id string) (domain.PartnerLink, error)
 }
 
 // Bus is what the service needs of the bus: frames travel on a subject
@@ -223,17 +225,20 @@ func (s *Service) Run(ctx context.Context) {
 // node, too_many (429) past the limits. The session's frames start with
 // a keyframe. It is recorded (live.view) before it starts. Close it.
 func (s *Service) Watch(ctx context.Context, p authz.Principal, deviceID string) (*Session, error) {
-	dev, _, err := s.d.Decider.Device(ctx, p, deviceID, authz.ViewHome)
+	dev, _, err := s.d.Decider.Device(ctx, p, deviceID, authz.WatchLive)
 	if err != nil {
 		return nil, err
 	}
 	// The version is read before the decision the session starts with: a
 	// change committed after it moves it, and the session is re-decided.
-	version, err := s.d.Store.GrantVersion(ctx, dev.HomeID, p.AccountID)
+	version, err := s.version(ctx, p, dev.HomeID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, apperr.NotFoundf("device") // a partner's link went meanwhile
+	}
 	if err != nil {
 		return nil, fmt.Errorf("live: read grant version: %w", err)
 	}
-	dev, grant, err := s.d.Decider.Device(ctx, p, deviceID, authz.ViewHome)
+	dev, grant, err := s.d.Decider.Device(ctx, p, deviceID, authz.WatchLive)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +267,7 @@ func (s *Service) Watch(ctx context.Context, p authz.Principal, deviceID string)
 		err = h.failed
 	}
 	if err == nil {
-		err = s.d.Audit.Record(ctx, dev.HomeID, audit.Entry{ActorKind: p.Kind, ActorID: p.AccountID, Action: AuditView,
+		err = s.d.Audit.Record(ctx, dev.HomeID, audit.Entry{ActorKind: p.Kind, ActorID: p.ActorID(), Action: AuditView,
 			DeviceID: dev.ID, Result: audit.ResultOK})
 	}
 	if err != nil {
@@ -339,7 +344,7 @@ func (s *Service) leave(ss *Session, audited bool) {
 		// duration is the time between this entry and live.view.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
 		defer cancel()
-		if err := s.d.Audit.Record(ctx, ss.dev.HomeID, audit.Entry{ActorKind: ss.p.Kind, ActorID: ss.p.AccountID,
+		if err := s.d.Audit.Record(ctx, ss.dev.HomeID, audit.Entry{ActorKind: ss.p.Kind, ActorID: ss.p.ActorID(),
 			Action: AuditEnd, DeviceID: ss.dev.ID, Result: result}); err != nil {
 			s.d.Log.Error("live: recording the end of a session", "device", ss.dev.ID, "duration", s.d.Now().Sub(ss.since), "err", err)
 		}
@@ -369,6 +374,22 @@ func (s *Service) Watchers(ctx context.Context, p authz.Principal, deviceID stri
 	return out, nil
 }
 
+// version is the version a session's grant is decided at: the person's
+// grant version in the home, plus for a partner its partner's version,
+// which disabling and enabling the partner move. ErrNotFound for a
+// partner whose link is gone.
+func (s *Service) version(ctx context.Context, p authz.Principal, homeID string) (int64, error) {
+	v, err := s.d.Store.GrantVersion(ctx, homeID, p.AccountID)
+	if err != nil || !p.IsPartner() {
+		return v, err
+	}
+	link, err := s.d.Store.PartnerLink(ctx, p.LinkID)
+	if err != nil {
+		return 0, err
+	}
+	return v + link.PartnerVersion, nil
+}
+
 // recheck re-decides the sessions whose grant version moved.
 func (s *Service) recheck(ctx context.Context) {
 	s.mu.Lock()
@@ -377,17 +398,24 @@ func (s *Service) recheck(ctx context.Context) {
 		sessions = append(sessions, ss)
 	}
 	s.mu.Unlock()
-	type pair struct{ home, account string }
+	type pair struct{ home, account, link string }
 	versions := map[pair]int64{}
 	for _, ss := range sessions {
 		if ss.Err() != nil {
 			continue
 		}
-		k := pair{ss.dev.HomeID, ss.p.AccountID}
+		k := pair{ss.dev.HomeID, ss.p.AccountID, ss.p.LinkID}
 		v, ok := versions[k]
 		if !ok {
 			var err error
-			if v, err = s.d.Store.GrantVersion(ctx, k.home, k.account); err != nil {
+			v, err = s.version(ctx, ss.p, k.home)
+			if errors.Is(err, store.ErrNotFound) {
+				// A partner's link that is gone (unlinked, replaced):
+				// the decision says so, and the session ends revoked.
+				s.redecide(ctx, ss, 0)
+				continue
+			}
+			if err != nil {
 				ss.storeFailed(err)
 				continue
 			}
@@ -401,7 +429,7 @@ func (s *Service) recheck(ctx context.Context) {
 
 // redecide decides ss again from the store at version v (read before).
 func (s *Service) redecide(ctx context.Context, ss *Session, v int64) {
-	dev, grant, err := s.d.Decider.Device(ctx, ss.p, ss.dev.ID, authz.ViewHome)
+	dev, grant, err := s.d.Decider.Device(ctx, ss.p, ss.dev.ID, authz.WatchLive)
 	switch code := apperr.CodeOf(err); {
 	case err == nil && dev.HomeID != ss.dev.HomeID:
 		ss.end(fmt.Errorf("%w: the camera moved to another home", ErrRevoked))

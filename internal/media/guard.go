@@ -156,12 +156,7 @@ func (g *Guard) record(ctx context.Context, p authz.Principal, grant authz.Grant
 	}
 }
 
-func actorID(p authz.Principal) string {
-	if p.Kind == domain.PrincipalDevice {
-		return p.DeviceID
-	}
-	return p.AccountID
-}
+func actorID(p authz.Principal) string { return p.ActorID() }
 
 // Kind is the kind of media blob: a label names it, and so does a request
 // for an event's media.

@@ -31,6 +31,7 @@ import (
 	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
+	"github.com/camvault/camvault/internal/partner"
 	"github.com/camvault/camvault/internal/peer"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/web"
@@ -48,6 +49,7 @@ type App struct {
 	events   *events.Service
 	gateway  *gateway.Gateway
 	live     *live.Service
+	partners *partner.Service
 	breaker  *breaker.Breaker
 	public   http.Handler
 	admin    http.Handler
@@ -104,6 +106,7 @@ type Options struct {
 	Cache     CacheOptions
 	Breaker   breaker.Config
 	Live      live.Config
+	Partner   partner.Config
 	// WebRTC tunes live view's WebRTC sessions; its UDP address comes
 	// from Config.WebRTCAddr when it names none.
 	WebRTC whep.Config
@@ -146,7 +149,7 @@ func (a *App) liveRoutes() (httpapi.Live, web.Live) {
 func DefaultOptions() Options {
 	return Options{Identity: identity.DefaultConfig(), Homes: homes.DefaultConfig(), Events: events.DefaultConfig(),
 		Gateway: gateway.DefaultConfig(), Admission: admission.DefaultConfig(), Breaker: breaker.DefaultConfig(),
-		Live: live.DefaultConfig(), Deadlines: httpmw.DefaultDeadlines()}
+		Live: live.DefaultConfig(), Deadlines: httpmw.DefaultDeadlines(), Partner: partner.DefaultConfig()}
 }
 
 // Open checks cfg, locks the data directory, loads the keys and opens the
@@ -236,7 +239,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	auditLog := audit.New(st, kr.Derive("audit-chain"), opts.Events.Now)
 	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open), kr, auditLog, log, opts.Events).
 		WithCache(c, a.breaker.Open)
-	auditReader := audit.NewReader(auditLog, decider, a.identity)
+	auditReader := audit.NewReader(auditLog, decider, a.identity).WithPartners(st)
 	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
 	// Live view: the relay of the cameras streaming on this node takes
 	// their frames from the gateway; sessions decide from the store.
@@ -253,22 +256,31 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		return nil, err
 	}
 	a.onClose("WebRTC live sessions", liveAPI.WHEP.Close)
-	apiHandler := httpapi.New(httpapi.Deps{
-		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
-		Metrics: a.metrics, Live: liveAPI, Log: log, OpenAPI: api.OpenAPI(),
-	}).Handler()
-	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
-		Live: livePage, Commands: a.gateway, Log: log})
+	// Partners: their links are read from the store on every request; an
+	// unlink or a disabled partner is announced like a grant change.
+	a.partners = partner.New(st, decider, opts.Partner, log)
+	oauth, err := partner.NewOAuth(a.partners)
 	if err != nil {
 		return nil, err
 	}
-	// /api/... as before, the browser app everywhere else, both behind one
-	// chain: request ID, base headers, panic recovery, access log, metrics.
+	apiHandler := httpapi.New(httpapi.Deps{
+		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
+		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Log: log, OpenAPI: api.OpenAPI(),
+	}).Handler()
+	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
+		Live: livePage, Commands: a.gateway, Partners: oauth, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	// /api/... as before, the OAuth routes, the browser app everywhere
+	// else, all behind one chain: request ID, base headers, panic
+	// recovery, access log, metrics; in front of it the client's address
+	// and scheme (through trusted proxies) and the deadlines.
 	proxies, err := peer.ParseProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxy: %w", err)
 	}
-	a.public = proxies.Trusted(opts.Deadlines.Wrap(httpmw.New(log, a.metrics).Handler(web.Mount(apiHandler, webApp))))
+	a.public = proxies.Trusted(opts.Deadlines.Wrap(httpmw.New(log, a.metrics).Handler(oauth.Handler(web.Mount(apiHandler, webApp)))))
 	// Blobs without a record are what a crash between storing a blob and
 	// committing its record leaves; remove them before accepting uploads.
 	// On a blob store other nodes share, only old ones: a young blob may
@@ -552,6 +564,11 @@ func (a *App) sweepSessions(ctx context.Context) {
 			a.log.Warn("sweeping sessions", "err", err)
 		} else if n > 0 {
 			a.log.Info("swept sessions", "removed", n)
+		}
+		if n, err := a.partners.SweepExpired(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sweeping partner requests and tokens", "err", err)
+		} else if n > 0 {
+			a.log.Info("swept partner requests and tokens", "removed", n)
 		}
 		select {
 		case <-ctx.Done():

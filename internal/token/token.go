@@ -18,7 +18,12 @@ type Kind string
 const (
 	Session     Kind = "cvs_"
 	Device      Kind = "cvd_"
-	Integration Kind = "cvi_"
+	Integration Kind = "cvi_" // a partner's access token
+	// A partner's refresh token, its client secret and an authorization
+	// code: never accepted as a bearer token anywhere.
+	IntegrationRefresh Kind = "cvr_"
+	PartnerSecret      Kind = "cvp_"
+	AuthorizationCode  Kind = "cva_"
 )
 
 var enc = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

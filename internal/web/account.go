@@ -11,11 +11,13 @@ import (
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/identity"
+	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/websession"
 )
 
 type accountPage struct {
 	Sessions []sessionRow
+	Partners []partnerRow
 	Notice   string
 }
 
@@ -34,6 +36,9 @@ func (a *App) accountPage(w http.ResponseWriter, r *http.Request, u *user) error
 	p := accountPage{Notice: noticeText(r.URL.Query().Get("done"))}
 	for _, s := range list {
 		p.Sessions = append(p.Sessions, sessionRow{SessionView: s, Device: describeAgent(s.Client.UserAgent)})
+	}
+	if p.Partners, err = a.partnerRows(r.Context(), u.Principal); err != nil {
+		return err
 	}
 	a.render(w, r, http.StatusOK, "account", u, p)
 	return nil
@@ -188,6 +193,10 @@ func sentence(e audit.View, camera string) string {
 		what = "watched a clip from " + camera
 	case audit.DeleteEvent:
 		what = "deleted an event from " + camera
+	case live.AuditView:
+		what = "started watching " + camera + " live"
+	case live.AuditEnd:
+		what = "stopped watching " + camera + " live"
 	case audit.ExpireEvent:
 		what = "had an event from " + camera + " expire"
 		who = "Retention"

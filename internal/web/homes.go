@@ -70,6 +70,7 @@ func noticeText(key string) string {
 		"shared":     "Shared. They see it the next time they load a page.",
 		"removed":    "Access removed. It ended at once.",
 		"ended":      "That session has ended.",
+		"unlinked":   "Partner unlinked. It lost access at once.",
 	}[key]
 }
 

@@ -56,6 +56,7 @@ type Deps struct {
 	// Commands sends commands to cameras (motion sensitivity); nil: the
 	// Cameras page offers none.
 	Commands Commands
+	Partners Partners // nil: no partner links (the consent page is not found)
 	Log      *slog.Logger
 }
 
@@ -73,13 +74,15 @@ type App struct {
 	audit    *audit.Reader
 	live     Live
 	commands Commands
+	partners Partners
 	log      *slog.Logger
 	pages    map[string]*template.Template
 }
 
 // New returns the web app, with its templates parsed.
 func New(d Deps) (*App, error) {
-	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, live: d.Live, commands: d.Commands, log: d.Log, pages: map[string]*template.Template{}}
+	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, live: d.Live, commands: d.Commands,
+		partners: d.Partners, log: d.Log, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
@@ -149,6 +152,9 @@ func (a *App) handler(notHTML http.Handler) http.Handler {
 	mux.HandleFunc("POST /account/sessions/{session}/end", a.person(a.endSession))
 	mux.HandleFunc("POST /account/sessions/end-all", a.person(a.endAllSessions))
 	mux.HandleFunc("GET /activity", a.person(a.activityPage))
+	mux.HandleFunc("GET /oauth2/consent", a.person(a.consent))
+	mux.HandleFunc("POST /oauth2/consent", a.person(a.consentSubmit))
+	mux.HandleFunc("POST /account/partners/{link}/unlink", a.person(a.unlinkPartner))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if !strings.Contains(r.Header.Get("Accept"), "text/html") {
 			notHTML.ServeHTTP(w, r)

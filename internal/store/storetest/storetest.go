@@ -56,6 +56,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Breaker", testBreaker},
 		{"KeyCheck", testKeyCheck},
 		{"KeyCheckRace", testKeyCheckRace},
+		{"Partners", testPartners},
+		{"PartnerRequests", testPartnerRequests},
+		{"PartnerLinks", testPartnerLinks},
+		{"PartnerTokens", testPartnerTokens},
 		{"Ping", func(t *testing.T, s store.Store) { check(t, "ping", s.Ping(t.Context())) }},
 		{"Closed", testClosed},
 	}
