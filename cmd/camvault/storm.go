@@ -13,18 +13,20 @@ import (
 )
 
 type stormCmd struct {
-	Accounts        int           `help:"Households: accounts with one home each; the cameras are spread over them." default:"10"`
-	Cameras         int           `help:"Simulated cameras." default:"100"`
-	Viewers         int           `help:"Viewers: people listing events and fetching thumbnails and clips, each logged in as one of the accounts." default:"10"`
-	LiveViewers     int           `name:"live-viewers" help:"Live viewers: people watching their account's cameras live (fragmented MP4 over a WebSocket), zapping between them; every frame's watermark is checked, and some are logged out mid-stream." default:"0"`
-	LiveDwell       time.Duration `name:"live-dwell" help:"How long a live viewer watches one camera before zapping to another, on average." default:"6s"`
-	LiveRevokeEvery int           `name:"live-revoke-every" help:"Every Nth live session is logged out mid-stream and must end within a second (-1: never)." default:"4"`
-	Warmup          time.Duration `help:"Steady state before the outage." default:"10s"`
-	Outage          time.Duration `help:"How long the server stays down (killed with SIGKILL); 0 for no outage." default:"30s"`
-	Timeout         time.Duration `help:"After the restart, how long to wait for every camera to be back and every event acknowledged (the protocol lets a camera wait up to 5m to come back)." default:"10m"`
-	EventInterval   time.Duration `help:"Each camera records a motion event this often." default:"30s"`
-	ViewerEvery     time.Duration `help:"Each viewer lists its events about this often." default:"1s"`
-	NetFaults       string        `help:"Network faults between the clients and the server, e.g. latency=50ms,jitter=20ms,bandwidth=1000,reset=0.01,slice=1 (see the SPEC above)." placeholder:"SPEC"`
+	Accounts         int           `help:"Households: accounts with one home each; the cameras are spread over them." default:"10"`
+	Cameras          int           `help:"Simulated cameras." default:"100"`
+	Viewers          int           `help:"Viewers: people listing events and fetching thumbnails and clips, each logged in as one of the accounts." default:"10"`
+	LiveViewers      int           `name:"live-viewers" help:"Live viewers: people watching their account's cameras live (fragmented MP4 over a WebSocket), zapping between them; every frame's watermark is checked, and some are logged out mid-stream." default:"0"`
+	LiveDwell        time.Duration `name:"live-dwell" help:"How long a live viewer watches one camera before zapping to another, on average." default:"6s"`
+	LiveRevokeEvery  int           `name:"live-revoke-every" help:"Every Nth live session is logged out mid-stream and must end within a second (-1: never)." default:"4"`
+	PartnerDisplays  int           `name:"partner-displays" help:"Smart displays linked through the real OAuth flow, each consenting to some of an account's cameras, showing stills and live video through a poor network of their own; mid-run some are unlinked and one partner is disabled. At most twice --accounts." default:"0"`
+	PartnerNetFaults string        `name:"partner-net-faults" help:"The displays' network faults (SPEC as for --net-faults; default latency=40ms,jitter=20ms,reset=0.01,slice=0.5,slice_size=256)." placeholder:"SPEC"`
+	Warmup           time.Duration `help:"Steady state before the outage." default:"10s"`
+	Outage           time.Duration `help:"How long the server stays down (killed with SIGKILL); 0 for no outage." default:"30s"`
+	Timeout          time.Duration `help:"After the restart, how long to wait for every camera to be back and every event acknowledged (the protocol lets a camera wait up to 5m to come back)." default:"10m"`
+	EventInterval    time.Duration `help:"Each camera records a motion event this often." default:"30s"`
+	ViewerEvery      time.Duration `help:"Each viewer lists its events about this often." default:"1s"`
+	NetFaults        string        `help:"Network faults between the clients and the server, e.g. latency=50ms,jitter=20ms,bandwidth=1000,reset=0.01,slice=1 (see the SPEC above)." placeholder:"SPEC"`
 
 	Nodes    int    `help:"camvault serve processes sharing --store, --blobs, --cache and --bus, (viewers through a TCP balancer in this process, cameras given every node's address)." default:"1"`
 	KillNode bool   `help:"Instead of the whole outage, kill one node with SIGKILL at the end of the warm-up and leave it down: its cameras must come back to the other nodes (--outage is not used)."`
@@ -74,6 +76,10 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	partnerFaults, err := storm.ParseFaults(c.PartnerNetFaults)
+	if err != nil {
+		return fmt.Errorf("--partner-net-faults: %w", err)
+	}
 	cacheFaults, err := cachefaults.ParseSpec(c.CacheFaults)
 	if err != nil {
 		return fmt.Errorf("--cache-faults: %w", err)
@@ -82,6 +88,7 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 		Binary: c.Binary, Target: c.Target, Dir: c.Dir, Keep: c.Keep,
 		Accounts: c.Accounts, Cameras: c.Cameras, Viewers: c.Viewers,
 		LiveViewers: c.LiveViewers, LiveDwell: c.LiveDwell, LiveRevokeEvery: c.LiveRevokeEvery,
+		PartnerDisplays: c.PartnerDisplays, PartnerFaults: partnerFaults,
 		Warmup: c.Warmup, Outage: c.Outage, Timeout: c.Timeout, EventInterval: c.EventInterval, ViewerEvery: c.ViewerEvery,
 		QueueSize: c.QueueSize, UploadWorkers: c.UploadWorkers, BackoffCap: c.BackoffCap,
 		Faults: faults,
@@ -109,6 +116,11 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 		fmt.Printf("live: sessions %d, frames %d, foreign %d; first frame p50 %.0fms p99 %.0fms; latency p99 %.0fms; revocations %d, cut-off max %.0fms\n",
 			res.LiveSessions, res.LiveFrames, res.ForeignLiveFrames, res.LiveTTFFMsP50, res.LiveTTFFMsP99,
 			res.LiveLatencyMsP99, res.LiveRevocations, res.LiveRevokeCutoffMsMax)
+	}
+	if res.PartnerDisplays > 0 {
+		fmt.Printf("partner displays %d: media %d, foreign %d, unconsented %d, after a stop %d; links stopped %d, live cut-off max %.0fms\n",
+			res.PartnerDisplays, res.PartnerMedia, res.PartnerForeign, res.PartnerUnconsented, res.PartnerAfterRevoke,
+			res.PartnerRevocations, res.PartnerRevokeCutoffMsMax)
 	}
 	fmt.Printf("reconnect p50 %.2fs p99 %.2fs max %.2fs; connects/s peak %.0f; 503s %d; upload p99 %.0fms; server RSS peak %d MiB, %d B per idle connection\n",
 		res.ReconnectSecondsP50, res.ReconnectSecondsP99, res.ReconnectSecondsMax, res.ConnectsPerSecondPeak, res.Shed503,

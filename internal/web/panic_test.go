@@ -32,6 +32,7 @@ func TestPanicInAPageIsRecovered(t *testing.T) {
 
 	tok, _ := token.New(token.Session) // well formed, so it is looked up
 	req := httptest.NewRequest("GET", "/events", nil)
+	req.RemoteAddr = "127.0.0.1:50000" // a browser beside the server: the plain cookie
 	req.Header.Set("Accept", "text/html")
 	req.AddCookie(&http.Cookie{Name: websession.CookieName, Value: tok})
 	rec := httptest.NewRecorder()

@@ -48,6 +48,15 @@ type Config struct {
 	LiveDwell       time.Duration
 	LiveRevokeEvery int
 
+	// PartnerDisplays are smart displays linked through the real OAuth
+	// flow, each to one account with consent to some of its cameras,
+	// showing stills and live video the whole run through a poor network
+	// of their own (PartnerFaults; default: latency, resets and sliced
+	// packets). Mid-run every fourth is unlinked and the second partner is
+	// disabled. At most two per account (one per partner).
+	PartnerDisplays int
+	PartnerFaults   Faults
+
 	Warmup        time.Duration // steady state before the outage; default 10 s
 	Outage        time.Duration // the server is down this long; 0: no outage
 	Timeout       time.Duration // after the restart, for every camera to be back and every event acknowledged; default 10 min (a camera may wait up to its backoff cap, 5 min, to come back)
@@ -166,8 +175,21 @@ func (c *Config) setDefaults() error {
 		return errors.New("storm: several nodes must share one store, one blob store and one bus: give --store, --blobs and --bus (see camvault serve --help)")
 	case c.CacheFaults != "" && c.Target != "":
 		return errors.New("storm: --cache-faults is given to the servers storm starts; it does not go with --target")
+	case c.PartnerDisplays < 0:
+		return errors.New("storm: --partner-displays must not be negative")
+	case c.PartnerDisplays > 0 && c.Target != "":
+		return errors.New("storm: --partner-displays registers partners as the operator; it does not go with --target")
+	case c.PartnerDisplays > 2*c.Accounts:
+		return errors.New("storm: --partner-displays is at most twice --accounts (one link per partner and account)")
 	case c.KillNode && c.Nodes < 2:
 		return errors.New("storm: --kill-node needs --nodes 2 or more (someone must take over its cameras)")
+	}
+	if c.PartnerDisplays > 0 && !c.PartnerFaults.Enabled() {
+		f, err := ParseFaults(defaultPartnerFaults)
+		if err != nil {
+			return err
+		}
+		c.PartnerFaults = f
 	}
 	if c.QueueSize == 0 {
 		// Room for everything a camera makes from the outage until the
@@ -179,6 +201,10 @@ func (c *Config) setDefaults() error {
 	}
 	return nil
 }
+
+// defaultPartnerFaults is the displays' poor network: a Nest Hub on
+// household Wi-Fi.
+const defaultPartnerFaults = "latency=40ms,jitter=20ms,reset=0.01,slice=0.5,slice_size=256"
 
 // serverEnv is the backends of every node, in the environment rather
 // than in arguments: a URL may hold a password, and arguments are shown

@@ -102,6 +102,21 @@ type Result struct {
 	LiveRevokeCutoffMsP50 float64 `json:"live_revoke_cutoff_ms_p50"`
 	LiveRevokeCutoffMsMax float64 `json:"live_revoke_cutoff_ms_max"`
 
+	// Partner displays (--partner-displays): stills and live frames they
+	// received, each checked; those not of their household (must be 0),
+	// of a camera they were not given (must be 0), or received after their
+	// link was unlinked or their partner disabled (must be 0); and the
+	// time from a stop to the end of that display's live stream.
+	PartnerDisplays          int     `json:"partner_displays"`
+	PartnerMedia             int64   `json:"partner_media"`
+	PartnerForeign           int64   `json:"partner_foreign"`
+	PartnerUnconsented       int64   `json:"partner_unconsented"`
+	PartnerAfterRevoke       int64   `json:"partner_after_revoke"`
+	PartnerErrors            int64   `json:"partner_errors"`
+	PartnerRevocations       int64   `json:"partner_revocations"`
+	PartnerRevokeCutoffMsMax float64 `json:"partner_revoke_cutoff_ms_max"`
+	PartnerNetFaults         string  `json:"partner_net_faults,omitempty"`
+
 	ServerRSSBefore    int64   `json:"server_rss_before_bytes"`
 	ServerRSSIdle      int64   `json:"server_rss_idle_bytes"`
 	IdleConnHeapBytes  int64   `json:"idle_conn_heap_bytes"`  // of idle_conn_bytes, Go heap in use per connection
@@ -169,6 +184,24 @@ func (r *Result) check() {
 	}
 	if r.LiveViewers > 0 && r.LiveSessions == 0 {
 		fail("live_sessions: no live session delivered a frame")
+	}
+	if r.PartnerForeign != 0 {
+		fail("partner_foreign: %d stills or live frames reached a display that were not its household's", r.PartnerForeign)
+	}
+	if r.PartnerUnconsented != 0 {
+		fail("partner_unconsented: %d times a display got a camera it was not given", r.PartnerUnconsented)
+	}
+	if r.PartnerAfterRevoke != 0 {
+		fail("partner_after_revoke: %d answers or frames reached a display after its link was stopped", r.PartnerAfterRevoke)
+	}
+	if r.PartnerDisplays > 0 && r.PartnerMedia == 0 {
+		fail("partner_media: no display received a still or a live frame")
+	}
+	if r.PartnerDisplays > 0 && r.PartnerRevocations == 0 {
+		fail("partner_revocations: no link was stopped mid-run")
+	}
+	if r.PartnerRevokeCutoffMsMax >= liveCutoffLimitMs {
+		fail("partner_revoke_cutoff_ms_max: a stopped display's live stream went on for %.0f ms (limit %d ms)", r.PartnerRevokeCutoffMsMax, liveCutoffLimitMs)
 	}
 	if r.LiveRevokeCutoffMsMax >= liveCutoffLimitMs {
 		fail("live_revoke_cutoff_ms_max: a logged-out viewer's stream went on for %.0f ms (limit %d ms)", r.LiveRevokeCutoffMsMax, liveCutoffLimitMs)
@@ -475,7 +508,7 @@ td:first-child { font-family: monospace; }
 .ok { color: #137333; } .fail { color: #c5221f; }
 </style></head><body>
 <h1>camvault storm: {{if .R.OK}}<span class="ok">passed</span>{{else}}<span class="fail">FAILED</span>{{end}}</h1>
-<p>{{.R.Cameras}} cameras in {{.R.Accounts}} homes, {{.R.Viewers}} viewers{{if .R.LiveViewers}}, {{.R.LiveViewers}} live viewers{{end}}{{if .R.NetFaults}}, network faults <code>{{.R.NetFaults}}</code>{{end}}{{if .R.CacheFaults}}, cache faults <code>{{.R.CacheFaults}}</code>{{end}}{{if gt .R.Nodes 1}}, {{.R.Nodes}} nodes{{if .R.KillNode}} (one killed){{end}}{{end}}{{if .R.Target}}, against {{.R.Target}}{{end}}.</p>
+<p>{{.R.Cameras}} cameras in {{.R.Accounts}} homes, {{.R.Viewers}} viewers{{if .R.LiveViewers}}, {{.R.LiveViewers}} live viewers{{end}}{{if .R.PartnerDisplays}}, {{.R.PartnerDisplays}} partner displays{{end}}{{if .R.NetFaults}}, network faults <code>{{.R.NetFaults}}</code>{{end}}{{if .R.CacheFaults}}, cache faults <code>{{.R.CacheFaults}}</code>{{end}}{{if gt .R.Nodes 1}}, {{.R.Nodes}} nodes{{if .R.KillNode}} (one killed){{end}}{{end}}{{if .R.Target}}, against {{.R.Target}}{{end}}.</p>
 {{if not .R.OK}}<ul class="fail">{{range .R.Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{.Chart}}
 {{if .LiveChart}}<h2>Live view</h2>

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/sim/camera"
+	"github.com/camvault/camvault/internal/sim/partnerlink"
 )
 
 // runner is one storm in progress.
@@ -24,6 +25,7 @@ type runner struct {
 	c    counters
 	vc   viewerCounters
 	lc   liveCounters
+	pc   partnerCounters
 	res  Result
 	dir  string
 	srv  *cluster // nil against a target
@@ -37,6 +39,9 @@ type runner struct {
 	accts       []*account
 	viewers     []*viewer
 	liveViewers []*liveViewer
+	displays    []*display
+	partners    [2]partnerlink.Partner
+	displayBase string // what displays talk to: their own fault proxy in front of the server
 	cams        []*camera.Camera
 	fleet       *camera.Fleet
 	ledger      *ledger
@@ -105,7 +110,7 @@ func (c *Config) fdsNeeded() uint64 {
 	if c.Faults.Enabled() {
 		per += 2 // the proxy's two ends
 	}
-	n := uint64(c.Cameras + c.UploadWorkers + 2*c.Viewers + 2*c.LiveViewers + c.MaxDials)
+	n := uint64(c.Cameras + c.UploadWorkers + 2*c.Viewers + 2*c.LiveViewers + 6*c.PartnerDisplays + c.MaxDials)
 	if c.Nodes > 1 {
 		n += 2 * uint64(2*c.Viewers+2*c.LiveViewers+8) // viewers also through the balancer
 	}
@@ -173,6 +178,17 @@ func (r *runner) run(ctx context.Context) error {
 	if err := r.newFleet(); err != nil {
 		return err
 	}
+	if r.cfg.PartnerDisplays > 0 {
+		var err error
+		if r.partners, err = r.registerPartners(ctx); err != nil {
+			return err
+		}
+		apiClient := &http.Client{Transport: newAPITransport(2*r.cfg.PartnerDisplays + 8)}
+		if err := r.linkDisplays(ctx, r.partners, apiClient, &http.Client{Transport: newWSTransport()}, r.displayBase); err != nil {
+			return err
+		}
+		r.log.Info("partner displays linked", "displays", len(r.displays))
+	}
 
 	// The server's memory before any camera connects, in a fresh process:
 	// setup (argon2 above all) leaves garbage on the heap that connections
@@ -227,6 +243,18 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	for _, v := range r.liveViewers {
 		views.Go(func() { v.run(viewCtx) })
+	}
+	for _, d := range r.displays {
+		views.Go(func() { d.run(viewCtx) })
+	}
+	if len(r.displays) > 0 {
+		// Mid-run, before the outage: links stopped while the displays
+		// watch.
+		views.Go(func() {
+			if sleep(viewCtx, r.cfg.Warmup/2) == nil {
+				r.stopLinks(viewCtx)
+			}
+		})
 	}
 	if err := sleep(ctx, r.cfg.Warmup); err != nil {
 		return err
@@ -700,6 +728,17 @@ func (r *runner) collect() {
 	res.LiveRevocations = r.lc.revocations.Load()
 	res.LiveRevokeCutoffMsP50 = r.lc.cutoff.Percentile(50)
 	res.LiveRevokeCutoffMsMax = r.lc.cutoff.Max()
+	res.PartnerDisplays = len(r.displays)
+	res.PartnerMedia = r.pc.media.Load()
+	res.PartnerForeign = r.pc.foreign.Load()
+	res.PartnerUnconsented = r.pc.unconsented.Load()
+	res.PartnerAfterRevoke = r.pc.afterRevoke.Load()
+	res.PartnerErrors = r.pc.errors.Load()
+	res.PartnerRevocations = r.pc.revocations.Load()
+	res.PartnerRevokeCutoffMsMax = r.pc.cutoff.Max()
+	if r.cfg.PartnerDisplays > 0 {
+		res.PartnerNetFaults = r.cfg.PartnerFaults.String()
+	}
 	res.Shed503 = r.c.shed503.Load()
 	res.Connects = r.c.connects.Load()
 	res.Requests = r.c.requests.Load()
@@ -773,6 +812,19 @@ func (r *runner) clientPaths() error {
 	var err error
 	if r.clientBase, err = via(r.serverBase); err != nil {
 		return err
+	}
+	if r.cfg.PartnerDisplays > 0 {
+		u, err := url.Parse(r.serverBase)
+		if err != nil {
+			return fmt.Errorf("server address: %w", err)
+		}
+		p, err := startProxy(r.cfg.PartnerFaults, u.Host)
+		if err != nil {
+			return err
+		}
+		r.prox = append(r.prox, p)
+		r.displayBase = "http://" + p.addr
+		r.log.Info("displays' poor network", "proxy", p.addr, "faults", r.cfg.PartnerFaults.String())
 	}
 	if r.srv == nil || len(r.srv.nodes) == 1 {
 		r.cameraURLs = []string{r.clientBase}

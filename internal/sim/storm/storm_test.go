@@ -41,22 +41,23 @@ func TestStorm(t *testing.T) {
 	dir := t.TempDir()
 	jsonPath, reportPath := filepath.Join(dir, "storm.json"), filepath.Join(dir, "storm.html")
 	res, err := Run(t.Context(), Config{
-		Binary:        camvaultBinary,
-		Dir:           filepath.Join(dir, "run"),
-		Accounts:      2,
-		Cameras:       10,
-		Viewers:       2,
-		LiveViewers:   2,
-		LiveDwell:     time.Second,
-		Warmup:        2 * time.Second,
-		Outage:        time.Second,
-		Timeout:       30 * time.Second,
-		EventInterval: 500 * time.Millisecond,
-		ViewerEvery:   200 * time.Millisecond,
-		BackoffCap:    2 * time.Second, // keep the test short: the protocol's cap is 5 min
-		JSONPath:      jsonPath,
-		ReportPath:    reportPath,
-		Log:           slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Binary:          camvaultBinary,
+		Dir:             filepath.Join(dir, "run"),
+		Accounts:        2,
+		Cameras:         10,
+		Viewers:         2,
+		LiveViewers:     2,
+		LiveDwell:       time.Second,
+		PartnerDisplays: 4,
+		Warmup:          2 * time.Second,
+		Outage:          time.Second,
+		Timeout:         30 * time.Second,
+		EventInterval:   500 * time.Millisecond,
+		ViewerEvery:     200 * time.Millisecond,
+		BackoffCap:      2 * time.Second, // keep the test short: the protocol's cap is 5 min
+		JSONPath:        jsonPath,
+		ReportPath:      reportPath,
+		Log:             slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +89,12 @@ func TestStorm(t *testing.T) {
 		LiveLatency  *float64 `json:"live_latency_ms_p99"`
 		Revocations  *int64   `json:"live_revocations"`
 		RevokeCutoff *float64 `json:"live_revoke_cutoff_ms_max"`
+
+		PartnerMedia       int64  `json:"partner_media"`
+		PartnerForeign     *int64 `json:"partner_foreign"`
+		PartnerUnconsented *int64 `json:"partner_unconsented"`
+		PartnerAfterRevoke *int64 `json:"partner_after_revoke"`
+		PartnerStopped     int64  `json:"partner_revocations"`
 	}
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatal(err)
@@ -113,6 +120,11 @@ func TestStorm(t *testing.T) {
 	}
 	if got.LiveTTFFP99 == nil || got.LiveLatency == nil || got.Revocations == nil || got.RevokeCutoff == nil {
 		t.Error("live measurements missing from the JSON")
+	}
+	if got.PartnerMedia == 0 || got.PartnerStopped == 0 || got.PartnerForeign == nil || *got.PartnerForeign != 0 ||
+		got.PartnerUnconsented == nil || *got.PartnerUnconsented != 0 || got.PartnerAfterRevoke == nil || *got.PartnerAfterRevoke != 0 {
+		t.Errorf("partner displays: media %d, links stopped %d, foreign %v, unconsented %v, after a stop %v: want media and stops, the rest 0",
+			got.PartnerMedia, got.PartnerStopped, got.PartnerForeign, got.PartnerUnconsented, got.PartnerAfterRevoke)
 	}
 	if got.ReconnectMax <= 0 || got.ConnectsPeak <= 0 || got.RSSPeak <= 0 || got.UploadP99 <= 0 {
 		t.Errorf("measurements missing: reconnect max %v, connects/s %v, rss %v, upload p99 %v", got.ReconnectMax, got.ConnectsPeak, got.RSSPeak, got.UploadP99)
