@@ -124,15 +124,16 @@ func (r *runner) admin(ctx context.Context, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// linkDisplays links display i to account i mod accounts with partner
-// (i / accounts) mod 2 (one link per partner and account), consenting to
-// about half of the account's cameras (at least one) with live view.
+// linkDisplays links display i to account (i / 2) mod accounts with
+// partner i mod 2 (one link per partner and account; half the displays on
+// each partner), consenting to about half of the account's cameras (at
+// least one) with live view.
 func (r *runner) linkDisplays(ctx context.Context, partners [2]partnerlink.Partner, apiClient, wsClient *http.Client, base string) error {
 	n := r.cfg.PartnerDisplays
 	r.displays = make([]*display, n)
 	return parallel(ctx, n, 4, func(ctx context.Context, i int) error {
-		ac := r.accts[i%len(r.accts)]
-		pi := (i / len(r.accts)) % 2
+		ac := r.accts[(i/2)%len(r.accts)]
+		pi := i % 2
 		sess, err := login(ctx, r.setupAPI, ac)
 		if err != nil {
 			return fmt.Errorf("display %d: %w", i, err)
@@ -140,7 +141,7 @@ func (r *runner) linkDisplays(ctx context.Context, partners [2]partnerlink.Partn
 		d := &display{index: i, ac: ac, partner: partnerName(pi), consented: map[string]bool{}, ws: wsClient, base: base,
 			key: r.key, c: &r.pc, log: r.log}
 		for j, c := range ac.creds {
-			if j%2 == i%2 || len(ac.creds) == 1 {
+			if j%2 == (i/2)%2 || len(ac.creds) == 1 {
 				d.consented[c.DeviceID] = true
 				d.devices = append(d.devices, c.DeviceID)
 			}
