@@ -56,10 +56,14 @@ func (s *Service) LiveFrame(f Frame) {
 		s.mu.Unlock()
 	}
 	sealed := seal(r.dk, f)
+	// Into the fast-start cache first, then on the bus: a hub that
+	// subscribes and then fills its group from the cache finds every frame
+	// published before its subscription there, so it never misses the
+	// stream's first keyframe between the two.
+	s.cacheFrame(ctx, r, f, sealed)
 	if err := s.d.Bus.Publish(ctx, r.subj, sealed); err != nil && ctx.Err() == nil {
 		s.d.Log.Warn("live: publish a frame", "device", f.Label.Device, "err", err)
 	}
-	s.cacheFrame(ctx, r, f, sealed)
 }
 
 // cacheFrame keeps the current group of pictures in the fast-start cache:
