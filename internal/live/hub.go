@@ -37,8 +37,14 @@ type hub struct {
 	epoch    uint64
 	gop      []Frame // from a keyframe; nil until one came
 	gopBytes int
-	viewers  []*Session // those that joined: frames go to them
-	ended    bool
+	// While the group is being filled from the cache, frames that arrive
+	// live without a group to join wait here, so that the filled group
+	// and they join up instead of leaving a gap that would send the first
+	// viewer to the next keyframe (bounded like the group).
+	filling bool
+	pending []Frame
+	viewers []*Session // those that joined: frames go to them
+	ended   bool
 }
 
 func newHub(s *Service, dev domain.Device) *hub {
@@ -69,6 +75,7 @@ func (h *hub) start(ctx context.Context, st StreamState) (err error) {
 	}
 	h.mu.Lock()
 	h.epoch = st.Epoch
+	h.filling = true // before the subscription: every live frame is kept until the fill is done
 	h.mu.Unlock()
 	sub, err := h.s.d.Bus.Subscribe(h.ctx, subj, h.onMessage)
 	if err != nil {
@@ -143,6 +150,9 @@ func (h *hub) keep(f Frame) {
 	case f.Keyframe:
 		h.gop, h.gopBytes = append(h.gop[:0:0], f), len(f.AU)
 	case h.gop == nil:
+		if h.filling && len(h.pending) < cfg.GOPFrames {
+			h.pending = append(h.pending, f)
+		}
 	case len(h.gop) >= cfg.GOPFrames || h.gopBytes+len(f.AU) > cfg.GOPBytes || f.Seq != h.gop[len(h.gop)-1].Seq+1:
 		h.gop, h.gopBytes = nil, 0 // no fast start from memory until the next keyframe
 	default:
@@ -160,6 +170,8 @@ func (h *hub) keep(f Frame) {
 // does not open for its key is a miss the cache reports as a mismatch; a
 // frame in it that is not exactly the one asked for is a miss too.
 func (h *hub) fill(ctx context.Context, st StreamState) {
+	var frames []Frame
+	defer func() { h.install(frames, st.Epoch) }()
 	c := h.s.cache()
 	if c == nil || (st.HasGOP && (st.Last < st.First || int(st.Last-st.First) >= h.s.cfg.GOPFrames)) {
 		return
@@ -169,7 +181,6 @@ func (h *hub) fill(ctx context.Context, st StreamState) {
 		first = 0
 	}
 	want := Label{Home: h.dev.HomeID, Device: h.dev.ID, Epoch: st.Epoch}
-	var frames []Frame
 	for seq := first; seq-first < uint64(2*h.s.cfg.GOPFrames); seq++ {
 		raw, version, hit, err := c.Get(ctx, frameKey(want, seq), want.Home)
 		if err != nil || !hit || version != st.Epoch {
@@ -188,16 +199,29 @@ func (h *hub) fill(ctx context.Context, st StreamState) {
 		}
 		frames = append(frames, f)
 	}
-	if len(frames) == 0 {
-		return
-	}
+}
+
+// install ends the fill: the frames read from the cache become the group
+// (unless a keyframe came live meanwhile: that group is newer), followed
+// by the frames that came live during the fill and continue it.
+func (h *hub) install(frames []Frame, epoch uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.gop != nil || h.epoch != st.Epoch {
-		return // a keyframe came live meanwhile: newer
+	pending := h.pending
+	h.filling, h.pending = false, nil
+	if h.gop != nil || h.epoch != epoch || len(frames) == 0 {
+		return
 	}
 	for _, f := range frames {
 		h.keep(f)
+	}
+	for _, f := range pending {
+		if h.gop == nil {
+			return
+		}
+		if last := h.gop[len(h.gop)-1].Seq; f.Seq > last {
+			h.keep(f) // a gap (a frame lost on the way) ends the group, as live
+		}
 	}
 }
 
