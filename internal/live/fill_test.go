@@ -106,3 +106,30 @@ func TestFillOnDemandNothingYet(t *testing.T) {
 		t.Fatalf("group %v without a keyframe", gopSeqs(h))
 	}
 }
+
+// TestLiveFramesDuringFillJoinTheGroup: frames that reach a new hub live
+// while it fills its group from the cache (the camera's burst, relayed
+// after the subscription) are held and appended to the filled group, not
+// dropped: before, the first live frame found no group, the next one
+// found a gap after the filled frames and threw the group away, and the
+// first viewer waited for the next keyframe.
+func TestLiveFramesDuringFillJoinTheGroup(t *testing.T) {
+	h, l := fillHub(t, 0, 4, 30) // the cache has frames 0 to 4
+	h.filling = true              // as start sets it before subscribing
+	for seq := uint64(4); seq <= 7; seq++ {
+		// 4 again (relayed to both), then 5 to 7, live during the fill.
+		h.deliver(Frame{Label: l, Seq: seq, PTS: time.Duration(seq) * time.Second / 15, AU: []byte{0, 0, 0, 1, 0x41, byte(seq)}})
+	}
+	h.fill(t.Context(), StreamState{Epoch: l.Epoch})
+	if got := gopSeqs(h); len(got) != 8 || got[0] != 0 || got[7] != 7 {
+		t.Fatalf("group %v, want frames 0 to 7", got)
+	}
+	if h.filling || h.pending != nil {
+		t.Fatal("the fill left frames held")
+	}
+	// From now on live frames go to the group directly.
+	h.deliver(Frame{Label: l, Seq: 8, AU: []byte{0, 0, 0, 1, 0x41, 8}})
+	if got := gopSeqs(h); len(got) != 9 {
+		t.Fatalf("group after the fill %v, want frames 0 to 8", got)
+	}
+}
