@@ -115,7 +115,7 @@ func TestFillOnDemandNothingYet(t *testing.T) {
 // first viewer waited for the next keyframe.
 func TestLiveFramesDuringFillJoinTheGroup(t *testing.T) {
 	h, l := fillHub(t, 0, 4, 30) // the cache has frames 0 to 4
-	h.filling = true              // as start sets it before subscribing
+	h.filling = true             // as start sets it before subscribing
 	for seq := uint64(4); seq <= 7; seq++ {
 		// 4 again (relayed to both), then 5 to 7, live during the fill.
 		h.deliver(Frame{Label: l, Seq: seq, PTS: time.Duration(seq) * time.Second / 15, AU: []byte{0, 0, 0, 1, 0x41, byte(seq)}})
