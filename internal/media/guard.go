@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/camvault/camvault/internal/audit"
@@ -85,8 +86,29 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, p authz.Principal,
 	h.Set("ETag", resp.ETag)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	if rangeCount(r.Header.Get("Range")) > MaxRanges {
+		// Each range of a sealed blob opens at least one 64 KiB segment:
+		// thousands of one-byte ranges would cost a segment each for a
+		// byte each. RFC 9110 (14.2) lets a server ignore Range; the whole
+		// blob is then the answer, its cost bounded by its size.
+		r = r.Clone(r.Context())
+		r.Header.Del("Range")
+	}
 	http.ServeContent(w, r, "", resp.Modified, io.NewSectionReader(resp.Blob, 0, resp.Blob.Size()))
 	return nil
+}
+
+// MaxRanges is the most byte ranges one request is answered in parts; a
+// player asks for one at a time.
+const MaxRanges = 8
+
+// rangeCount is the number of ranges a Range header asks for (0 without
+// one), counted without parsing them.
+func rangeCount(h string) int {
+	if h == "" {
+		return 0
+	}
+	return strings.Count(h, ",") + 1
 }
 
 // covers is the one comparison of a label with a grant, for stored media
