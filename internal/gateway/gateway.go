@@ -6,6 +6,10 @@
 package gateway
 
 import (
+	"unicode/utf8"
+
+	"golang.org/x/time/rate"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -108,6 +112,26 @@ type conn struct {
 	// warmSet: SetWarm reached this connection, so the setting read from
 	// the store when it connected is older and is not applied.
 	warmSet bool
+
+	// resultLog limits the command results a camera can have logged: what
+	// a camera writes must not fill the operator's disk.
+	resultLog *rate.Limiter
+}
+
+// maxLoggedText is how much of a text a camera sent goes into a log line.
+const maxLoggedText = 256
+
+// logText is s cut to maxLoggedText bytes (on a rune boundary), marked
+// when cut.
+func logText(s string) string {
+	if len(s) <= maxLoggedText {
+		return s
+	}
+	cut := maxLoggedText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("... (%d bytes)", len(s))
 }
 
 // New returns a gateway; Run must run for presence to be written and for
@@ -348,8 +372,13 @@ func (g *Gateway) readLoop(c *conn) {
 				g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: now})
 			}
 		case deviceproto.TypeCommandResult:
-			g.log.Info("camera command result", "device", c.device.DeviceID, "command_id", m.ID,
-				"ok", m.OK != nil && *m.OK, "error", m.Error, "event_id", m.EventID)
+			if c.resultLog == nil {
+				c.resultLog = rate.NewLimiter(1, 5) // a result a second, five at once
+			}
+			if c.resultLog.Allow() {
+				g.log.Info("camera command result", "device", c.device.DeviceID, "command_id", logText(m.ID),
+					"ok", m.OK != nil && *m.OK, "error", logText(m.Error), "event_id", logText(m.EventID))
+			}
 		default:
 			c.ws.Close(deviceproto.CloseProtocol, "unknown message type")
 			return

@@ -81,10 +81,11 @@ func (c *Chain) Handler(next http.Handler) http.Handler {
 				route = "unmatched"
 			}
 			elapsed := time.Since(start)
-			c.metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
-			c.metrics.RequestDuration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
+			method := methodLabel(r.Method)
+			c.metrics.Requests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
+			c.metrics.RequestDuration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 			c.log.LogAttrs(ctx, accessLevel(rec.status), "http request",
-				slog.String("request_id", rid), slog.String("method", r.Method), slog.String("route", route),
+				slog.String("request_id", rid), slog.String("method", method), slog.String("route", route),
 				slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes), slog.Duration("duration", elapsed))
 		}()
 		next.ServeHTTP(rec, r)
@@ -117,6 +118,18 @@ func baseHeaders(h http.Header, rid string, tls bool) {
 	if tls {
 		h.Set("Strict-Transport-Security", "max-age=63072000")
 	}
+}
+
+// methodLabel is the request's method as metrics and the log name it: one
+// of the standard methods, or "other", so a client cannot grow either
+// with methods of its own (each new label value is a new time series).
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 func newRequestID() string {

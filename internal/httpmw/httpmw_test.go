@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -232,5 +233,24 @@ func TestFailure(t *testing.T) {
 	r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
 	if _, ok := httpmw.Failure(r, slog.New(slog.DiscardHandler), fmt.Errorf("list events: %w", context.Canceled)); ok {
 		t.Error("a client that went away is answered")
+	}
+}
+
+// TestMethodsCannotGrowMetricsOrLogs: a client sending methods of its own
+// (16 KB each, a different one every request) adds one "other" series,
+// not one per method, and the log names "other", not what it sent.
+func TestMethodsCannotGrowMetricsOrLogs(t *testing.T) {
+	c, m, logs := newChain()
+	h := c.Handler(http.NotFoundHandler())
+	for i := range 50 {
+		r := httptest.NewRequest("GET", "/x", nil)
+		r.Method = strings.Repeat("X", 16<<10) + strconv.Itoa(i)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if n, durations := requests(t, m, "unmatched", "other", "404"); n != 50 || durations != 1 {
+		t.Errorf("50 requests with methods of their own: %v counted as other, %d duration series; want 50 and 1", n, durations)
+	}
+	if strings.Contains(logs.String(), "XXXXXXXX") || len(logs.String()) > 50*1024 {
+		t.Errorf("the log holds what the client sent as its method (%d bytes of log)", len(logs.String()))
 	}
 }

@@ -226,3 +226,37 @@ func TestStalePresenceIsOffline(t *testing.T) {
 		t.Fatal("a camera whose last seen went stale is still shown online")
 	}
 }
+
+// TestCameraCannotFloodTheLog: a camera sending command results as fast
+// as it can, each with 15 KB of error text, gets a few short lines into
+// the server's log, not megabytes.
+func TestCameraCannotFloodTheLog(t *testing.T) {
+	e, logs := newLoggedEnv(t)
+	ann := e.signup("ann")
+	cam := e.pairCamera(ann, e.home(ann, "Home"))
+	c, _, err := e.connect(t, cam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(logs.String())
+	res, _ := json.Marshal(map[string]any{"type": "command_result", "id": "c1", "ok": false, "error": strings.Repeat("E", 15<<10)})
+	for range 500 { // 7.5 MB of error text
+		if err := c.ws.Write(t.Context(), websocket.MessageText, res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A bad message after them: the connection reads in order, so its
+	// close (4002) comes once every result before it was handled.
+	if err := c.ws.Write(t.Context(), websocket.MessageText, []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.closedWith(); code != 4002 {
+		t.Fatalf("after the flood the connection closed with %d, want 4002", code)
+	}
+	if grew := len(logs.String()) - before; grew > 64<<10 {
+		t.Fatalf("500 command results of 15 KB grew the log by %d bytes", grew)
+	}
+	if n := strings.Count(logs.String(), "camera command result"); n == 0 || n > 20 {
+		t.Errorf("%d command result lines logged; want a few", n)
+	}
+}
