@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
@@ -35,7 +36,13 @@ type Config struct {
 	// SweepInterval is how often retention is applied and deletions
 	// finished.
 	SweepInterval time.Duration
-	Now           func() time.Time
+	// Thumbnail checks (a full decode) run in a pool of CheckSlots at once
+	// per node (default: the CPU count); an upload waits at most
+	// CheckWait (default 5 s) for a slot, then is answered 503, so checks
+	// never hold more than the cores whatever arrives.
+	CheckSlots int
+	CheckWait  time.Duration
+	Now        func() time.Time
 }
 
 // DefaultConfig is the production configuration (the limits of docs/device-protocol.md, "Uploading events").
@@ -54,6 +61,7 @@ type Service struct {
 	cfg    Config
 	cache  Cache       // nil: no caching
 	bypass func() bool // true: the breaker is open
+	checks chan struct{}
 }
 
 // New returns the events service.
@@ -61,7 +69,13 @@ func New(s Store, b blob.Store, d *authz.Decider, k *keys.Keyring, a *audit.Log,
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: s, blobs: b, authz: d, keys: k, audit: a, log: log, cfg: cfg}
+	if cfg.CheckSlots <= 0 {
+		cfg.CheckSlots = runtime.NumCPU()
+	}
+	if cfg.CheckWait <= 0 {
+		cfg.CheckWait = 5 * time.Second
+	}
+	return &Service{store: s, blobs: b, authz: d, keys: k, audit: a, log: log, cfg: cfg, checks: make(chan struct{}, cfg.CheckSlots)}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

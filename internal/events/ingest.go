@@ -132,13 +132,34 @@ func (u *Upload) Thumbnail(ctx context.Context, r io.Reader) error {
 	if int64(len(b)) > max {
 		return apperr.New(apperr.TooLarge, "thumbnail is larger than %d bytes", max)
 	}
-	if err := media.CheckJPEG(b); err != nil {
-		return apperr.New(apperr.Invalid, "thumbnail: %v", err)
+	if err := u.svc.checkJPEG(ctx, b); err != nil {
+		return err
 	}
 	if err := u.store(ctx, media.KindThumbnail, bytes.NewReader(b)); err != nil {
 		return err
 	}
 	u.hasThumb, u.thumb = true, int64(len(b))
+	return nil
+}
+
+// checkJPEG runs the thumbnail check in the node's pool of check slots,
+// waiting at most CheckWait for one (then 503, as admission answers).
+func (s *Service) checkJPEG(ctx context.Context, b []byte) error {
+	wait := time.NewTimer(s.cfg.CheckWait)
+	defer wait.Stop()
+	select {
+	case s.checks <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-wait.C:
+		e := apperr.New(apperr.Unavailable, "the server is busy checking pictures; retry after the time in Retry-After")
+		e.RetryAfter = time.Second
+		return e
+	}
+	defer func() { <-s.checks }()
+	if err := media.CheckJPEG(b); err != nil {
+		return apperr.New(apperr.Invalid, "thumbnail: %v", err)
+	}
 	return nil
 }
 

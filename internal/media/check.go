@@ -8,20 +8,37 @@ import (
 	"image/jpeg"
 )
 
-// maxJPEGSide bounds a thumbnail's width and height, and so the memory a
-// full decode takes (at most 2048 x 2048 pixels, about 6 MiB as YCbCr).
-const maxJPEGSide = 2048
+// The bounds of a thumbnail, and so of the work and memory its full
+// decode takes (invariant 13):
+//   - at most 2048 pixels on a side (about 6 MiB as YCbCr);
+//   - at most MaxJPEGScans scans: a baseline JPEG, what cameras send, has
+//     one; libjpeg's progressive script has ten. A progressive decode
+//     passes over the image once per scan, so a 38 KB file of 2,000
+//     one-coefficient scans cost seconds of CPU;
+//   - at most maxJPEGSegments marker segments in all.
+//
+// The markers are counted by a walk over the file that costs one pass over
+// its bytes, before anything is decoded.
+const (
+	maxJPEGSide     = 2048
+	MaxJPEGScans    = 12
+	maxJPEGSegments = 256
+)
 
 // CheckJPEG checks that b is a whole JPEG image: it starts with a
-// start-of-image marker, ends with an end-of-image marker, its header gives
-// sane dimensions, and the image decodes completely (a file cut short with
-// an end marker stuck back on does not).
+// start-of-image marker, ends with an end-of-image marker, has no more
+// scans and segments than a camera sends, its header gives sane
+// dimensions, and the image decodes completely (a file cut short with an
+// end marker stuck back on does not).
 func CheckJPEG(b []byte) error {
 	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 || b[2] != 0xFF {
 		return errors.New("not a JPEG: no start-of-image marker")
 	}
 	if !bytes.HasSuffix(b, []byte{0xFF, 0xD9}) {
 		return errors.New("not a complete JPEG: no end-of-image marker")
+	}
+	if err := checkJPEGMarkers(b); err != nil {
+		return err
 	}
 	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
@@ -34,6 +51,54 @@ func CheckJPEG(b []byte) error {
 		return fmt.Errorf("JPEG does not decode: %v", err)
 	}
 	return nil
+}
+
+// checkJPEGMarkers walks the marker segments of b (after its start of
+// image) and refuses more than MaxJPEGScans scans or maxJPEGSegments
+// segments. Entropy-coded data after a scan header is skipped up to the
+// next marker (0xFF followed by neither 0x00 nor a restart marker).
+func checkJPEGMarkers(b []byte) error {
+	scans, segments := 0, 0
+	i := 2
+	for i+1 < len(b) {
+		if b[i] != 0xFF {
+			return fmt.Errorf("not a valid JPEG: no marker at byte %d", i)
+		}
+		m := b[i+1]
+		switch {
+		case m == 0xFF: // fill byte
+			i++
+			continue
+		case m == 0xD9:
+			return nil
+		case m >= 0xD0 && m <= 0xD7, m == 0x01:
+			i += 2
+			continue
+		}
+		if i+3 >= len(b) {
+			return errors.New("not a complete JPEG: a segment is cut short")
+		}
+		segments++
+		if segments > maxJPEGSegments {
+			return fmt.Errorf("JPEG has more than %d marker segments; a camera's picture has a few dozen", maxJPEGSegments)
+		}
+		n := int(binary.BigEndian.Uint16(b[i+2:]))
+		if n < 2 || i+2+n > len(b) {
+			return errors.New("not a valid JPEG: a segment runs past the end")
+		}
+		i += 2 + n
+		if m != 0xDA {
+			continue
+		}
+		scans++
+		if scans > MaxJPEGScans {
+			return fmt.Errorf("JPEG has more than %d scans; a camera's picture has one (progressive ones about ten)", MaxJPEGScans)
+		}
+		for i+1 < len(b) && (b[i] != 0xFF || b[i+1] == 0x00 || (b[i+1] >= 0xD0 && b[i+1] <= 0xD7)) {
+			i++
+		}
+	}
+	return errors.New("not a complete JPEG: no end-of-image marker after its segments")
 }
 
 // MP4Checker checks, as bytes stream through it, that they form a sane
