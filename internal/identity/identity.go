@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
@@ -36,7 +37,13 @@ type Config struct {
 	AddressFailures int
 	ThrottleWindow  time.Duration
 	Argon2          Argon2Params
-	Now             func() time.Time
+	// Password hashing (argon2id, 19 MiB each) runs at most HashSlots at
+	// once per node (default: the CPU count); a login or signup waits at
+	// most HashWait (default 5 s) for a slot, then is answered 503, so a
+	// login flood holds the cores and a bounded amount of memory, not more.
+	HashSlots int
+	HashWait  time.Duration
+	Now       func() time.Time
 }
 
 // DefaultConfig is the production configuration.
@@ -62,6 +69,7 @@ type Service struct {
 	keys      *keys.Keyring
 	cfg       Config
 	dummyHash string // verified against when the email is unknown, so both cases cost the same
+	hashing   chan struct{}
 }
 
 // New returns the identity service.
@@ -69,11 +77,34 @@ func New(s Store, k *keys.Keyring, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.HashSlots <= 0 {
+		cfg.HashSlots = runtime.NumCPU()
+	}
+	if cfg.HashWait <= 0 {
+		cfg.HashWait = 5 * time.Second
+	}
 	dummy, err := hashPassword("camvault dummy password for unknown accounts", cfg.Argon2)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: s, keys: k, cfg: cfg, dummyHash: dummy}, nil
+	return &Service{store: s, keys: k, cfg: cfg, dummyHash: dummy, hashing: make(chan struct{}, cfg.HashSlots)}, nil
+}
+
+// hashSlot takes one of the node's password-hashing slots, waiting at most
+// HashWait; release gives it back.
+func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
+	wait := time.NewTimer(s.cfg.HashWait)
+	defer wait.Stop()
+	select {
+	case s.hashing <- struct{}{}:
+		return func() { <-s.hashing }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-wait.C:
+		e := apperr.New(apperr.Unavailable, "the server is busy with logins; retry after the time in Retry-After")
+		e.RetryAfter = time.Second
+		return nil, e
+	}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
@@ -92,7 +123,12 @@ func (s *Service) CreateAccount(ctx context.Context, email, password string) (st
 	if err := checkPassword(password, email); err != nil {
 		return "", err
 	}
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
 	hash, err := hashPassword(password, s.cfg.Argon2)
+	release()
 	if err != nil {
 		return "", err
 	}
@@ -146,10 +182,13 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	accountKey := s.keys.BlindIndex("login-throttle-account", email)
 	addressKey := s.keys.BlindIndex("login-throttle-address", client.Address)
 	accounts, addresses := s.limiters()
-	if err := accounts.Check(ctx, accountKey, now); err != nil {
+	if err := addresses.Check(ctx, addressKey, now); err != nil {
 		return Login{}, err
 	}
-	if err := addresses.Check(ctx, addressKey, now); err != nil {
+	// The account's attempt is counted before the password is verified,
+	// in one statement: parallel guesses cannot all pass a count read
+	// before any of them was added. A right password clears it below.
+	if err := accounts.Attempt(ctx, accountKey, now); err != nil {
 		return Login{}, err
 	}
 
@@ -162,14 +201,16 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	if known {
 		hash = a.PasswordHash
 	}
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return Login{}, err
+	}
 	ok, err := verifyPassword(password, hash)
+	release()
 	if err != nil {
 		return Login{}, fmt.Errorf("verify password: %w", err)
 	}
 	if !known || !ok {
-		if err := accounts.Fail(ctx, accountKey, now); err != nil {
-			return Login{}, err
-		}
 		if err := addresses.Fail(ctx, addressKey, now); err != nil {
 			return Login{}, err
 		}

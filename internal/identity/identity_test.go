@@ -1,7 +1,10 @@
 package identity_test
 
 import (
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,5 +222,67 @@ func TestNormalizeEmail(t *testing.T) {
 		if !c.ok && apperr.CodeOf(err) != apperr.Invalid {
 			t.Errorf("NormalizeEmail(%q) = %q, %v; want invalid", c.in, got, err)
 		}
+	}
+}
+
+// TestParallelGuessesCountedBeforeVerifying: 40 wrong passwords for one
+// account sent at once are each counted before the password is verified,
+// so no more than the limit of them are verified (answered 401); the rest
+// are throttled. Counted after verifying, all 40 were checked against a
+// limit of 10.
+func TestParallelGuessesCountedBeforeVerifying(t *testing.T) {
+	t.Parallel()
+	e := servicetest.New(t, func(o *servicetest.Options) {
+		o.Identity.AccountFailures = 10
+		o.Identity.AddressFailures = 1000
+	})
+	ctx := e.Ctx()
+	ann := e.Person("ann")
+	var wg sync.WaitGroup
+	var verified, throttled atomic.Int64
+	start := make(chan struct{})
+	for i := range 40 {
+		wg.Go(func() {
+			<-start
+			_, err := e.Identity.Login(ctx, ann.Email, "wrong horse battery", identity.Client{Address: fmt.Sprintf("198.51.100.%d", i+1)})
+			switch apperr.CodeOf(err) {
+			case apperr.Unauthorized:
+				verified.Add(1)
+			case apperr.Throttled:
+				throttled.Add(1)
+			default:
+				t.Errorf("a wrong guess: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if verified.Load() > 10 || verified.Load()+throttled.Load() != 40 {
+		t.Fatalf("40 parallel wrong guesses: %d verified, %d throttled; want at most 10 verified", verified.Load(), throttled.Load())
+	}
+}
+
+// TestPasswordHashingBounded: with every hashing slot taken, a login and
+// a signup wait HashWait and are answered 503 instead of starting another
+// argon2 (19 MiB each); with a slot free they go through.
+func TestPasswordHashingBounded(t *testing.T) {
+	t.Parallel()
+	e := servicetest.New(t, func(o *servicetest.Options) {
+		o.Identity.HashSlots = 1
+		o.Identity.HashWait = 50 * time.Millisecond
+	})
+	ctx := e.Ctx()
+	ann := e.Person("ann")
+	release, err := identity.HoldHashSlot(e.Identity, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Identity.Login(ctx, ann.Email, ann.Password, identity.Client{Address: "198.51.100.1"})
+	servicetest.WantCode(t, "a login with every hashing slot taken", err, apperr.Unavailable)
+	_, err = e.Identity.CreateAccount(ctx, "cat@example.com", "a long pass phrase")
+	servicetest.WantCode(t, "a signup with every hashing slot taken", err, apperr.Unavailable)
+	release()
+	if _, err := e.Identity.Login(ctx, ann.Email, ann.Password, identity.Client{Address: "198.51.100.1"}); err != nil {
+		t.Fatalf("a login with a slot free: %v", err)
 	}
 }

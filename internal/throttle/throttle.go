@@ -40,6 +40,24 @@ func (l Limiter) Check(ctx context.Context, key []byte, now time.Time) error {
 	return nil
 }
 
+// Attempt counts one attempt for key before it is made, in one store
+// statement, and returns a Throttled error when that makes more than
+// Limit in the window: concurrent attempts each see the count with their
+// own added, so no more than Limit of them pass. The caller Resets key on
+// success.
+func (l Limiter) Attempt(ctx context.Context, key []byte, now time.Time) error {
+	n, resetAt, err := l.Store.ThrottleHit(ctx, key, now, l.Window)
+	if err != nil {
+		return fmt.Errorf("count attempt: %w", err)
+	}
+	if n > l.Limit {
+		e := apperr.New(apperr.Throttled, "%s", l.Message)
+		e.RetryAfter = resetAt.Sub(now)
+		return e
+	}
+	return nil
+}
+
 // Fail counts one failure for key.
 func (l Limiter) Fail(ctx context.Context, key []byte, now time.Time) error {
 	if _, _, err := l.Store.ThrottleHit(ctx, key, now, l.Window); err != nil {
