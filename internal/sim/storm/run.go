@@ -793,38 +793,35 @@ func (r *runner) shutdown() {
 // not fit a process's file descriptors. With network faults, a proxy sits
 // in front of each of those paths.
 func (r *runner) clientPaths() error {
-	via := func(base string) (string, error) {
-		if !r.cfg.Faults.Enabled() {
-			return base, nil
-		}
+	// through puts a proxy with faults f in front of base.
+	through := func(f Faults, base string) (string, error) {
 		u, err := url.Parse(base)
 		if err != nil {
 			return "", fmt.Errorf("server address: %w", err)
 		}
-		p, err := startProxy(r.cfg.Faults, u.Host)
+		p, err := startProxy(f, u.Host)
 		if err != nil {
 			return "", err
 		}
 		r.prox = append(r.prox, p)
-		r.log.Info("network faults on", "proxy", p.addr, "to", u.Host, "faults", r.cfg.Faults.String())
+		r.log.Info("network faults on", "proxy", p.addr, "to", u.Host, "faults", f.String())
 		return "http://" + p.addr, nil
+	}
+	via := func(base string) (string, error) {
+		if !r.cfg.Faults.Enabled() {
+			return base, nil
+		}
+		return through(r.cfg.Faults, base)
 	}
 	var err error
 	if r.clientBase, err = via(r.serverBase); err != nil {
 		return err
 	}
 	if r.cfg.PartnerDisplays > 0 {
-		u, err := url.Parse(r.serverBase)
-		if err != nil {
-			return fmt.Errorf("server address: %w", err)
-		}
-		p, err := startProxy(r.cfg.PartnerFaults, u.Host)
-		if err != nil {
+		// The displays' own poor network, whatever the others' is.
+		if r.displayBase, err = through(r.cfg.PartnerFaults, r.serverBase); err != nil {
 			return err
 		}
-		r.prox = append(r.prox, p)
-		r.displayBase = "http://" + p.addr
-		r.log.Info("displays' poor network", "proxy", p.addr, "faults", r.cfg.PartnerFaults.String())
 	}
 	if r.srv == nil || len(r.srv.nodes) == 1 {
 		r.cameraURLs = []string{r.clientBase}
