@@ -109,6 +109,7 @@ type serveCmd struct {
 	Heartbeat            time.Duration `help:"How often cameras send heartbeats; three missed end the connection." default:"30s" env:"CAMVAULT_HEARTBEAT"`
 	LiveViewersPerCamera int           `help:"Live viewers of one camera on this node; past it 429." default:"32" env:"CAMVAULT_LIVE_VIEWERS_PER_CAMERA"`
 	LiveSessionsPerHome  int           `help:"Live sessions of one home on this node; past it 429." default:"16" env:"CAMVAULT_LIVE_SESSIONS_PER_HOME"`
+	SignupsPerAddress    int           `help:"New accounts one client address may make per hour; past it 429 (0: no limit, for tests and load tests only)." default:"20" env:"CAMVAULT_SIGNUPS_PER_ADDRESS"`
 }
 
 func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
@@ -137,6 +138,10 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if c.LiveViewersPerCamera <= 0 || c.LiveSessionsPerHome <= 0 {
 		return fmt.Errorf("--live-viewers-per-camera and --live-sessions-per-home must be positive")
 	}
+	if c.SignupsPerAddress < 0 {
+		return fmt.Errorf("--signups-per-address must not be negative")
+	}
+	opts.Identity.SignupsPerAddress = c.SignupsPerAddress
 	opts.Live.MaxViewersPerCamera = c.LiveViewersPerCamera
 	opts.Live.MaxSessionsPerHome = c.LiveSessionsPerHome
 	opts.Admission.ConnectsPerSecond = c.MaxConnectsPerSecond

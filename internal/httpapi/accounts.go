@@ -20,7 +20,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	accountID, err := s.identity.CreateAccount(r.Context(), in.Email, in.Password)
+	accountID, err := s.identity.SignUp(r.Context(), in.Email, in.Password, identity.Client{Address: websession.ClientAddress(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,12 @@ type Config struct {
 	AccountFailures int
 	AddressFailures int
 	ThrottleWindow  time.Duration
-	Argon2          Argon2Params
+	// Sign-ups: at most SignupsPerAddress new accounts per client address
+	// in each SignupWindow (the attempt counts, whether it succeeds or
+	// not), so one address cannot make accounts without end.
+	SignupsPerAddress int
+	SignupWindow      time.Duration
+	Argon2            Argon2Params
 	// Password hashing (argon2id, 19 MiB each) runs at most HashSlots at
 	// once per node (default: the CPU count); a login or signup waits at
 	// most HashWait (default 5 s) for a slot, then is answered 503, so a
@@ -49,13 +54,15 @@ type Config struct {
 // DefaultConfig is the production configuration.
 func DefaultConfig() Config {
 	return Config{
-		SessionTTL:      30 * 24 * time.Hour,
-		IdleTimeout:     7 * 24 * time.Hour,
-		AccountFailures: 10,
-		AddressFailures: 50,
-		ThrottleWindow:  15 * time.Minute,
-		Argon2:          DefaultArgon2,
-		Now:             time.Now,
+		SessionTTL:        30 * 24 * time.Hour,
+		IdleTimeout:       7 * 24 * time.Hour,
+		AccountFailures:   10,
+		AddressFailures:   50,
+		ThrottleWindow:    15 * time.Minute,
+		SignupsPerAddress: 20,
+		SignupWindow:      time.Hour,
+		Argon2:            DefaultArgon2,
+		Now:               time.Now,
 	}
 }
 
@@ -113,6 +120,19 @@ func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 func (s *Service) emailIndex(email string) []byte { return s.keys.BlindIndex("account-email", email) }
 
 func emailAD(accountID string) []byte { return keys.AD("account-email", accountID) }
+
+// SignUp is CreateAccount for a person signing up from client: counted
+// against the client address's sign-ups first (429 past the limit).
+func (s *Service) SignUp(ctx context.Context, email, password string, client Client) (string, error) {
+	if s.cfg.SignupsPerAddress > 0 {
+		l := throttle.Limiter{Store: s.store, Limit: s.cfg.SignupsPerAddress, Window: s.cfg.SignupWindow,
+			Message: "too many new accounts from this address; try again later"}
+		if err := l.Attempt(ctx, s.keys.BlindIndex("signup-throttle-address", client.Address), s.now()); err != nil {
+			return "", err
+		}
+	}
+	return s.CreateAccount(ctx, email, password)
+}
 
 // CreateAccount creates an account and returns its ID.
 func (s *Service) CreateAccount(ctx context.Context, email, password string) (string, error) {

@@ -286,3 +286,30 @@ func TestPasswordHashingBounded(t *testing.T) {
 		t.Fatalf("a login with a slot free: %v", err)
 	}
 }
+
+// TestSignupsPerAddress: one address makes at most SignupsPerAddress
+// accounts per window, every attempt counted; another address is not
+// affected, and after the window the first may sign up again.
+func TestSignupsPerAddress(t *testing.T) {
+	t.Parallel()
+	e := servicetest.New(t, func(o *servicetest.Options) {
+		o.Identity.SignupsPerAddress = 3
+		o.Identity.SignupWindow = time.Hour
+	})
+	ctx := e.Ctx()
+	from := func(addr string) identity.Client { return identity.Client{Address: addr} }
+	for i := range 3 {
+		if _, err := e.Identity.SignUp(ctx, fmt.Sprintf("user%d@example.com", i), "a long pass phrase", from("203.0.113.5")); err != nil {
+			t.Fatalf("sign-up %d: %v", i, err)
+		}
+	}
+	_, err := e.Identity.SignUp(ctx, "user9@example.com", "a long pass phrase", from("203.0.113.5"))
+	servicetest.WantCode(t, "a fourth sign-up from one address", err, apperr.Throttled)
+	if _, err := e.Identity.SignUp(ctx, "other@example.com", "a long pass phrase", from("203.0.113.6")); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+	e.Clock.Advance(time.Hour)
+	if _, err := e.Identity.SignUp(ctx, "user9@example.com", "a long pass phrase", from("203.0.113.5")); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}

@@ -80,7 +80,7 @@ func (a *App) signupSubmit(w http.ResponseWriter, r *http.Request) error {
 		a.render(w, r, http.StatusBadRequest, "login", nil, p)
 		return nil
 	}
-	if _, err := a.identity.CreateAccount(r.Context(), email, password); err != nil {
+	if _, err := a.identity.SignUp(r.Context(), email, password, identity.Client{Address: websession.ClientAddress(r), UserAgent: r.UserAgent()}); err != nil {
 		return a.authFailed(w, r, p, err)
 	}
 	if err := a.startSession(w, r, email, password, p.Next); err != nil {

@@ -224,7 +224,9 @@ func (c *Config) serverEnv() []string {
 
 // serverArgs are the arguments of `camvault serve`.
 func (c *Config) serverArgs(data, addr, admin string) []string {
-	args := []string{"--log-level", c.ServerLogLevel, "serve", "--data", data, "--addr", addr, "--admin-addr", admin}
+	// Every account is made from this machine's one address.
+	args := []string{"--log-level", c.ServerLogLevel, "serve", "--data", data, "--addr", addr, "--admin-addr", admin,
+		"--signups-per-address", "0"}
 	if c.MaxConnectsPerSecond > 0 {
 		args = append(args, "--max-connects-per-second", fmt.Sprint(c.MaxConnectsPerSecond))
 	}
