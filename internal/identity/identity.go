@@ -202,12 +202,13 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	accountKey := s.keys.BlindIndex("login-throttle-account", email)
 	addressKey := s.keys.BlindIndex("login-throttle-address", client.Address)
 	accounts, addresses := s.limiters()
-	if err := addresses.Check(ctx, addressKey, now); err != nil {
+	// The attempt is counted, for the address and for the account, before
+	// the password is verified, each in one statement: parallel guesses
+	// cannot all pass a count read before any of them was added. A right
+	// password takes the address's back and clears the account's below.
+	if err := addresses.Attempt(ctx, addressKey, now); err != nil {
 		return Login{}, err
 	}
-	// The account's attempt is counted before the password is verified,
-	// in one statement: parallel guesses cannot all pass a count read
-	// before any of them was added. A right password clears it below.
 	if err := accounts.Attempt(ctx, accountKey, now); err != nil {
 		return Login{}, err
 	}
@@ -231,10 +232,10 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 		return Login{}, fmt.Errorf("verify password: %w", err)
 	}
 	if !known || !ok {
-		if err := addresses.Fail(ctx, addressKey, now); err != nil {
-			return Login{}, err
-		}
 		return Login{}, errBadLogin
+	}
+	if err := addresses.Undo(ctx, addressKey, now); err != nil {
+		return Login{}, err
 	}
 	if err := accounts.Reset(ctx, accountKey); err != nil {
 		return Login{}, err

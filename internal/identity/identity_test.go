@@ -313,3 +313,42 @@ func TestSignupsPerAddress(t *testing.T) {
 		t.Fatalf("after the window: %v", err)
 	}
 }
+
+// TestParallelGuessesFromOneAddress: the same for one address guessing at
+// many accounts at once: no more than the address's limit are verified;
+// a right password from that address afterwards waits like the rest, and
+// right passwords do not use up an address's allowance.
+func TestParallelGuessesFromOneAddress(t *testing.T) {
+	t.Parallel()
+	e := servicetest.New(t, func(o *servicetest.Options) {
+		o.Identity.AccountFailures = 1000
+		o.Identity.AddressFailures = 5
+	})
+	ctx := e.Ctx()
+	ann := e.Person("ann")
+	from := identity.Client{Address: "203.0.113.77"}
+	for range 20 { // right passwords are taken back
+		if _, err := e.Identity.Login(ctx, ann.Email, ann.Password, from); err != nil {
+			t.Fatalf("a right password: %v", err)
+		}
+	}
+	var wg sync.WaitGroup
+	var verified atomic.Int64
+	start := make(chan struct{})
+	for i := range 40 {
+		wg.Go(func() {
+			<-start
+			_, err := e.Identity.Login(ctx, fmt.Sprintf("nobody%d@example.com", i), "wrong horse battery", from)
+			if apperr.CodeOf(err) == apperr.Unauthorized {
+				verified.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if verified.Load() > 5 {
+		t.Fatalf("40 parallel guesses from one address: %d verified, want at most 5", verified.Load())
+	}
+	_, err := e.Identity.Login(ctx, ann.Email, ann.Password, from)
+	servicetest.WantCode(t, "a right password from the throttled address", err, apperr.Throttled)
+}

@@ -16,4 +16,8 @@ type Throttle interface {
 	// ThrottleCount returns key's count in the window containing now.
 	ThrottleCount(ctx context.Context, key []byte, now time.Time) (count int, resetAt time.Time, err error)
 	ThrottleReset(ctx context.Context, key []byte) error
+	// ThrottleUndo takes back one hit of key in the window containing now
+	// (an attempt counted before it was made, which turned out allowed);
+	// a count never goes below 0.
+	ThrottleUndo(ctx context.Context, key []byte, now time.Time) error
 }

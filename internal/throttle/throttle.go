@@ -15,6 +15,7 @@ type Store interface {
 	ThrottleHit(ctx context.Context, key []byte, now time.Time, window time.Duration) (int, time.Time, error)
 	ThrottleCount(ctx context.Context, key []byte, now time.Time) (int, time.Time, error)
 	ThrottleReset(ctx context.Context, key []byte) error
+	ThrottleUndo(ctx context.Context, key []byte, now time.Time) error
 }
 
 // Limiter allows at most Limit failures per key in each Window.
@@ -62,6 +63,15 @@ func (l Limiter) Attempt(ctx context.Context, key []byte, now time.Time) error {
 func (l Limiter) Fail(ctx context.Context, key []byte, now time.Time) error {
 	if _, _, err := l.Store.ThrottleHit(ctx, key, now, l.Window); err != nil {
 		return fmt.Errorf("count failure: %w", err)
+	}
+	return nil
+}
+
+// Undo takes back an Attempt that turned out allowed, so only failures
+// stay counted.
+func (l Limiter) Undo(ctx context.Context, key []byte, now time.Time) error {
+	if err := l.Store.ThrottleUndo(ctx, key, now); err != nil {
+		return fmt.Errorf("take back an attempt: %w", err)
 	}
 	return nil
 }

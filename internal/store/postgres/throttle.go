@@ -47,3 +47,9 @@ func (s *Store) ThrottleReset(ctx context.Context, key []byte) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM throttle WHERE key = $1`, key)
 	return wrap("throttle reset", err)
 }
+
+// ThrottleUndo takes back one hit of key in the window containing now.
+func (s *Store) ThrottleUndo(ctx context.Context, key []byte, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE throttle SET count = count - 1 WHERE key = $1 AND window_end > $2 AND count > 0`, key, ts(now))
+	return wrap("throttle undo", err)
+}

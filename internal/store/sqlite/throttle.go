@@ -46,3 +46,9 @@ func (s *Store) ThrottleReset(ctx context.Context, key []byte) error {
 	_, err := s.w.ExecContext(ctx, `DELETE FROM throttle WHERE key = ?`, key)
 	return wrap("throttle reset", err)
 }
+
+// ThrottleUndo takes back one hit of key in the window containing now.
+func (s *Store) ThrottleUndo(ctx context.Context, key []byte, now time.Time) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE throttle SET count = count - 1 WHERE key = ? AND window_end > ? AND count > 0`, key, ts(now))
+	return wrap("throttle undo", err)
+}

@@ -44,6 +44,27 @@ func testThrottle(t *testing.T, s store.Store) {
 		t.Fatalf("a prefix of a key counts %d", n)
 	}
 
+	// An attempt taken back: one fewer, never below 0, the window kept.
+	check(t, "undo", s.ThrottleUndo(ctx, key, start.Add(5*time.Minute)))
+	if n, end, _ := s.ThrottleCount(ctx, key, start.Add(5*time.Minute)); n != 2 || !sameTime(end, start.Add(w)) {
+		t.Fatalf("after an undo: count %d end %v, want 2 and %v", n, end, start.Add(w))
+	}
+	_, _, err = s.ThrottleHit(ctx, key, start.Add(5*time.Minute), w)
+	check(t, "hit again", err)
+	fresh := random("throttle key")
+	check(t, "undo an unknown key", s.ThrottleUndo(ctx, fresh, start))
+	if n, _, _ := s.ThrottleCount(ctx, fresh, start); n != 0 {
+		t.Fatalf("an undo made an unknown key count %d", n)
+	}
+	_, _, err = s.ThrottleHit(ctx, fresh, start, w)
+	check(t, "hit", err)
+	for range 2 {
+		check(t, "undo", s.ThrottleUndo(ctx, fresh, start))
+	}
+	if n, _, _ := s.ThrottleCount(ctx, fresh, start); n != 0 {
+		t.Fatalf("two undos of one hit count %d, want 0", n)
+	}
+
 	// Once the window has ended the count is gone, and a hit starts a new
 	// window at its own time.
 	if n, _, err := s.ThrottleCount(ctx, key, start.Add(w)); err != nil || n != 0 {
