@@ -198,40 +198,25 @@ func (v *liveViewer) watch(ctx context.Context, token, device string, dwell time
 // valid and of the camera watched. Frames taken after the session began
 // (not the cached ones a session starts with) count toward the latency.
 func (v *liveViewer) check(segment []byte, device string, start, now time.Time) (int, error) {
-	var parts fmp4.Parts
-	if err := parts.Unmarshal(segment); err != nil {
-		return 0, fmt.Errorf("live stream: media segment: %w", err)
-	}
-	n := 0
-	for _, p := range parts {
-		for _, tr := range p.Tracks {
-			for _, s := range tr.Samples {
-				n++
-				v.c.frames.Add(1)
-				nalus, err := h264.SplitAVCC(s.Payload)
-				var wm camera.VideoWatermark
-				if err == nil {
-					wm, err = camera.VerifyVideoWatermark(v.key, nalus)
-				}
-				switch {
-				case err != nil || wm.HomeID != v.ac.home || !v.ac.devices[wm.DeviceID]:
-					v.c.foreign.Add(1)
-					v.log.Error("live viewer received a frame that is not its household's", "viewer", v.index,
-						"device", device, "frame_home", wm.HomeID, "frame_device", wm.DeviceID, "err", err)
-				case wm.DeviceID != device:
-					v.c.mislabeled.Add(1)
-					v.log.Error("live viewer received another camera's frame", "viewer", v.index, "device", device, "frame_device", wm.DeviceID)
-				default:
-					sec, rem := wm.PTS/h264.Timescale, wm.PTS%h264.Timescale
-					taken := time.Unix(sec, rem*int64(time.Second)/h264.Timescale)
-					if taken.After(start) {
-						v.c.latency.Add(float64(now.Sub(taken)) / float64(time.Millisecond))
-					}
-				}
+	n, err := eachFrame(v.key, segment, func(wm camera.VideoWatermark, err error) {
+		switch {
+		case err != nil || wm.HomeID != v.ac.home || !v.ac.devices[wm.DeviceID]:
+			v.c.foreign.Add(1)
+			v.log.Error("live viewer received a frame that is not its household's", "viewer", v.index,
+				"device", device, "frame_home", wm.HomeID, "frame_device", wm.DeviceID, "err", err)
+		case wm.DeviceID != device:
+			v.c.mislabeled.Add(1)
+			v.log.Error("live viewer received another camera's frame", "viewer", v.index, "device", device, "frame_device", wm.DeviceID)
+		default:
+			sec, rem := wm.PTS/h264.Timescale, wm.PTS%h264.Timescale
+			taken := time.Unix(sec, rem*int64(time.Second)/h264.Timescale)
+			if taken.After(start) {
+				v.c.latency.Add(float64(now.Sub(taken)) / float64(time.Millisecond))
 			}
 		}
-	}
-	return n, nil
+	})
+	v.c.frames.Add(int64(n))
+	return n, err
 }
 
 // newLiveViewers makes n live viewers, viewer i of account i mod
