@@ -221,6 +221,19 @@ type Breaker struct {
 	Trips     int64     // how many times it opened
 }
 
+// Change is one entry of the store's change log: a committed change of
+// what a home's members may see (a member added, changed or removed, a
+// camera unpaired, an event deleted or expired) or of an account's
+// sessions (a logout). Nodes that answer from memory drop what it names
+// (docs/design/leases.md). Seq numbers the log without gaps, in commit
+// order.
+type Change struct {
+	Seq       int64
+	At        time.Time
+	HomeID    string // "" when the change concerns an account only
+	AccountID string // "" when the change concerns a home only
+}
+
 // Partner is a third-party service (a smart display, a voice assistant)
 // an operator registered, which people may link to their account with
 // OAuth 2.0. Its ID is the OAuth client ID; only the hash of its client

@@ -46,6 +46,7 @@ type Store interface {
 	Breakers
 	KeyChecks
 	Partners
+	Changes
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,11 +109,20 @@ func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]domain.Ev
 		`SELECT `+eventCols+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY started_at DESC, id DESC LIMIT `+limit, p...)
 }
 
-// MarkEventDeleted hides a live event and queues its blobs for removal.
+// MarkEventDeleted hides a live event, queues its blobs for removal and
+// logs the change for its home.
 func (s *Store) MarkEventDeleted(ctx context.Context, id string, at time.Time) (domain.Event, error) {
-	e, err := scanEvent(s.pool.QueryRow(ctx,
-		`UPDATE events SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL RETURNING `+eventCols, ts(at), id))
-	return e, wrap("mark event deleted", err)
+	var e domain.Event
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		e, err = scanEvent(tx.QueryRow(ctx,
+			`UPDATE events SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL RETURNING `+eventCols, ts(at), id))
+		if err != nil {
+			return wrap("mark event deleted", err)
+		}
+		return recordChange(ctx, tx, e.HomeID, "")
+	})
+	return e, err
 }
 
 // MarkExpiredEvents marks deleted, in one statement, the live events
@@ -126,17 +136,34 @@ func (s *Store) MarkExpiredEvents(ctx context.Context, now time.Time, limit int)
 		return 0, nil
 	}
 	const day = int64(24 * time.Hour / time.Microsecond)
-	tag, err := s.pool.Exec(ctx,
-		`WITH expired AS MATERIALIZED (
+	var n int
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		homes, err := list(ctx, tx, "mark expired events", func(sc scanner) (string, error) {
+			var h string
+			return h, sc.Scan(&h)
+		}, `WITH expired AS MATERIALIZED (
 		   SELECT e.id FROM events e JOIN homes h ON h.id = e.home_id
 		   WHERE e.deleted_at IS NULL AND e.created_at < $1 - h.retention_days * $2::bigint
 		   LIMIT $3 FOR UPDATE OF e SKIP LOCKED)
-		 UPDATE events SET deleted_at = $1 FROM expired WHERE events.id = expired.id AND events.deleted_at IS NULL`,
-		ts(now), day, limit)
+		 UPDATE events SET deleted_at = $1 FROM expired WHERE events.id = expired.id AND events.deleted_at IS NULL
+		 RETURNING events.home_id`,
+			ts(now), day, limit)
+		if err != nil {
+			return err
+		}
+		n = len(homes)
+		slices.Sort(homes)
+		for _, h := range slices.Compact(homes) {
+			if err := recordChange(ctx, tx, h, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, wrap("mark expired events", err)
+		return 0, err
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
 }
 
 // DeletedEvents lists events marked deleted, oldest mark first.

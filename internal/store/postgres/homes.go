@@ -206,11 +206,15 @@ func putMember(ctx context.Context, tx pgx.Tx, m domain.Member) error {
 }
 
 // bumpGrants moves a home's grants version, which every cached
-// authorization compares (invariant 3). The update locks the home's row
-// until commit, so concurrent bumps from several nodes each count.
+// authorization compares (invariant 3), and logs the change for the
+// nodes answering from memory. The update locks the home's row until
+// commit, so concurrent bumps from several nodes each count.
 func bumpGrants(ctx context.Context, tx pgx.Tx, homeID string) error {
 	tag, err := tx.Exec(ctx, `UPDATE homes SET grants_version = grants_version + 1 WHERE id = $1`, homeID)
-	return affected("bump grants version", tag, err)
+	if err := affected("bump grants version", tag, err); err != nil {
+		return err
+	}
+	return recordChange(ctx, tx, homeID, "")
 }
 
 // DeleteMember removes a membership (its camera list goes by cascade) and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,11 +127,20 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
 
-// MarkEventDeleted hides a live event and queues its blobs for removal.
+// MarkEventDeleted hides a live event, queues its blobs for removal and
+// logs the change for its home.
 func (s *Store) MarkEventDeleted(ctx context.Context, id string, at time.Time) (domain.Event, error) {
-	e, err := scanEvent(s.w.QueryRowContext(ctx,
-		`UPDATE events SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL RETURNING `+eventCols, ts(at), id))
-	return e, wrap("mark event deleted", err)
+	var e domain.Event
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		e, err = scanEvent(tx.QueryRowContext(ctx,
+			`UPDATE events SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL RETURNING `+eventCols, ts(at), id))
+		if err != nil {
+			return wrap("mark event deleted", err)
+		}
+		return recordChange(ctx, tx, e.HomeID, "")
+	})
+	return e, err
 }
 
 // MarkExpiredEvents marks deleted, in one statement, the live events
@@ -141,19 +151,31 @@ func (s *Store) MarkExpiredEvents(ctx context.Context, now time.Time, limit int)
 		return 0, nil
 	}
 	const day = int64(24 * time.Hour / time.Microsecond)
-	res, err := s.w.ExecContext(ctx,
-		`UPDATE events SET deleted_at = ? WHERE id IN (
+	var n int
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		homes, err := list(ctx, tx, "mark expired events", func(sc scanner) (string, error) {
+			var h string
+			return h, sc.Scan(&h)
+		}, `UPDATE events SET deleted_at = ? WHERE id IN (
 		   SELECT e.id FROM events e JOIN homes h ON h.id = e.home_id
 		   WHERE e.deleted_at IS NULL AND e.created_at < ? - h.retention_days * ?
-		   LIMIT ?)`, ts(now), ts(now), day, limit)
+		   LIMIT ?) RETURNING home_id`, ts(now), ts(now), day, limit)
+		if err != nil {
+			return err
+		}
+		n = len(homes)
+		slices.Sort(homes)
+		for _, h := range slices.Compact(homes) {
+			if err := recordChange(ctx, tx, h, ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, wrap("mark expired events", err)
+		return 0, err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, wrap("mark expired events", err)
-	}
-	return int(n), nil
+	return n, nil
 }
 
 // DeletedEvents lists events marked deleted, oldest mark first.

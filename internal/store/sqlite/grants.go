@@ -20,11 +20,14 @@ func (s *Store) GrantVersion(ctx context.Context, homeID, accountID string) (int
 const grantVersionQuery = `SELECT h.grants_version + COALESCE((SELECT a.grants_version FROM accounts a WHERE a.id = ?), 0)
 	FROM homes h WHERE h.id = ?`
 
-// bumpAccountGrants moves an account's part of its grant version. A
-// missing account is not an error: it has no grants to invalidate.
+// bumpAccountGrants moves an account's part of its grant version and logs
+// the change. A missing account is not an error: it has no grants to
+// invalidate.
 func bumpAccountGrants(ctx context.Context, tx *sql.Tx, accountID string) error {
-	_, err := tx.ExecContext(ctx, `UPDATE accounts SET grants_version = grants_version + 1 WHERE id = ?`, accountID)
-	return wrap("bump account grant version", err)
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET grants_version = grants_version + 1 WHERE id = ?`, accountID); err != nil {
+		return wrap("bump account grant version", err)
+	}
+	return recordChange(ctx, tx, "", accountID)
 }
 
 // Breaker reads a breaker; one never set is closed.

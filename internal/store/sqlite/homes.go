@@ -221,10 +221,14 @@ func putMember(ctx context.Context, tx *sql.Tx, m domain.Member) error {
 }
 
 // bumpGrants moves a home's grants version, which every cached
-// authorization compares (invariant 3).
+// authorization compares (invariant 3), and logs the change for the
+// nodes answering from memory.
 func bumpGrants(ctx context.Context, tx *sql.Tx, homeID string) error {
 	res, err := tx.ExecContext(ctx, `UPDATE homes SET grants_version = grants_version + 1 WHERE id = ?`, homeID)
-	return affected("bump grants version", res, err)
+	if err := affected("bump grants version", res, err); err != nil {
+		return err
+	}
+	return recordChange(ctx, tx, homeID, "")
 }
 
 // DeleteMember removes a membership (its camera list goes by cascade) and

@@ -53,6 +53,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditRace", testAuditRace},
 		{"Incidents", testIncidents},
 		{"GrantVersion", testGrantVersion},
+		{"Changes", testChanges},
+		{"Leases", testLeases},
 		{"Breaker", testBreaker},
 		{"KeyCheck", testKeyCheck},
 		{"KeyCheckRace", testKeyCheckRace},
