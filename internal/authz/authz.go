@@ -8,6 +8,7 @@ import (
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/lease"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -90,7 +91,11 @@ func (g Grant) CanSeeDevice(deviceID string) bool {
 type Decider struct {
 	store  Store
 	cache  Cache       // nil: every decision from the store
-	bypass func() bool // true: the breaker is open, the cache is not used
+	bypass func() bool // true: the breaker is open, neither cache nor memory is used
+	// members and devices keep decisions in process memory while the
+	// node's lease holds (nil: never); see WithLease.
+	members *lease.Table[memberKey, domain.Membership]
+	devices *lease.Table[memberKey, deviceGrant]
 }
 
 // New returns a Decider reading from s.

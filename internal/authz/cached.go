@@ -11,6 +11,7 @@ import (
 	"github.com/camvault/camvault/internal/cache"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/lease"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -47,7 +48,38 @@ func NewCached(s Store, c Cache, bypass func() bool) *Decider {
 	return &Decider{store: s, cache: c, bypass: bypass}
 }
 
-func (d *Decider) caching() bool { return d.cache != nil && (d.bypass == nil || !d.bypass()) }
+func (d *Decider) bypassed() bool { return d.bypass != nil && d.bypass() }
+
+func (d *Decider) caching() bool { return d.cache != nil && !d.bypassed() }
+
+// memberKey names a person's grant in a home (home, account), or a
+// person's grant for a camera (account, device).
+type memberKey struct{ a, b string }
+
+// deviceGrant is a camera's home and a person's membership of it.
+type deviceGrant struct {
+	dev domain.Device // ID and home only
+	m   domain.Membership
+}
+
+// How many decisions a node keeps in memory, of each kind.
+const (
+	maxMembers = 1 << 16
+	maxDevices = 1 << 16
+)
+
+// WithLease makes d keep decisions in process memory while the node's
+// lease holds (docs/design/leases.md): a membership is used from memory
+// only while no change to its home or account has been applied since it
+// was read, and a change is acknowledged only once every node holding a
+// lease has applied it. So a revocation is seen by the very next request
+// on every node, without a store read per decision. While the breaker is
+// open, nothing is used from memory. Call it before deciding.
+func (d *Decider) WithLease(l lease.Holder) *Decider {
+	d.members = lease.NewTable[memberKey, domain.Membership](l, maxMembers)
+	d.devices = lease.NewTable[memberKey, deviceGrant](l, maxDevices)
+	return d
+}
 
 // A grant as the cache holds it is keys.Encode of
 //
@@ -117,9 +149,23 @@ func decodeGrant(b []byte, homeID, accountID, deviceID string) (domain.Membershi
 	return m, true
 }
 
-// member reads a person's membership of a home: from the cache when its
-// version is the store's current one, else from the store.
+// member reads a person's membership of a home: from memory while the
+// lease holds, else from the cache when its version is the store's
+// current one, else from the store.
 func (d *Decider) member(ctx context.Context, homeID, accountID string) (domain.Membership, error) {
+	if d.members == nil || d.bypassed() {
+		return d.sharedMember(ctx, homeID, accountID)
+	}
+	k := memberKey{homeID, accountID}
+	if m, ok := d.members.Get(k); ok && m.Home.ID == homeID && m.Member.AccountID == accountID {
+		return m, nil
+	}
+	return d.members.Load(k, func() (domain.Membership, error) { return d.sharedMember(ctx, homeID, accountID) },
+		func(domain.Membership) (string, string) { return homeID, accountID })
+}
+
+// sharedMember reads a membership from the cache or the store.
+func (d *Decider) sharedMember(ctx context.Context, homeID, accountID string) (domain.Membership, error) {
 	if !d.caching() {
 		return d.store.Member(ctx, homeID, accountID)
 	}
@@ -147,8 +193,28 @@ func (d *Decider) member(ctx context.Context, homeID, accountID string) (domain.
 
 // deviceMember finds a camera's home and the person's membership of it.
 // ErrNotFound when the camera does not exist or the person is not a member
-// of its home.
+// of its home. From memory while the lease holds: unpairing a camera is a
+// change to its home, so a removed camera is never found there.
 func (d *Decider) deviceMember(ctx context.Context, deviceID, accountID string) (domain.Device, domain.Membership, error) {
+	if d.devices == nil || d.bypassed() {
+		return d.sharedDeviceMember(ctx, deviceID, accountID)
+	}
+	k := memberKey{accountID, deviceID}
+	if g, ok := d.devices.Get(k); ok && g.dev.ID == deviceID && g.m.Member.AccountID == accountID {
+		return g.dev, g.m, nil
+	}
+	g, err := d.devices.Load(k, func() (deviceGrant, error) {
+		dev, m, err := d.sharedDeviceMember(ctx, deviceID, accountID)
+		return deviceGrant{dev: domain.Device{ID: dev.ID, HomeID: dev.HomeID}, m: m}, err
+	}, func(g deviceGrant) (string, string) { return g.dev.HomeID, accountID })
+	if err != nil {
+		return domain.Device{}, domain.Membership{}, err
+	}
+	return g.dev, g.m, nil
+}
+
+// sharedDeviceMember is deviceMember from the cache or the store.
+func (d *Decider) sharedDeviceMember(ctx context.Context, deviceID, accountID string) (domain.Device, domain.Membership, error) {
 	if !d.caching() {
 		dev, err := d.store.DeviceByID(ctx, deviceID)
 		if err != nil {

@@ -100,18 +100,37 @@ func ListenGrantNotices(ctx context.Context, s Subscriber, h func(ctx context.Co
 	})
 }
 
-// AnnouncingStore is a store.Store that publishes a GrantNotice after every
-// committed change of grants. The change is committed first: a notice never
-// runs ahead of the store.
-type AnnouncingStore struct {
-	store.Store
-	bus Publisher
-	log *slog.Logger
+// Propagator is what a committed change waits for before it is
+// acknowledged: every node holding a lease has applied it
+// (docs/design/leases.md); *lease.Node is one.
+type Propagator interface {
+	Propagate(ctx context.Context)
 }
 
-// AnnounceGrantChanges returns s publishing grant notices on p.
-func AnnounceGrantChanges(s store.Store, p Publisher, log *slog.Logger) *AnnouncingStore {
-	return &AnnouncingStore{Store: s, bus: p, log: log}
+// AnnouncingStore is a store.Store that, after every committed change of
+// grants, sessions or events, waits until every node answering from memory
+// has applied it, then publishes a GrantNotice for a change of grants. The
+// change is committed first: neither runs ahead of the store.
+type AnnouncingStore struct {
+	store.Store
+	bus     Publisher
+	changes Propagator // nil: no node answers from memory
+	log     *slog.Logger
+}
+
+// AnnounceGrantChanges returns s publishing grant notices on p, and
+// propagating every change through c (nil: nothing to propagate).
+func AnnounceGrantChanges(s store.Store, p Publisher, c Propagator, log *slog.Logger) *AnnouncingStore {
+	return &AnnouncingStore{Store: s, bus: p, changes: c, log: log}
+}
+
+// changed is called after a change was tried, whether or not it
+// committed (an error may come after a commit): the nodes read the
+// change log, which holds it only if it did.
+func (s *AnnouncingStore) changed(ctx context.Context) {
+	if s.changes != nil {
+		s.changes.Propagate(ctx)
+	}
 }
 
 func (s *AnnouncingStore) notify(ctx context.Context, n GrantNotice) {
@@ -126,7 +145,9 @@ func (s *AnnouncingStore) notify(ctx context.Context, n GrantNotice) {
 
 // PutMember stores a membership, then tells the nodes.
 func (s *AnnouncingStore) PutMember(ctx context.Context, m domain.Member) error {
-	if err := s.Store.PutMember(ctx, m); err != nil {
+	err := s.Store.PutMember(ctx, m)
+	s.changed(ctx)
+	if err != nil {
 		return err
 	}
 	s.notify(ctx, GrantNotice{HomeID: m.HomeID, AccountID: m.AccountID})
@@ -135,7 +156,9 @@ func (s *AnnouncingStore) PutMember(ctx context.Context, m domain.Member) error 
 
 // DeleteMember removes a membership, then tells the nodes.
 func (s *AnnouncingStore) DeleteMember(ctx context.Context, homeID, accountID string) error {
-	if err := s.Store.DeleteMember(ctx, homeID, accountID); err != nil {
+	err := s.Store.DeleteMember(ctx, homeID, accountID)
+	s.changed(ctx)
+	if err != nil {
 		return err
 	}
 	s.notify(ctx, GrantNotice{HomeID: homeID, AccountID: accountID})
@@ -144,7 +167,9 @@ func (s *AnnouncingStore) DeleteMember(ctx context.Context, homeID, accountID st
 
 // DeleteSession ends a session, then tells the nodes.
 func (s *AnnouncingStore) DeleteSession(ctx context.Context, accountID, sessionID string) error {
-	if err := s.Store.DeleteSession(ctx, accountID, sessionID); err != nil {
+	err := s.Store.DeleteSession(ctx, accountID, sessionID)
+	s.changed(ctx)
+	if err != nil {
 		return err
 	}
 	s.notify(ctx, GrantNotice{AccountID: accountID})
@@ -154,7 +179,9 @@ func (s *AnnouncingStore) DeleteSession(ctx context.Context, accountID, sessionI
 // DeleteAccountSessions ends every session of an account, then tells the
 // nodes.
 func (s *AnnouncingStore) DeleteAccountSessions(ctx context.Context, accountID string) error {
-	if err := s.Store.DeleteAccountSessions(ctx, accountID); err != nil {
+	err := s.Store.DeleteAccountSessions(ctx, accountID)
+	s.changed(ctx)
+	if err != nil {
 		return err
 	}
 	s.notify(ctx, GrantNotice{AccountID: accountID})
@@ -168,11 +195,31 @@ func (s *AnnouncingStore) DeleteDevice(ctx context.Context, deviceID string) err
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeleteDevice(ctx, deviceID); err != nil {
+	err = s.Store.DeleteDevice(ctx, deviceID)
+	s.changed(ctx)
+	if err != nil {
 		return err
 	}
 	s.notify(ctx, GrantNotice{HomeID: dev.HomeID})
 	return nil
+}
+
+// MarkEventDeleted hides an event, then waits for the nodes answering
+// from memory: a deleted event is not shown again anywhere.
+func (s *AnnouncingStore) MarkEventDeleted(ctx context.Context, id string, at time.Time) (domain.Event, error) {
+	e, err := s.Store.MarkEventDeleted(ctx, id, at)
+	s.changed(ctx)
+	return e, err
+}
+
+// MarkExpiredEvents hides expired events, then, if it hid any (or may
+// have), waits for the nodes answering from memory.
+func (s *AnnouncingStore) MarkExpiredEvents(ctx context.Context, now time.Time, limit int) (int, error) {
+	n, err := s.Store.MarkExpiredEvents(ctx, now, limit)
+	if n > 0 || err != nil {
+		s.changed(ctx)
+	}
+	return n, err
 }
 
 // DeletePartnerLink removes a person's link with a partner, then tells the

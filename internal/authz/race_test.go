@@ -13,10 +13,13 @@ import (
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/bus/natsbus"
 	"github.com/camvault/camvault/internal/cache"
 	"github.com/camvault/camvault/internal/cache/memory"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/lease"
+	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
@@ -34,32 +37,57 @@ func dbDir(t *testing.T) string {
 }
 
 // TestRevokeThenReadRaces runs 10,000 races of a revocation against reads
-// of the same grant through a cached Decider, the grant warm in the cache:
-// once the revocation has committed, no read that starts afterwards may
-// succeed. (Replayed old entries are TestCacheFaultsNeverMixHouseholds's
-// stale=1.0 in internal/server.)
+// of the same grant through a cached Decider, the grant warm in the cache
+// (and, with the node's lease, in memory): once the revocation has
+// returned, no read that starts afterwards may succeed. (Replayed old
+// entries are TestCacheFaultsNeverMixHouseholds's stale=1.0 in
+// internal/server.)
 func TestRevokeThenReadRaces(t *testing.T) {
+	for _, mode := range []string{"cache", "lease"} {
+		t.Run(mode, func(t *testing.T) { revokeThenReadRaces(t, mode == "lease") })
+	}
+}
+
+func revokeThenReadRaces(t *testing.T, withLease bool) {
 	const homes, viewers = 100, 100 // 10,000 memberships, one race each
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(dbDir(t), "camvault.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(dbDir(t), "camvault.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	defer db.Close()
 	be, err := memory.New(256 << 20)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := make([]byte, 32)
-	c, err := cache.NewWithKey(be, key, cache.Options{Logger: slog.New(slog.DiscardHandler)})
+	log := slog.New(slog.DiscardHandler)
+	c, err := cache.NewWithKey(be, key, cache.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := authz.NewCached(st, c, nil)
+	d := authz.NewCached(db, c, nil)
+	// st is where the revocations are made: the store itself, or, with a
+	// lease, the store that waits for every leaseholder.
+	var st store.Store = db
+	if withLease {
+		b, err := natsbus.Embedded(ctx, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		node := lease.New(lease.Config{}, db, b, log)
+		if err := node.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer node.Close()
+		d.WithLease(node)
+		st = authz.AnnounceGrantChanges(db, b, node, log)
+	}
 
 	account := func() string {
 		a := domain.Account{ID: id.New(), EmailIndex: []byte(id.New()), EmailSealed: []byte("x"), PasswordHash: "h", CreatedAt: time.Now()}
-		if err := st.CreateAccount(ctx, a); err != nil {
+		if err := db.CreateAccount(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 		return a.ID
@@ -68,7 +96,7 @@ func TestRevokeThenReadRaces(t *testing.T) {
 	homeIDs, viewerIDs := make([]string, homes), make([]string, viewers)
 	for i := range homeIDs {
 		h := domain.Home{ID: id.New(), NameSealed: []byte("n"), WrappedDataKey: []byte("k"), RetentionDays: 30, CreatedAt: time.Now(), GrantsVersion: 1}
-		if err := st.CreateHome(ctx, h, domain.Member{AccountID: owner, Role: domain.RoleOwner, AddedAt: time.Now()}); err != nil {
+		if err := db.CreateHome(ctx, h, domain.Member{AccountID: owner, Role: domain.RoleOwner, AddedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		homeIDs[i] = h.ID
@@ -78,7 +106,7 @@ func TestRevokeThenReadRaces(t *testing.T) {
 	}
 	for _, h := range homeIDs {
 		for _, v := range viewerIDs {
-			if err := st.PutMember(ctx, domain.Member{HomeID: h, AccountID: v, Role: domain.RoleViewer, AddedAt: time.Now()}); err != nil {
+			if err := db.PutMember(ctx, domain.Member{HomeID: h, AccountID: v, Role: domain.RoleViewer, AddedAt: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -160,8 +188,13 @@ func TestRevokeThenReadRaces(t *testing.T) {
 	if n := refusedAfter.Load(); n != homes*viewers {
 		t.Fatalf("%d reads after the revocations, want %d", n, homes*viewers)
 	}
-	// The cache was in the path: warm grants were answered from it.
-	if s := c.Stats(); s.Hits == 0 {
+	// The cache, or memory, was in the path: warm grants were answered
+	// from it.
+	if withLease {
+		if n := authz.KeptDecisions(d); n == 0 {
+			t.Fatal("no decision was kept in memory")
+		}
+	} else if s := c.Stats(); s.Hits == 0 {
 		t.Fatalf("the cache never answered: %+v", s)
 	}
 }

@@ -52,11 +52,40 @@ func (s *Service) WithCache(c Cache, bypass func() bool) *Service {
 	return s
 }
 
-func (s *Service) caching() bool { return s.cache != nil && (s.bypass == nil || !s.bypass()) }
+func (s *Service) bypassed() bool { return s.bypass != nil && s.bypass() }
 
-// openThumbnail opens an event's sealed thumbnail from the cache, or from
-// the blob store (filling the cache).
+func (s *Service) caching() bool { return s.cache != nil && !s.bypassed() }
+
+// openThumbnail opens an event's thumbnail: already opened, from this
+// node's memory; else sealed, from the cache or the blob store (filling
+// the cache), then kept opened.
 func (s *Service) openThumbnail(ctx context.Context, p authz.Principal, e domain.Event) (*media.Blob, blob.Object, error) {
+	if s.opened == nil || s.bypassed() {
+		return s.sealedThumbnail(ctx, p, e)
+	}
+	want := media.Label{Home: e.HomeID, Device: e.DeviceID, Event: e.ID, Kind: media.KindThumbnail}
+	if b, ok := s.opened.get(want); ok {
+		return b, nil, nil
+	}
+	b, obj, err := s.sealedThumbnail(ctx, p, e)
+	if err != nil || b.Label != want || b.Size() > maxCachedThumbnail {
+		// Another blob's label is the guard's to refuse, never to keep.
+		return b, obj, err
+	}
+	w, err := b.Whole()
+	if err != nil {
+		return b, obj, nil // the guard's read will fail the same way
+	}
+	if obj != nil {
+		obj.Close()
+	}
+	s.opened.put(w)
+	return w, nil, nil
+}
+
+// sealedThumbnail opens an event's sealed thumbnail from the cache, or
+// from the blob store (filling the cache).
+func (s *Service) sealedThumbnail(ctx context.Context, p authz.Principal, e domain.Event) (*media.Blob, blob.Object, error) {
 	keyFor := func(homeID string) (keys.DataKey, error) { return s.dataKey(ctx, homeID) }
 	if !s.caching() {
 		return s.openBlob(ctx, e.ThumbKey, keyFor)

@@ -17,6 +17,7 @@ import (
 	"github.com/camvault/camvault/internal/blob"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/lease"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/store"
 )
@@ -42,12 +43,16 @@ type Config struct {
 	// never hold more than the cores whatever arrives.
 	CheckSlots int
 	CheckWait  time.Duration
-	Now        func() time.Time
+	// OpenedThumbnails is how many bytes of opened thumbnails a node keeps
+	// in memory so that a thumbnail viewed again is not decrypted again
+	// (0: none kept).
+	OpenedThumbnails int64
+	Now              func() time.Time
 }
 
 // DefaultConfig is the production configuration (the limits of docs/device-protocol.md, "Uploading events").
 func DefaultConfig() Config {
-	return Config{MaxThumbnail: 1 << 20, MaxClip: 64 << 20, SweepInterval: time.Minute, Now: time.Now}
+	return Config{MaxThumbnail: 1 << 20, MaxClip: 64 << 20, SweepInterval: time.Minute, OpenedThumbnails: 32 << 20, Now: time.Now}
 }
 
 // Service is the events service.
@@ -62,6 +67,12 @@ type Service struct {
 	cache  Cache       // nil: no caching
 	bypass func() bool // true: the breaker is open
 	checks chan struct{}
+	// records and homes keep event records and homes' wrapped data keys
+	// in process memory while the node's lease holds (nil: never; see
+	// WithLease); opened keeps opened thumbnails.
+	records *lease.Table[string, domain.Event]
+	homes   *lease.Table[string, domain.Home]
+	opened  *openedCache
 }
 
 // New returns the events service.
@@ -75,14 +86,18 @@ func New(s Store, b blob.Store, d *authz.Decider, k *keys.Keyring, a *audit.Log,
 	if cfg.CheckWait <= 0 {
 		cfg.CheckWait = 5 * time.Second
 	}
-	return &Service{store: s, blobs: b, authz: d, keys: k, audit: a, log: log, cfg: cfg, checks: make(chan struct{}, cfg.CheckSlots)}
+	svc := &Service{store: s, blobs: b, authz: d, keys: k, audit: a, log: log, cfg: cfg, checks: make(chan struct{}, cfg.CheckSlots)}
+	if cfg.OpenedThumbnails > 0 {
+		svc.opened = newOpenedCache(cfg.OpenedThumbnails)
+	}
+	return svc
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // dataKey returns the data key of a home, for sealing or opening its media.
 func (s *Service) dataKey(ctx context.Context, homeID string) (keys.DataKey, error) {
-	h, err := s.store.HomeByID(ctx, homeID)
+	h, err := s.home(ctx, homeID)
 	if err != nil {
 		return keys.DataKey{}, fmt.Errorf("read home %s: %w", homeID, err)
 	}
@@ -125,7 +140,7 @@ var errNoEvent = apperr.NotFoundf("event")
 // visibleEvent reads an event and decides whether p may do action on it.
 // Not visible and not there answer alike.
 func (s *Service) visibleEvent(ctx context.Context, p authz.Principal, eventID string, action authz.Action) (domain.Event, authz.Grant, error) {
-	e, err := s.store.EventByID(ctx, eventID)
+	e, err := s.event(ctx, eventID)
 	if errors.Is(err, store.ErrNotFound) {
 		return domain.Event{}, authz.Grant{}, errNoEvent
 	}

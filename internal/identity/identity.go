@@ -3,7 +3,9 @@
 package identity
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/lease"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/throttle"
 	"github.com/camvault/camvault/internal/token"
@@ -77,6 +80,28 @@ type Service struct {
 	cfg       Config
 	dummyHash string // verified against when the email is unknown, so both cases cost the same
 	hashing   chan struct{}
+	// sessions keeps sessions in process memory, by their token's hash,
+	// while the node's lease holds (nil: never; see WithLease).
+	sessions *lease.Table[[sha256.Size]byte, domain.Session]
+	bypass   func() bool // true: nothing is used from memory
+}
+
+// maxSessions bounds the sessions a node keeps in memory.
+const maxSessions = 1 << 16
+
+// WithLease makes the service keep sessions in process memory while the
+// node's lease holds (docs/design/leases.md). Every logout, logout
+// everywhere and ended session is a change of the account, which every
+// node holding a lease applies before the logout is acknowledged, so a
+// session ended on any node is refused by the next request on every node.
+// A kept session is used only while it is neither expired nor idle by
+// what was kept; otherwise the store decides. While bypass reports true
+// (the cache breaker is open) nothing is used from memory. Call it before
+// serving.
+func (s *Service) WithLease(l lease.Holder, bypass func() bool) *Service {
+	s.sessions = lease.NewTable[[sha256.Size]byte, domain.Session](l, maxSessions)
+	s.bypass = bypass
+	return s
 }
 
 // New returns the identity service.
@@ -278,15 +303,22 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (authz.Principal
 	if !token.Parse(tok, token.Session) {
 		return authz.Principal{}, errNoSession
 	}
-	sess, err := s.store.SessionByTokenHash(ctx, token.Hash(tok))
+	hash := sha256.Sum256([]byte(tok))
+	now := s.now()
+	sess, kept, err := s.session(ctx, hash)
+	if err == nil && kept && s.ended(sess, now) {
+		// Expired or idle by what this node kept: another node may have
+		// used it since. The store decides.
+		kept = false
+		sess, err = s.store.SessionByTokenHash(ctx, hash[:])
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return authz.Principal{}, errNoSession
 	}
 	if err != nil {
 		return authz.Principal{}, fmt.Errorf("look up session: %w", err)
 	}
-	now := s.now()
-	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.cfg.IdleTimeout {
+	if s.ended(sess, now) {
 		if err := s.store.DeleteSession(ctx, sess.AccountID, sess.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return authz.Principal{}, fmt.Errorf("remove expired session: %w", err)
 		}
@@ -296,8 +328,36 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (authz.Principal
 		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
 			return authz.Principal{}, fmt.Errorf("touch session: %w", err)
 		}
+		if kept {
+			s.sessions.Update(hash, func(k domain.Session) domain.Session {
+				if k.ID == sess.ID && k.LastSeenAt.Before(now) {
+					k.LastSeenAt = now
+				}
+				return k
+			})
+		}
 	}
 	return authz.Principal{Kind: domain.PrincipalPerson, AccountID: sess.AccountID, SessionID: sess.ID}, nil
+}
+
+// ended reports whether a session is expired or idle at now.
+func (s *Service) ended(sess domain.Session, now time.Time) bool {
+	return !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.cfg.IdleTimeout
+}
+
+// session finds the session of a token's hash: from memory while the
+// lease holds (kept), else from the store.
+func (s *Service) session(ctx context.Context, hash [sha256.Size]byte) (sess domain.Session, kept bool, err error) {
+	if s.sessions == nil || (s.bypass != nil && s.bypass()) {
+		sess, err = s.store.SessionByTokenHash(ctx, hash[:])
+		return sess, false, err
+	}
+	if sess, ok := s.sessions.Get(hash); ok && bytes.Equal(sess.TokenHash, hash[:]) {
+		return sess, true, nil
+	}
+	sess, err = s.sessions.Load(hash, func() (domain.Session, error) { return s.store.SessionByTokenHash(ctx, hash[:]) },
+		func(sess domain.Session) (string, string) { return "", sess.AccountID })
+	return sess, true, err
 }
 
 // Logout ends the session p authenticated with.

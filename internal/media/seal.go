@@ -132,6 +132,25 @@ type Blob struct {
 	mu      sync.Mutex
 	segIdx  int64
 	segData []byte
+	// whole, when not nil, is the whole plaintext, opened and
+	// authenticated by Whole: the blob then reads from it, without a lock.
+	whole []byte
+}
+
+// Whole opens every segment of b once and returns a blob holding the
+// whole plaintext in memory, with b's label (authenticated by every
+// segment it was opened from). It never changes, so one such blob may
+// answer many requests at once; it is for small blobs (thumbnails) that
+// are viewed again and again.
+func (b *Blob) Whole() (*Blob, error) {
+	if b.whole != nil {
+		return b, nil
+	}
+	pt := make([]byte, b.size)
+	if n, err := b.ReadAt(pt, 0); n != len(pt) {
+		return nil, fmt.Errorf("open blob whole: %w", err)
+	}
+	return &Blob{Label: b.Label, size: b.size, whole: pt}, nil
 }
 
 // ReadLabel reads the label of a sealed blob without opening it, to find
@@ -231,6 +250,19 @@ func (b *Blob) segment(i int64) ([]byte, error) {
 
 // ReadAt reads plaintext, decrypting only the segments the range covers.
 func (b *Blob) ReadAt(p []byte, off int64) (int, error) {
+	if b.whole != nil {
+		if off < 0 {
+			return 0, errors.New("negative offset")
+		}
+		if off >= b.size {
+			return 0, io.EOF
+		}
+		n := copy(p, b.whole[off:])
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if off < 0 {

@@ -27,6 +27,7 @@ import (
 	"github.com/camvault/camvault/internal/httpmw"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/lease"
 	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
@@ -113,6 +114,9 @@ type Options struct {
 	// Deadlines bound how slowly a client may send a body or take an
 	// answer on the public listener (zero fields: the defaults).
 	Deadlines httpmw.Deadlines
+	// Lease tunes this node's lease to answer from memory (zero fields:
+	// the defaults; docs/design/leases.md).
+	Lease lease.Config
 }
 
 // liveRoutes gives the live routes and the live page the live service's
@@ -214,13 +218,21 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		return nil, fmt.Errorf("open bus: %w", err)
 	}
 	a.onClose("bus", b.Close)
-	// Every committed change of grants is announced to the other nodes.
-	st = authz.AnnounceGrantChanges(st, b, log)
+	// The lease to answer grants, sessions and events from memory: every
+	// committed change of them waits until each node holding a lease has
+	// applied it, then is announced to the other nodes.
+	ln := lease.New(opts.Lease, st, b, log)
+	if err := ln.Start(ctx); err != nil {
+		return nil, err
+	}
+	a.onClose("lease", ln.Close)
+	st = authz.AnnounceGrantChanges(st, b, ln, log)
 	a.store = st
 	a.identity, err = identity.New(st, kr, opts.Identity)
 	if err != nil {
 		return nil, err
 	}
+	a.identity.WithLease(ln, a.breaker.Open)
 	blobs, err := openBlobs(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
@@ -237,8 +249,8 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	a.metrics.ConnectedDevices(a.gateway.Connected)
 	hs := homes.New(st, decider, kr, a.identity, a.gateway, opts.Homes)
 	auditLog := audit.New(st, kr.Derive("audit-chain"), opts.Events.Now)
-	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open), kr, auditLog, log, opts.Events).
-		WithCache(c, a.breaker.Open)
+	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open).WithLease(ln), kr, auditLog, log, opts.Events).
+		WithCache(c, a.breaker.Open).WithLease(ln)
 	auditReader := audit.NewReader(auditLog, decider, a.identity).WithPartners(st)
 	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
 	// Live view: the relay of the cameras streaming on this node takes

@@ -169,7 +169,7 @@ func New(t testing.TB, tune ...func(*Options)) *Env {
 		t.Fatalf("open blobs: %v", err)
 	}
 
-	e.Store = authz.AnnounceGrantChanges(st, e.Bus, e.Log)
+	e.Store = authz.AnnounceGrantChanges(st, e.Bus, nil, e.Log)
 	if _, err := authz.DropOnNotice(ctx, e.Bus, e.Cache, e.Store, e.Log); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 
 	"github.com/camvault/camvault/internal/domain"
@@ -22,24 +23,67 @@ func hotWrites() []string {
 	return []string{auditHeadQuery, auditInsertQuery, eventInsertQuery, eventByDeviceEventQuery}
 }
 
+// auditHead is the last entry of a home's chain.
+type auditHead struct {
+	seq  int64
+	hash []byte
+}
+
+// maxHeads bounds the chain heads kept in memory; past it they are all
+// forgotten and read again as needed.
+const maxHeads = 1 << 16
+
 // AppendAudit appends to a home's chain inside one write transaction, so
 // the head cannot change between reading it and linking to it.
+//
+// This store is the only writer of its database, and every append runs
+// on the one writer, so the head of each chain is kept in memory as last
+// committed (heads), with what the transaction in progress appended on top
+// (pending): an append links to it without reading the table. A part
+// rolled back never reached pending; a transaction that did not commit
+// takes pending with it (auditEnded).
 func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(int64, []byte) domain.AuditEntry) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		q := s.write.in(tx)
-		var seq int64
-		var prev []byte
-		err := q.QueryRowContext(ctx, auditHeadQuery, homeID).Scan(&seq, &prev)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return wrap("read audit head", err)
+		head, ok := s.pending[homeID]
+		if !ok {
+			head, ok = s.heads[homeID]
 		}
-		e := build(seq, prev)
-		if e.HomeID != homeID || e.Seq != seq+1 {
-			return fmt.Errorf("audit entry %s/%d does not follow %s/%d", e.HomeID, e.Seq, homeID, seq)
+		if !ok {
+			err := q.QueryRowContext(ctx, auditHeadQuery, homeID).Scan(&head.seq, &head.hash)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return wrap("read audit head", err)
+			}
 		}
-		_, err = q.ExecContext(ctx, auditInsertQuery, e.HomeID, e.Seq, ts(e.At), e.ActorKind, e.ActorID, e.Action, e.DeviceID, e.EventID, e.Result, e.PrevHash, e.Hash)
-		return wrap("insert audit entry", err)
+		e := build(head.seq, head.hash)
+		if e.HomeID != homeID || e.Seq != head.seq+1 {
+			return fmt.Errorf("audit entry %s/%d does not follow %s/%d", e.HomeID, e.Seq, homeID, head.seq)
+		}
+		if _, err := q.ExecContext(ctx, auditInsertQuery, e.HomeID, e.Seq, ts(e.At), e.ActorKind, e.ActorID, e.Action, e.DeviceID, e.EventID, e.Result, e.PrevHash, e.Hash); err != nil {
+			return wrap("insert audit entry", err)
+		}
+		s.pending[homeID] = auditHead{seq: e.Seq, hash: e.Hash}
+		return nil
 	})
+}
+
+// auditEnded is told by the committer how a transaction ended: what it
+// appended becomes the heads if it committed, and is forgotten if not.
+// A commit that failed may still be on disk, so every head is forgotten
+// then, to be read again.
+func (s *Store) auditEnded(committed bool) {
+	if len(s.pending) == 0 && committed {
+		return
+	}
+	if !committed {
+		clear(s.heads)
+	} else {
+		if len(s.heads)+len(s.pending) > maxHeads {
+			clear(s.heads)
+		}
+		maps.Copy(s.heads, s.pending)
+	}
+	clear(s.pending)
 }
 
 func scanAudit(row scanner) (domain.AuditEntry, error) {

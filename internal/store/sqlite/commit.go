@@ -39,17 +39,43 @@ type committer struct {
 	quit    chan struct{}
 	stopped chan struct{}
 	once    sync.Once // Close may be called twice
+	// ended is told, on the committer's goroutine, how each transaction
+	// it ran ended: committed, or not (rolled back, or a commit that
+	// failed, which may or may not be on disk).
+	ended func(committed bool)
+	// savepoint, release and rollback are the savepoint statements,
+	// prepared once on the writer connection.
+	savepoint, release, rollback *sql.Stmt
 }
 
-func newCommitter(db *sql.DB) *committer {
+func newCommitter(ctx context.Context, db *sql.DB, ended func(committed bool)) (*committer, error) {
 	c := &committer{
 		db:      db,
 		ops:     make(chan *writeOp, maxBatch),
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
+		ended:   ended,
+	}
+	for _, st := range []struct {
+		to    **sql.Stmt
+		query string
+	}{{&c.savepoint, `SAVEPOINT part`}, {&c.release, `RELEASE part`}, {&c.rollback, `ROLLBACK TO part`}} {
+		var err error
+		if *st.to, err = db.PrepareContext(ctx, st.query); err != nil {
+			c.closeStmts()
+			return nil, fmt.Errorf("prepare %q: %w", st.query, mapErr(err))
+		}
 	}
 	go c.loop()
-	return c
+	return c, nil
+}
+
+func (c *committer) closeStmts() {
+	for _, st := range []*sql.Stmt{c.savepoint, c.release, c.rollback} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
 }
 
 // do runs fn in a write transaction and returns once it is committed, or
@@ -84,6 +110,7 @@ func (c *committer) do(ctx context.Context, fn func(*sql.Tx) error) error {
 func (c *committer) close() {
 	c.once.Do(func() { close(c.quit) })
 	<-c.stopped
+	c.closeStmts()
 }
 
 func (c *committer) loop() {
@@ -136,6 +163,7 @@ func (c *committer) run(batch []*writeOp) {
 		return
 	}
 	errs, ran, err := c.together(live)
+	c.ended(err == nil)
 	if err != nil && !ran {
 		// The shared transaction broke before its commit was tried (a
 		// part's error rolled all of it back, or a savepoint failed):
@@ -168,11 +196,14 @@ func (c *committer) single(op *writeOp) error {
 	}
 	if err := call(op.fn, tx); err != nil {
 		_ = tx.Rollback()
+		c.ended(false)
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		c.ended(false)
 		return fmt.Errorf("commit: %w", mapErr(err))
 	}
+	c.ended(true)
 	return nil
 }
 
@@ -188,18 +219,19 @@ func (c *committer) together(ops []*writeOp) (errs []error, ran bool, err error)
 	if err != nil {
 		return errs, false, fmt.Errorf("begin: %w", err)
 	}
+	savepoint, rollback, release := tx.StmtContext(ctx, c.savepoint), tx.StmtContext(ctx, c.rollback), tx.StmtContext(ctx, c.release)
 	for i, op := range ops {
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT part`); err != nil {
+		if _, err := savepoint.ExecContext(ctx); err != nil {
 			_ = tx.Rollback()
 			return errs, false, fmt.Errorf("savepoint: %w", err)
 		}
 		if errs[i] = call(op.fn, tx); errs[i] != nil {
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO part`); err != nil {
+			if _, err := rollback.ExecContext(ctx); err != nil {
 				_ = tx.Rollback()
 				return errs, false, fmt.Errorf("roll back a failed part: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE part`); err != nil {
+		if _, err := release.ExecContext(ctx); err != nil {
 			_ = tx.Rollback()
 			return errs, false, fmt.Errorf("release savepoint: %w", err)
 		}

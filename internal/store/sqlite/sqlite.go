@@ -46,6 +46,10 @@ type Store struct {
 	// grantVersion is read on every cached authorization decision;
 	// prepared once, it skips parsing the query each time.
 	grantVersion *sql.Stmt
+	// heads are the audit chains' heads as last committed, and pending
+	// what the transaction in progress appended (see AppendAudit). Only
+	// the committer's goroutine touches them.
+	heads, pending map[string]auditHead
 }
 
 var _ store.Store = (*Store)(nil)
@@ -87,7 +91,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n) // keep them: each new connection re-runs the pragmas
 
-	s := &Store{w: w, r: r, read: newStmtCache(r), write: newStmtCache(w)}
+	s := &Store{w: w, r: r, read: newStmtCache(r), write: newStmtCache(w), heads: map[string]auditHead{}, pending: map[string]auditHead{}}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -98,7 +102,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("prepare %q", q)
 		}
 	}
-	s.commits = newCommitter(w)
+	if s.commits, err = newCommitter(ctx, w, s.auditEnded); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if s.grantVersion, err = r.PrepareContext(ctx, grantVersionQuery); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("prepare grant version query: %w", err)
