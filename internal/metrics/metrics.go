@@ -71,6 +71,20 @@ func New() *Metrics {
 	return m
 }
 
+// LeaseHeld registers a gauge of whether this node holds its lease to
+// answer from memory (docs/design/leases.md).
+func (m *Metrics) LeaseHeld(held func() bool) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "camvault_lease_held",
+		Help: "Whether this node holds its lease to answer grants, sessions and events from memory (1) or reads them from the store (0).",
+	}, func() float64 {
+		if held() {
+			return 1
+		}
+		return 0
+	}))
+}
+
 // ConnectedDevices registers a gauge of the devices connected to this node.
 func (m *Metrics) ConnectedDevices(count func() int) {
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

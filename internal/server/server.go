@@ -226,6 +226,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		return nil, err
 	}
 	a.onClose("lease", ln.Close)
+	a.metrics.LeaseHeld(ln.Fresh)
 	st = authz.AnnounceGrantChanges(st, b, ln, log)
 	a.store = st
 	a.identity, err = identity.New(st, kr, opts.Identity)
