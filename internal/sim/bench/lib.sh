@@ -54,11 +54,11 @@ cpu_ms() {
   echo $((total * 1000 / hz))
 }
 
-# wait_http URL: poll until it answers 200, for at most 10 s.
+# wait_http URL [CURL ARGS...]: poll until it answers 2xx, for at most 10 s.
 wait_http() {
   local i
   for i in $(seq 100); do
-    if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
+    if curl -fsS -o /dev/null "${@:2}" "$1" 2>/dev/null; then return 0; fi
     sleep 0.1
   done
   echo "no answer from $1" >&2
