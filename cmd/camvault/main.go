@@ -15,6 +15,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/camvault/camvault/internal/cache/faults"
+	"github.com/camvault/camvault/internal/logbuf"
 	"github.com/camvault/camvault/internal/server"
 )
 
@@ -188,20 +189,29 @@ func main() {
 	if err != nil {
 		parser.FatalIfErrorf(usageError{err})
 	}
+	// Information lines (one per request) are written in batches every
+	// 100 ms; warnings and errors at once, after them.
+	out := logbuf.New(os.Stderr, 100*time.Millisecond)
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
-	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	var h slog.Handler = slog.NewTextHandler(out, opts)
 	if c.LogFormat == "json" {
-		h = slog.NewJSONHandler(os.Stderr, opts)
+		h = slog.NewJSONHandler(out, opts)
 	}
-	log := slog.New(h)
+	log := slog.New(logbuf.Handler(h, out, slog.LevelWarn))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	kctx.BindTo(ctx, (*context.Context)(nil))
-	kctx.Bind(&c.Admin)
-	kctx.Bind(&c)
-	if err := kctx.Run(log); err != nil {
+	err = run(ctx, kctx, &c, log)
+	stop()
+	_ = out.Close() // what was logged, before anything else is printed
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "camvault:", err)
 		os.Exit(1)
 	}
+}
+
+func run(ctx context.Context, kctx *kong.Context, c *cli, log *slog.Logger) error {
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	kctx.Bind(&c.Admin)
+	kctx.Bind(c)
+	return kctx.Run(log)
 }
