@@ -34,11 +34,12 @@ const (
 )
 
 // NewCached returns a Decider that keeps grants in c, each with the grant
-// version it was computed from (invariant 3). Every decision
-// still reads the store's current grant version for the person and home,
-// one indexed read, and uses a cached grant only when its version is that
-// one: a revocation committed on any node is seen by the very next request.
-// While bypass reports true (the breaker is open) the cache is not used.
+// version it was computed from (invariant 3). Every decision not answered
+// from memory (WithLease) reads the store's current grant version for the
+// person and home, one indexed read, and uses a cached grant only when its
+// version is that one: a revocation committed on any node is seen by the
+// very next request. While bypass reports true (the breaker is open) the
+// cache is not used.
 //
 // A grant answered from the cache holds the membership and the home's ID,
 // not the home's other fields; Device answers with the camera's ID and

@@ -1,7 +1,9 @@
 // Package authz is the one place camvault decides who may do what. Every
 // handler for every protocol asks it; no handler and no SQL query decides on
-// its own. Decisions are made from the store on every request
-// (invariant 3), so a revocation is seen by the very next request.
+// its own. Decisions are made from the store on every request, or from the
+// node's memory of it while the node's lease on the store's change log
+// holds (invariant 3; docs/design/leases.md), so a revocation is seen by
+// the very next request.
 package authz
 
 import "github.com/camvault/camvault/internal/domain"
