@@ -12,10 +12,12 @@
 #   camvault    GET /api/v1/events/{id}/thumbnail: session check,
 #               authorization, the sealed thumbnail opened, one audit
 #               entry per view committed before the bytes leave
+#   go-static   internal/sim/bench/gostatic: Go's net/http serving the same
+#               JPEGs from memory, no checks: the floor any Go server pays
 #
 # Each run prints wrk's output and, per server, req/s, p50/p99 and the
 # server's CPU per request (utime+stime from /proc of nginx's workers, of
-# nginx's workers plus the peer, of camvault), then a summary.
+# nginx's workers plus the peer, of camvault, of go-static), then a summary.
 #
 #   internal/sim/bench/thumbnails.sh                  # EVENTS=200 THREADS=2 CONNS=16 DURATION=20s RUNS=2
 #   CONNS=64 internal/sim/bench/thumbnails.sh
@@ -32,6 +34,7 @@ RUNS=${RUNS:-2}
 NGINX_PORT=${NGINX_PORT:-28190}
 PEER_NGINX_PORT=${PEER_NGINX_PORT:-28191}
 PEER_PORT=${PEER_PORT:-28195}
+STATIC_PORT=${STATIC_PORT:-28196}
 
 for tool in wrk nginx curl bc; do
   command -v "$tool" >/dev/null || { echo "$tool is missing: apt-get install -y wrk nginx curl bc" >&2; exit 1; }
@@ -40,7 +43,7 @@ done
 machine
 echo "nginx:  $(nginx -v 2>&1 | cut -d/ -f2)   wrk: $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
 build
-(cd "$ROOT" && go build -o "$WORK/authpeer" ./internal/sim/bench/authpeer)
+(cd "$ROOT" && go build -o "$WORK/authpeer" ./internal/sim/bench/authpeer && go build -o "$WORK/gostatic" ./internal/sim/bench/gostatic)
 
 # Seed: EVENTS events through the API, the same JPEGs into nginx's root.
 start_camvault "$WORK/data"
@@ -53,9 +56,9 @@ sed 's|^|/t/|; s|$|.jpg|' "$WORK/seed/ids" >"$WORK/nginx.paths"
 
 # The peer: its own audit database beside camvault's, on the same disk.
 mkdir -p "$WORK/peer"
-for port in "$PEER_PORT" "$PEER_NGINX_PORT"; do
+for port in "$PEER_PORT" "$PEER_NGINX_PORT" "$STATIC_PORT"; do
   if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
-    echo "port $port is already in use; set PEER_PORT and PEER_NGINX_PORT" >&2
+    echo "port $port is already in use; set PEER_PORT, PEER_NGINX_PORT and STATIC_PORT" >&2
     exit 1
   fi
 done
@@ -63,6 +66,9 @@ done
   2>>"$WORK/authpeer.log" &
 PEER_PID=$!
 PIDS+=("$PEER_PID")
+"$WORK/gostatic" --addr "127.0.0.1:$STATIC_PORT" --dir "$WORK/www/t" 2>>"$WORK/gostatic.log" &
+STATIC_PID=$!
+PIDS+=("$STATIC_PID")
 
 cat >"$WORK/nginx/nginx.conf" <<CONF
 daemon off;
@@ -129,6 +135,9 @@ curl -fsS -o "$WORK/b.jpg" "http://127.0.0.1:$NGINX_PORT/t/$first.jpg"
 curl -fsS -H "Authorization: Bearer $TOKEN" -o "$WORK/c.jpg" "http://127.0.0.1:$PEER_NGINX_PORT/t/$first.jpg"
 cmp "$WORK/a.jpg" "$WORK/b.jpg"
 cmp "$WORK/a.jpg" "$WORK/c.jpg"
+wait_http "http://127.0.0.1:$STATIC_PORT/t/$first.jpg"
+curl -fsS -o "$WORK/d.jpg" "http://127.0.0.1:$STATIC_PORT/t/$first.jpg"
+cmp "$WORK/a.jpg" "$WORK/d.jpg"
 for check in "401 " "401 Bearer cvs_notatoken" "404 Bearer $TOKEN"; do
   want=${check%% *} auth=${check#* }
   path="/t/$first.jpg"
@@ -162,6 +171,7 @@ bench() { # NAME PORT PATHS TOKEN PID...
 wrk -t"$THREADS" -c"$CONNS" -d3s -s "$ROOT/internal/sim/bench/paths.lua" "http://127.0.0.1:$NGINX_PORT" -- "$WORK/nginx.paths" >/dev/null
 wrk -t"$THREADS" -c"$CONNS" -d3s -s "$ROOT/internal/sim/bench/paths.lua" "http://127.0.0.1:$PEER_NGINX_PORT" -- "$WORK/nginx.paths" "$TOKEN" >/dev/null
 wrk -t"$THREADS" -c"$CONNS" -d3s -s "$ROOT/internal/sim/bench/paths.lua" "http://127.0.0.1:$API_PORT" -- "$WORK/camvault.paths" "$TOKEN" >/dev/null
+wrk -t"$THREADS" -c"$CONNS" -d3s -s "$ROOT/internal/sim/bench/paths.lua" "http://127.0.0.1:$STATIC_PORT" -- "$WORK/nginx.paths" >/dev/null
 
 for run in $(seq "$RUNS"); do
   echo
@@ -169,9 +179,11 @@ for run in $(seq "$RUNS"); do
   bench nginx "$NGINX_PORT" "$WORK/nginx.paths" "" "${NGINX_WORKERS[@]}"
   bench nginx+peer "$PEER_NGINX_PORT" "$WORK/nginx.paths" "$TOKEN" "${NGINX_WORKERS[@]}" "$PEER_PID"
   bench camvault "$API_PORT" "$WORK/camvault.paths" "$TOKEN" "$CAMVAULT_PID"
-  SUMMARY+=("$(printf '%-4s camvault / nginx: %.3fx req/s, %.1fx CPU per request; camvault / nginx+peer: %.2fx req/s, %.2fx CPU' "$run" \
+  bench go-static "$STATIC_PORT" "$WORK/nginx.paths" "" "$STATIC_PID"
+  SUMMARY+=("$(printf '%-4s camvault / nginx: %.3fx req/s, %.1fx CPU per request; camvault / nginx+peer: %.2fx req/s, %.2fx CPU; go-static / nginx: %.1fx CPU' "$run" \
     "$(bc -l <<<"$RPS_camvault / $RPS_nginx")" "$(bc -l <<<"$CPU_camvault / $CPU_nginx")" \
-    "$(bc -l <<<"$RPS_camvault / $RPS_nginx_peer")" "$(bc -l <<<"$CPU_camvault / $CPU_nginx_peer")")")
+    "$(bc -l <<<"$RPS_camvault / $RPS_nginx_peer")" "$(bc -l <<<"$CPU_camvault / $CPU_nginx_peer")" \
+    "$(bc -l <<<"$CPU_go_static / $CPU_nginx")")")
 done
 
 echo
@@ -180,7 +192,7 @@ printf '%-4s %-10s %10s %10s %10s %8s\n' run server "req/s" p50 p99 CPU
 printf '%s\n' "${SUMMARY[@]}"
 
 stop_camvault
-kill "$PEER_PID" && wait "$PEER_PID" 2>/dev/null || true
+for pid in "$PEER_PID" "$STATIC_PID"; do kill "$pid" && wait "$pid" 2>/dev/null || true; done
 echo
 echo "audit entries after the runs (each thumbnail view appends one):"
 "$WORK/camvault" admin --data "$WORK/data" audit verify || true
