@@ -35,17 +35,14 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/bus"
-	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/store"
 )
 
-// Store is what a lease reads and writes: the change log and the roster.
+// Store is what a lease reads and writes: the change log and the roster,
+// all of store.Changes.
 type Store interface {
-	ChangesSince(ctx context.Context, seq int64, limit int) (latest int64, changes []domain.Change, err error)
-	PruneChanges(ctx context.Context, before time.Time) (int, error)
-	PutLease(ctx context.Context, node string, expires time.Time) error
-	DropLease(ctx context.Context, node string) error
-	Leases(ctx context.Context, after time.Time) ([]string, error)
+	store.Changes
 }
 
 // Bus is what a lease needs of the bus: each node answers on its own
