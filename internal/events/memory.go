@@ -9,7 +9,7 @@ import (
 
 // How many records a node keeps in memory.
 const (
-	maxRecords = 1 << 17
+	maxRecords = 1 << 16
 	maxHomes   = 1 << 14
 )
 
