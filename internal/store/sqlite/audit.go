@@ -60,6 +60,11 @@ func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(int64
 			return fmt.Errorf("audit entry %s/%d does not follow %s/%d", e.HomeID, e.Seq, homeID, head.seq)
 		}
 		if _, err := q.ExecContext(ctx, auditInsertQuery, e.HomeID, e.Seq, ts(e.At), e.ActorKind, e.ActorID, e.Action, e.DeviceID, e.EventID, e.Result, e.PrevHash, e.Hash); err != nil {
+			// Whatever failed, the next append of this home reads its head
+			// from the table: a head kept here that another writer moved
+			// (none should) costs one refused append, not every later one.
+			delete(s.heads, homeID)
+			delete(s.pending, homeID)
 			return wrap("insert audit entry", err)
 		}
 		s.pending[homeID] = auditHead{seq: e.Seq, hash: e.Hash}

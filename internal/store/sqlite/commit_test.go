@@ -256,3 +256,56 @@ func TestWriteAfterClose(t *testing.T) {
 		t.Fatalf("write after close: %v, want %v", err, errClosed)
 	}
 }
+
+// TestAuditHeadMovedElsewhere: an entry appended to a chain by another
+// writer of the database (none should be) makes the next append through
+// this store fail once, and the one after it link to the new head.
+func TestAuditHeadMovedElsewhere(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "camvault.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	log := audit.New(s, []byte("0123456789abcdef0123456789abcdef"), nil)
+	h := testHome(t, s)
+	entry := audit.Entry{ActorKind: "account", ActorID: "a", Action: audit.ViewThumbnail, EventID: "e", Result: audit.ResultOK}
+	if err := log.Record(ctx, h.ID, entry); err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.New(other, []byte("0123456789abcdef0123456789abcdef"), nil).Record(ctx, h.ID, entry); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	// The refused append shares its commit with a good one, so the
+	// transaction commits and nothing but the refusal itself forgets the
+	// stale head.
+	h2 := testHome(t, s)
+	release := holdWriter(t, s)
+	var wg sync.WaitGroup
+	var refused, good error
+	wg.Go(func() { refused = log.Record(ctx, h.ID, entry) })
+	waitQueued(s, 1)
+	wg.Go(func() { good = log.Record(ctx, h2.ID, entry) })
+	waitQueued(s, 2)
+	release()
+	wg.Wait()
+	if refused == nil {
+		t.Fatal("an append linked to a head another writer had moved")
+	}
+	if good != nil {
+		t.Fatalf("the append sharing its commit: %v", good)
+	}
+	if err := log.Record(ctx, h.ID, entry); err != nil {
+		t.Fatalf("the append after a refused one: %v", err)
+	}
+	n, problems, err := log.Verify(ctx)
+	if err != nil || len(problems) != 0 || n != 4 {
+		t.Fatalf("verify: %d entries, %v, %v", n, problems, err)
+	}
+}
