@@ -158,16 +158,13 @@ func (l *sqliteLoader) insert(ctx context.Context, rows []row) error {
 	return tx.Commit()
 }
 
-// finish refreshes the planner's statistics, as a long-running database
-// would have them, and checkpoints the WAL.
+// finish builds the indexes again and checkpoints the WAL. It leaves
+// no planner statistics (no ANALYZE), as the server never makes them.
 func (l *sqliteLoader) finish(ctx context.Context) error {
 	for _, stmt := range l.indexes {
 		if _, err := l.db.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("build index again: %w", err)
 		}
-	}
-	if _, err := l.db.ExecContext(ctx, `PRAGMA optimize`); err != nil {
-		return err
 	}
 	_, err := l.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err
