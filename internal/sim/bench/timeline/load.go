@@ -215,6 +215,7 @@ func (l *pgLoader) insert(ctx context.Context, rows []row) error {
 	return err
 }
 
+// finish analyzes the table, as autovacuum does after a large load.
 func (l *pgLoader) finish(ctx context.Context) error {
 	_, err := l.conn.Exec(ctx, `ANALYZE events`)
 	return err
