@@ -140,6 +140,12 @@ func (r resp) errCode() string {
 // []byte or string) and the bearer token, if any.
 func (e *env) call(method, path, tok string, body any) resp {
 	e.t.Helper()
+	return e.callWith(nil, method, path, tok, body)
+}
+
+// callWith is call with more request headers.
+func (e *env) callWith(header http.Header, method, path, tok string, body any) resp {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -157,6 +163,9 @@ func (e *env) call(method, path, tok string, body any) resp {
 	req, err := http.NewRequestWithContext(e.t.Context(), method, e.public.URL+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
