@@ -484,27 +484,6 @@ func (s *Service) EmailIndex(email string) (normalized string, index []byte, err
 	return email, s.emailIndex(email), nil
 }
 
-// ErrNoAccount is inside the not-found error AccountIDByEmail returns for
-// an email nobody signed up with, so a page can say so (as the API does)
-// rather than answer with its "not yours to see" page.
-var ErrNoAccount = errors.New("no account has this email")
-
-// AccountIDByEmail finds an account by email, for sharing a home with it.
-func (s *Service) AccountIDByEmail(ctx context.Context, email string) (string, error) {
-	email, err := NormalizeEmail(email)
-	if err != nil {
-		return "", err
-	}
-	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndex(email))
-	if errors.Is(err, store.ErrNotFound) {
-		return "", apperr.Wrap(ErrNoAccount, apperr.NotFound, "no account has this email; ask them to sign up first")
-	}
-	if err != nil {
-		return "", fmt.Errorf("look up account: %w", err)
-	}
-	return a.ID, nil
-}
-
 // SweepSessions removes expired and idle sessions.
 func (s *Service) SweepSessions(ctx context.Context) (int, error) {
 	now := s.now()
