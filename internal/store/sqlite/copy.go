@@ -25,6 +25,7 @@ import (
 var Tables = []string{
 	"accounts", "sessions", "homes", "members", "devices", "member_devices", "pairing_codes",
 	"invitations", "invitation_devices", "throttle", "events", "audit", "incidents", "breaker", "key_check",
+	"partners", "partner_requests", "partner_links", "partner_link_devices", "partner_tokens",
 }
 
 // SchemaVersion is the schema version this binary's migrations bring a
