@@ -116,8 +116,16 @@ func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
-// emailIndex is the blind index of a normalized email.
-func (s *Service) emailIndex(email string) []byte { return s.keys.BlindIndex("account-email", email) }
+// emailIndexPurpose keeps the blind indexes of emails apart from others.
+const emailIndexPurpose = "account-email"
+
+// emailIndexes are the blind indexes of a normalized email under every
+// master key generation, the current one first: an account is found
+// whichever generation indexed it (a rotation rewrites them in the
+// background of a stopped server, and may be interrupted).
+func (s *Service) emailIndexes(email string) [][]byte {
+	return s.keys.BlindIndexes(emailIndexPurpose, email)
+}
 
 func emailAD(accountID string) []byte { return keys.AD("account-email", accountID) }
 
@@ -152,16 +160,30 @@ func (s *Service) CreateAccount(ctx context.Context, email, password string) (st
 	if err != nil {
 		return "", err
 	}
+	indexes := s.emailIndexes(email)
+	errTaken := apperr.New(apperr.Conflict, "an account with this email already exists")
+	if len(indexes) > 1 {
+		// The unique index refuses a second account under the current
+		// generation's index; one indexed under an older generation
+		// (not yet rewritten by a rotation) is looked for first.
+		switch _, err := s.store.AccountByEmailIndex(ctx, indexes[1:]...); {
+		case err == nil:
+			return "", errTaken
+		case !errors.Is(err, store.ErrNotFound):
+			return "", fmt.Errorf("look up account: %w", err)
+		}
+	}
 	a := domain.Account{
 		ID:           id.New(),
-		EmailIndex:   s.emailIndex(email),
+		EmailIndex:   indexes[0],
+		EmailGen:     s.keys.Current(),
 		PasswordHash: hash,
 		CreatedAt:    s.now(),
 	}
 	a.EmailSealed = s.keys.SealPII([]byte(email), emailAD(a.ID))
 	if err := s.store.CreateAccount(ctx, a); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return "", apperr.New(apperr.Conflict, "an account with this email already exists")
+			return "", errTaken
 		}
 		return "", fmt.Errorf("create account: %w", err)
 	}
@@ -213,7 +235,7 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 		return Login{}, err
 	}
 
-	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndex(email))
+	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndexes(email)...)
 	known := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Login{}, fmt.Errorf("look up account: %w", err)
@@ -391,7 +413,7 @@ func (s *Service) AccountIDByEmail(ctx context.Context, email string) (string, e
 	if err != nil {
 		return "", err
 	}
-	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndex(email))
+	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndexes(email)...)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", apperr.Wrap(ErrNoAccount, apperr.NotFound, "no account has this email; ask them to sign up first")
 	}
