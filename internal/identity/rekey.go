@@ -30,5 +30,11 @@ func EmailIndex(k *keys.Keyring, a domain.Account) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open email of account %s: %w", a.ID, err)
 	}
-	return k.BlindIndex(emailIndexPurpose, string(email)), nil
+	return IndexEmail(k, string(email)), nil
+}
+
+// IndexEmail is a normalized email's blind index under the current
+// generation, as accounts and invitations keep it.
+func IndexEmail(k *keys.Keyring, normalized string) []byte {
+	return k.BlindIndex(emailIndexPurpose, normalized)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/store"
@@ -25,6 +26,7 @@ import (
 type Store interface {
 	store.Rekeying
 	audit.Store
+	HomeByID(ctx context.Context, id string) (domain.Home, error)
 }
 
 // Options tune a run.
@@ -40,7 +42,10 @@ type Options struct {
 
 // Result is what a run rewrote, and what it could not.
 type Result struct {
-	DataKeys, Emails, SessionClients, EmailIndexes, AuditHeads int
+	DataKeys, Emails, SessionClients, EmailIndexes, Invitations, AuditHeads int
+	// Replaced lists invitations removed because the same email was
+	// invited to the same home again while their index was current.
+	Replaced []string
 	// Conflicts lists accounts whose email index under the current
 	// generation another account already holds: two accounts of one
 	// email, made while a second generation broke lookups. An operator
@@ -81,6 +86,9 @@ func Run(ctx context.Context, st Store, kr *keys.Keyring, opts Options) (Result,
 		}
 	}
 	if err := reindexEmails(ctx, st, kr, opts.Page, &res, progress); err != nil {
+		return res, err
+	}
+	if err := reindexInvitations(ctx, st, kr, opts.Page, &res, progress); err != nil {
 		return res, err
 	}
 	use, err := st.KeyUse(ctx)
@@ -148,7 +156,7 @@ func reindexEmails(ctx context.Context, st Store, kr *keys.Keyring, page int, re
 			if err != nil {
 				return err
 			}
-			changes = append(changes, store.EmailReindex{AccountID: a.ID, Old: a.EmailIndex, New: index, Gen: kr.Current()})
+			changes = append(changes, store.EmailReindex{ID: a.ID, Old: a.EmailIndex, New: index, Gen: kr.Current()})
 		}
 		n, conflicts, err := st.ReindexEmails(ctx, changes)
 		res.EmailIndexes += n
@@ -162,11 +170,54 @@ func reindexEmails(ctx context.Context, st Store, kr *keys.Keyring, page int, re
 	}
 }
 
+func reindexInvitations(ctx context.Context, st Store, kr *keys.Keyring, page int, res *Result, progress func(string, int) error) error {
+	after := ""
+	byID := map[string]domain.Home{}
+	for {
+		invitations, err := st.InvitationsAfter(ctx, after, page)
+		if err != nil {
+			return fmt.Errorf("read invitations: %w", err)
+		}
+		if len(invitations) == 0 {
+			return nil
+		}
+		var changes []store.EmailReindex
+		for _, inv := range invitations {
+			after = inv.ID
+			if inv.EmailGen == kr.Current() {
+				continue
+			}
+			h, ok := byID[inv.HomeID]
+			if !ok {
+				if h, err = st.HomeByID(ctx, inv.HomeID); err != nil {
+					return fmt.Errorf("home of invitation %s: %w", inv.ID, err)
+				}
+				byID[inv.HomeID] = h
+			}
+			email, err := homes.InvitationEmail(kr, h, inv)
+			if err != nil {
+				return err
+			}
+			changes = append(changes, store.EmailReindex{ID: inv.ID, Old: inv.EmailIndex, New: identity.IndexEmail(kr, email), Gen: kr.Current()})
+		}
+		clear(byID) // a page's homes, not every home's
+		n, replaced, err := st.ReindexInvitations(ctx, changes)
+		res.Invitations += n
+		res.Replaced = append(res.Replaced, replaced...)
+		if err != nil {
+			return fmt.Errorf("write invitation email indexes: %w", err)
+		}
+		if err := progress("invitations", n); err != nil {
+			return err
+		}
+	}
+}
+
 // Pending reports whether values made under another generation than
 // current are still stored (a rotation to current not finished): data
 // keys, personal fields, and email indexes of a known other generation.
 func Pending(use domain.KeyUse, current uint32) bool {
-	for _, m := range []map[uint32]int64{use.DataKeys, use.Emails, use.SessionClients, use.EmailIndexes} {
+	for _, m := range []map[uint32]int64{use.DataKeys, use.Emails, use.SessionClients, use.EmailIndexes, use.Invitations} {
 		for gen, n := range m {
 			if n > 0 && gen != current && gen != 0 {
 				return true
@@ -191,6 +242,8 @@ func Needs(use domain.KeyUse, gen uint32) []string {
 		{"session client details", use.SessionClients[gen]},
 		{"email indexes", use.EmailIndexes[gen]},
 		{"email indexes of no recorded generation", use.EmailIndexes[0]},
+		{"invitations", use.Invitations[gen]},
+		{"invitations of no recorded generation", use.Invitations[0]},
 		{"audit heads", use.AuditHeads[gen]},
 	} {
 		if c.n > 0 {

@@ -109,11 +109,14 @@ func RotateKeys(ctx context.Context, cfg Config, opts KeyOptions, w io.Writer) e
 	for _, p := range res.Heads {
 		fmt.Fprintln(w, "BROKEN:", p, "(left as it was)")
 	}
+	if len(res.Replaced) > 0 {
+		fmt.Fprintf(w, "removed invitations %s: the same email was invited to the same home again since\n", strings.Join(res.Replaced, ", "))
+	}
 	if len(res.Conflicts) > 0 {
 		return fmt.Errorf("accounts %s have the email of another account, indexed under an older generation: "+
 			"their indexes were left as they were; decide which account to keep", strings.Join(res.Conflicts, ", "))
 	}
-	fmt.Fprintf(w, "every home data key, personal field and email index is under generation %d; "+
+	fmt.Fprintf(w, "every home data key, personal field and email index (accounts' and invitations') is under generation %d; "+
 		"restart the servers with the new key file\n", kr.Current())
 	return o.writeKeyStatus(ctx, w, kr)
 }
@@ -191,7 +194,7 @@ func (o *Offline) writeKeyStatus(ctx context.Context, w io.Writer, kr *keys.Keyr
 	for _, g := range gens {
 		retired[g.Generation], all[g.Generation] = g.Retired, true
 	}
-	for _, m := range []map[uint32]int64{use.DataKeys, use.Emails, use.SessionClients, use.EmailIndexes, use.AuditEntries, use.AuditHeads} {
+	for _, m := range []map[uint32]int64{use.DataKeys, use.Emails, use.SessionClients, use.EmailIndexes, use.Invitations, use.AuditEntries, use.AuditHeads} {
 		for gen := range m {
 			all[gen] = true
 		}
@@ -217,8 +220,8 @@ func (o *Offline) writeKeyStatus(ctx context.Context, w io.Writer, kr *keys.Keyr
 		default:
 			state = "NOT in the key file"
 		}
-		fmt.Fprintf(w, "generation %d: %s; home data keys %d, sealed emails %d, email indexes %d, session client details %d, audit entries %d, audit heads %d\n",
-			gen, state, use.DataKeys[gen], use.Emails[gen], use.EmailIndexes[gen], use.SessionClients[gen], use.AuditEntries[gen], use.AuditHeads[gen])
+		fmt.Fprintf(w, "generation %d: %s; home data keys %d, sealed emails %d, email indexes %d, session client details %d, invitations %d, audit entries %d, audit heads %d\n",
+			gen, state, use.DataKeys[gen], use.Emails[gen], use.EmailIndexes[gen], use.SessionClients[gen], use.Invitations[gen], use.AuditEntries[gen], use.AuditHeads[gen])
 	}
 	return nil
 }

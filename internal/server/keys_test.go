@@ -16,14 +16,15 @@ import (
 
 // keyed is what a master key rotation must keep working: an account and
 // its session, a home with a camera, an event whose thumbnail and clip
-// were looked at (so its home's audit chain has entries), and a pairing
-// code not used yet.
+// were looked at (so its home's audit chain has entries), a pairing code
+// not used yet, and an invitation to an email nobody signed up with yet.
 type keyed struct {
-	p    person
-	home string
-	cam  camera
-	up   uploaded
-	code string
+	p       person
+	home    string
+	cam     camera
+	up      uploaded
+	code    string
+	invitee string
 }
 
 func (e *env) keyedHome(name string) keyed {
@@ -35,6 +36,8 @@ func (e *env) keyedHome(name string) keyed {
 	e.must(200, "GET", "/api/v1/events/"+k.up.id+"/thumbnail", k.p.token, nil)
 	e.must(200, "GET", "/api/v1/events/"+k.up.id+"/clip", k.p.token, nil)
 	k.code = e.must(201, "POST", "/api/v1/homes/"+k.home+"/pairing-codes", k.p.token, nil).str("code")
+	k.invitee = "invited-" + k.p.email
+	e.must(202, "POST", "/api/v1/homes/"+k.home+"/members", k.p.token, map[string]any{"email": k.invitee, "role": "viewer"})
 	return k
 }
 
@@ -58,6 +61,18 @@ func (e *env) stillWorks(k keyed) {
 	e.must(409, "POST", "/api/v1/accounts", "", map[string]string{"email": k.p.email, "password": "another long password"})
 	if k.code != "" {
 		e.must(201, "POST", "/api/v1/devices/pair", "", map[string]string{"code": k.code, "model": "CV-1", "firmware": "1.0.0"})
+	}
+	if k.invitee != "" {
+		// The invitee signs up now, finds the invitation and joins.
+		invitee := e.must(201, "POST", "/api/v1/accounts", "", map[string]string{"email": k.invitee, "password": "invited long password"}).str("id")
+		tok := e.login(k.invitee, "invited long password")
+		list, _ := e.must(200, "GET", "/api/v1/invitations", tok, nil).body["invitations"].([]any)
+		if len(list) != 1 || invitee == "" {
+			e.t.Fatalf("the invitee's invitations after the change of keys: %v", list)
+		}
+		invitation, _ := list[0].(map[string]any)["id"].(string)
+		e.must(204, "POST", "/api/v1/invitations/"+invitation+"/accept", tok, nil)
+		e.must(200, "GET", "/api/v1/homes/"+k.home, tok, nil)
 	}
 }
 
@@ -111,7 +126,7 @@ func TestSecondGenerationKeepsWorking(t *testing.T) {
 	}
 	verifyAudit(t, server.Config{DataDir: data})
 	status := keyStatus(t, server.Config{DataDir: data})
-	for _, want := range []string{"generation 1: in the key file; home data keys 1, sealed emails 1", "generation 2: current; home data keys 0, sealed emails 1"} {
+	for _, want := range []string{"generation 1: in the key file; home data keys 1, sealed emails 1", "generation 2: current; home data keys 0, sealed emails 2"} {
 		if !strings.Contains(status, want) {
 			t.Fatalf("key status does not say %q:\n%s", want, status)
 		}
@@ -149,8 +164,8 @@ func TestRotateAndRetire(t *testing.T) {
 		t.Fatalf("rotate: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"added master key generation 2", "home data keys: 2 rewritten", "account emails: 2 rewritten",
-		"email indexes: 2 rewritten", "audit heads: 2 rewritten",
-		"generation 1: in the key file; home data keys 0, sealed emails 0, email indexes 0, session client details 0, audit entries 4, audit heads 0"} {
+		"email indexes: 2 rewritten", "invitations: 2 rewritten", "audit heads: 2 rewritten",
+		"generation 1: in the key file; home data keys 0, sealed emails 0, email indexes 0, session client details 0, invitations 0, audit entries 6, audit heads 0"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("rotate did not say %q:\n%s", want, out.String())
 		}
@@ -197,7 +212,7 @@ func TestRotateAndRetire(t *testing.T) {
 	if err := e2.app.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := verifyAudit(t, cfg); !strings.Contains(got, "intact: 8 entries") {
+	if got := verifyAudit(t, cfg); !strings.Contains(got, "intact: 12 entries") {
 		t.Fatalf("audit verify after retiring: %s", got)
 	}
 
@@ -265,7 +280,7 @@ func TestRotationResumes(t *testing.T) {
 		t.Fatalf("rotate again: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "finishing the rotation to master key generation 2") ||
-		!strings.Contains(out.String(), "generation 1: in the key file; home data keys 0, sealed emails 0, email indexes 0, session client details 0") {
+		!strings.Contains(out.String(), "generation 1: in the key file; home data keys 0, sealed emails 0, email indexes 0, session client details 0, invitations 0") {
 		t.Fatalf("rotate run again:\n%s", out.String())
 	}
 	out.Reset()

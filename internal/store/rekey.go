@@ -27,6 +27,16 @@ type Rekeying interface {
 	// conflicts (two accounts of one email, indexed under two
 	// generations). It returns how many it set.
 	ReindexEmails(ctx context.Context, changes []EmailReindex) (set int, conflicts []string, err error)
+	// InvitationsAfter lists up to limit invitations, pending or not, by
+	// ID after the given one.
+	InvitationsAfter(ctx context.Context, afterID string, limit int) ([]domain.Invitation, error)
+	// ReindexInvitations sets each invitation's email index and its
+	// generation where the index is still Old, in one transaction, and
+	// returns how many it set. An invitation whose new index another
+	// invitation of its home already has was replaced by that one (the
+	// same email invited again while the old index was current): it is
+	// removed, and listed in removed.
+	ReindexInvitations(ctx context.Context, changes []EmailReindex) (set int, removed []string, err error)
 }
 
 // SealedColumn names a column of values sealed under the master key: the
@@ -52,9 +62,10 @@ type Reseal struct {
 	Old, New []byte
 }
 
-// EmailReindex is one account's new email index, set if it still has Old.
+// EmailReindex is one account's or invitation's new email index, set if
+// it still has Old.
 type EmailReindex struct {
-	AccountID string
-	Old, New  []byte
-	Gen       uint32
+	ID       string
+	Old, New []byte
+	Gen      uint32
 }

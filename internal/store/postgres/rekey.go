@@ -40,6 +40,7 @@ func (s *Store) KeyUse(ctx context.Context) (domain.KeyUse, error) {
 		{&u.Emails, `SELECT substring(email_sealed from 2 for 4), COUNT(*) FROM accounts GROUP BY 1`},
 		{&u.EmailIndexes, `SELECT int8send(email_gen), COUNT(*) FROM accounts GROUP BY 1`},
 		{&u.SessionClients, `SELECT substring(client_sealed from 2 for 4), COUNT(*) FROM sessions WHERE length(client_sealed) > 0 GROUP BY 1`},
+		{&u.Invitations, `SELECT int8send(email_gen), COUNT(*) FROM invitations GROUP BY 1`},
 		{&u.AuditEntries, `SELECT int8send(key_gen), COUNT(*) FROM audit GROUP BY 1`},
 		{&u.AuditHeads, `SELECT int8send(key_gen), COUNT(*) FROM audit_heads GROUP BY 1`},
 	} {
@@ -138,16 +139,16 @@ func (s *Store) ReindexEmails(ctx context.Context, changes []store.EmailReindex)
 		n, conflicts = 0, nil
 		for _, c := range changes {
 			var holder string
-			err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE email_index = $1 AND id <> $2`, c.New, c.AccountID).Scan(&holder)
+			err := tx.QueryRow(ctx, `SELECT id FROM accounts WHERE email_index = $1 AND id <> $2`, c.New, c.ID).Scan(&holder)
 			switch {
 			case err == nil:
-				conflicts = append(conflicts, c.AccountID)
+				conflicts = append(conflicts, c.ID)
 				continue
 			case !errors.Is(err, pgx.ErrNoRows):
 				return wrap("reindex email", err)
 			}
 			tag, err := tx.Exec(ctx, `UPDATE accounts SET email_index = $1, email_gen = $2 WHERE id = $3 AND email_index = $4`,
-				c.New, int64(c.Gen), c.AccountID, c.Old)
+				c.New, int64(c.Gen), c.ID, c.Old)
 			if err != nil {
 				return wrap("reindex email", err)
 			}
@@ -156,4 +157,42 @@ func (s *Store) ReindexEmails(ctx context.Context, changes []store.EmailReindex)
 		return nil
 	})
 	return n, conflicts, err
+}
+
+// InvitationsAfter lists invitations by ID, with their camera lists.
+func (s *Store) InvitationsAfter(ctx context.Context, afterID string, limit int) ([]domain.Invitation, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return s.invitations(ctx, `i.id > $1 ORDER BY i.id LIMIT $2`, afterID, limit)
+}
+
+// ReindexInvitations sets the email indexes still as they were read; an
+// invitation another of its home replaced goes.
+func (s *Store) ReindexInvitations(ctx context.Context, changes []store.EmailReindex) (int, []string, error) {
+	n := 0
+	var removed []string
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		n, removed = 0, nil
+		for _, c := range changes {
+			tag, err := tx.Exec(ctx, `DELETE FROM invitations i WHERE i.id = $1 AND i.email_index = $2 AND EXISTS
+				(SELECT 1 FROM invitations o WHERE o.home_id = i.home_id AND o.email_index = $3 AND o.id <> i.id)`,
+				c.ID, c.Old, c.New)
+			if err != nil {
+				return wrap("remove replaced invitation", err)
+			}
+			if tag.RowsAffected() > 0 {
+				removed = append(removed, c.ID)
+				continue
+			}
+			tag, err = tx.Exec(ctx, `UPDATE invitations SET email_index = $1, email_gen = $2 WHERE id = $3 AND email_index = $4`,
+				c.New, int64(c.Gen), c.ID, c.Old)
+			if err != nil {
+				return wrap("reindex invitation", err)
+			}
+			n += int(tag.RowsAffected())
+		}
+		return nil
+	})
+	return n, removed, err
 }

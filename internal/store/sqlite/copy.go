@@ -24,7 +24,7 @@ import (
 // own table is not among them; a target has its own.
 var Tables = []string{
 	"accounts", "sessions", "homes", "members", "devices", "member_devices", "pairing_codes",
-	"throttle", "events", "audit", "audit_heads", "incidents", "breaker", "key_check",
+	"invitations", "invitation_devices", "throttle", "events", "audit", "audit_heads", "incidents", "breaker", "key_check",
 }
 
 // SchemaVersion is the schema version this binary's migrations bring a

@@ -39,6 +39,7 @@ func (s *Store) KeyUse(ctx context.Context) (domain.KeyUse, error) {
 		{&u.Emails, `SELECT substr(email_sealed, 2, 4), COUNT(*) FROM accounts GROUP BY 1`},
 		{&u.EmailIndexes, `SELECT email_gen, COUNT(*) FROM accounts GROUP BY 1`},
 		{&u.SessionClients, `SELECT substr(client_sealed, 2, 4), COUNT(*) FROM sessions WHERE length(client_sealed) > 0 GROUP BY 1`},
+		{&u.Invitations, `SELECT email_gen, COUNT(*) FROM invitations GROUP BY 1`},
 		{&u.AuditEntries, `SELECT key_gen, COUNT(*) FROM audit GROUP BY 1`},
 		{&u.AuditHeads, `SELECT key_gen, COUNT(*) FROM audit_heads GROUP BY 1`},
 	} {
@@ -145,16 +146,16 @@ func (s *Store) ReindexEmails(ctx context.Context, changes []store.EmailReindex)
 		n, conflicts = 0, nil
 		for _, c := range changes {
 			var holder string
-			err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE email_index = ? AND id <> ?`, c.New, c.AccountID).Scan(&holder)
+			err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE email_index = ? AND id <> ?`, c.New, c.ID).Scan(&holder)
 			switch {
 			case err == nil:
-				conflicts = append(conflicts, c.AccountID)
+				conflicts = append(conflicts, c.ID)
 				continue
 			case !errors.Is(err, sql.ErrNoRows):
 				return wrap("reindex email", err)
 			}
 			res, err := tx.ExecContext(ctx, `UPDATE accounts SET email_index = ?, email_gen = ? WHERE id = ? AND email_index = ?`,
-				c.New, int64(c.Gen), c.AccountID, c.Old)
+				c.New, int64(c.Gen), c.ID, c.Old)
 			k, err := rowsAffected(res, err)
 			if err != nil {
 				return wrap("reindex email", err)
@@ -164,4 +165,44 @@ func (s *Store) ReindexEmails(ctx context.Context, changes []store.EmailReindex)
 		return nil
 	})
 	return n, conflicts, err
+}
+
+// InvitationsAfter lists invitations by ID, with their camera lists.
+func (s *Store) InvitationsAfter(ctx context.Context, afterID string, limit int) ([]domain.Invitation, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return s.invitations(ctx, `i.id > ? ORDER BY i.id LIMIT ?`, afterID, limit)
+}
+
+// ReindexInvitations sets the email indexes still as they were read; an
+// invitation another of its home replaced goes.
+func (s *Store) ReindexInvitations(ctx context.Context, changes []store.EmailReindex) (int, []string, error) {
+	n := 0
+	var removed []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		n, removed = 0, nil
+		for _, c := range changes {
+			res, err := tx.ExecContext(ctx, `DELETE FROM invitations WHERE id = ? AND email_index = ? AND EXISTS
+				(SELECT 1 FROM invitations o WHERE o.home_id = invitations.home_id AND o.email_index = ? AND o.id <> invitations.id)`,
+				c.ID, c.Old, c.New)
+			k, err := rowsAffected(res, err)
+			if err != nil {
+				return wrap("remove replaced invitation", err)
+			}
+			if k > 0 {
+				removed = append(removed, c.ID)
+				continue
+			}
+			res, err = tx.ExecContext(ctx, `UPDATE invitations SET email_index = ?, email_gen = ? WHERE id = ? AND email_index = ?`,
+				c.New, int64(c.Gen), c.ID, c.Old)
+			k, err = rowsAffected(res, err)
+			if err != nil {
+				return wrap("reindex invitation", err)
+			}
+			n += k
+		}
+		return nil
+	})
+	return n, removed, err
 }

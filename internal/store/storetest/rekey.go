@@ -86,14 +86,22 @@ func testKeyUse(t *testing.T, s store.Store) {
 	check(t, "session without client details", s.CreateSession(ctx, noClient))
 	s2 := domain.Session{ID: id.New(), AccountID: a.ID, TokenHash: random("token"), ClientSealed: sealedUnder(3), CreatedAt: at(0), LastSeenAt: at(0), ExpiresAt: at(time.Hour)}
 	check(t, "create session", s.CreateSession(ctx, s2))
+	h := domain.Home{ID: id.New(), NameSealed: random("name"), WrappedDataKey: sealedUnder(3), RetentionDays: 30, CreatedAt: at(0)}
+	check(t, "create home", s.CreateHome(ctx, h, ownerOf(h, a.ID)))
+	for _, gen := range []uint32{0, 4, 4} {
+		inv := invitationValue(h.ID, a.ID, random("index"), domain.RoleViewer, 0)
+		inv.EmailGen = gen
+		invite(t, s, inv)
+	}
 
 	use, err = s.KeyUse(ctx)
 	check(t, "key use", err)
 	for what, c := range map[string]struct{ got, want map[uint32]int64 }{
-		"data keys":       {use.DataKeys, map[uint32]int64{1: 1, 2: 2}},
+		"data keys":       {use.DataKeys, map[uint32]int64{1: 1, 2: 2, 3: 1}},
 		"emails":          {use.Emails, map[uint32]int64{1: 1, 2: 2}},
 		"email indexes":   {use.EmailIndexes, map[uint32]int64{0: 1, 1: 2}},
 		"session clients": {use.SessionClients, map[uint32]int64{3: 1}},
+		"invitations":     {use.Invitations, map[uint32]int64{0: 1, 4: 2}},
 		"audit entries":   {use.AuditEntries, map[uint32]int64{5: 1, 6: 2}},
 		"audit heads":     {use.AuditHeads, map[uint32]int64{9: 1, 10: 2}},
 	} {
@@ -194,9 +202,9 @@ func testReindexEmails(t *testing.T, s store.Store) {
 	a, b, c := accounts[0], accounts[1], accounts[2]
 	newA := random("index")
 	set, conflicts, err := s.ReindexEmails(ctx, []store.EmailReindex{
-		{AccountID: a.ID, Old: a.EmailIndex, New: newA, Gen: 7},
-		{AccountID: b.ID, Old: random("stale"), New: random("index"), Gen: 7},
-		{AccountID: c.ID, Old: c.EmailIndex, New: accounts[3].EmailIndex, Gen: 7},
+		{ID: a.ID, Old: a.EmailIndex, New: newA, Gen: 7},
+		{ID: b.ID, Old: random("stale"), New: random("index"), Gen: 7},
+		{ID: c.ID, Old: c.EmailIndex, New: accounts[3].EmailIndex, Gen: 7},
 	})
 	check(t, "reindex emails", err)
 	if set != 1 || !slices.Equal(conflicts, []string{c.ID}) {
@@ -214,4 +222,51 @@ func testReindexEmails(t *testing.T, s store.Store) {
 		check(t, "account by id", err)
 		same(t, "account left as it was", got, x, normAccount)
 	}
+}
+
+// testReindexInvitations: invitations are listed by ID in pages; an email
+// index is set with its generation while the invitation still has the old
+// one, and an invitation another of its home has since replaced (same
+// email, invited again under the new index) goes instead.
+func testReindexInvitations(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	owner := newAccount(t, s)
+	h, h2 := newHome(t, s, owner.ID), newHome(t, s, owner.ID)
+	newA, newC := random("index"), random("index")
+	a := invite(t, s, invitationValue(h.ID, owner.ID, random("index"), domain.RoleViewer, 0))
+	b := invite(t, s, invitationValue(h.ID, owner.ID, random("index"), domain.RoleAdmin, time.Minute))
+	c := invite(t, s, invitationValue(h.ID, owner.ID, random("index"), domain.RoleViewer, 2*time.Minute))
+	again := invite(t, s, invitationValue(h.ID, owner.ID, newC, domain.RoleViewer, 3*time.Minute)) // c's email, invited again
+	elsewhere := invite(t, s, invitationValue(h2.ID, owner.ID, newA, domain.RoleViewer, 4*time.Minute))
+
+	all := []domain.Invitation{a, b, c, again, elsewhere}
+	slices.SortFunc(all, func(x, y domain.Invitation) int { return bytes.Compare([]byte(x.ID), []byte(y.ID)) })
+	page, err := s.InvitationsAfter(ctx, "", 3)
+	check(t, "first page of invitations", err)
+	rest, err := s.InvitationsAfter(ctx, page[len(page)-1].ID, 3)
+	check(t, "second page of invitations", err)
+	sameList(t, "invitations by ID", append(page, rest...), all, normInvitation)
+
+	set, removed, err := s.ReindexInvitations(ctx, []store.EmailReindex{
+		{ID: a.ID, Old: a.EmailIndex, New: newA, Gen: 7}, // another home's invitation has newA: no matter
+		{ID: b.ID, Old: random("stale"), New: random("index"), Gen: 7},
+		{ID: c.ID, Old: c.EmailIndex, New: newC, Gen: 7},
+	})
+	check(t, "reindex invitations", err)
+	if set != 1 || !slices.Equal(removed, []string{c.ID}) {
+		t.Fatalf("reindexed %d, removed %v; want 1 and %s", set, removed, c.ID)
+	}
+	got, err := s.Invitation(ctx, a.ID)
+	check(t, "invitation a", err)
+	if !bytes.Equal(got.EmailIndex, newA) || got.EmailGen != 7 {
+		t.Fatalf("invitation a after reindexing: %+v", got)
+	}
+	got, err = s.Invitation(ctx, b.ID)
+	check(t, "invitation b", err)
+	same(t, "invitation b, left as it was", got, b, normInvitation)
+	_, err = s.Invitation(ctx, c.ID)
+	mustNotFound(t, "a replaced invitation", err)
+	got, err = s.Invitation(ctx, again.ID)
+	check(t, "the invitation that replaced it", err)
+	same(t, "the invitation that replaced it", got, again, normInvitation)
 }
