@@ -86,13 +86,16 @@ type huffTable struct {
 	valIdx [16]int32
 	// fast decodes, from the next 9 bits, a code and the bits of the
 	// difference or coefficient it announces when they fit in 9:
-	// run<<8 | bits used, 0 otherwise (an end of band or ZRL, a longer
-	// code). Only for a table whose codes fit in the code space; for one
+	// run<<8 | bits used, or fastEOB | bits used for an end of block;
+	// 0 otherwise (a run of ends of band, ZRL, a longer code). Only for a table whose codes fit in the code space; for one
 	// that gives more, only image/jpeg's own way says what it decodes.
 	fast [1 << fastBits]uint16
 }
 
-const fastBits = 9
+const (
+	fastBits = 9
+	fastEOB  = 0x8000
+)
 
 func (t *huffTable) build(class byte, counts *[16]int32, vals []byte) {
 	copy(t.vals[:], vals)
@@ -139,10 +142,14 @@ func (t *huffTable) build(class byte, counts *[16]int32, vals []byte) {
 			if class == 1 {
 				size, run = uint32(v&0x0F), uint32(v>>4)
 			}
-			if used := i + 1 + size; (class == 0 || size > 0) && used <= fastBits {
+			e := uint16(run<<8 | (i + 1 + size))
+			if class == 1 && v == 0 {
+				e |= fastEOB
+			}
+			if used := i + 1 + size; (class == 0 || size > 0 || v == 0) && used <= fastBits {
 				base := code << (fastBits - 1 - i)
 				for k := range uint32(1) << (fastBits - 1 - i) {
-					t.fast[base|k] = uint16(run<<8 | used)
+					t.fast[base|k] = e
 				}
 			}
 			code++
@@ -923,31 +930,49 @@ func (s *jpegScanner) sequential(dc, ac *huffTable) error {
 // non-zero ones are recorded as block k of component c unless c < 0.
 func (s *jpegScanner) acFirst(t *huffTable, zig, ze, c, k int) error {
 	r := &s.r
-	for ; zig <= ze; zig++ {
-		if r.n < fastBits {
-			r.fill()
-		}
-		if r.n >= fastBits {
-			if e := t.fast[r.acc>>(r.n-fastBits)&(1<<fastBits-1)]; e != 0 && zig+int(e>>8) <= ze {
-				r.n -= uint(e & 0xFF)
-				zig += int(e >> 8)
-				if c >= 0 {
-					s.setNonZero(c, k, zig)
+	for zig <= ze {
+		// Codes whose coefficient's bits fit in fastBits, with the
+		// reader's bits in locals.
+		acc, n := r.acc, r.n
+		for zig <= ze {
+			if n < fastBits {
+				r.acc, r.n = acc, n
+				r.fill()
+				if acc, n = r.acc, r.n; n < fastBits {
+					break
 				}
-				continue
 			}
+			e := t.fast[acc>>(n-fastBits)&(1<<fastBits-1)]
+			if e&fastEOB != 0 {
+				r.acc, r.n = acc, n-uint(e&0xFF)
+				return nil // an end of block: a run of one
+			}
+			if e == 0 || zig+int(e>>8) > ze {
+				break
+			}
+			n -= uint(e & 0xFF)
+			zig += int(e >> 8)
+			if c >= 0 {
+				s.setNonZero(c, k, zig)
+			}
+			zig++
 		}
+		r.acc, r.n = acc, n
+		if zig > ze {
+			return nil
+		}
+		// Any other symbol, as image/jpeg decodes it.
 		if t.n == 0 {
 			return errUndefinedTable
 		}
-		rs, err := s.r.symbol(t)
+		rs, err := r.symbol(t)
 		if err != nil {
 			return err
 		}
 		run, size := int(rs>>4), int(rs&0x0F)
 		if size == 0 {
 			if run == 15 {
-				zig += 15
+				zig += 16
 				continue
 			}
 			eob, err := s.eob(run)
@@ -961,12 +986,13 @@ func (s *jpegScanner) acFirst(t *huffTable, zig, ze, c, k int) error {
 		if zig > ze {
 			return nil
 		}
-		if !s.r.skip(size) {
+		if !r.skip(size) {
 			return errJPEGShort
 		}
 		if c >= 0 {
 			s.setNonZero(c, k, zig)
 		}
+		zig++
 	}
 	return nil
 }
