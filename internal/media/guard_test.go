@@ -2,6 +2,8 @@ package media
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -33,7 +35,13 @@ func TestWholeAnswersAsSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	log := audit.New(st, make([]byte, 32), nil)
+	master := make([]byte, 32)
+	_, _ = rand.Read(master)
+	kr, err := keys.ParseKeys(base64.StdEncoding.EncodeToString(master))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := audit.New(st, kr, nil)
 	blocked := &counter{}
 	g := NewGuard(log, st, blocked, slog.New(slog.DiscardHandler), nil)
 

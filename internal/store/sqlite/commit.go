@@ -39,22 +39,17 @@ type committer struct {
 	quit    chan struct{}
 	stopped chan struct{}
 	once    sync.Once // Close may be called twice
-	// ended is told, on the committer's goroutine, how each transaction
-	// it ran ended: committed, or not (rolled back, or a commit that
-	// failed, which may or may not be on disk).
-	ended func(committed bool)
 	// savepoint, release and rollback are the savepoint statements,
 	// prepared once on the writer connection.
 	savepoint, release, rollback *sql.Stmt
 }
 
-func newCommitter(ctx context.Context, db *sql.DB, ended func(committed bool)) (*committer, error) {
+func newCommitter(ctx context.Context, db *sql.DB) (*committer, error) {
 	c := &committer{
 		db:      db,
 		ops:     make(chan *writeOp, maxBatch),
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
-		ended:   ended,
 	}
 	for _, st := range []struct {
 		to    **sql.Stmt
@@ -163,7 +158,6 @@ func (c *committer) run(batch []*writeOp) {
 		return
 	}
 	errs, ran, err := c.together(live)
-	c.ended(err == nil)
 	if err != nil && !ran {
 		// The shared transaction broke before its commit was tried (a
 		// part's error rolled all of it back, or a savepoint failed):
@@ -196,14 +190,11 @@ func (c *committer) single(op *writeOp) error {
 	}
 	if err := call(op.fn, tx); err != nil {
 		_ = tx.Rollback()
-		c.ended(false)
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		c.ended(false)
 		return fmt.Errorf("commit: %w", mapErr(err))
 	}
-	c.ended(true)
 	return nil
 }
 

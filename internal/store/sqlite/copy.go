@@ -24,8 +24,14 @@ import (
 // own table is not among them; a target has its own.
 var Tables = []string{
 	"accounts", "sessions", "homes", "members", "devices", "member_devices", "pairing_codes",
-	"throttle", "events", "audit", "incidents", "breaker", "key_check",
+	"invitations", "invitation_devices", "throttle", "events", "audit", "audit_heads", "incidents", "breaker", "key_check",
+	"partners", "partner_requests", "partner_links", "partner_link_devices", "partner_tokens",
 }
+
+// Uncopied are the tables a copy leaves behind: the change log, its clock
+// and the roster of leases belong to the nodes running on the store
+// (docs/design/leases.md), and the nodes of a copy start them afresh.
+var Uncopied = []string{"change_clock", "changes", "leases"}
 
 // SchemaVersion is the schema version this binary's migrations bring a
 // database to.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,5 +55,43 @@ func TestRefusesNewerSchema(t *testing.T) {
 	}
 	if string(before) != string(after) {
 		t.Error("opening a database of a newer schema changed it")
+	}
+}
+
+// TestTablesListsEveryTable: a copy (admin migrate, backup checks) takes
+// the tables in sqlite.Tables; a table the migrations make and the list
+// leaves out would be dropped by every migration to PostgreSQL.
+func TestTablesListsEveryTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "camvault.db")
+	open(t, path).Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'goose_db_version' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	listed := map[string]bool{}
+	for _, name := range slices.Concat(sqlite.Tables, sqlite.Uncopied) {
+		listed[name] = true
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if !listed[name] {
+			t.Errorf("table %s is in neither sqlite.Tables nor sqlite.Uncopied", name)
+		}
+		delete(listed, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name := range listed {
+		t.Errorf("sqlite.Tables lists %s, which the schema does not have", name)
 	}
 }

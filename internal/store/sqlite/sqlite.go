@@ -46,10 +46,6 @@ type Store struct {
 	// grantVersion is read on every cached authorization decision;
 	// prepared once, it skips parsing the query each time.
 	grantVersion *sql.Stmt
-	// heads are the audit chains' heads as last committed, and pending
-	// what the transaction in progress appended (see AppendAudit). Only
-	// the committer's goroutine touches them.
-	heads, pending map[string]auditHead
 }
 
 var _ store.Store = (*Store)(nil)
@@ -91,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n) // keep them: each new connection re-runs the pragmas
 
-	s := &Store{w: w, r: r, read: newStmtCache(r), write: newStmtCache(w), heads: map[string]auditHead{}, pending: map[string]auditHead{}}
+	s := &Store{w: w, r: r, read: newStmtCache(r), write: newStmtCache(w)}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -102,7 +98,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("prepare %q", q)
 		}
 	}
-	if s.commits, err = newCommitter(ctx, w, s.auditEnded); err != nil {
+	if s.commits, err = newCommitter(ctx, w); err != nil {
 		s.Close()
 		return nil, err
 	}
