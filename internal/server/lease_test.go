@@ -60,7 +60,7 @@ func revocationsSeenAtOnce(t *testing.T, changer, viewer *env) {
 	}
 
 	// A member removed.
-	changer.must(201, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": bob.email, "role": "viewer"})
+	changer.share(ann, home, bob, "viewer")
 	warm(bobOnViewer, thumb)
 	if !viewer.holdsLease() {
 		t.Fatal("the viewing node holds no lease: nothing was answered from memory")
@@ -71,15 +71,16 @@ func revocationsSeenAtOnce(t *testing.T, changer, viewer *env) {
 
 	// A viewer narrowed to another camera.
 	cam2 := changer.pairCamera(ann, home)
-	changer.must(201, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": bob.email, "role": "viewer"})
+	member := "/api/v1/homes/" + home + "/members/" + bob.id
+	changer.share(ann, home, bob, "viewer")
 	warm(bobOnViewer, thumb)
-	changer.must(201, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": bob.email, "role": "viewer", "devices": []string{cam2.id}})
+	changer.must(200, "PATCH", member, ann.token, map[string]any{"role": "viewer", "devices": []string{cam2.id}})
 	viewer.must(404, "GET", thumb, bobOnViewer, nil)
 
 	// A camera unpaired: its events go with it.
 	cam3 := changer.pairCamera(ann, home)
 	third := "/api/v1/events/" + changer.upload(cam3, "lease-3", recent(1), 0).id + "/thumbnail"
-	changer.must(201, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": bob.email, "role": "viewer", "devices": []string{cam.id, cam3.id}})
+	changer.must(200, "PATCH", member, ann.token, map[string]any{"role": "viewer", "devices": []string{cam.id, cam3.id}})
 	warm(bobOnViewer, thumb)
 	warm(bobOnViewer, third)
 	changer.must(204, "DELETE", "/api/v1/devices/"+cam3.id, ann.token, nil)
@@ -136,7 +137,7 @@ func lapsedLeaseReadsTheStore(t *testing.T, e *env, c *leaseClock, raw store.Sto
 	up := e.upload(cam, "lapse-1", recent(3), 0)
 	thumb := "/api/v1/events/" + up.id + "/thumbnail"
 	bob := e.signup("bob")
-	e.must(201, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": bob.email, "role": "viewer"})
+	e.share(ann, home, bob, "viewer")
 	e.must(200, "GET", thumb, bob.token, nil)
 	if !e.holdsLease() {
 		t.Fatal("the node holds no lease after its start")
