@@ -289,6 +289,13 @@ func (c *Camera) eventBody(ev queuedEvent, home string) ([]byte, string, error) 
 	if err != nil {
 		return nil, "", fmt.Errorf("encode meta: %w", err)
 	}
+	return EventForm(meta, thumb, clip)
+}
+
+// EventForm is the multipart body of an upload (POST
+// /api/v1/device/events) and its Content-Type: the meta part, the
+// thumbnail, and the clip unless it is nil.
+func EventForm(meta, thumb, clip []byte) ([]byte, string, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(meta) + len(thumb) + len(clip) + 1024)
 	mw := multipart.NewWriter(&buf)

@@ -330,6 +330,21 @@ func (h *hostile) answered(ctx context.Context, status int, err error) bool {
 	return true
 }
 
+// tally counts an exchange: unanswered, or answered with a status
+// outcomes has a counter for, or unexpected. It returns the status (0
+// for none).
+func (h *hostile) tally(ctx context.Context, what string, status int, err error, outcomes map[int]*atomic.Int64) int {
+	if !h.answered(ctx, status, err) {
+		return 0
+	}
+	if c := outcomes[status]; c != nil {
+		c.Add(1)
+	} else {
+		h.unexpectedAnswer(what, status)
+	}
+	return status
+}
+
 // unexpectedAnswer counts an answer the attack did not expect.
 func (h *hostile) unexpectedAnswer(what string, status int) {
 	h.c.unexpected.Add(1)
@@ -342,19 +357,10 @@ func (h *hostile) jpeg(ctx context.Context, i int) {
 	n := h.c.jpegs.Add(1)
 	thumb := [...][]byte{h.bomb, h.big, h.progressive}[n%3]
 	status, _, err := h.upload(ctx, 1, thumb, nil)
-	if !h.answered(ctx, status, err) {
-		return
-	}
-	switch status {
-	case http.StatusCreated:
-		h.c.jpegStored.Add(1)
-	case http.StatusBadRequest:
-		h.c.jpegRefused.Add(1)
-	case http.StatusServiceUnavailable:
-		h.c.jpegBusy.Add(1)
+	if h.tally(ctx, "jpeg", status, err, map[int]*atomic.Int64{
+		http.StatusCreated: &h.c.jpegStored, http.StatusBadRequest: &h.c.jpegRefused, http.StatusServiceUnavailable: &h.c.jpegBusy,
+	}) == http.StatusServiceUnavailable {
 		_ = sleep(ctx, refusedWait)
-	default:
-		h.unexpectedAnswer("jpeg", status)
 	}
 }
 
@@ -378,19 +384,9 @@ func (h *hostile) guess(ctx context.Context, i int) {
 	err := h.api(i).do(ctx, "POST", "/api/v1/sessions", "",
 		map[string]string{"email": h.guessTarget(n), "password": fmt.Sprintf("wrong guess %d", rand.Int64())}, nil, http.StatusCreated)
 	status, err := statusOf(err)
-	if !h.answered(ctx, status, err) {
-		return
-	}
-	switch status {
-	case http.StatusUnauthorized:
-		h.c.guessChecked.Add(1)
-	case http.StatusTooManyRequests:
-		h.c.guessThrottled.Add(1)
-	case http.StatusServiceUnavailable:
-		h.c.guessBusy.Add(1)
-	default:
-		h.unexpectedAnswer("guess", status)
-	}
+	h.tally(ctx, "guess", status, err, map[int]*atomic.Int64{
+		http.StatusUnauthorized: &h.c.guessChecked, http.StatusTooManyRequests: &h.c.guessThrottled, http.StatusServiceUnavailable: &h.c.guessBusy,
+	})
 }
 
 func (h *hostile) signup(ctx context.Context, i int) {
@@ -398,19 +394,9 @@ func (h *hostile) signup(ctx context.Context, i int) {
 	email := fmt.Sprintf("sybil-%d@example.com", rand.Int64())
 	err := h.api(i).do(ctx, "POST", "/api/v1/accounts", "", map[string]string{"email": email, "password": fmt.Sprintf("sybil pass %d", rand.Int64())}, nil, http.StatusCreated)
 	status, err := statusOf(err)
-	if !h.answered(ctx, status, err) {
-		return
-	}
-	switch status {
-	case http.StatusCreated:
-		h.c.signupsMade.Add(1)
-	case http.StatusTooManyRequests:
-		h.c.signupThrottled.Add(1)
-	case http.StatusServiceUnavailable:
-		h.c.signupBusy.Add(1)
-	default:
-		h.unexpectedAnswer("signup", status)
-	}
+	h.tally(ctx, "signup", status, err, map[int]*atomic.Int64{
+		http.StatusCreated: &h.c.signupsMade, http.StatusTooManyRequests: &h.c.signupThrottled, http.StatusServiceUnavailable: &h.c.signupBusy,
+	})
 }
 
 // method sends a request whose method is 16 KiB of random capital
@@ -459,17 +445,10 @@ func (h *hostile) ranges(ctx context.Context, i int) {
 		_, err = io.Copy(io.Discard, io.LimitReader(res.Body, maxMedia))
 		res.Body.Close()
 	}
-	if !h.answered(ctx, status, err) {
-		return
-	}
-	switch status {
-	case http.StatusOK:
-		h.c.rangesWhole.Add(1)
-	case http.StatusPartialContent:
-		h.c.rangesParts.Add(1)
+	if h.tally(ctx, "ranges", status, err, map[int]*atomic.Int64{
+		http.StatusOK: &h.c.rangesWhole, http.StatusPartialContent: &h.c.rangesParts,
+	}) == http.StatusPartialContent {
 		h.log.Error("hostile: a request of 2,000 ranges was answered in parts")
-	default:
-		h.unexpectedAnswer("ranges", status)
 	}
 }
 

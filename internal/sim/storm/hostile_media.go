@@ -7,50 +7,23 @@ import (
 	"image"
 	"image/jpeg"
 	"math/rand/v2"
-	"mime/multipart"
-	"net/textproto"
 	"strings"
 	"time"
+
+	"github.com/camvault/camvault/internal/sim/camera"
 )
 
 // What the hostile household sends: crafted pictures, upload bodies and
 // Range headers.
 
-// eventForm is an upload's multipart body: a meta part for a new event
-// ID, the thumbnail, and the clip when there is one.
+// eventForm is an upload's multipart body, for a new event ID, and its
+// Content-Type.
 func eventForm(eventID string, thumb, clip []byte) ([]byte, string, error) {
 	meta, err := json.Marshal(map[string]any{"event_id": eventID, "started_at": time.Now().UTC(), "kind": "motion"})
 	if err != nil {
 		return nil, "", fmt.Errorf("encode meta: %w", err)
 	}
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	for _, p := range []struct {
-		name, file, ctype string
-		data              []byte
-	}{{"meta", "", "application/json", meta}, {"thumbnail", "thumbnail.jpg", "image/jpeg", thumb}, {"clip", "clip.mp4", "video/mp4", clip}} {
-		if p.data == nil {
-			continue
-		}
-		hdr := textproto.MIMEHeader{}
-		disp := `form-data; name="` + p.name + `"`
-		if p.file != "" {
-			disp += `; filename="` + p.file + `"`
-		}
-		hdr.Set("Content-Disposition", disp)
-		hdr.Set("Content-Type", p.ctype)
-		w, err := mw.CreatePart(hdr)
-		if err != nil {
-			return nil, "", fmt.Errorf("build upload: %w", err)
-		}
-		if _, err := w.Write(p.data); err != nil {
-			return nil, "", fmt.Errorf("build upload: %w", err)
-		}
-	}
-	if err := mw.Close(); err != nil {
-		return nil, "", fmt.Errorf("build upload: %w", err)
-	}
-	return buf.Bytes(), mw.FormDataContentType(), nil
+	return camera.EventForm(meta, thumb, clip)
 }
 
 // manyRanges is a Range header of 2,000 one-byte ranges.
