@@ -101,6 +101,27 @@ type Presence struct {
 	LastSeen time.Time
 }
 
+// Invitation is an offer to join a home, made by one of its owners or
+// admins to an email address. Nothing is shared until the person with that
+// email accepts it, which makes them a member with Role and Devices. The
+// email is kept twice, never in the clear: as its blind index, the one an
+// account with that email has (so it matches the invitee's account, now or
+// once they sign up), and sealed with the home's data key (so the home's
+// managers see whom they invited).
+type Invitation struct {
+	ID          string
+	HomeID      string
+	EmailIndex  []byte
+	EmailSealed []byte
+	Role        Role // admin or viewer
+	// Devices, when not nil, limits the viewer to these cameras, as
+	// Member.Devices does.
+	Devices   []string
+	InvitedBy string // account ID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 // PairingCode is a single-use, short-lived code that lets one camera join a
 // home. Only its hash is kept.
 type PairingCode struct {

@@ -78,7 +78,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 	// A member added on node a sees the event on node b until removed on
 	// node a; then node b refuses the very next request.
 	bob := b.signup("bob")
-	a.must(201, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": bob.email, "role": "viewer"})
+	a.share(ann, home, bob, "viewer")
 	b.must(200, "GET", "/api/v1/events/"+up.id+"/thumbnail", bob.token, nil)
 	a.must(204, "DELETE", "/api/v1/homes/"+home+"/members/"+bob.id, ann.token, nil)
 	b.must(404, "GET", "/api/v1/events/"+up.id+"/thumbnail", bob.token, nil)

@@ -69,7 +69,7 @@ func TestWriteUpgradeFixture(t *testing.T) {
 	exp.Accounts = []fixtureAccount{ann, bob}
 	annTok := e.login(ann.Email, ann.Password)
 	exp.HomeID = e.home(person{token: annTok}, "Ann's house")
-	e.must(201, "POST", "/api/v1/homes/"+exp.HomeID+"/members", annTok, map[string]any{"email": bob.Email, "role": "viewer"})
+	e.share(person{token: annTok}, exp.HomeID, person{email: bob.Email, token: e.login(bob.Email, bob.Password)}, "viewer")
 	cam := e.pairCamera(person{token: annTok}, exp.HomeID)
 	for i, clip := range []int{6 << 10, 0} {
 		started := e.clock.Now().Add(-time.Duration(10-i) * time.Minute)

@@ -39,8 +39,9 @@ import (
 //     and the two costliest pictures the check lets through, a baseline
 //     and a twelve-scan progressive one 2048 pixels a side, decoded in the
 //     check pool (events.Config.CheckSlots);
-//   - wrong passwords against the household's own account and emails
-//     nobody has (throttle.Limiter.Attempt, identity.Config.HashSlots);
+//   - wrong passwords against the household's own account, emails nobody
+//     has and the very households whose logins are measured
+//     (throttle.Limiter.Attempt, identity.Config.HashSlots);
 //   - sign-ups without end (--signups-per-address);
 //   - requests whose method is 16 KiB of random letters (httpmw's method
 //     label);
@@ -131,6 +132,7 @@ type hostileCounters struct {
 type hostile struct {
 	email, password string
 	token, home     string
+	victims         []string // the emails of the households whose logins are measured
 	cams            []camera.Credentials
 	clips           []string       // its own events with a clip
 	clients         []*http.Client // one per address
@@ -364,19 +366,21 @@ func (h *hostile) jpeg(ctx context.Context, i int) {
 	}
 }
 
-// guessTarget is the email the n-th wrong password goes to. The login
-// throttle locks an account out after 10 failures whoever sends them
-// (per account, not per account and address), so wrong passwords for
-// another household's email would lock that household out: a lockout
-// any attacker can cause and no storm can tell from a failure. So the
-// household guesses only at its own account and at addresses nobody has;
-// once lockouts are kept per account and address, add the other
-// households' emails here.
+// guessTarget is the email the n-th wrong password goes to: in turn its
+// own account, an email nobody has, and one of the victims, the other
+// households whose logins are measured. A lockout is per account and
+// client address, so the victims' own logins must go on while their
+// emails are guessed at (docs/design/authorization.md); were it per
+// account, those guesses would lock them out, and the victims would have
+// to go.
 func (h *hostile) guessTarget(n int64) string {
-	if n%2 == 0 {
+	switch {
+	case n%3 == 0:
 		return h.email
+	case n%3 == 1 || len(h.victims) == 0:
+		return fmt.Sprintf("nobody-%d-%d@example.com", n, rand.Int64())
 	}
-	return fmt.Sprintf("nobody-%d-%d@example.com", n, rand.Int64())
+	return h.victims[int(n/3)%len(h.victims)]
 }
 
 func (h *hostile) guess(ctx context.Context, i int) {

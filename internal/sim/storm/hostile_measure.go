@@ -90,7 +90,8 @@ func (o *others) login(start time.Time, ok bool) {
 }
 
 // loginProbes is how many of the other households log in again and
-// again, about once a second each.
+// again, about once a second each: the first ones, whose emails the
+// hostile household guesses at.
 const loginProbes = 3
 
 // probeLogins has account ac log in (and out again, so sessions do not

@@ -198,7 +198,7 @@ func (h *Hostile) attackRows() [][3]string {
 			fmt.Sprintf("%d refused at once (the camera's 2 slots held), %d cut off, at most %.1f s after admission; %d never cut", h.HostileStalledRefused, h.HostileStalledCut, h.HostileStalledHoldMsMax/1000, h.HostileStalledUncut)},
 		{"crafted thumbnails (camera 1): 2,001 scans; 2048², baseline and 12 scans", n(h.HostileJPEGUploads),
 			fmt.Sprintf("%d refused (scans), %d stored after a decode in the check pool, %d busy (503)", h.HostileJPEGRefused, h.HostileJPEGStored, h.HostileJPEGBusy)},
-		{"wrong passwords (own account, unknown emails)", n(h.HostileLoginGuesses),
+		{"wrong passwords (its own account, unknown emails, the measured households')", n(h.HostileLoginGuesses),
 			fmt.Sprintf("%d verified (401), %d throttled (429), %d busy (503)", h.HostileLoginChecked, h.HostileLoginThrottled, h.HostileLoginBusy)},
 		{"sign-ups", n(h.HostileSignups), fmt.Sprintf("%d made, %d throttled (429), %d busy (503)", h.HostileSignupsMade, h.HostileSignupsThrottled, h.HostileSignupsBusy)},
 		{"16 KiB methods", n(h.HostileMethods), "labelled other"},
