@@ -110,7 +110,8 @@ const (
 	// holds its slot 10 s: a household queued behind the attack shows
 	// p99s of 5 s and more. Working as designed, a login waits behind at
 	// most the attacker's hashing connections (10 here, on CPU-count
-	// slots), an upload behind at most its home's two check slots.
+	// slots), an upload behind at most the two pictures the attacker's
+	// camera may have in the check pool.
 	boundUploadMsP99 = 5000
 	boundViewMsP99   = 5000
 	boundLoginMsP99  = 5000

@@ -175,11 +175,11 @@ func TestSoak(t *testing.T) {
 // TestStormHostile runs a small storm with the hostile household against
 // the real binary and checks what does not depend on the machine's speed:
 // every kind of attack was sent and answered as its defence answers (the
-// scan bomb refused, wrong passwords throttled, no more sign-ups than the
-// limit, 2,000 ranges answered whole), the other households were measured
-// before and during it and lost nothing, and /metrics and the log stayed
-// within their bounds. Latencies are the storm's to judge (.ci/storm),
-// not a test's.
+// scan bomb refused, no more wrong passwords verified and sign-ups made
+// than the limits, 2,000 ranges answered whole), the other households
+// were measured before and during it and lost nothing, and /metrics and
+// the log stayed within their bounds. Latencies are the storm's to judge
+// (.ci/storm), not a test's.
 func TestStormHostile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a storm takes a while")
@@ -215,7 +215,7 @@ func TestStormHostile(t *testing.T) {
 	}
 	for what, n := range map[string]int64{
 		"stalled uploads refused at once": h.HostileStalledRefused, "scan bombs refused": h.HostileJPEGRefused,
-		"crafted pictures decoded and stored": h.HostileJPEGStored, "wrong passwords throttled": h.HostileLoginThrottled,
+		"crafted pictures decoded and stored": h.HostileJPEGStored, "wrong passwords verified": h.HostileLoginChecked,
 		"sign-ups": h.HostileSignups, "16 KiB methods": h.HostileMethods,
 		"range requests answered whole": h.HostileRangeWhole, "command results": h.HostileCommandResults,
 		"the others' uploads during the attack": h.HostileOthersUploads, "their views": h.HostileOthersViews,
@@ -230,6 +230,9 @@ func TestStormHostile(t *testing.T) {
 	}
 	if h.HostileSignupsMade > 20*hostileAddresses {
 		t.Errorf("%d sign-ups made from %d addresses: the limit is 20 an address", h.HostileSignupsMade, hostileAddresses)
+	}
+	if h.HostileLoginChecked > 50*hostileAddresses {
+		t.Errorf("%d wrong passwords verified from %d addresses: the limit is 50 an address", h.HostileLoginChecked, hostileAddresses)
 	}
 	if g := h.HostileMetricsMax - h.HostileMetricsStart; g > h.HostileBoundMetricsGrowth || h.HostileMetricsStart == 0 {
 		t.Errorf("/metrics from %d to %d bytes", h.HostileMetricsStart, h.HostileMetricsMax)
