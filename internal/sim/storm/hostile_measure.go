@@ -295,8 +295,8 @@ func (r *runner) startHostile(ctx context.Context, views *sync.WaitGroup) (end f
 func (r *runner) hostileResult() *Hostile {
 	if r.res.Hostile == nil {
 		r.res.Hostile = &Hostile{HostileAddresses: hostileAddresses, HostileCameras: hostileCameras, HostileConnections: hostileConns,
-			HostileBoundFailedRatio: boundFailedRatio, HostileBoundUploadMsP99: boundUploadMsP99, HostileBoundViewMsP99: boundViewMsP99,
-			HostileBoundLoginMsP99: boundLoginMsP99, HostileBoundStalledHoldMs: boundStalledHoldMs, HostileBoundRSSGrowth: boundRSSGrowth(),
+			HostileBoundFailedRatio: boundFailedRatio, HostileBoundP99FloorMs: boundP99FloorMs, HostileBoundP99OverBaseline: boundP99OverBaseline,
+			HostileBoundStalledHoldMs: boundStalledHoldMs, HostileBoundRSSGrowth: boundRSSGrowth(),
 			HostileBoundMetricsGrowth: boundMetricsGrowth, HostileBoundLogPerRequest: boundLogPerRequest, HostileBoundLogLineMaxBytes: boundLogLineMaxSize}
 	}
 	return r.res.Hostile
@@ -355,4 +355,10 @@ func (r *runner) collectHostile() {
 	h.HostileOthersViewMsP50, h.HostileOthersViewMsP99 = o.views.ms.Percentile(50), o.views.ms.Percentile(99)
 	h.HostileOthersLogins, h.HostileOthersLoginFails = o.logins.n.Load(), o.logins.failed.Load()
 	h.HostileOthersLoginMsP50, h.HostileOthersLoginMsP99 = o.logins.ms.Percentile(50), o.logins.ms.Percentile(99)
+	bound := func(baseline float64) float64 {
+		return max(h.HostileBoundP99FloorMs, h.HostileBoundP99OverBaseline*baseline)
+	}
+	h.HostileBoundUploadMsP99 = bound(h.HostileBaselineUploadMsP99)
+	h.HostileBoundViewMsP99 = bound(h.HostileBaselineViewMsP99)
+	h.HostileBoundLoginMsP99 = bound(h.HostileBaselineLoginMsP99)
 }
