@@ -35,10 +35,10 @@ import (
 //     their bodies (httpmw.Deadlines, the per-camera and per-home upload
 //     slots);
 //   - camera 1 uploads crafted thumbnails: a progressive JPEG of 2,001
-//     scans in 42 KB (media.MaxJPEGScans; seconds of a core to decode),
-//     and the two costliest pictures the check lets through, a baseline
-//     and a twelve-scan progressive one 2048 pixels a side, decoded in the
-//     check pool (events.Config.CheckSlots);
+//     scans in 380 KB (media.MaxJPEGScans; minutes of a core for a full
+//     decoder), and two the check lets through and reads in its pool
+//     (events.Config.CheckSlots): about the costliest file there is for
+//     it, twelve scans over 8192 pixels a side, and 400 KB of noise;
 //   - wrong passwords against the household's own account, emails nobody
 //     has and the very households whose logins are measured
 //     (throttle.Limiter.Attempt, identity.Config.HashSlots);
@@ -108,7 +108,7 @@ type hostileCounters struct {
 	jpegs       atomic.Int64 // crafted thumbnails uploaded
 	jpegRefused atomic.Int64 // 400: refused (the scan bomb)
 	jpegBusy    atomic.Int64 // 503: no upload or check slot
-	jpegStored  atomic.Int64 // 201: decoded in the check pool and stored
+	jpegStored  atomic.Int64 // 201: checked in the pool and stored
 
 	guesses         atomic.Int64 // wrong passwords sent
 	guessChecked    atomic.Int64 // 401: verified (a hash computed)
@@ -140,9 +140,9 @@ type hostile struct {
 	ws              *http.Client   // camera 1's device connection, from the first address
 	key             []byte         // the storm's watermark key
 
-	bomb, big, progressive []byte // crafted thumbnails
-	stallBody              []byte // the stalled uploads' body, never sent whole
-	stallType              string // and its Content-Type
+	bomb, dense, progressive []byte // crafted thumbnails
+	stallBody                []byte // the stalled uploads' body, never sent whole
+	stallType                string // and its Content-Type
 
 	c   hostileCounters
 	log *slog.Logger
@@ -166,11 +166,11 @@ func newHostile(targets []string, key []byte, log *slog.Logger) (*hostile, error
 	ws := newWSTransport()
 	ws.DialContext = (&net.Dialer{Timeout: 3 * time.Second, LocalAddr: &net.TCPAddr{IP: hostileAddr(0)}}).DialContext
 	h.ws = &http.Client{Transport: ws}
-	h.bomb, h.progressive = craftedJPEG(2000), craftedJPEG(11)
-	if h.big, err = largestPicture(); err != nil {
+	h.bomb, h.progressive = craftedJPEG(8192, 2000), craftedJPEG(8192, 11)
+	if h.dense, err = densePicture(); err != nil {
 		return nil, err
 	}
-	body, ctype, err := eventForm("stalled", h.big, nil)
+	body, ctype, err := eventForm("stalled", h.dense, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -354,10 +354,10 @@ func (h *hostile) unexpectedAnswer(what string, status int) {
 }
 
 // jpeg uploads one crafted thumbnail from camera 1: in turn the scan
-// bomb, the largest baseline picture and the twelve-scan progressive one.
+// bomb, the dense picture and the twelve-scan progressive one.
 func (h *hostile) jpeg(ctx context.Context, i int) {
 	n := h.c.jpegs.Add(1)
-	thumb := [...][]byte{h.bomb, h.big, h.progressive}[n%3]
+	thumb := [...][]byte{h.bomb, h.dense, h.progressive}[n%3]
 	status, _, err := h.upload(ctx, 1, thumb, nil)
 	if h.tally(ctx, "jpeg", status, err, map[int]*atomic.Int64{
 		http.StatusCreated: &h.c.jpegStored, http.StatusBadRequest: &h.c.jpegRefused, http.StatusServiceUnavailable: &h.c.jpegBusy,

@@ -36,7 +36,7 @@ type Hostile struct {
 	HostileJPEGUploads      int64   `json:"hostile_jpeg_uploads"`
 	HostileJPEGRefused      int64   `json:"hostile_jpeg_refused"` // 400: the scan bomb
 	HostileJPEGBusy         int64   `json:"hostile_jpeg_busy"`    // 503: no upload or check slot
-	HostileJPEGStored       int64   `json:"hostile_jpeg_stored"`  // decoded and stored
+	HostileJPEGStored       int64   `json:"hostile_jpeg_stored"`  // checked and stored
 	HostileLoginGuesses     int64   `json:"hostile_login_guesses"`
 	HostileLoginChecked     int64   `json:"hostile_login_checked"`   // 401: a hash was computed
 	HostileLoginThrottled   int64   `json:"hostile_login_throttled"` // 429
@@ -104,22 +104,22 @@ const (
 	// Of the other households' uploads, views and logins during the
 	// attack, at most 1% may fail. A defence that fails starves them
 	// outright: uploads refused 503 once the node's 64 upload slots are
-	// held by stalled bodies or its check slots by scan bombs, logins
-	// refused 503 after waiting HashWait for a hashing slot.
+	// held by stalled bodies, logins refused 503 after waiting HashWait
+	// for a hashing slot.
 	boundFailedRatio = 0.01
-	// p99 latencies: 5 s, or four times the same p99 before the attack
+	// p99 latencies: 5 s, or six times the same p99 before the attack
 	// if that is more. The defences that make a request wait do so for
 	// 5 s (CheckWait, HashWait) before they refuse it, and a stalled body
 	// holds its slot 10 s: a household queued behind the attack shows
 	// p99s of 5 s and more, and failures. Working as designed, a login
-	// waits behind at most the attacker's hashing connections (10 here,
-	// on CPU-count slots: about five hash times, where before the attack
-	// it waited one or two), an upload behind at most the two pictures
+	// takes up to six hash times (five queued behind the attacker's 10
+	// hashing connections on two slots, and its own; at least one before
+	// the attack), an upload waits behind at most the two pictures
 	// the attacker's camera may have in the check pool. On a loaded
-	// machine those hash times and decodes are long: the baseline, taken
+	// machine those hashes and checks are slow: the baseline, taken
 	// on the same machine in the same run, says how long.
 	boundP99FloorMs      = 5000
-	boundP99OverBaseline = 4
+	boundP99OverBaseline = 6
 	// A stalled body is cut off once BodyGrace (10 s) passes without the
 	// minimum rate; a trickling one a little later. Beyond 15 s, the
 	// deadline did not hold.
@@ -138,9 +138,9 @@ const (
 
 // boundRSSGrowth is how much the servers' memory may grow while the
 // attack is measured: each pool the attack fills holds at most its slots'
-// worth (an argon2id hash 19 MiB, a 2048-pixel decode about 12 MiB, per
-// CPU), plus uploads in flight and the garbage the collector lets pile up
-// to twice the live heap.
+// worth (an argon2id hash 19 MiB per CPU; a thumbnail and its check at
+// most a few MiB), plus uploads in flight and the garbage the collector
+// lets pile up to twice the live heap.
 func boundRSSGrowth() int64 {
 	return (256 + int64(runtime.NumCPU())*64) << 20
 }
@@ -202,8 +202,8 @@ func (h *Hostile) attackRows() [][3]string {
 	return [][3]string{
 		{"stalled and trickling upload bodies (camera 0)", n(h.HostileStalledUploads),
 			fmt.Sprintf("%d refused at once (the camera's 2 slots held), %d cut off, at most %.1f s after admission; %d never cut", h.HostileStalledRefused, h.HostileStalledCut, h.HostileStalledHoldMsMax/1000, h.HostileStalledUncut)},
-		{"crafted thumbnails (camera 1): 2,001 scans; 2048², baseline and 12 scans", n(h.HostileJPEGUploads),
-			fmt.Sprintf("%d refused (scans), %d stored after a decode in the check pool, %d busy (503)", h.HostileJPEGRefused, h.HostileJPEGStored, h.HostileJPEGBusy)},
+		{"crafted thumbnails (camera 1): 2,001 scans; 12 scans over 8192²; 400 KB of noise", n(h.HostileJPEGUploads),
+			fmt.Sprintf("%d refused (scans), %d stored after their check in the pool, %d busy (503)", h.HostileJPEGRefused, h.HostileJPEGStored, h.HostileJPEGBusy)},
 		{"wrong passwords (its own account, unknown emails, the measured households')", n(h.HostileLoginGuesses),
 			fmt.Sprintf("%d verified (401), %d throttled (429), %d busy (503)", h.HostileLoginChecked, h.HostileLoginThrottled, h.HostileLoginBusy)},
 		{"sign-ups", n(h.HostileSignups), fmt.Sprintf("%d made, %d throttled (429), %d busy (503)", h.HostileSignupsMade, h.HostileSignupsThrottled, h.HostileSignupsBusy)},
