@@ -12,7 +12,7 @@ import (
 // dirSet is what the store knows of the directories under objects/: those
 // it has made sure of (the directory exists and its own name is on disk,
 // synced into its parent by this process), each with the group sync of
-// its contents. A device's directory is made sure of once per process:
+// its contents. A household's directory is made sure of once per process:
 // the first Put into it creates it if need be and syncs the chain of
 // parents, even when the directory was already there, since a process
 // that crashed after creating it may never have synced its name.

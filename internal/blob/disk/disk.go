@@ -2,8 +2,8 @@
 // directory, written in a crash-safe order.
 //
 // A blob is written to a new file under tmp/ (O_EXCL) and fsynced, then
-// linked into its place under objects/ (layout.go: its camera's directory,
-// no directory per event), the temp name removed, and its directory
+// linked into its place under objects/ (layout.go: its household's
+// directory, no directory per event), the temp name removed, and its directory
 // fsynced by a group sync that covers every link made into that directory
 // since the last one (dirs.go). Only then does Put return, so a caller
 // that commits a record after Put knows the bytes and their name are on

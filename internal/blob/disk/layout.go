@@ -16,43 +16,40 @@ import (
 )
 
 // The layout. A key's blob is the file objects/<key> with the key's last
-// slash turned into a '+', which no key holds:
+// two slashes turned into '+', which no key holds:
 //
-//	h/HOME/DEVICE/EVENT/thumbnail  ->  objects/h/HOME/DEVICE/EVENT+thumbnail
+//	h/HOME/DEVICE/EVENT/thumbnail  ->  objects/h/HOME/DEVICE+EVENT+thumbnail
 //
-// so an event's blobs sit side by side in their camera's directory, made
-// once for the camera, and storing an event makes no directory. Releases
-// before this one kept objects/<key> as it is, a directory per event; Open
-// moves such a directory's blobs into place once (migrate).
+// so a household's blobs sit side by side in its directory, made once for
+// the household, and storing an event makes no directory; the uploads of
+// a household's cameras link into one directory and share its fsyncs.
+// Releases before this one kept objects/<key> as it is, a directory per
+// event; Open moves such a directory's blobs into place once (migrate).
 const (
 	layoutFile = "layout"   // under the blob directory: which layout objects/ is in
 	layoutFlat = "flat 1\n" // this one
-	sep        = "+"        // in a file name, where the key's last slash was
+	sep        = "+"        // in a file name, where a slash of the key was
 	batchMoves = 1024       // blobs moved between two rounds of directory syncs
 )
 
 // relPath is where key's blob lives, relative to objects/, slash-separated.
 func relPath(key string) string {
-	if i := strings.LastIndexByte(key, '/'); i >= 0 {
-		return key[:i] + sep + key[i+1:]
+	i := strings.LastIndexByte(key, '/')
+	if i < 0 {
+		return key
 	}
-	return key
+	if j := strings.LastIndexByte(key[:i], '/'); j >= 0 {
+		return key[:j] + sep + key[j+1:i] + sep + key[i+1:]
+	}
+	return key[:i] + sep + key[i+1:]
 }
 
 // keyOf is the key whose blob is at rel (relative to objects/,
-// slash-separated); false for a file no key maps to.
+// slash-separated); false for a file no key maps to, such as a blob of the
+// old layout (none is left after Open).
 func keyOf(rel string) (string, bool) {
-	i := strings.LastIndex(rel, sep)
-	key := rel
-	if i >= 0 {
-		key = rel[:i] + "/" + rel[i+1:]
-		if strings.Contains(rel[i+1:], "/") {
-			return "", false
-		}
-	} else if strings.Contains(rel, "/") {
-		return "", false // a blob of the old layout; none is left after Open
-	}
-	return key, blob.ValidKey(key)
+	key := strings.ReplaceAll(rel, sep, "/")
+	return key, blob.ValidKey(key) && relPath(key) == rel
 }
 
 // File returns the path of the file that holds key's blob in the blob
@@ -124,8 +121,8 @@ func isFlat(dir string) (bool, error) {
 //  1. link each blob of the old layout under its new name (a link, not a
 //     rename: the old name stays);
 //  2. sync every directory that got a new name;
-//  3. only then remove the old names, and the event directories left
-//     empty.
+//  3. only then remove the old names, and the event and camera
+//     directories left empty.
 //
 // A crash after 1 or 2 leaves both names of one file; the next run finds
 // the new name already there, checks that it is the same file and drops
@@ -206,9 +203,14 @@ func (s *Store) moveBatch(batch []move) error {
 		emptied[filepath.Dir(m.from)] = true
 	}
 	for dir := range emptied {
-		// Fails while the directory still holds a blob this batch did not
-		// move; a later batch removes it.
-		_ = os.Remove(dir)
+		// The event's directory, then its camera's: each removal fails
+		// while the directory still holds something (a blob a later batch
+		// moves, or a household's blobs in this layout), and stops there.
+		for ; len(dir) > len(s.objects); dir = filepath.Dir(dir) {
+			if os.Remove(dir) != nil {
+				break
+			}
+		}
 	}
 	return nil
 }

@@ -63,7 +63,7 @@ func checkFlat(t *testing.T, dir string, blobs map[string]string) {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && strings.Contains(d.Name(), "event") {
+		if d.IsDir() && (strings.Contains(d.Name(), "event") || strings.Contains(d.Name(), "cam")) {
 			t.Errorf("directory %s of the old layout is left", p)
 		}
 		if !d.IsDir() {
