@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/server"
+	"github.com/camvault/camvault/internal/store/postgres/pgtest"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
@@ -178,7 +179,7 @@ func TestUpgradeFromFixtures(t *testing.T) {
 			// 0600 modes, so the copy gets them as a data directory must.
 			data := filepath.Join(t.TempDir(), "data")
 			copyTree(t, filepath.Join(dir, "data"), data, func(string) bool { return true })
-			checkFixtureData(t, data, exp)
+			checkFixtureData(t, server.Config{DataDir: data}, exp)
 		})
 	}
 }
@@ -196,15 +197,15 @@ func readExpect(t *testing.T, dir string) fixtureExpect {
 	return exp
 }
 
-// checkFixtureData serves data, a fixture's data directory or a copy of it
-// made some other way, and checks it holds what exp says.
-func checkFixtureData(t *testing.T, data string, exp fixtureExpect) {
+// checkFixtureData serves cfg, a fixture's data or a copy of it made some
+// other way, and checks it holds what exp says.
+func checkFixtureData(t *testing.T, cfg server.Config, exp fixtureExpect) {
 	t.Helper()
 	// The clock of the fixture's day, so that retention does not
 	// sweep what the test reads.
 	c := newClock()
 	c.ns.Store(exp.MadeAt.Add(time.Hour).UnixNano())
-	e := newBackendEnv(t, data, c, server.Config{})
+	e := newBackendEnv(t, cfg.DataDir, c, cfg)
 
 	var tokens []string
 	for _, a := range exp.Accounts {
@@ -238,7 +239,7 @@ func checkFixtureData(t *testing.T, data string, exp fixtureExpect) {
 	if r := e.must(200, "GET", "/api/v1/homes", tokens[0], nil); !strings.Contains(string(r.raw), "Ann's house") {
 		t.Errorf("the home's name does not open: %s", r.raw)
 	}
-	o, err := server.OpenOffline(t.Context(), server.Config{DataDir: data})
+	o, err := server.OpenOffline(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +266,7 @@ func TestBackupRestoreOfOldLayout(t *testing.T) {
 			t.Fatalf("restore: %v", err)
 		}
 		copyTree(t, filepath.Join(fixture, "data"), data, func(rel string) bool { return rel == "master.key" })
-		checkFixtureData(t, data, exp)
+		checkFixtureData(t, server.Config{DataDir: data}, exp)
 	}
 
 	t.Run("backup of an old layout", func(t *testing.T) {
@@ -301,4 +302,26 @@ func TestBackupRestoreOfOldLayout(t *testing.T) {
 		}
 		restore(t, dir)
 	})
+}
+
+// TestMigrateOldLayoutToPostgresAndS3: an installation whose blobs are in
+// the layout before the flat one moves to PostgreSQL and S3 as any other
+// (opening its blob directory moves them first), and the new node serves
+// every event byte for byte.
+func TestMigrateOldLayoutToPostgresAndS3(t *testing.T) {
+	pg := pgtest.Database(t)
+	s3URL, _ := s3Target(t)
+	fixture := filepath.Join("testdata", "upgrade", "schema-5")
+	exp := readExpect(t, fixture)
+	data := filepath.Join(t.TempDir(), "data")
+	copyTree(t, filepath.Join(fixture, "data"), data, func(string) bool { return true })
+	var out strings.Builder
+	rep, err := server.Migrate(t.Context(), server.Config{DataDir: data}, server.MigrateTarget{Store: pg, Blobs: s3URL, Sample: 10}, &out)
+	if err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out.String())
+	}
+	if rep.Rows["events"] != int64(len(exp.Events)) || rep.Blobs == 0 {
+		t.Fatalf("report %+v\n%s", rep, out.String())
+	}
+	checkFixtureData(t, server.Config{DataDir: t.TempDir(), Store: pg, Blobs: s3URL, KeyFile: filepath.Join(data, "master.key")}, exp)
 }

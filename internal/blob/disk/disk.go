@@ -109,9 +109,6 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := os.Lstat(final); err == nil {
-		return 0, blob.ErrExists
-	}
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:])
 	tmpPath := filepath.Join(s.tmp, hex.EncodeToString(rnd[:]))
