@@ -76,9 +76,12 @@ func TestTwoNodes(t *testing.T) {
 	must(b, 200, "GET", "/api/v1/homes/"+home, ownerB, nil)
 
 	// A member removed through A is refused on B at the next request.
-	guest := must(b, 201, "POST", "/api/v1/homes/"+home+"/members", ownerB,
-		map[string]string{"email": "guest@example.com", "role": "viewer"})["account_id"].(string)
+	// Invited through B, accepted through A.
+	inv := must(b, 202, "POST", "/api/v1/homes/"+home+"/members", ownerB,
+		map[string]string{"email": "guest@example.com", "role": "viewer"})["invitation"].(map[string]any)["id"].(string)
 	guestB := login(b, "guest@example.com")
+	must(a, 204, "POST", "/api/v1/invitations/"+inv+"/accept", guestB, nil)
+	guest := must(a, 200, "GET", "/api/v1/me", guestB, nil)["id"].(string)
 	must(b, 200, "GET", "/api/v1/homes/"+home, guestB, nil) // seen once, so any cache holds it
 	must(a, 204, "DELETE", "/api/v1/homes/"+home+"/members/"+guest, ownerA, nil)
 	must(b, 404, "GET", "/api/v1/homes/"+home, guestB, nil)

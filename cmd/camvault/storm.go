@@ -26,6 +26,8 @@ type stormCmd struct {
 	Timeout          time.Duration `help:"After the restart, how long to wait for every camera to be back and every event acknowledged (the protocol lets a camera wait up to 5m to come back)." default:"10m"`
 	EventInterval    time.Duration `help:"Each camera records a motion event this often." default:"30s"`
 	ViewerEvery      time.Duration `help:"Each viewer lists its events about this often." default:"1s"`
+	ViewerMedia      int           `name:"viewer-media" help:"Thumbnails (with their clips) a viewer fetches and checks per listing." default:"2"`
+	SoakMedia        int64         `name:"soak-media" help:"A soak, not a test: after the first round, go round again (warm-up, then the outage if --outage is set) until the clients have checked at least this many media responses (thumbnails, clips, live frames, partner media), e.g. 1000000." default:"0"`
 	NetFaults        string        `help:"Network faults between the clients and the server, e.g. latency=50ms,jitter=20ms,bandwidth=1000,reset=0.01,slice=1 (see the SPEC above)." placeholder:"SPEC"`
 
 	Nodes    int    `help:"camvault serve processes sharing --store, --blobs, --cache and --bus, (viewers through a TCP balancer in this process, cameras given every node's address)." default:"1"`
@@ -90,6 +92,7 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 		LiveViewers: c.LiveViewers, LiveDwell: c.LiveDwell, LiveRevokeEvery: c.LiveRevokeEvery,
 		PartnerDisplays: c.PartnerDisplays, PartnerFaults: partnerFaults,
 		Warmup: c.Warmup, Outage: c.Outage, Timeout: c.Timeout, EventInterval: c.EventInterval, ViewerEvery: c.ViewerEvery,
+		ViewerMedia: c.ViewerMedia, SoakMedia: c.SoakMedia,
 		QueueSize: c.QueueSize, UploadWorkers: c.UploadWorkers, BackoffCap: c.BackoffCap,
 		Faults: faults,
 		Nodes:  c.Nodes, KillNode: c.KillNode, Store: c.Store, Blobs: c.Blobs, Cache: c.Cache, Bus: c.Bus, CacheFaults: cacheFaults.String(),
@@ -112,6 +115,9 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 	}
 	fmt.Printf("cameras %d, viewers %d: events generated %d, stored %d, lost %d, duplicates %d; media %d, foreign %d\n",
 		res.Cameras, res.Viewers, res.EventsGenerated, res.EventsStored, res.Lost, res.Duplicates, res.MediaResponses, res.ForeignMedia)
+	if res.SoakRounds > 0 {
+		fmt.Printf("soak: %d rounds, %d media responses checked frame by frame (thumbnails, clips, live frames, partner media)\n", res.SoakRounds+1, res.MediaChecked)
+	}
 	if res.LiveViewers > 0 {
 		fmt.Printf("live: sessions %d, frames %d, foreign %d; first frame p50 %.0fms p99 %.0fms; latency p99 %.0fms; revocations %d, cut-off max %.0fms\n",
 			res.LiveSessions, res.LiveFrames, res.ForeignLiveFrames, res.LiveTTFFMsP50, res.LiveTTFFMsP99,

@@ -8,6 +8,7 @@ import (
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/servicetest"
 )
@@ -45,7 +46,13 @@ func TestReaderListsForOwnerAndAdmins(t *testing.T) {
 		{"a former account", audit.ViewClip, audit.ResultBlocked},
 		{"device " + cam.DeviceID, audit.ViewThumbnail, audit.ResultOK},
 		{bob.Email, audit.ViewEvent, audit.ResultOK},
+		// Sharing: each invitation and its acceptance.
+		{cat.Email, homes.AuditAccept, audit.ResultOK},
+		{ann.Email, homes.AuditInvite, audit.ResultOK},
+		{bob.Email, homes.AuditAccept, audit.ResultOK},
+		{ann.Email, homes.AuditInvite, audit.ResultOK},
 	}
+	const looks = 4 // the entries about the event, newest
 	for _, reader := range []servicetest.Person{ann, cat} {
 		list, err := e.Reader.List(ctx, reader.Principal, home, 0, 0)
 		if err != nil {
@@ -54,7 +61,7 @@ func TestReaderListsForOwnerAndAdmins(t *testing.T) {
 		var got []row
 		for i, v := range list {
 			got = append(got, row{v.Actor, v.Action, v.Result})
-			if v.Seq != int64(len(list)-i) || v.EventID != ev.ID || v.DeviceID != cam.DeviceID || v.At.IsZero() {
+			if v.Seq != int64(len(list)-i) || v.At.IsZero() || (i < looks) != (v.EventID == ev.ID && v.DeviceID == cam.DeviceID) {
 				t.Errorf("entry %d: %+v", i, v)
 			}
 		}
@@ -69,7 +76,7 @@ func TestReaderListsForOwnerAndAdmins(t *testing.T) {
 		t.Fatalf("three entries: %d %v", len(first), err)
 	}
 	rest, err := e.Reader.List(ctx, ann.Principal, home, first[2].Seq, 3)
-	if err != nil || len(rest) != 1 || rest[0].Action != audit.ViewEvent {
+	if err != nil || len(rest) != 3 || rest[0].Action != audit.ViewEvent || rest[2].Action != homes.AuditInvite {
 		t.Fatalf("the entries before seq %d: %+v %v", first[2].Seq, rest, err)
 	}
 	for _, limit := range []int{-1, 1001} {

@@ -133,6 +133,16 @@ func (s *AnnouncingStore) PutMember(ctx context.Context, m domain.Member) error 
 	return nil
 }
 
+// AcceptInvitation makes the invitee a member, then tells the nodes.
+func (s *AnnouncingStore) AcceptInvitation(ctx context.Context, id string, emailIndex []byte, accountID string, now time.Time) (domain.Member, error) {
+	m, err := s.Store.AcceptInvitation(ctx, id, emailIndex, accountID, now)
+	if err != nil {
+		return domain.Member{}, err
+	}
+	s.notify(ctx, GrantNotice{HomeID: m.HomeID, AccountID: m.AccountID})
+	return m, nil
+}
+
 // DeleteMember removes a membership, then tells the nodes.
 func (s *AnnouncingStore) DeleteMember(ctx context.Context, homeID, accountID string) error {
 	if err := s.Store.DeleteMember(ctx, homeID, accountID); err != nil {

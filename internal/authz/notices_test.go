@@ -59,8 +59,15 @@ func TestCommittedChangesAreAnnounced(t *testing.T) {
 		change func() error
 		want   authz.GrantNotice
 	}{
-		{"share", func() error {
-			_, err := e.Homes.AddMember(ctx, ann.Principal, home, bob.Email, domain.RoleViewer, []string{cam.DeviceID})
+		{"accept an invitation", func() error {
+			inv, err := e.Homes.Invite(ctx, ann.Principal, home, bob.Email, domain.RoleViewer, []string{cam.DeviceID})
+			if err != nil {
+				return err
+			}
+			return e.Homes.AcceptInvitation(ctx, bob.Principal, inv.ID)
+		}, authz.GrantNotice{HomeID: home, AccountID: bob.AccountID}},
+		{"change a member", func() error {
+			_, err := e.Homes.UpdateMember(ctx, ann.Principal, home, bob.AccountID, domain.RoleViewer, nil)
 			return err
 		}, authz.GrantNotice{HomeID: home, AccountID: bob.AccountID}},
 		{"unpair", func() error { return e.Homes.DeleteDevice(ctx, ann.Principal, cam.DeviceID) }, authz.GrantNotice{HomeID: home}},

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
@@ -24,15 +25,26 @@ import (
 // Store is what the homes service keeps in the store.
 type Store interface {
 	store.Homes
+	store.Invitations
 	store.Devices
 	store.Throttle
 }
 
-// Accounts resolves accounts for sharing: by email when inviting, by ID
-// when listing members.
+// Accounts names accounts and their emails; *identity.Service is one.
 type Accounts interface {
+	// Account reads an account with its email.
 	Account(ctx context.Context, accountID string) (identity.Account, error)
-	AccountIDByEmail(ctx context.Context, email string) (string, error)
+	// EmailIndex normalizes an email and gives its blind index, the one
+	// an account with that email has, without reading anything.
+	EmailIndex(email string) (normalized string, index []byte, err error)
+	// EmailIndexes is EmailIndex under every master key generation, the
+	// current one first.
+	EmailIndexes(email string) (normalized string, indexes [][]byte, err error)
+}
+
+// Recorder appends to a home's audit log; *audit.Log is one.
+type Recorder interface {
+	Record(ctx context.Context, homeID string, e audit.Entry) error
 }
 
 // Connections reaches a camera's live connection, on whichever node holds
@@ -59,7 +71,14 @@ type Config struct {
 	// It must exceed how often a connected camera's last seen is written
 	// (the gateway's LastSeenEvery) plus a few missed heartbeats.
 	PresenceTTL time.Duration
-	Now         func() time.Time
+	// InvitationTTL is how long an invitation waits for its invitee.
+	InvitationTTL time.Duration
+	// InvitationsPerHome bounds a home's pending invitations, and
+	// InvitationsPerInviter one person's over every home, so a hostile
+	// household cannot flood anyone with them.
+	InvitationsPerHome    int
+	InvitationsPerInviter int
+	Now                   func() time.Time
 }
 
 // DefaultConfig is the production configuration.
@@ -69,7 +88,13 @@ func DefaultConfig() Config {
 		PairFailures:     20,
 		PairWindow:       15 * time.Minute,
 		DefaultRetention: 30,
-		Now:              time.Now,
+		// A week: time to notice it and, without an account yet, sign
+		// up; short enough that an invitation nobody took up does not
+		// wait for whoever has the address next (docs/design/authorization.md).
+		InvitationTTL:         7 * 24 * time.Hour,
+		InvitationsPerHome:    20,
+		InvitationsPerInviter: 20,
+		Now:                   time.Now,
 	}
 }
 
@@ -80,15 +105,26 @@ type Service struct {
 	keys     *keys.Keyring
 	accounts Accounts
 	conns    Connections
+	audit    Recorder
 	cfg      Config
 }
 
-// New returns the homes service.
-func New(s Store, d *authz.Decider, k *keys.Keyring, a Accounts, c Connections, cfg Config) *Service {
+// New returns the homes service; invitations are recorded in r.
+func New(s Store, d *authz.Decider, k *keys.Keyring, a Accounts, c Connections, r Recorder, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: s, authz: d, keys: k, accounts: a, conns: c, cfg: cfg}
+	def := DefaultConfig()
+	if cfg.InvitationTTL <= 0 {
+		cfg.InvitationTTL = def.InvitationTTL
+	}
+	if cfg.InvitationsPerHome <= 0 {
+		cfg.InvitationsPerHome = def.InvitationsPerHome
+	}
+	if cfg.InvitationsPerInviter <= 0 {
+		cfg.InvitationsPerInviter = def.InvitationsPerInviter
+	}
+	return &Service{store: s, authz: d, keys: k, accounts: a, conns: c, audit: r, cfg: cfg}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }

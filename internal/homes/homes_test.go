@@ -199,11 +199,24 @@ func TestSharing(t *testing.T) {
 	home, other := e.Home(ann, "Home"), e.Home(ann, "Other")
 	front, back, elsewhere := e.Camera(ann, home), e.Camera(ann, home), e.Camera(ann, other)
 
-	// Cat, an admin, shares with Bob, a viewer limited to the front door.
+	// Cat, an admin, invites Bob, a viewer limited to the front door, who
+	// accepts.
 	e.Share(ann, home, cat, domain.RoleAdmin)
-	m, err := e.Homes.AddMember(ctx, cat.Principal, home, strings.ToUpper(bob.Email), domain.RoleViewer, []string{front.DeviceID, front.DeviceID})
-	if err != nil || m.AccountID != bob.AccountID || m.Email != bob.Email || !m.Limited || len(m.Devices) != 1 || m.Devices[0] != front.DeviceID {
-		t.Fatalf("share with a limit: %+v %v", m, err)
+	inv, err := e.Homes.Invite(ctx, cat.Principal, home, strings.ToUpper(bob.Email), domain.RoleViewer, []string{front.DeviceID, front.DeviceID})
+	if err != nil {
+		t.Fatalf("invite with a limit: %v", err)
+	}
+	if err := e.Homes.AcceptInvitation(ctx, bob.Principal, inv.ID); err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	members, err := e.Homes.Members(ctx, bob.Principal, home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		if m.AccountID == bob.AccountID && (m.Email != bob.Email || !m.Limited || len(m.Devices) != 1 || m.Devices[0] != front.DeviceID) {
+			t.Fatalf("bob, limited to one camera, as listed: %+v", m)
+		}
 	}
 	list, err := e.Homes.Devices(ctx, bob.Principal, home)
 	if err != nil || len(list) != 1 || list[0].ID != front.DeviceID {
@@ -213,7 +226,7 @@ func TestSharing(t *testing.T) {
 	_, missing := e.Homes.Device(ctx, bob.Principal, id.New())
 	notFoundAlike(t, "a limited viewer reads another camera", err, missing)
 
-	members, err := e.Homes.Members(ctx, bob.Principal, home)
+	members, err = e.Homes.Members(ctx, bob.Principal, home)
 	if err != nil || len(members) != 3 {
 		t.Fatalf("members: %+v %v", members, err)
 	}
@@ -231,22 +244,40 @@ func TestSharing(t *testing.T) {
 		devices []string
 		code    apperr.Code
 	}{
-		{"a viewer shares", bob, dan.Email, domain.RoleViewer, nil, apperr.Forbidden},
-		{"share as owner", ann, dan.Email, domain.RoleOwner, nil, apperr.Invalid},
+		{"a viewer invites", bob, dan.Email, domain.RoleViewer, nil, apperr.Forbidden},
+		{"invite as owner", ann, dan.Email, domain.RoleOwner, nil, apperr.Invalid},
 		{"an admin limited to cameras", ann, dan.Email, domain.RoleAdmin, []string{front.DeviceID}, apperr.Invalid},
 		{"a camera that is not an ID", ann, dan.Email, domain.RoleViewer, []string{"front"}, apperr.Invalid},
 		{"another home's camera", ann, dan.Email, domain.RoleViewer, []string{elsewhere.DeviceID}, apperr.Invalid},
-		{"no such account", ann, "nobody@example.com", domain.RoleViewer, nil, apperr.NotFound},
 		{"not an email", ann, "dan", domain.RoleViewer, nil, apperr.Invalid},
-		{"the owner's role changed", cat, ann.Email, domain.RoleViewer, nil, apperr.Forbidden},
 	} {
-		_, err := e.Homes.AddMember(ctx, c.as.Principal, home, c.email, c.role, c.devices)
+		_, err := e.Homes.Invite(ctx, c.as.Principal, home, c.email, c.role, c.devices)
 		servicetest.WantCode(t, c.what, err, c.code)
 	}
+	for _, c := range []struct {
+		what    string
+		as      servicetest.Person
+		account string
+		role    domain.Role
+		devices []string
+		code    apperr.Code
+	}{
+		{"a viewer changes a member", bob, cat.AccountID, domain.RoleViewer, nil, apperr.Forbidden},
+		{"the owner's role changed", cat, ann.AccountID, domain.RoleViewer, nil, apperr.Forbidden},
+		{"someone who is not a member", ann, dan.AccountID, domain.RoleViewer, nil, apperr.NotFound},
+		{"made owner", ann, bob.AccountID, domain.RoleOwner, nil, apperr.Invalid},
+		{"another home's camera", ann, bob.AccountID, domain.RoleViewer, []string{elsewhere.DeviceID}, apperr.Invalid},
+	} {
+		_, err := e.Homes.UpdateMember(ctx, c.as.Principal, home, c.account, c.role, c.devices)
+		servicetest.WantCode(t, c.what, err, c.code)
+	}
+	if _, err := e.Homes.Get(ctx, dan.Principal, home); apperr.CodeOf(err) != apperr.NotFound {
+		t.Fatalf("dan, never a member, reads the home: %v", err)
+	}
 
-	// Sharing again replaces the role and the cameras.
-	if m, err := e.Homes.AddMember(ctx, ann.Principal, home, bob.Email, domain.RoleViewer, nil); err != nil || m.Limited {
-		t.Fatalf("share again with every camera: %+v %v", m, err)
+	// A member's role and cameras change at once, without an invitation.
+	if m, err := e.Homes.UpdateMember(ctx, ann.Principal, home, bob.AccountID, domain.RoleViewer, nil); err != nil || m.Limited || m.AccountID != bob.AccountID {
+		t.Fatalf("give bob every camera: %+v %v", m, err)
 	}
 	if list, err := e.Homes.Devices(ctx, bob.Principal, home); err != nil || len(list) != 2 {
 		t.Fatalf("bob's cameras after the limit went: %+v %v", list, err)
@@ -349,9 +380,7 @@ func TestMembersAViewerSees(t *testing.T) {
 		who    servicetest.Person
 		camera string
 	}{{bob, front.DeviceID}, {dan, back.DeviceID}} {
-		if _, err := e.Homes.AddMember(ctx, ann.Principal, home, v.who.Email, domain.RoleViewer, []string{v.camera}); err != nil {
-			t.Fatal(err)
-		}
+		e.Share(ann, home, v.who, domain.RoleViewer, v.camera)
 	}
 	listed := func(as servicetest.Person) map[string]homes.Member {
 		t.Helper()

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
-	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -26,47 +24,33 @@ type Member struct {
 
 const maxLimitedDevices = 256
 
-// AddMember shares a home with the account that has email, as a viewer or
-// an admin; a viewer may be limited to listed cameras. Sharing again with a
-// member replaces their role and cameras. Only owners and admins may share.
-func (s *Service) AddMember(ctx context.Context, p authz.Principal, homeID, email string, role domain.Role, devices []string) (Member, error) {
+// UpdateMember changes what an existing member may see: their role
+// (viewer or admin) and, for a viewer, the cameras they are limited to.
+// Becoming a member at all takes an invitation the person accepts
+// (Invite); this only changes a membership they already accepted, and
+// narrowing it takes effect on the next request. Owners and admins only;
+// the owner's role cannot be changed.
+func (s *Service) UpdateMember(ctx context.Context, p authz.Principal, homeID, accountID string, role domain.Role, devices []string) (Member, error) {
 	if _, err := s.authz.Home(ctx, p, homeID, authz.ManageMembers); err != nil {
 		return Member{}, err
 	}
-	if role != domain.RoleViewer && role != domain.RoleAdmin {
-		return Member{}, apperr.New(apperr.Invalid, `role must be "viewer" or "admin"`)
-	}
-	if len(devices) > 0 && role != domain.RoleViewer {
-		return Member{}, apperr.New(apperr.Invalid, "only a viewer can be limited to cameras")
-	}
-	if len(devices) > maxLimitedDevices {
-		return Member{}, apperr.New(apperr.Invalid, "at most %d cameras", maxLimitedDevices)
-	}
-	if len(devices) == 0 {
-		devices = nil // every camera of the home
-	} else {
-		devices = slices.Compact(slices.Sorted(slices.Values(devices)))
-	}
-	for _, d := range devices {
-		if !id.Valid(d) {
-			return Member{}, apperr.New(apperr.Invalid, "devices must be camera IDs of this home")
-		}
-	}
-	accountID, err := s.accounts.AccountIDByEmail(ctx, email)
+	devices, err := checkShare(role, devices)
 	if err != nil {
 		return Member{}, err
 	}
 	existing, err := s.store.Member(ctx, homeID, accountID)
 	switch {
-	case err == nil && existing.Member.Role == domain.RoleOwner:
-		return Member{}, apperr.New(apperr.Forbidden, "the owner's role cannot be changed")
-	case err != nil && !errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
+		return Member{}, apperr.NotFoundf("member")
+	case err != nil:
 		return Member{}, fmt.Errorf("read membership: %w", err)
+	case existing.Member.Role == domain.RoleOwner:
+		return Member{}, apperr.New(apperr.Forbidden, "the owner's role cannot be changed")
 	}
-	m := domain.Member{HomeID: homeID, AccountID: accountID, Role: role, Devices: devices, AddedAt: s.now()}
+	m := domain.Member{HomeID: homeID, AccountID: accountID, Role: role, Devices: devices, AddedAt: existing.Member.AddedAt}
 	if err := s.store.PutMember(ctx, m); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return Member{}, apperr.New(apperr.Invalid, "devices must be camera IDs of this home")
+			return Member{}, errNotHomeCameras
 		}
 		return Member{}, fmt.Errorf("put member: %w", err)
 	}

@@ -88,7 +88,9 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
+// invite is POST /api/v1/homes/{home}/members: it invites the email, and
+// answers the same whether or not an account has it.
+func (s *Server) invite(w http.ResponseWriter, r *http.Request) error {
 	homeID, err := pathID(r, "home", "home")
 	if err != nil {
 		return err
@@ -101,11 +103,35 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	m, err := s.homes.AddMember(r.Context(), principal(r.Context()), homeID, in.Email, in.Role, in.Devices)
+	inv, err := s.homes.Invite(r.Context(), principal(r.Context()), homeID, in.Email, in.Role, in.Devices)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, m)
+	writeJSON(w, http.StatusAccepted, map[string]any{"invitation": inv})
+	return nil
+}
+
+func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) error {
+	homeID, err := pathID(r, "home", "home")
+	if err != nil {
+		return err
+	}
+	accountID, err := pathID(r, "account", "member")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Role    domain.Role `json:"role"`
+		Devices []string    `json:"devices"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	m, err := s.homes.UpdateMember(r.Context(), principal(r.Context()), homeID, accountID, in.Role, in.Devices)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, m)
 	return nil
 }
 

@@ -104,10 +104,16 @@ func Routes() []Route {
 		{"PATCH", "/api/v1/homes/{home}", person, (*Server).updateHome},
 		{"GET", "/api/v1/homes/{home}/audit", person, (*Server).homeAudit},
 		{"GET", "/api/v1/homes/{home}/members", person, (*Server).listMembers},
-		{"POST", "/api/v1/homes/{home}/members", person, (*Server).addMember},
+		{"POST", "/api/v1/homes/{home}/members", person, (*Server).invite},
+		{"PATCH", "/api/v1/homes/{home}/members/{account}", person, (*Server).updateMember},
 		{"DELETE", "/api/v1/homes/{home}/members/{account}", person, (*Server).removeMember},
+		{"GET", "/api/v1/homes/{home}/invitations", person, (*Server).homeInvitations},
 		{"POST", "/api/v1/homes/{home}/pairing-codes", person, (*Server).createPairingCode},
 		{"GET", "/api/v1/homes/{home}/devices", person, (*Server).listDevices},
+
+		{"GET", "/api/v1/invitations", person, (*Server).listInvitations},
+		{"POST", "/api/v1/invitations/{invitation}/accept", person, (*Server).acceptInvitation},
+		{"DELETE", "/api/v1/invitations/{invitation}", person, (*Server).deleteInvitation},
 
 		{"POST", "/api/v1/devices/pair", public, (*Server).pair},
 		{"GET", "/api/v1/devices/{device}", viewer, (*Server).getDevice},

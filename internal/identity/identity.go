@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -31,11 +32,24 @@ type Store interface {
 type Config struct {
 	SessionTTL  time.Duration // absolute lifetime of a session
 	IdleTimeout time.Duration // a session unused this long ends
-	// Login throttling: at most AccountFailures failed logins per account,
-	// and AddressFailures per client address, in each ThrottleWindow.
-	AccountFailures int
-	AddressFailures int
-	ThrottleWindow  time.Duration
+	// Login throttling, in each ThrottleWindow (docs/design/authorization.md,
+	// "Failed logins"). A client address here is the address for IPv4
+	// and its /64 network for IPv6.
+	//
+	// AccountFailures: failed logins per account from one client address;
+	// past it that address waits, and only that one: guesses from
+	// elsewhere never lock the person out of their own devices.
+	// AddressFailures: failed logins per client address over every
+	// account, so one address cannot spray. UnknownAddressFailures (0:
+	// none): failed logins per account from addresses that have not
+	// logged in to it within KnownAddressFor; past it only the addresses
+	// the account logged in from may try, so guessing spread over many
+	// addresses stays bounded too.
+	AccountFailures        int
+	AddressFailures        int
+	UnknownAddressFailures int
+	KnownAddressFor        time.Duration
+	ThrottleWindow         time.Duration
 	// Sign-ups: at most SignupsPerAddress new accounts per client address
 	// in each SignupWindow (the attempt counts, whether it succeeds or
 	// not), so one address cannot make accounts without end.
@@ -54,15 +68,17 @@ type Config struct {
 // DefaultConfig is the production configuration.
 func DefaultConfig() Config {
 	return Config{
-		SessionTTL:        30 * 24 * time.Hour,
-		IdleTimeout:       7 * 24 * time.Hour,
-		AccountFailures:   10,
-		AddressFailures:   50,
-		ThrottleWindow:    15 * time.Minute,
-		SignupsPerAddress: 20,
-		SignupWindow:      time.Hour,
-		Argon2:            DefaultArgon2,
-		Now:               time.Now,
+		SessionTTL:             30 * 24 * time.Hour,
+		IdleTimeout:            7 * 24 * time.Hour,
+		AccountFailures:        10,
+		AddressFailures:        50,
+		UnknownAddressFailures: 100,
+		KnownAddressFor:        30 * 24 * time.Hour,
+		ThrottleWindow:         15 * time.Minute,
+		SignupsPerAddress:      20,
+		SignupWindow:           time.Hour,
+		Argon2:                 DefaultArgon2,
+		Now:                    time.Now,
 	}
 }
 
@@ -90,6 +106,9 @@ func New(s Store, k *keys.Keyring, cfg Config) (*Service, error) {
 	if cfg.HashWait <= 0 {
 		cfg.HashWait = 5 * time.Second
 	}
+	if cfg.KnownAddressFor <= 0 {
+		cfg.KnownAddressFor = DefaultConfig().KnownAddressFor
+	}
 	dummy, err := hashPassword("camvault dummy password for unknown accounts", cfg.Argon2)
 	if err != nil {
 		return nil, err
@@ -116,8 +135,16 @@ func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
-// emailIndex is the blind index of a normalized email.
-func (s *Service) emailIndex(email string) []byte { return s.keys.BlindIndex("account-email", email) }
+// emailIndexPurpose keeps the blind indexes of emails apart from others.
+const emailIndexPurpose = "account-email"
+
+// emailIndexes are the blind indexes of a normalized email under every
+// master key generation, the current one first: an account is found
+// whichever generation indexed it (a rotation rewrites them in the
+// background of a stopped server, and may be interrupted).
+func (s *Service) emailIndexes(email string) [][]byte {
+	return s.keys.BlindIndexes(emailIndexPurpose, email)
+}
 
 func emailAD(accountID string) []byte { return keys.AD("account-email", accountID) }
 
@@ -127,7 +154,7 @@ func (s *Service) SignUp(ctx context.Context, email, password string, client Cli
 	if s.cfg.SignupsPerAddress > 0 {
 		l := throttle.Limiter{Store: s.store, Limit: s.cfg.SignupsPerAddress, Window: s.cfg.SignupWindow,
 			Message: "too many new accounts from this address; try again later"}
-		if err := l.Attempt(ctx, s.keys.BlindIndex("signup-throttle-address", client.Address), s.now()); err != nil {
+		if err := l.Attempt(ctx, s.keys.BlindIndex("signup-throttle-address", throttleAddress(client.Address)), s.now()); err != nil {
 			return "", err
 		}
 	}
@@ -152,16 +179,30 @@ func (s *Service) CreateAccount(ctx context.Context, email, password string) (st
 	if err != nil {
 		return "", err
 	}
+	indexes := s.emailIndexes(email)
+	errTaken := apperr.New(apperr.Conflict, "an account with this email already exists")
+	if len(indexes) > 1 {
+		// The unique index refuses a second account under the current
+		// generation's index; one indexed under an older generation
+		// (not yet rewritten by a rotation) is looked for first.
+		switch _, err := s.store.AccountByEmailIndex(ctx, indexes[1:]...); {
+		case err == nil:
+			return "", errTaken
+		case !errors.Is(err, store.ErrNotFound):
+			return "", fmt.Errorf("look up account: %w", err)
+		}
+	}
 	a := domain.Account{
 		ID:           id.New(),
-		EmailIndex:   s.emailIndex(email),
+		EmailIndex:   indexes[0],
+		EmailGen:     s.keys.Current(),
 		PasswordHash: hash,
 		CreatedAt:    s.now(),
 	}
 	a.EmailSealed = s.keys.SealPII([]byte(email), emailAD(a.ID))
 	if err := s.store.CreateAccount(ctx, a); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return "", apperr.New(apperr.Conflict, "an account with this email already exists")
+			return "", errTaken
 		}
 		return "", fmt.Errorf("create account: %w", err)
 	}
@@ -189,7 +230,9 @@ var errBadLogin = apperr.New(apperr.Unauthorized, "email or password is incorrec
 
 // Login checks an email and password and opens a session. An unknown email
 // and a wrong password answer alike and cost the same work. Repeated
-// failures per account and per client address are throttled.
+// failures are throttled per account and client address, per client
+// address, and per account from addresses it has not logged in from
+// recently (see Config); none of it depends on whether the account exists.
 func (s *Service) Login(ctx context.Context, email, password string, client Client) (Login, error) {
 	if len(client.UserAgent) > maxUserAgent {
 		client.UserAgent = client.UserAgent[:maxUserAgent]
@@ -199,27 +242,39 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 		return Login{}, err
 	}
 	now := s.now()
-	accountKey := s.keys.BlindIndex("login-throttle-account", email)
-	addressKey := s.keys.BlindIndex("login-throttle-address", client.Address)
-	accounts, addresses := s.limiters()
-	// The attempt is counted, for the address and for the account, before
-	// the password is verified, each in one statement: parallel guesses
-	// cannot all pass a count read before any of them was added. A right
-	// password takes the address's back and clears the account's below.
-	if err := addresses.Attempt(ctx, addressKey, now); err != nil {
+	k := s.loginKeys(email, client.Address)
+	l := s.limiters()
+	// Each attempt is counted before the password is verified, in one
+	// statement per limit: parallel guesses cannot all pass a count read
+	// before any of them was added. A right password takes the counts
+	// back below.
+	if err := l.address.Attempt(ctx, k.address, now); err != nil {
 		return Login{}, err
 	}
-	if err := accounts.Attempt(ctx, accountKey, now); err != nil {
+	if err := l.pair.Attempt(ctx, k.pair, now); err != nil {
 		return Login{}, err
+	}
+	known := true
+	if s.cfg.UnknownAddressFailures > 0 {
+		n, _, err := s.store.ThrottleCount(ctx, k.known, now)
+		if err != nil {
+			return Login{}, fmt.Errorf("read known address: %w", err)
+		}
+		known = n > 0
+	}
+	if !known {
+		if err := l.unknown.Attempt(ctx, k.account, now); err != nil {
+			return Login{}, err
+		}
 	}
 
-	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndex(email))
-	known := err == nil
+	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndexes(email)...)
+	exists := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Login{}, fmt.Errorf("look up account: %w", err)
 	}
 	hash := s.dummyHash
-	if known {
+	if exists {
 		hash = a.PasswordHash
 	}
 	release, err := s.hashSlot(ctx)
@@ -231,14 +286,24 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	if err != nil {
 		return Login{}, fmt.Errorf("verify password: %w", err)
 	}
-	if !known || !ok {
+	if !exists || !ok {
 		return Login{}, errBadLogin
 	}
-	if err := addresses.Undo(ctx, addressKey, now); err != nil {
+	if err := l.address.Undo(ctx, k.address, now); err != nil {
 		return Login{}, err
 	}
-	if err := accounts.Reset(ctx, accountKey); err != nil {
+	if err := l.pair.Reset(ctx, k.pair); err != nil {
 		return Login{}, err
+	}
+	if !known {
+		if err := l.unknown.Undo(ctx, k.account, now); err != nil {
+			return Login{}, err
+		}
+		// The address is known to the account from now on, for
+		// KnownAddressFor: a count of successes, in a window of that length.
+		if _, _, err := s.store.ThrottleHit(ctx, k.known, now, s.cfg.KnownAddressFor); err != nil {
+			return Login{}, fmt.Errorf("record known address: %w", err)
+		}
 	}
 
 	tok, tokHash := token.New(token.Session)
@@ -263,11 +328,60 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 
 func sessionClientAD(sessionID string) []byte { return keys.AD("session-client", sessionID) }
 
-// limiters are the login throttles: per account and per client address.
-func (s *Service) limiters() (accounts, addresses throttle.Limiter) {
+// loginThrottleKeys are the throttle keys of one login attempt, blind
+// indexes so the store holds neither emails nor addresses.
+type loginThrottleKeys struct {
+	address []byte // the client address, over every account
+	pair    []byte // the account from the client address
+	account []byte // the account, from addresses it does not know
+	known   []byte // the client address has logged in to the account
+}
+
+func (s *Service) loginKeys(email, address string) loginThrottleKeys {
+	addr := throttleAddress(address)
+	pair := string(keys.Encode([]byte(email), []byte(addr)))
+	return loginThrottleKeys{
+		address: s.keys.BlindIndex("login-throttle-address", addr),
+		pair:    s.keys.BlindIndex("login-throttle-account-address", pair),
+		account: s.keys.BlindIndex("login-throttle-account", email),
+		known:   s.keys.BlindIndex("login-known-address", pair),
+	}
+}
+
+// loginLimiters are the login throttles (see Config).
+type loginLimiters struct {
+	address, pair, unknown throttle.Limiter
+}
+
+func (s *Service) limiters() loginLimiters {
 	const msg = "too many failed logins; try again later"
-	return throttle.Limiter{Store: s.store, Limit: s.cfg.AccountFailures, Window: s.cfg.ThrottleWindow, Message: msg},
-		throttle.Limiter{Store: s.store, Limit: s.cfg.AddressFailures, Window: s.cfg.ThrottleWindow, Message: msg}
+	return loginLimiters{
+		address: throttle.Limiter{Store: s.store, Limit: s.cfg.AddressFailures, Window: s.cfg.ThrottleWindow, Message: msg},
+		pair:    throttle.Limiter{Store: s.store, Limit: s.cfg.AccountFailures, Window: s.cfg.ThrottleWindow, Message: msg},
+		unknown: throttle.Limiter{Store: s.store, Limit: s.cfg.UnknownAddressFailures, Window: s.cfg.ThrottleWindow,
+			Message: "too many failed logins to this account from new places; try again later, or from a network you logged in from before"},
+	}
+}
+
+// throttleAddress is what the throttles count a client address as: an
+// IPv4 address itself, an IPv6 address its /64 network, since one
+// subscriber is commonly given a whole /64 and could otherwise take a
+// fresh address for every guess. Anything else (no address) is taken as
+// it is.
+func throttleAddress(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return a.String()
+	}
+	return p.String()
 }
 
 var errNoSession = apperr.New(apperr.Unauthorized, "a valid session token is required")
@@ -380,25 +494,28 @@ func (s *Service) Account(ctx context.Context, accountID string) (Account, error
 	return Account{ID: a.ID, Email: string(email)}, nil
 }
 
-// ErrNoAccount is inside the not-found error AccountIDByEmail returns for
-// an email nobody signed up with, so a page can say so (as the API does)
-// rather than answer with its "not yours to see" page.
-var ErrNoAccount = errors.New("no account has this email")
+// EmailIndex checks and normalizes an email and returns it with its blind
+// index under the current master key generation: the index an account
+// with that email has, now or once it signs up. It reads nothing, so it
+// costs the same whether or not the account exists (sharing a home
+// invites an email this way).
+func (s *Service) EmailIndex(email string) (normalized string, index []byte, err error) {
+	email, indexes, err := s.EmailIndexes(email)
+	if err != nil {
+		return "", nil, err
+	}
+	return email, indexes[0], nil
+}
 
-// AccountIDByEmail finds an account by email, for sharing a home with it.
-func (s *Service) AccountIDByEmail(ctx context.Context, email string) (string, error) {
-	email, err := NormalizeEmail(email)
+// EmailIndexes is EmailIndex under every master key generation, the
+// current one first: what was indexed before a rotation finished
+// rewriting it is found by one of them.
+func (s *Service) EmailIndexes(email string) (normalized string, indexes [][]byte, err error) {
+	email, err = NormalizeEmail(email)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndex(email))
-	if errors.Is(err, store.ErrNotFound) {
-		return "", apperr.Wrap(ErrNoAccount, apperr.NotFound, "no account has this email; ask them to sign up first")
-	}
-	if err != nil {
-		return "", fmt.Errorf("look up account: %w", err)
-	}
-	return a.ID, nil
+	return email, s.emailIndexes(email), nil
 }
 
 // SweepSessions removes expired and idle sessions.

@@ -1,6 +1,7 @@
 package identity_test
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"sync"
@@ -55,11 +56,21 @@ func TestAccountsAndLogin(t *testing.T) {
 	}
 	_, err = e.Identity.Account(ctx, id.New())
 	servicetest.WantCode(t, "an account that does not exist", err, apperr.NotFound)
-	if got, err := e.Identity.AccountIDByEmail(ctx, "Ann@Example.com"); err != nil || got != accountID {
-		t.Fatalf("account by email: %q %v", got, err)
+
+	// An email's index is the one its account has; an email nobody has
+	// gets one just the same.
+	stored, err := e.Store.AccountByID(ctx, accountID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	_, err = e.Identity.AccountIDByEmail(ctx, "nobody@example.com")
-	servicetest.WantCode(t, "an email nobody has", err, apperr.NotFound)
+	if email, index, err := e.Identity.EmailIndex(" Ann@Example.com"); err != nil || email != "ann@example.com" || !bytes.Equal(index, stored.EmailIndex) {
+		t.Fatalf("email index: %q %x %v; the account's is %x", email, index, err, stored.EmailIndex)
+	}
+	if _, index, err := e.Identity.EmailIndex("nobody@example.com"); err != nil || len(index) == 0 || bytes.Equal(index, stored.EmailIndex) {
+		t.Fatalf("index of an email nobody has: %x %v", index, err)
+	}
+	_, _, err = e.Identity.EmailIndex("Ann <ann@example.com>")
+	servicetest.WantCode(t, "the index of a display name", err, apperr.Invalid)
 }
 
 func TestSessions(t *testing.T) {
@@ -154,30 +165,42 @@ func TestSessionExpiryAndIdle(t *testing.T) {
 	}
 }
 
+// TestLoginThrottling: wrong passwords lock out the account only from the
+// address they came from. The attack this stops: anyone who knew an email
+// could lock its owner out for the whole window with a few wrong
+// passwords, from anywhere.
 func TestLoginThrottling(t *testing.T) {
 	t.Parallel()
 	e := servicetest.New(t, func(o *servicetest.Options) {
 		o.Identity.AccountFailures = 3
 		o.Identity.AddressFailures = 5
+		o.Identity.UnknownAddressFailures = 6
 		o.Identity.ThrottleWindow = 15 * time.Minute
 	})
 	ctx := e.Ctx()
-	ann, bob := e.Person("ann"), e.Person("bob")
+	ann, bob, cat := e.Person("ann"), e.Person("bob"), e.Person("cat")
 	from := func(addr string) identity.Client { return identity.Client{Address: addr} }
 
-	// Per account: after three wrong passwords even the right one waits,
-	// from any address, until the window ends.
+	// Per account and address: after three wrong passwords from one
+	// address even the right one waits there, until the window ends;
+	// from another address the right password gets in at once.
 	for range 3 {
 		_, err := e.Identity.Login(ctx, ann.Email, "wrong horse battery", from("198.51.100.1"))
 		servicetest.WantCode(t, "a wrong password", err, apperr.Unauthorized)
 	}
-	_, err := e.Identity.Login(ctx, ann.Email, ann.Password, from("198.51.100.2"))
-	servicetest.WantCode(t, "the right password for a throttled account", err, apperr.Throttled)
+	_, err := e.Identity.Login(ctx, ann.Email, ann.Password, from("198.51.100.1"))
+	servicetest.WantCode(t, "the right password from the guessing address", err, apperr.Throttled)
 	if e, ok := apperr.As(err); !ok || e.RetryAfter <= 0 || e.RetryAfter > 15*time.Minute {
 		t.Errorf("retry after %v", err)
 	}
-	e.Clock.Advance(15 * time.Minute)
 	if _, err := e.Identity.Login(ctx, ann.Email, ann.Password, from("198.51.100.2")); err != nil {
+		t.Fatalf("the right password from another address, after wrong ones from the first: %v", err)
+	}
+	if _, err := e.Identity.Login(ctx, ann.Email, ann.Password, from("192.0.2.1")); err != nil {
+		t.Fatalf("the right password from where ann always logs in: %v", err)
+	}
+	e.Clock.Advance(15 * time.Minute)
+	if _, err := e.Identity.Login(ctx, ann.Email, ann.Password, from("198.51.100.1")); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
 
@@ -191,6 +214,35 @@ func TestLoginThrottling(t *testing.T) {
 	servicetest.WantCode(t, "a login from a throttled address", err, apperr.Throttled)
 	if _, err := e.Identity.Login(ctx, bob.Email, bob.Password, from("203.0.113.10")); err != nil {
 		t.Fatalf("another address: %v", err)
+	}
+
+	// Guesses spread over many addresses: past six failures from
+	// addresses that never logged in to bob, a new address waits even
+	// with the right password, and the addresses bob logged in from do
+	// not.
+	e.Clock.Advance(15 * time.Minute)
+	for i := range 6 {
+		_, err := e.Identity.Login(ctx, bob.Email, "wrong horse battery", from(fmt.Sprintf("198.18.0.%d", i+1)))
+		servicetest.WantCode(t, "a wrong password from one of many addresses", err, apperr.Unauthorized)
+	}
+	_, err = e.Identity.Login(ctx, bob.Email, bob.Password, from("198.18.0.200"))
+	servicetest.WantCode(t, "the right password from a new address, after many addresses guessed", err, apperr.Throttled)
+	for _, known := range []string{"192.0.2.1", "203.0.113.10"} {
+		if _, err := e.Identity.Login(ctx, bob.Email, bob.Password, from(known)); err != nil {
+			t.Fatalf("the right password from %s, where bob logged in before: %v", known, err)
+		}
+	}
+
+	// An IPv6 client counts as its /64: new addresses in it are the same
+	// client; another /64 is another.
+	for i := range 3 {
+		_, err := e.Identity.Login(ctx, cat.Email, "wrong horse battery", from(fmt.Sprintf("2001:db8:1:2::%x", i+1)))
+		servicetest.WantCode(t, "a wrong password over IPv6", err, apperr.Unauthorized)
+	}
+	_, err = e.Identity.Login(ctx, cat.Email, cat.Password, from("2001:db8:1:2:aaaa::1"))
+	servicetest.WantCode(t, "another address of the guessing /64", err, apperr.Throttled)
+	if _, err := e.Identity.Login(ctx, cat.Email, cat.Password, from("2001:db8:1:3::1")); err != nil {
+		t.Fatalf("an address of another /64: %v", err)
 	}
 }
 
@@ -229,36 +281,50 @@ func TestNormalizeEmail(t *testing.T) {
 // account sent at once are each counted before the password is verified,
 // so no more than the limit of them are verified (answered 401); the rest
 // are throttled. Counted after verifying, all 40 were checked against a
-// limit of 10.
+// limit of 10. It holds for the limit per account and address (all 40
+// from one address) and for the one per account from unknown addresses
+// (each from its own).
 func TestParallelGuessesCountedBeforeVerifying(t *testing.T) {
 	t.Parallel()
-	e := servicetest.New(t, func(o *servicetest.Options) {
-		o.Identity.AccountFailures = 10
-		o.Identity.AddressFailures = 1000
-	})
-	ctx := e.Ctx()
-	ann := e.Person("ann")
-	var wg sync.WaitGroup
-	var verified, throttled atomic.Int64
-	start := make(chan struct{})
-	for i := range 40 {
-		wg.Go(func() {
-			<-start
-			_, err := e.Identity.Login(ctx, ann.Email, "wrong horse battery", identity.Client{Address: fmt.Sprintf("198.51.100.%d", i+1)})
-			switch apperr.CodeOf(err) {
-			case apperr.Unauthorized:
-				verified.Add(1)
-			case apperr.Throttled:
-				throttled.Add(1)
-			default:
-				t.Errorf("a wrong guess: %v", err)
+	for _, c := range []struct {
+		what string
+		tune func(*identity.Config)
+		from func(i int) string
+	}{
+		{"from one address", func(c *identity.Config) { c.AccountFailures = 10 }, func(int) string { return "198.51.100.1" }},
+		{"from many addresses", func(c *identity.Config) { c.UnknownAddressFailures = 10 }, func(i int) string { return fmt.Sprintf("198.51.100.%d", i+1) }},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			t.Parallel()
+			e := servicetest.New(t, func(o *servicetest.Options) {
+				o.Identity.AccountFailures, o.Identity.AddressFailures, o.Identity.UnknownAddressFailures = 1000, 1000, 1000
+				c.tune(&o.Identity)
+			})
+			ctx := e.Ctx()
+			ann := e.Person("ann")
+			var wg sync.WaitGroup
+			var verified, throttled atomic.Int64
+			start := make(chan struct{})
+			for i := range 40 {
+				wg.Go(func() {
+					<-start
+					_, err := e.Identity.Login(ctx, ann.Email, "wrong horse battery", identity.Client{Address: c.from(i)})
+					switch apperr.CodeOf(err) {
+					case apperr.Unauthorized:
+						verified.Add(1)
+					case apperr.Throttled:
+						throttled.Add(1)
+					default:
+						t.Errorf("a wrong guess: %v", err)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			if verified.Load() > 10 || verified.Load()+throttled.Load() != 40 {
+				t.Fatalf("40 parallel wrong guesses: %d verified, %d throttled; want at most 10 verified", verified.Load(), throttled.Load())
 			}
 		})
-	}
-	close(start)
-	wg.Wait()
-	if verified.Load() > 10 || verified.Load()+throttled.Load() != 40 {
-		t.Fatalf("40 parallel wrong guesses: %d verified, %d throttled; want at most 10 verified", verified.Load(), throttled.Load())
 	}
 }
 
@@ -322,6 +388,7 @@ func TestParallelGuessesFromOneAddress(t *testing.T) {
 	t.Parallel()
 	e := servicetest.New(t, func(o *servicetest.Options) {
 		o.Identity.AccountFailures = 1000
+		o.Identity.UnknownAddressFailures = 1000
 		o.Identity.AddressFailures = 5
 	})
 	ctx := e.Ctx()

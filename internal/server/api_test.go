@@ -136,6 +136,34 @@ func TestLoginThrottling(t *testing.T) {
 	}
 }
 
+// TestLockoutIsPerAddress reproduces the lockout through HTTP, with the
+// client addresses a trusted proxy forwards: wrong passwords from one
+// address make that address wait (429) for the account, while the right
+// password from another address logs in at once. Before, the account was
+// locked for everyone.
+func TestLockoutIsPerAddress(t *testing.T) {
+	e := &env{t: t, data: t.TempDir(), clock: newClock()}
+	opts := e.options()
+	opts.Identity.AccountFailures = 3
+	e.serve(server.Config{TrustedProxies: "127.0.0.1"}, opts)
+	ann := e.signup("ann")
+	from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr}} }
+	bad := map[string]string{"email": ann.email, "password": "definitely the wrong one"}
+	good := map[string]string{"email": ann.email, "password": ann.password}
+
+	for range 3 {
+		if r := e.callWith(from("203.0.113.66"), "POST", "/api/v1/sessions", "", bad); r.status != 401 {
+			t.Fatalf("a wrong password: %d %s", r.status, r.raw)
+		}
+	}
+	if r := e.callWith(from("203.0.113.66"), "POST", "/api/v1/sessions", "", good); r.status != 429 || r.header.Get("Retry-After") == "" {
+		t.Fatalf("the right password from the guessing address: %d, Retry-After %q; want 429", r.status, r.header.Get("Retry-After"))
+	}
+	if r := e.callWith(from("198.51.100.20"), "POST", "/api/v1/sessions", "", good); r.status != 201 {
+		t.Fatalf("the right password from another address: %d %s; the guesses locked ann out", r.status, r.raw)
+	}
+}
+
 func (e *env) adminGet(path string) string {
 	e.t.Helper()
 	res, err := e.admin.Client().Get(e.admin.URL + path)

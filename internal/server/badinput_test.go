@@ -41,6 +41,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"member bad role", "POST", "/api/v1/homes/" + home + "/members", ann.token, map[string]any{"email": ann.email, "role": "owner"}, 400},
 		{"member admin limited", "POST", "/api/v1/homes/" + home + "/members", ann.token, map[string]any{"email": ann.email, "role": "admin", "devices": []string{cam.id}}, 400},
 		{"member bad device", "POST", "/api/v1/homes/" + home + "/members", ann.token, map[string]any{"email": ann.email, "role": "viewer", "devices": []string{"../etc"}}, 400},
+		{"member bad email", "POST", "/api/v1/homes/" + home + "/members", ann.token, map[string]any{"email": "Eve <eve@example.com>", "role": "viewer"}, 400},
+		{"member unknown field", "POST", "/api/v1/homes/" + home + "/members", ann.token, `{"email":"eve@example.com","role":"viewer","account_id":"x"}`, 400},
+		{"member change bad role", "PATCH", "/api/v1/homes/" + home + "/members/" + ann.id, ann.token, map[string]any{"role": "owner"}, 400},
 		{"pair bad model", "POST", "/api/v1/devices/pair", "", map[string]string{"code": "AAAA-BBBB-CCCC", "model": "", "firmware": "1"}, 400},
 		{"pair unknown field", "POST", "/api/v1/devices/pair", "", `{"code":"AAAA-BBBB-CCCC","model":"m","firmware":"1","home_id":"x"}`, 400},
 		{"rename missing name", "PATCH", "/api/v1/devices/" + cam.id, ann.token, `{}`, 400},
@@ -70,6 +73,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	if n := len(e.must(200, "GET", "/api/v1/homes/"+home+"/members", ann.token, nil).body["members"].([]any)); n != 1 {
 		t.Errorf("%d members after bad input, want 1", n)
+	}
+	if n := len(e.must(200, "GET", "/api/v1/homes/"+home+"/invitations", ann.token, nil).body["invitations"].([]any)); n != 0 {
+		t.Errorf("%d invitations after bad input, want none", n)
 	}
 	if name := e.must(200, "GET", "/api/v1/devices/"+cam.id, ann.token, nil).str("name"); name != "CV-1" {
 		t.Errorf("camera name %q after bad input", name)

@@ -128,8 +128,7 @@ func TestCacheFaultsNeverMixHouseholds(t *testing.T) {
 			all := []*household{ann, bob}
 			// Carol is a viewer of Ann's first camera only.
 			carol := e.signup("carol")
-			e.must(201, "POST", "/api/v1/homes/"+ann.home+"/members", ann.owner.token,
-				map[string]any{"email": carol.email, "role": "viewer", "devices": []string{ann.cams[0].id}})
+			e.share(ann.owner, ann.home, carol, "viewer", ann.cams[0].id)
 
 			owns := func(p *household) func(*household, string) bool {
 				return func(h *household, _ string) bool { return h == p }

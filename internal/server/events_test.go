@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -595,8 +596,7 @@ func TestEventsViewerLimitedToCamera(t *testing.T) {
 	ev1 := e.upload(cam1, "c1-a", recent(30), 10<<10)
 	ev1b := e.upload(cam1, "c1-b", recent(20), 0)
 	ev2 := e.upload(cam2, "c2-a", recent(25), 10<<10)
-	e.must(201, "POST", "/api/v1/homes/"+home+"/members", ann.token,
-		map[string]any{"email": bob.email, "role": "viewer", "devices": []string{cam1.id}})
+	e.share(ann, home, bob, "viewer", cam1.id)
 
 	for _, q := range []string{"", "?home=" + home, "?device=" + cam1.id} {
 		list, _ := e.events(bob.token, q)
@@ -1086,20 +1086,27 @@ func TestEventAuditLog(t *testing.T) {
 	ann, bob, cat, mallory := e.signup("ann"), e.signup("bob"), e.signup("cat"), e.signup("mallory")
 	home := e.home(ann, "Home")
 	cam := e.pairCamera(ann, home)
-	e.must(201, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": bob.email, "role": "viewer"})
-	e.must(201, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": cat.email, "role": "admin"})
+	e.share(ann, home, bob, "viewer")
+	e.share(ann, home, cat, "admin")
 	ev := e.upload(cam, "aud-1", recent(5), 10<<10)
 
+	// The entries about events; sharing is recorded too (first below).
 	audit := func(tok string) []map[string]any {
 		t.Helper()
 		var out []map[string]any
 		for _, en := range e.must(200, "GET", "/api/v1/homes/"+home+"/audit", tok, nil).body["entries"].([]any) {
-			out = append(out, en.(map[string]any))
+			if en.(map[string]any)["event_id"] != "" {
+				out = append(out, en.(map[string]any))
+			}
 		}
 		return out
 	}
-	if n := len(audit(ann.token)); n != 0 {
-		t.Fatalf("%d audit entries before any look", n)
+	var sharing []string
+	for _, en := range e.must(200, "GET", "/api/v1/homes/"+home+"/audit", ann.token, nil).body["entries"].([]any) {
+		sharing = append(sharing, fmt.Sprint(en.(map[string]any)["actor"], " ", en.(map[string]any)["action"]))
+	}
+	if want := []string{cat.email + " invitation.accept", ann.email + " invitation.create", bob.email + " invitation.accept", ann.email + " invitation.create"}; !slices.Equal(sharing, want) {
+		t.Fatalf("audit entries before any look: %q, want the sharing alone: %q", sharing, want)
 	}
 
 	// Bob (viewer) looks; Mallory (stranger) tries; Cat (admin) deletes.

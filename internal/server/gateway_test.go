@@ -155,7 +155,7 @@ func TestDeviceConnectionCredentials(t *testing.T) {
 		t.Fatalf("person token connected as a camera: %v", err)
 	}
 	// Commands: a stranger gets not found, a viewer forbidden, bad input 400.
-	e.must(201, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": bob.email, "role": "viewer"})
+	e.share(ann, home, bob, "viewer")
 	missing := e.call("POST", "/api/v1/devices/"+strings.Repeat("a", 26)+"/commands", bob.token, map[string]any{"command": "snapshot"})
 	if missing.status != 404 {
 		t.Fatalf("command to a missing camera: %d", missing.status)

@@ -140,6 +140,12 @@ func (r resp) errCode() string {
 // []byte or string) and the bearer token, if any.
 func (e *env) call(method, path, tok string, body any) resp {
 	e.t.Helper()
+	return e.callWith(nil, method, path, tok, body)
+}
+
+// callWith is call with more request headers.
+func (e *env) callWith(header http.Header, method, path, tok string, body any) resp {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -157,6 +163,9 @@ func (e *env) call(method, path, tok string, body any) resp {
 	req, err := http.NewRequestWithContext(e.t.Context(), method, e.public.URL+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -201,8 +210,15 @@ var personSeq atomic.Int64
 // signup creates an account and logs it in.
 func (e *env) signup(name string) person {
 	e.t.Helper()
-	p := person{email: name + "-" + time.Now().Format("150405.000000") + "-" + string(rune('a'+personSeq.Add(1)%26)) + "@example.com",
-		password: "correct horse battery " + name}
+	return e.signupAs(name+"-"+time.Now().Format("150405.000000")+"-"+string(rune('a'+personSeq.Add(1)%26))+"@example.com",
+		"correct horse battery "+name)
+}
+
+// signupAs makes an account with the given email and password and logs
+// it in.
+func (e *env) signupAs(email, password string) person {
+	e.t.Helper()
+	p := person{email: email, password: password}
 	p.id = e.must(201, "POST", "/api/v1/accounts", "", map[string]string{"email": p.email, "password": p.password}).str("id")
 	p.token = e.login(p.email, p.password)
 	e.remember(p.email, p.password)
@@ -218,6 +234,20 @@ func (e *env) login(email, password string) string {
 	}
 	e.remember(tok)
 	return tok
+}
+
+// share makes with a member of home as role (limited to devices when any
+// are given) as people do it through the API: owner invites with's email,
+// and with accepts the invitation.
+func (e *env) share(owner person, home string, with person, role string, devices ...string) {
+	e.t.Helper()
+	body := map[string]any{"email": with.email, "role": role}
+	if len(devices) > 0 {
+		body["devices"] = devices
+	}
+	inv, _ := e.must(202, "POST", "/api/v1/homes/"+home+"/members", owner.token, body).body["invitation"].(map[string]any)
+	id, _ := inv["id"].(string)
+	e.must(204, "POST", "/api/v1/invitations/"+id+"/accept", with.token, nil)
 }
 
 func (e *env) home(p person, name string) string {

@@ -28,7 +28,7 @@ func TestLiveOverHTTP(t *testing.T) {
 	home := e.home(owner, "Home")
 	e.home(stranger, "Elsewhere")
 	cam := e.pairCamera(owner, home)
-	e.must(201, "POST", "/api/v1/homes/"+home+"/members", owner.token, map[string]any{"email": viewer.email, "role": "viewer"})
+	e.share(owner, home, viewer, "viewer")
 
 	key := []byte("live over http watermark key")
 	fleet, err := simcam.NewFleet(simcam.Config{

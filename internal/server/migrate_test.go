@@ -26,8 +26,12 @@ func TestMigrateToPostgresAndS3(t *testing.T) {
 	e := newEnv(t, fast)
 	ann, bob := e.signup("ann"), e.signup("bob")
 	home := e.home(ann, "Ann's house")
-	e.must(201, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": bob.email, "role": "viewer"})
+	e.share(ann, home, bob, "viewer")
 	cam := e.pairCamera(ann, home)
+	// An invitation still waiting, limited to the camera, moves too.
+	e.must(202, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": "later@example.com", "role": "viewer", "devices": []string{cam.id}})
+	// A linked partner moves too: its tokens keep working.
+	partnerTok := e.link(e.registerPartner("Display"), ann, []string{cam.id}, false)
 	var ups []uploaded
 	for i := range 7 {
 		ups = append(ups, e.upload(cam, "mig-"+string(rune('a'+i)), recent(10-i), (i%3)*40<<10))
@@ -58,7 +62,9 @@ func TestMigrateToPostgresAndS3(t *testing.T) {
 	if err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out.String())
 	}
-	if rep.Rows["events"] != 7 || rep.Rows["accounts"] != 2 || rep.Rows["audit"] == 0 || rep.Sampled < 3 || rep.Blobs != 6+4 { // six thumbnails, four clips
+	if rep.Rows["events"] != 7 || rep.Rows["accounts"] != 2 || rep.Rows["audit"] == 0 || rep.Rows["invitations"] != 1 || rep.Rows["invitation_devices"] != 1 ||
+		rep.Rows["partners"] != 1 || rep.Rows["partner_links"] != 1 || rep.Rows["partner_link_devices"] != 1 || rep.Rows["partner_tokens"] == 0 ||
+		rep.Sampled < 3 || rep.Blobs != 6+4 { // six thumbnails, four clips
 		t.Errorf("report %+v\n%s", rep, out.String())
 	}
 	if _, err := server.Migrate(ctx, server.Config{DataDir: e.data}, target, io.Discard); err == nil || !strings.Contains(err.Error(), "not empty") {
@@ -83,6 +89,9 @@ func TestMigrateToPostgresAndS3(t *testing.T) {
 			}
 		}
 	}
+	if got := partnerDeviceIDs(t, n, partnerTok.AccessToken); len(got) != 1 || got[0] != cam.id {
+		t.Errorf("the partner after the move sees %v, want [%s]", got, cam.id)
+	}
 	if st := n.call("GET", "/api/v1/events/"+ups[0].id, tok, nil).status; st != 404 {
 		t.Errorf("the deleted event: %d", st)
 	}
@@ -95,7 +104,7 @@ func TestMigrateToPostgresAndS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	if err := o.VerifyAudit(ctx, io.Discard); err != nil {
+	if err := o.VerifyAudit(ctx, io.Discard, ""); err != nil {
 		t.Errorf("audit after the move: %v", err)
 	}
 }

@@ -28,7 +28,7 @@ func TestPartnerKillSwitch(t *testing.T) {
 	owner, viewer := e.signup("ann"), e.signup("bob")
 	home := e.home(owner, "Home")
 	cam := e.pairCamera(owner, home)
-	e.must(201, "POST", "/api/v1/homes/"+home+"/members", owner.token, map[string]any{"email": viewer.email, "role": "viewer"})
+	e.share(owner, home, viewer, "viewer")
 	display, assistant := e.registerPartner("Hall Display"), e.registerPartner("Voice Assistant")
 	dtok := e.link(display, viewer, []string{cam.id}, true)
 	atok := e.link(assistant, viewer, []string{cam.id}, false)

@@ -78,7 +78,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 	// A member added on node a sees the event on node b until removed on
 	// node a; then node b refuses the very next request.
 	bob := b.signup("bob")
-	a.must(201, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": bob.email, "role": "viewer"})
+	a.share(ann, home, bob, "viewer")
 	b.must(200, "GET", "/api/v1/events/"+up.id+"/thumbnail", bob.token, nil)
 	a.must(204, "DELETE", "/api/v1/homes/"+home+"/members/"+bob.id, ann.token, nil)
 	b.must(404, "GET", "/api/v1/events/"+up.id+"/thumbnail", bob.token, nil)
@@ -100,7 +100,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 	}
 	defer off.Close()
 	var out bytes.Buffer
-	if err := off.VerifyAudit(t.Context(), &out); err != nil || !strings.Contains(out.String(), "intact") {
+	if err := off.VerifyAudit(t.Context(), &out, ""); err != nil || !strings.Contains(out.String(), "intact") {
 		t.Fatalf("audit verify: %v\n%s", err, out.String())
 	}
 	// An entry edited in the database is found.
@@ -114,7 +114,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 		t.Fatalf("edit an audit entry: %v, %d rows", err, tag.RowsAffected())
 	}
 	out.Reset()
-	if err := off.VerifyAudit(t.Context(), &out); err == nil || !strings.Contains(out.String(), "BROKEN") {
+	if err := off.VerifyAudit(t.Context(), &out, ""); err == nil || !strings.Contains(out.String(), "BROKEN") {
 		t.Fatalf("audit verify after an edit: %v\n%s", err, out.String())
 	}
 }

@@ -47,6 +47,7 @@ type App struct {
 	store    store.Store
 	metrics  *metrics.Metrics
 	identity *identity.Service
+	homes    *homes.Service
 	events   *events.Service
 	gateway  *gateway.Gateway
 	live     *live.Service
@@ -199,8 +200,11 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	a.onClose("store", st.Close)
-	if err := checkKeys(ctx, st, kr); err != nil {
+	if retired, err := checkKeys(ctx, st, kr, 0); err != nil {
 		return nil, err
+	} else if len(retired) > 0 {
+		log.Warn("the key file still holds retired master key generations whole; run camvault admin keys retire again to take them out",
+			"generations", retired)
 	}
 	a.breaker = breaker.New(st, opts.Breaker, log, breakerMetrics(a.metrics))
 	if err := a.breaker.Sync(ctx); err != nil {
@@ -240,8 +244,9 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
 	a.gateway = gateway.New(opts.Gateway, st, admit, decider, b, log)
 	a.metrics.ConnectedDevices(a.gateway.Connected)
-	hs := homes.New(st, decider, kr, a.identity, a.gateway, opts.Homes)
-	auditLog := audit.New(st, kr.Derive("audit-chain"), opts.Events.Now)
+	auditLog := audit.New(st, kr, opts.Events.Now).WithLogger(log)
+	hs := homes.New(st, decider, kr, a.identity, a.gateway, auditLog, opts.Homes)
+	a.homes = hs
 	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open), kr, auditLog, log, opts.Events).
 		WithCache(c, a.breaker.Open)
 	auditReader := audit.NewReader(auditLog, decider, a.identity).WithPartners(st)
@@ -569,6 +574,11 @@ func (a *App) sweepSessions(ctx context.Context) {
 			a.log.Warn("sweeping sessions", "err", err)
 		} else if n > 0 {
 			a.log.Info("swept sessions", "removed", n)
+		}
+		if n, err := a.homes.SweepInvitations(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sweeping invitations", "err", err)
+		} else if n > 0 {
+			a.log.Info("swept expired invitations", "removed", n)
 		}
 		if n, err := a.partners.SweepExpired(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("sweeping partner requests and tokens", "err", err)

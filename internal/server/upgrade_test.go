@@ -70,7 +70,7 @@ func TestWriteUpgradeFixture(t *testing.T) {
 	exp.Accounts = []fixtureAccount{ann, bob}
 	annTok := e.login(ann.Email, ann.Password)
 	exp.HomeID = e.home(person{token: annTok}, "Ann's house")
-	e.must(201, "POST", "/api/v1/homes/"+exp.HomeID+"/members", annTok, map[string]any{"email": bob.Email, "role": "viewer"})
+	e.share(person{token: annTok}, exp.HomeID, person{email: bob.Email, token: e.login(bob.Email, bob.Password)}, "viewer")
 	cam := e.pairCamera(person{token: annTok}, exp.HomeID)
 	for i, clip := range []int{6 << 10, 0} {
 		started := e.clock.Now().Add(-time.Duration(10-i) * time.Minute)
@@ -245,7 +245,7 @@ func checkFixtureData(t *testing.T, cfg server.Config, exp fixtureExpect) {
 	}
 	defer o.Close()
 	var out strings.Builder
-	if err := o.VerifyAudit(t.Context(), &out); err != nil {
+	if err := o.VerifyAudit(t.Context(), &out, ""); err != nil {
 		t.Errorf("audit after the upgrade: %v\n%s", err, out.String())
 	}
 }

@@ -62,11 +62,15 @@ func (e *Env) Home(owner Person, name string) string {
 }
 
 // Share makes with a member of the home, as role, limited to devices when
-// any are given.
+// any are given: owner invites with's email, and with accepts.
 func (e *Env) Share(owner Person, homeID string, with Person, role domain.Role, devices ...string) {
 	e.t.Helper()
-	if _, err := e.Homes.AddMember(e.Ctx(), owner.Principal, homeID, with.Email, role, devices); err != nil {
-		e.t.Fatalf("share home with %s: %v", with.Email, err)
+	inv, err := e.Homes.Invite(e.Ctx(), owner.Principal, homeID, with.Email, role, devices)
+	if err != nil {
+		e.t.Fatalf("invite %s: %v", with.Email, err)
+	}
+	if err := e.Homes.AcceptInvitation(e.Ctx(), with.Principal, inv.ID); err != nil {
+		e.t.Fatalf("%s accepting the invitation: %v", with.Email, err)
 	}
 }
 

@@ -37,6 +37,45 @@ type Homes interface {
 	GrantVersion(ctx context.Context, homeID, accountID string) (int64, error)
 }
 
+// Invitations keeps the invitations to join a home that wait for their
+// invitee. An invitation is pending while it has not expired and the
+// account that made it is still an owner or admin of its home.
+type Invitations interface {
+	// CreateInvitation inserts inv, in one transaction with removing any
+	// other invitation of the same home to the same email index (inviting
+	// again replaces the invitation). Cameras not in the home are refused
+	// with ErrNotFound, as an unknown home. ErrConflict, and nothing
+	// changes, when the home would then have more than perHome invitations
+	// unexpired at inv.CreatedAt, or inv.InvitedBy more than perInviter
+	// across every home; concurrent calls on any node cannot pass a bound
+	// together.
+	CreateInvitation(ctx context.Context, inv domain.Invitation, perHome, perInviter int) error
+	// Invitation reads one invitation, pending or not.
+	Invitation(ctx context.Context, id string) (domain.Invitation, error)
+	// InvitationsTo lists the invitations to an email index pending at
+	// now, newest first, at most limit of them.
+	InvitationsTo(ctx context.Context, emailIndex []byte, now time.Time, limit int) ([]domain.Invitation, error)
+	// HomeInvitations lists a home's invitations pending at now, newest
+	// first.
+	HomeInvitations(ctx context.Context, homeID string, now time.Time) ([]domain.Invitation, error)
+	// AcceptInvitation consumes the invitation id if it is to emailIndex
+	// and pending at now, and makes accountID a member of its home with
+	// the invitation's role and cameras (those still in the home), bumping
+	// the home's grants version, in one transaction; it returns the
+	// membership. A member already there keeps the time they joined.
+	// ErrNotFound, and nothing changes, when there is no such pending
+	// invitation to that index; ErrConflict when accountID owns the home
+	// (an owner's role never changes this way). Of concurrent accepts of
+	// one invitation, one succeeds.
+	AcceptInvitation(ctx context.Context, id string, emailIndex []byte, accountID string, now time.Time) (domain.Member, error)
+	// DeleteInvitation removes an invitation; ErrNotFound if there was
+	// none.
+	DeleteInvitation(ctx context.Context, id string) error
+	// DeleteExpiredInvitations removes invitations that expired before
+	// now and returns how many.
+	DeleteExpiredInvitations(ctx context.Context, now time.Time) (int, error)
+}
+
 // Devices keeps paired cameras and pairing codes.
 type Devices interface {
 	CreatePairingCode(ctx context.Context, p domain.PairingCode) error

@@ -1,6 +1,6 @@
 // Package store declares the interfaces a storage backend implements, one
 // per kind of record (people.go: accounts and sessions; homes.go: homes,
-// members and devices; events.go; records.go: audit, incidents, breakers and
+// members, invitations and devices; events.go; records.go: audit, incidents, breakers and
 // key checks; throttle.go). The records themselves are the domain package's.
 // It knows nothing of SQL; backends live in subpackages (sqlite, postgres)
 // and every one of them must pass the conformance suite in storetest.
@@ -38,6 +38,7 @@ type Store interface {
 	Accounts
 	Sessions
 	Homes
+	Invitations
 	Devices
 	Throttle
 	Events
@@ -45,6 +46,7 @@ type Store interface {
 	Incidents
 	Breakers
 	KeyChecks
+	Rekeying
 	Partners
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error

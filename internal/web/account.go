@@ -197,6 +197,14 @@ func sentence(e audit.View, camera string) string {
 		what = "started watching " + camera + " live"
 	case live.AuditEnd:
 		what = "stopped watching " + camera + " live"
+	case homes.AuditInvite:
+		what = "invited someone to the home"
+	case homes.AuditAccept:
+		what = "accepted an invitation and joined the home"
+	case homes.AuditDecline:
+		what = "declined an invitation to the home"
+	case homes.AuditCancel:
+		what = "took back an invitation to the home"
 	case audit.ExpireEvent:
 		what = "had an event from " + camera + " expire"
 		who = "Retention"

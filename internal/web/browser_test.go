@@ -146,6 +146,17 @@ func (p *person) login(password string) {
 	)
 }
 
+// acceptInvitation accepts the one invitation p's pages show, and lands
+// on the Cameras page with the home.
+func (p *person) acceptInvitation() {
+	p.t.Helper()
+	p.open("/sharing", ".invitation")
+	p.do("accept the invitation", chromedp.Click(css(`.invitation button[id^="accept-"]`)), chromedp.WaitVisible(css(".notice")))
+	if loc := get(p, "where", chromedp.Location()); !strings.Contains(loc, "/cameras?done=joined") {
+		p.t.Fatalf("%s: accepting an invitation led to %s", p.name, loc)
+	}
+}
+
 // count is the number of elements sel matches.
 func (p *person) count(sel string) int {
 	p.t.Helper()
@@ -192,7 +203,8 @@ func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
 // TestBrowser walks through the app as two people would, in a real
 // Chromium against a real server and a real simulated camera: sign up, pair
 // a camera, watch its events arrive, enlarge one, play its clip and seek,
-// share with a second person, take the share back, and log out everywhere.
+// invite a second person, who accepts, take the share back, and log out
+// everywhere.
 func TestBrowser(t *testing.T) {
 	bctx := browser(t)
 	srv := startServer(t)
@@ -339,15 +351,20 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("bob sees %d events before any share", n)
 	}
 	alice.open("/sharing", `input[name="email"]`)
-	alice.do("share", chromedp.SendKeys(css(`input[name="email"]`), bob.email), chromedp.Click(css(`button[id$="-submit"]`)),
-		chromedp.WaitVisible(css(".notice")), chromedp.WaitVisible(css(`tr[data-member="bob@example.com"]`)))
+	alice.do("invite", chromedp.SendKeys(css(`input[name="email"]`), bob.email), chromedp.Click(css(`button[id$="-submit"]`)),
+		chromedp.WaitVisible(css(".notice")), chromedp.WaitVisible(css(`tr[data-invited="bob@example.com"]`)))
+	bob.open("/events", "main")
+	if n := bob.count(".event"); n != 0 {
+		t.Fatalf("bob sees %d events before accepting the invitation", n)
+	}
+	bob.acceptInvitation()
 	bob.reloadUntil("/events", ".event")
 	bob.open(eventPath, "#event-image")
 
 	// Take the share back: on the next load the events are gone, and the
 	// event's URL answers exactly as a missing one.
-	alice.open("/sharing", `tr[data-member="bob@example.com"] button`)
-	alice.do("unshare", chromedp.Click(css(`tr[data-member="bob@example.com"] button`)), chromedp.WaitVisible(css(".notice")))
+	alice.open("/sharing", `tr[data-member="bob@example.com"] form[action$="/remove"] button`)
+	alice.do("unshare", chromedp.Click(css(`tr[data-member="bob@example.com"] form[action$="/remove"] button`)), chromedp.WaitVisible(css(".notice")))
 	if n := alice.count(`tr[data-member="bob@example.com"]`); n != 0 {
 		t.Fatal("bob still listed after removal")
 	}
@@ -408,9 +425,11 @@ func TestBrowser(t *testing.T) {
 	// Share again, this time with only the one camera chosen.
 	alice.login(passA)
 	alice.open("/sharing", `input[name="email"]`)
-	alice.do("share one camera", chromedp.SendKeys(css(`input[name="email"]`), bob.email),
-		chromedp.Click(css(`input[name="scope"][value="some"]`)), chromedp.Click(css(`input[name="camera"]`)),
-		chromedp.Click(css(`button[id$="-submit"]`)), chromedp.WaitVisible(css(`tr[data-member="bob@example.com"]`)))
+	alice.do("invite to one camera", chromedp.SendKeys(css(`input[name="email"]`), bob.email),
+		chromedp.Click(css(`.share-form input[name="scope"][value="some"]`)), chromedp.Click(css(`.share-form input[name="camera"]`)),
+		chromedp.Click(css(`button[id$="-submit"]`)), chromedp.WaitVisible(css(`tr[data-invited="bob@example.com"]`)))
+	bob.acceptInvitation()
+	alice.open("/sharing", `tr[data-member="bob@example.com"]`)
 	if sees := alice.text(`tr[data-member="bob@example.com"] td:nth-child(3)`); sees != "Front door" {
 		t.Fatalf("bob, limited to one camera, is listed as seeing %q", sees)
 	}

@@ -67,6 +67,9 @@ type timelinePage struct {
 	Events []events.View
 	More   string // the URL of the next page, or ""
 	Notice string
+	// Invitations wait for the person: the timeline is where logging in
+	// lands.
+	Invitations invitationsPanel
 }
 
 func (timelinePage) pageTitle() (string, string) { return "Events", "events" }
@@ -111,6 +114,9 @@ func (a *App) timeline(w http.ResponseWriter, r *http.Request, u *user) error {
 	}
 	if q.Get("part") == "1" {
 		return a.renderPart(w, r, "events", "items", p)
+	}
+	if p.Invitations, err = a.invitationsFor(r, u); err != nil {
+		return err
 	}
 	a.render(w, r, http.StatusOK, "events", u, p)
 	return nil

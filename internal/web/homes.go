@@ -3,10 +3,10 @@ package web
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"rsc.io/qr"
@@ -17,7 +17,6 @@ import (
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
-	"github.com/camvault/camvault/internal/identity"
 )
 
 // homeCameras is one home on the Cameras page.
@@ -30,6 +29,7 @@ type homeCameras struct {
 type camerasPage struct {
 	Homes        []homeCameras
 	Notice       string
+	Invitations  invitationsPanel
 	MotionLevels []struct {
 		Value int
 		Label string
@@ -45,6 +45,9 @@ func (a *App) camerasPage(w http.ResponseWriter, r *http.Request, u *user) error
 		return err
 	}
 	p := camerasPage{Notice: noticeText(r.URL.Query().Get("done")), MotionLevels: motionLevels, CanCommand: a.commands != nil}
+	if p.Invitations, err = a.invitationsFor(r, u); err != nil {
+		return err
+	}
 	for _, h := range hs {
 		ds, err := a.homes.Devices(r.Context(), u.Principal, h.ID)
 		if err != nil {
@@ -67,7 +70,11 @@ func noticeText(key string) string {
 		"home-saved": "Home settings saved.",
 		"deleted":    "Event deleted, with its picture and clip.",
 		"unpaired":   "Camera removed. It can no longer upload or connect.",
-		"shared":     "Shared. They see it the next time they load a page.",
+		"invited":    "Invited. Nothing is shared until they accept, signed in to camvault with that email (they can sign up with it first); they find the invitation under Sharing.",
+		"joined":     "You joined the home: its cameras and events are here for you now.",
+		"declined":   "Invitation declined. Nothing was shared with you.",
+		"cancelled":  "Invitation taken back. It can no longer be accepted.",
+		"changed":    "Access changed. It applies from their next request.",
 		"removed":    "Access removed. It ended at once.",
 		"ended":      "That session has ended.",
 		"unlinked":   "Partner unlinked. It lost access at once.",
@@ -238,8 +245,15 @@ func (a *App) unpairCamera(w http.ResponseWriter, r *http.Request, u *user) erro
 type homeSharing struct {
 	Home    homes.Home
 	Members []memberRow
+	Pending []pendingRow
 	Cameras []homes.Device
 	Manage  bool
+}
+
+// pendingRow is an invitation the home's managers wait on.
+type pendingRow struct {
+	homes.SentInvitation
+	Cameras []string // names, when limited
 }
 
 type memberRow struct {
@@ -249,8 +263,59 @@ type memberRow struct {
 }
 
 type sharingPage struct {
-	Homes  []homeSharing
-	Notice string
+	Homes       []homeSharing
+	Notice      string
+	Invitations invitationsPanel
+}
+
+// invitationsPanel is the invitations waiting for the signed-in person,
+// with Accept and Decline, on the pages they land on.
+type invitationsPanel struct {
+	CSRF string
+	List []homes.ReceivedInvitation
+}
+
+func (a *App) invitationsFor(r *http.Request, u *user) (invitationsPanel, error) {
+	list, err := a.homes.Invitations(r.Context(), u.Principal)
+	return invitationsPanel{CSRF: u.CSRF, List: list}, err
+}
+
+// shareChoice is a camera a sharing form offers, ticked when chosen.
+type shareChoice struct {
+	ID, Name string
+	Chosen   bool
+}
+
+// shareChoicesView is what a sharing form starts from: a role, and every
+// camera or the chosen ones.
+type shareChoicesView struct {
+	Role    domain.Role
+	Limited bool
+	Cameras []shareChoice
+}
+
+// shareChoices is the template function that fills a sharing form's
+// role and cameras (a new invitation's, or a member's as they are).
+func shareChoices(role domain.Role, limited bool, chosen []string, cameras []homes.Device) shareChoicesView {
+	v := shareChoicesView{Role: role, Limited: limited}
+	for _, c := range cameras {
+		v.Cameras = append(v.Cameras, shareChoice{ID: c.ID, Name: c.Name, Chosen: slices.Contains(chosen, c.ID)})
+	}
+	return v
+}
+
+// cameraNames names the cameras of a limited share, in its order; a camera
+// no longer there is "a removed camera".
+func cameraNames(ids []string, names map[string]string) []string {
+	var out []string
+	for _, d := range ids {
+		if n, ok := names[d]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, "a removed camera")
+		}
+	}
+	return out
 }
 
 func (sharingPage) pageTitle() (string, string) { return "Sharing", "sharing" }
@@ -261,6 +326,9 @@ func (a *App) sharingPage(w http.ResponseWriter, r *http.Request, u *user) error
 		return err
 	}
 	p := sharingPage{Notice: noticeText(r.URL.Query().Get("done"))}
+	if p.Invitations, err = a.invitationsFor(r, u); err != nil {
+		return err
+	}
 	for _, h := range hs {
 		hsh := homeSharing{Home: h, Manage: authz.Allows(h.Role, authz.ManageMembers)}
 		if hsh.Cameras, err = a.homes.Devices(r.Context(), u.Principal, h.ID); err != nil {
@@ -276,15 +344,14 @@ func (a *App) sharingPage(w http.ResponseWriter, r *http.Request, u *user) error
 				return err
 			}
 			for _, m := range ms {
-				row := memberRow{Member: m, Self: m.AccountID == u.Principal.AccountID}
-				for _, d := range m.Devices {
-					if n, ok := names[d]; ok {
-						row.Cameras = append(row.Cameras, n)
-					} else {
-						row.Cameras = append(row.Cameras, "a removed camera")
-					}
-				}
-				hsh.Members = append(hsh.Members, row)
+				hsh.Members = append(hsh.Members, memberRow{Member: m, Self: m.AccountID == u.Principal.AccountID, Cameras: cameraNames(m.Devices, names)})
+			}
+			pending, err := a.homes.HomeInvitations(r.Context(), u.Principal, h.ID)
+			if err != nil {
+				return err
+			}
+			for _, inv := range pending {
+				hsh.Pending = append(hsh.Pending, pendingRow{SentInvitation: inv, Cameras: cameraNames(inv.Devices, names)})
 			}
 		}
 		p.Homes = append(p.Homes, hsh)
@@ -293,31 +360,89 @@ func (a *App) sharingPage(w http.ResponseWriter, r *http.Request, u *user) error
 	return nil
 }
 
+// sharedCameras reads a sharing form's cameras: nil for every camera, or
+// the ones ticked; ok is false (and the page already answered) when "only
+// these" came with none ticked.
+func (a *App) sharedCameras(w http.ResponseWriter, r *http.Request, u *user) (devices []string, ok bool) {
+	if r.PostFormValue("scope") != "some" {
+		return nil, true
+	}
+	devices = r.PostForm["camera"]
+	if len(devices) == 0 {
+		a.render(w, r, http.StatusBadRequest, "message", u, messagePage{Title: "Choose cameras", Text: "You chose to share only some cameras: tick at least one, or share every camera.", Link: "/sharing", LinkText: "Back to Sharing"})
+		return nil, false
+	}
+	return devices, true
+}
+
+// share is POST /homes/{home}/members: an invitation to the email, which
+// answers the same whether or not anyone has an account with it.
 func (a *App) share(w http.ResponseWriter, r *http.Request, u *user) error {
 	homeID := r.PathValue("home")
 	if !id.Valid(homeID) {
 		a.notFound(w, r, u)
 		return nil
 	}
-	var devices []string
-	if r.PostFormValue("scope") == "some" {
-		devices = r.PostForm["camera"]
-		if len(devices) == 0 {
-			a.render(w, r, http.StatusBadRequest, "message", u, messagePage{Title: "Choose cameras", Text: "You chose to share only some cameras: tick at least one, or share every camera.", Link: "/sharing", LinkText: "Back to Sharing"})
-			return nil
-		}
+	devices, ok := a.sharedCameras(w, r, u)
+	if !ok {
+		return nil
 	}
-	if _, err := a.homes.AddMember(r.Context(), u.Principal, homeID, r.PostFormValue("email"), domain.Role(r.PostFormValue("role")), devices); err != nil {
-		if e, ok := apperr.As(err); ok && errors.Is(err, identity.ErrNoAccount) {
-			// Not the one not-found page: the person may share this home,
-			// and the API tells them the same.
-			a.render(w, r, http.StatusNotFound, "message", u, messagePage{Title: "No such account", Text: e.Message, Link: "/sharing", LinkText: "Back to Sharing"})
-			return nil
-		}
+	if _, err := a.homes.Invite(r.Context(), u.Principal, homeID, r.PostFormValue("email"), domain.Role(r.PostFormValue("role")), devices); err != nil {
 		return err
 	}
-	http.Redirect(w, r, "/sharing?done=shared", http.StatusSeeOther)
+	http.Redirect(w, r, "/sharing?done=invited", http.StatusSeeOther)
 	return nil
+}
+
+// changeMember is POST /homes/{home}/members/{account}/change: a member's
+// role and cameras.
+func (a *App) changeMember(w http.ResponseWriter, r *http.Request, u *user) error {
+	homeID, accountID := r.PathValue("home"), r.PathValue("account")
+	if !id.Valid(homeID) || !id.Valid(accountID) {
+		a.notFound(w, r, u)
+		return nil
+	}
+	devices, ok := a.sharedCameras(w, r, u)
+	if !ok {
+		return nil
+	}
+	if _, err := a.homes.UpdateMember(r.Context(), u.Principal, homeID, accountID, domain.Role(r.PostFormValue("role")), devices); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/sharing?done=changed", http.StatusSeeOther)
+	return nil
+}
+
+// acceptInvitation is POST /invitations/{invitation}/accept.
+func (a *App) acceptInvitation(w http.ResponseWriter, r *http.Request, u *user) error {
+	invitationID := r.PathValue("invitation")
+	if !id.Valid(invitationID) {
+		a.notFound(w, r, u)
+		return nil
+	}
+	if err := a.homes.AcceptInvitation(r.Context(), u.Principal, invitationID); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/cameras?done=joined", http.StatusSeeOther)
+	return nil
+}
+
+// deleteInvitation answers POST /invitations/{invitation}/decline (the
+// invitee) and .../cancel (an owner or admin of the home): the same
+// service call, which tells the two apart, with its own confirmation.
+func (a *App) deleteInvitation(done string) func(http.ResponseWriter, *http.Request, *user) error {
+	return func(w http.ResponseWriter, r *http.Request, u *user) error {
+		invitationID := r.PathValue("invitation")
+		if !id.Valid(invitationID) {
+			a.notFound(w, r, u)
+			return nil
+		}
+		if err := a.homes.DeleteInvitation(r.Context(), u.Principal, invitationID); err != nil {
+			return err
+		}
+		http.Redirect(w, r, "/sharing?done="+done, http.StatusSeeOther)
+		return nil
+	}
 }
 
 func (a *App) unshare(w http.ResponseWriter, r *http.Request, u *user) error {

@@ -148,6 +148,10 @@ func (a *App) handler(notHTML http.Handler) http.Handler {
 	mux.HandleFunc("GET /sharing", a.person(a.sharingPage))
 	mux.HandleFunc("POST /homes/{home}/members", a.person(a.share))
 	mux.HandleFunc("POST /homes/{home}/members/{account}/remove", a.person(a.unshare))
+	mux.HandleFunc("POST /homes/{home}/members/{account}/change", a.person(a.changeMember))
+	mux.HandleFunc("POST /invitations/{invitation}/accept", a.person(a.acceptInvitation))
+	mux.HandleFunc("POST /invitations/{invitation}/decline", a.person(a.deleteInvitation("declined")))
+	mux.HandleFunc("POST /invitations/{invitation}/cancel", a.person(a.deleteInvitation("cancelled")))
 	mux.HandleFunc("GET /account", a.person(a.accountPage))
 	mux.HandleFunc("POST /account/sessions/{session}/end", a.person(a.endSession))
 	mux.HandleFunc("POST /account/sessions/end-all", a.person(a.endAllSessions))
@@ -369,9 +373,10 @@ func safeNext(next string) string {
 }
 
 var funcs = template.FuncMap{
-	"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
-	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"ago":  ago,
+	"when":         func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+	"iso":          func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"ago":          ago,
+	"shareChoices": shareChoices,
 	"deref": func(t *time.Time) time.Time {
 		if t == nil {
 			return time.Time{}

@@ -16,8 +16,9 @@ import (
 var homeForm = regexp.MustCompile(`action="/homes/([a-z0-9]+)/pairing-codes"`)
 
 // TestWords checks what the pages say where a newcomer first reads them:
-// the password rule is the API's, roles read as English, and sharing
-// with an email nobody signed up with says so, as the API does.
+// the password rule is the API's, roles read as English, and inviting an
+// email nobody signed up with reads exactly as inviting one that has an
+// account, as the API answers.
 func TestWords(t *testing.T) {
 	srv := startServer(t)
 
@@ -40,7 +41,7 @@ func TestWords(t *testing.T) {
 
 	alice, bob := newClient(t, srv.URL), newClient(t, srv.URL)
 	csrf := alice.signup("alice@example.com")
-	bob.signup("bob@example.com")
+	bobCSRF := bob.signup("bob@example.com")
 	if res, _ := alice.do("POST", "/homes", srv.URL, url.Values{"csrf": {csrf}, "name": {"Flat"}}, nil); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("create home: %d", res.StatusCode)
 	}
@@ -54,19 +55,33 @@ func TestWords(t *testing.T) {
 		t.Error("the owner's cameras page does not say \"You are the owner\"")
 	}
 
-	// Sharing with an email that has no account says so.
-	res, page := alice.do("POST", "/homes/"+home+"/members", srv.URL, url.Values{"csrf": {csrf}, "email": {"nobody@example.com"}, "role": {"viewer"}}, nil)
-	if res.StatusCode != http.StatusNotFound || !strings.Contains(page, "no account has this email; ask them to sign up first") {
-		t.Errorf("sharing with an unknown email: %d, page without the API's message", res.StatusCode)
+	// Inviting an email nobody signed up with answers exactly as inviting
+	// one that has an account: the page says nothing about which emails
+	// have accounts.
+	invite := func(email, role string) (int, string) {
+		res, _ := alice.do("POST", "/homes/"+home+"/members", srv.URL, url.Values{"csrf": {csrf}, "email": {email}, "role": {role}}, nil)
+		return res.StatusCode, res.Header.Get("Location")
 	}
-	if strings.Contains(page, "not yours to see") {
-		t.Error("sharing with an unknown email ends on the not-found page")
+	nobodyStatus, nobodyNext := invite("nobody@example.com", "viewer")
+	bobStatus, bobNext := invite("bob@example.com", "viewer")
+	if nobodyStatus != http.StatusSeeOther || nobodyStatus != bobStatus || nobodyNext != bobNext {
+		t.Errorf("inviting an unknown email: %d to %q; a known one: %d to %q", nobodyStatus, nobodyNext, bobStatus, bobNext)
+	}
+	if _, page := alice.do("GET", nobodyNext, "", nil, nil); !strings.Contains(page, "Nothing is shared until they accept") {
+		t.Error("the page after inviting does not say nothing is shared until they accept")
 	}
 
 	for role, want := range map[string]string{"viewer": "You are a viewer", "admin": "You are an admin"} {
-		res, _ := alice.do("POST", "/homes/"+home+"/members", srv.URL, url.Values{"csrf": {csrf}, "email": {"bob@example.com"}, "role": {role}}, nil)
-		if res.StatusCode != http.StatusSeeOther {
-			t.Fatalf("share as %s: %d", role, res.StatusCode)
+		if status, _ := invite("bob@example.com", role); status != http.StatusSeeOther {
+			t.Fatalf("invite as %s: %d", role, status)
+		}
+		_, page := bob.do("GET", "/sharing", "", nil, nil)
+		m := invitationRow.FindStringSubmatch(page)
+		if m == nil || !strings.Contains(page, "invites you to") {
+			t.Fatalf("bob's sharing page shows no invitation as %s", role)
+		}
+		if res, _ := bob.do("POST", "/invitations/"+m[1]+"/accept", srv.URL, url.Values{"csrf": {bobCSRF}}, nil); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("accept as %s: %d", role, res.StatusCode)
 		}
 		for _, path := range []string{"/cameras", "/sharing"} {
 			if _, page := bob.do("GET", path, "", nil, nil); !strings.Contains(page, want) {
@@ -75,6 +90,8 @@ func TestWords(t *testing.T) {
 		}
 	}
 }
+
+var invitationRow = regexp.MustCompile(`data-invitation="([a-z0-9]+)"`)
 
 // openAPIPasswordMin is the minLength api/openapi.json gives passwords.
 func openAPIPasswordMin(t *testing.T) int {

@@ -64,6 +64,11 @@ type Config struct {
 	ViewerEvery   time.Duration // each viewer lists events about this often; default 1 s
 	ViewerMedia   int           // thumbnails (and their clips) a viewer fetches per listing; default 2
 
+	// SoakMedia makes the run a soak: after the first round it goes round
+	// again (Warmup, then the outage or a drain) until the clients have
+	// checked at least this many media responses; 0: one round.
+	SoakMedia int64
+
 	QueueSize     int           // each camera's offline queue; default: enough for the whole run
 	UploadWorkers int           // camera uploads in flight across the fleet; default 32
 	MaxDials      int           // camera connection attempts in flight; default the larger of 256 and cameras/8
@@ -163,7 +168,7 @@ func (c *Config) setDefaults() error {
 		return errors.New("storm: --event-interval must be at least 10ms")
 	case c.ViewerEvery < 10*time.Millisecond:
 		return errors.New("storm: --viewer-every must be at least 10ms")
-	case c.UploadWorkers < 1 || c.MaxDials < 1 || c.QueueSize < 0 || c.ViewerMedia < 0:
+	case c.UploadWorkers < 1 || c.MaxDials < 1 || c.QueueSize < 0 || c.ViewerMedia < 0 || c.SoakMedia < 0:
 		return errors.New("storm: worker counts and sizes must be positive")
 	case c.MaxConnectsPerSecond < 0 || c.MaxUploadsPerSecond < 0 || c.MaxUploadsInFlight < 0 || c.Heartbeat < 0:
 		return errors.New("storm: server limits must not be negative")

@@ -29,13 +29,17 @@ import (
 //     any event) minus (RSS of a freshly restarted server before any
 //     camera connected), divided by the cameras.
 type Result struct {
-	Cameras               int     `json:"cameras"`
-	Viewers               int     `json:"viewers"`
-	EventsGenerated       int64   `json:"events_generated"`
-	EventsStored          int64   `json:"events_stored"`
-	Lost                  int64   `json:"lost"`
-	Duplicates            int64   `json:"duplicates"`
-	MediaResponses        int64   `json:"media_responses"`
+	Cameras         int   `json:"cameras"`
+	Viewers         int   `json:"viewers"`
+	EventsGenerated int64 `json:"events_generated"`
+	EventsStored    int64 `json:"events_stored"`
+	Lost            int64 `json:"lost"`
+	Duplicates      int64 `json:"duplicates"`
+	MediaResponses  int64 `json:"media_responses"`
+	// MediaChecked is every media response a client checked frame by
+	// frame: viewers' thumbnails and clips, live frames, partner media.
+	MediaChecked          int64   `json:"media_checked"`
+	SoakRounds            int     `json:"soak_rounds,omitempty"` // rounds after the first, in a soak (--soak-media)
 	ForeignMedia          int64   `json:"foreign_media"`
 	ReconnectSecondsP50   float64 `json:"reconnect_seconds_p50"`
 	ReconnectSecondsP99   float64 `json:"reconnect_seconds_p99"`

@@ -231,10 +231,8 @@ func (r *runner) run(ctx context.Context) error {
 
 	// Steady state: events, and viewers.
 	r.mark("warmup")
-	genCtx, stopGen := context.WithCancel(ctx)
-	defer stopGen()
-	var gen sync.WaitGroup
-	gen.Go(func() { generate(genCtx, r.cams, r.cfg.EventInterval) })
+	stopGenerating := r.startGenerating(ctx)
+	defer stopGenerating()
 	viewCtx, stopViewers := context.WithCancel(ctx)
 	defer stopViewers()
 	var views sync.WaitGroup
@@ -260,23 +258,24 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 
-	stopGenerating := func() {
-		stopGen()
-		gen.Wait()
-	}
 	if r.srv != nil && r.cfg.KillNode {
 		if err := r.killNode(ctx, stopGenerating); err != nil {
 			return err
 		}
-	} else if r.srv != nil && r.cfg.Outage > 0 {
-		if err := r.outage(ctx, stopGenerating); err != nil {
+	} else if err := r.outageOrDrain(ctx, stopGenerating); err != nil {
+		return err
+	}
+	// A soak goes round again, warm-up and outage, until the viewers have
+	// checked enough media.
+	for r.cfg.SoakMedia > 0 && r.mediaChecked() < r.cfg.SoakMedia && !r.res.TimedOut {
+		r.res.SoakRounds++
+		r.log.Info("soak: another round", "round", r.res.SoakRounds+1, "media_checked", r.mediaChecked(), "goal", r.cfg.SoakMedia)
+		r.mark("warmup")
+		stopGenerating = r.startGenerating(ctx)
+		if err := sleep(ctx, r.cfg.Warmup); err != nil {
 			return err
 		}
-	} else {
-		stopGenerating()
-		r.mark("drain")
-		deadline := time.Now().Add(r.cfg.Timeout)
-		if err := r.waitDrained(ctx, deadline); err != nil {
+		if err := r.outageOrDrain(ctx, stopGenerating); err != nil {
 			return err
 		}
 	}
@@ -509,6 +508,37 @@ func (r *runner) online() int64 {
 	return n
 }
 
+// startGenerating has every camera record events until the returned
+// function is called; it waits for the generator to stop.
+func (r *runner) startGenerating(ctx context.Context) (stop func()) {
+	genCtx, cancel := context.WithCancel(ctx)
+	var gen sync.WaitGroup
+	gen.Go(func() { generate(genCtx, r.cams, r.cfg.EventInterval) })
+	return func() {
+		cancel()
+		gen.Wait()
+	}
+}
+
+// outageOrDrain ends a round: with an outage, the server killed and
+// restarted and every camera back; without one, the cameras stop
+// recording. Either way every event is then acknowledged.
+func (r *runner) outageOrDrain(ctx context.Context, stopGenerating func()) error {
+	if r.srv != nil && r.cfg.Outage > 0 {
+		return r.outage(ctx, stopGenerating)
+	}
+	stopGenerating()
+	r.mark("drain")
+	return r.waitDrained(ctx, time.Now().Add(r.cfg.Timeout))
+}
+
+// mediaChecked counts the media responses whose every frame a client
+// has checked: viewers' thumbnails and clips, live frames, partner
+// displays' stills and frames.
+func (r *runner) mediaChecked() int64 {
+	return r.vc.mediaResponses.Load() + r.lc.frames.Load() + r.pc.media.Load()
+}
+
 // outage kills the server, waits, restarts it, and waits for every camera
 // to come back (then stops generating events) and for every event to be
 // acknowledged.
@@ -708,6 +738,7 @@ func (r *runner) verify(ctx context.Context) error {
 func (r *runner) collect() {
 	res := &r.res
 	res.MediaResponses = r.vc.mediaResponses.Load()
+	res.MediaChecked = r.mediaChecked()
 	res.MediaFrames = r.vc.mediaFrames.Load()
 	res.ForeignMedia = r.vc.foreignMedia.Load()
 	res.MislabeledMedia = r.vc.mislabeled.Load()

@@ -133,3 +133,40 @@ func TestStorm(t *testing.T) {
 		t.Errorf("no report: %v", err)
 	}
 }
+
+// TestSoak: a soak goes round again, outage and all, until its clients
+// have checked the media asked for, and the checks hold through every
+// round. One viewer fetching one thumbnail five times a second checks
+// far fewer than 60 in one round.
+func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a storm takes a while")
+	}
+	const goal = 60
+	res, err := Run(t.Context(), Config{
+		Binary:        camvaultBinary,
+		Dir:           filepath.Join(t.TempDir(), "run"),
+		Accounts:      1,
+		Cameras:       3,
+		Viewers:       1,
+		ViewerMedia:   1,
+		ViewerEvery:   200 * time.Millisecond,
+		Warmup:        time.Second,
+		Outage:        500 * time.Millisecond,
+		Timeout:       30 * time.Second,
+		EventInterval: 300 * time.Millisecond,
+		BackoffCap:    time.Second,
+		SoakMedia:     goal,
+		Log:           slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rounds after the first %d, media checked %d, events %d/%d", res.SoakRounds, res.MediaChecked, res.EventsStored, res.EventsGenerated)
+	if res.MediaChecked < goal {
+		t.Errorf("media checked %d, want at least %d", res.MediaChecked, goal)
+	}
+	if !res.OK || res.ForeignMedia != 0 || res.Lost != 0 || res.Duplicates != 0 {
+		t.Errorf("ok %v, foreign %d, lost %d, duplicates %d: %v", res.OK, res.ForeignMedia, res.Lost, res.Duplicates, res.Failures)
+	}
+}

@@ -92,6 +92,11 @@ func (s *Store) UploadTarget(ctx context.Context, homeID, deviceID, deviceEventI
 // ListEvents lists live events in the query's scopes, newest first. A scope
 // with an empty camera list reads nothing; it never widens to the home.
 func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]domain.Event, error) {
+	return store.ListSplit(ctx, q, s.listEvents)
+}
+
+// listEvents runs q as one statement.
+func (s *Store) listEvents(ctx context.Context, q store.EventQuery) ([]domain.Event, error) {
 	if q.Limit <= 0 {
 		return nil, nil
 	}

@@ -98,6 +98,11 @@ const uploadTargetQuery = `SELECT h.wrapped_data_key,
 // ListEvents lists live events in the query's scopes, newest first. A scope
 // with an empty camera list reads nothing; it never widens to the home.
 func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]domain.Event, error) {
+	return store.ListSplit(ctx, q, s.listEvents)
+}
+
+// listEvents runs q as one statement.
+func (s *Store) listEvents(ctx context.Context, q store.EventQuery) ([]domain.Event, error) {
 	if q.Limit <= 0 {
 		return nil, nil
 	}
@@ -128,8 +133,8 @@ func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]domain.Ev
 	}
 	if !q.BeforeTime.IsZero() {
 		if q.BeforeID != "" {
-			where = append(where, "(started_at < ? OR (started_at = ? AND id < ?))")
-			args = append(args, ts(q.BeforeTime), ts(q.BeforeTime), q.BeforeID)
+			where = append(where, "(started_at, id) < (?, ?)")
+			args = append(args, ts(q.BeforeTime), q.BeforeID)
 		} else {
 			where = append(where, "started_at < ?")
 			args = append(args, ts(q.BeforeTime))

@@ -56,3 +56,41 @@ func TestRefusesNewerSchema(t *testing.T) {
 		t.Error("opening a database of a newer schema changed it")
 	}
 }
+
+// TestTablesListsEveryTable: a copy (admin migrate, backup checks) takes
+// the tables in sqlite.Tables; a table the migrations make and the list
+// leaves out would be dropped by every migration to PostgreSQL.
+func TestTablesListsEveryTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "camvault.db")
+	open(t, path).Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'goose_db_version' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	listed := map[string]bool{}
+	for _, name := range sqlite.Tables {
+		listed[name] = true
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if !listed[name] {
+			t.Errorf("table %s is not in sqlite.Tables", name)
+		}
+		delete(listed, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name := range listed {
+		t.Errorf("sqlite.Tables lists %s, which the schema does not have", name)
+	}
+}

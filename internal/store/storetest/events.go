@@ -270,6 +270,33 @@ func testListEvents(t *testing.T, s store.Store) {
 		q.BeforeTime, q.BeforeID = last.StartedAt, last.ID
 	}
 	sameList(t, "pages", walked, inH, normEvent)
+
+	// The same across several homes, cameras and kinds, which the stores
+	// read as separate streams and merge: every page in order, ties
+	// included, each event once, even with a kind named twice.
+	wide := store.EventQuery{
+		Scopes: []store.EventScope{{HomeID: h.ID, Devices: []string{d2.ID, d1.ID}}, {HomeID: other.ID}},
+		Kinds:  []domain.EventKind{"sound", "motion", "sound"},
+		Limit:  3,
+	}
+	want := newestFirst(filter(append(slices.Clone(inH), inOther...), func(e domain.Event) bool { return e.Kind != "person" }))
+	query("several streams, one page", wide, want[:3])
+	walked = nil
+	for range len(want) + 1 {
+		page, err := s.ListEvents(ctx, wide)
+		check(t, "page of several streams", err)
+		if len(page) == 0 {
+			break
+		}
+		walked = append(walked, page...)
+		last := page[len(page)-1]
+		wide.BeforeTime, wide.BeforeID = last.StartedAt, last.ID
+	}
+	sameList(t, "pages of several streams", walked, want, normEvent)
+	wide.BeforeTime, wide.BeforeID, wide.Kinds = time.Time{}, "", nil
+	wide.Scopes = append(wide.Scopes, store.EventScope{HomeID: h.ID})
+	wide.Limit = 100
+	query("a home also named whole", wide, newestFirst(append(slices.Clone(inH), inOther...)))
 }
 
 func testDeleteEvent(t *testing.T, s store.Store) {

@@ -140,8 +140,16 @@ func (c *client) online(ctx context.Context, owner person, device string) (bool,
 	return d.Online, nil
 }
 
-func (c *client) addMember(ctx context.Context, owner person, home, email string) error {
-	return c.call(ctx, "POST", "/api/v1/homes/"+home+"/members", owner.token, map[string]string{"email": email, "role": "viewer"}, nil, http.StatusCreated)
+// addMember makes viewer a viewer of home: owner invites viewer's email,
+// and viewer accepts.
+func (c *client) addMember(ctx context.Context, owner person, home string, viewer person) error {
+	var out struct {
+		Invitation struct{ ID string }
+	}
+	if err := c.call(ctx, "POST", "/api/v1/homes/"+home+"/members", owner.token, map[string]string{"email": viewer.email, "role": "viewer"}, &out, http.StatusAccepted); err != nil {
+		return err
+	}
+	return c.call(ctx, "POST", "/api/v1/invitations/"+out.Invitation.ID+"/accept", viewer.token, nil, nil, http.StatusNoContent)
 }
 
 func (c *client) removeMember(ctx context.Context, owner person, home, account string) error {

@@ -333,7 +333,7 @@ func (b *bench) revoke(ctx context.Context) error {
 			kind = "logout"
 		}
 		if !member {
-			if err := b.api.addMember(ctx, c.owner, c.home, viewer.email); err != nil {
+			if err := b.api.addMember(ctx, c.owner, c.home, viewer); err != nil {
 				return err
 			}
 			member = true
