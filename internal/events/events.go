@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
@@ -63,6 +64,7 @@ type Service struct {
 	cache  Cache       // nil: no caching
 	bypass func() bool // true: the breaker is open
 	checks chan struct{}
+	bufs   sync.Pool // *bytes.Buffer for thumbnails being read
 }
 
 // New returns the events service.

@@ -19,6 +19,7 @@ import (
 	"github.com/camvault/camvault/internal/admission"
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/blob/disk"
 	"github.com/camvault/camvault/internal/breaker"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/gateway"
@@ -114,6 +115,10 @@ type Options struct {
 	// Deadlines bound how slowly a client may send a body or take an
 	// answer on the public listener (zero fields: the defaults).
 	Deadlines httpmw.Deadlines
+	// DiskSync, if set, wraps every fsync of the blob directory in the
+	// data directory (disk.Options.WrapSync): tests see what is durable
+	// when.
+	DiskSync func(path string, sync func() error) error
 }
 
 // liveRoutes gives the live routes and the live page the live service's
@@ -225,7 +230,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := openBlobs(ctx, cfg)
+	blobs, err := openBlobs(ctx, cfg, disk.Options{Log: log, WrapSync: opts.DiskSync})
 	if err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
