@@ -46,6 +46,7 @@ type adminCmd struct {
 	Restore   restoreCmd   `cmd:"" help:"Restore a backup into an empty data directory (--data); the server must not be running on it."`
 	Migrate   migrateCmd   `cmd:"" help:"Copy this one-machine installation onto an empty PostgreSQL database and S3 bucket, for several nodes; the server must be stopped."`
 	Partners  partnersCmd  `cmd:"" help:"Partners linked with OAuth 2.0 (smart displays, voice assistants): add, list, disable, enable."`
+	Keys      keysCmd      `cmd:"" help:"The master key's generations: status, rotate, retire (servers stopped)."`
 }
 
 // config is the server configuration the admin flags describe.
@@ -58,10 +59,13 @@ func (a *adminCmd) open(ctx context.Context) (*server.Offline, error) {
 }
 
 type auditCmd struct {
-	Verify auditVerifyCmd `cmd:"" help:"Check every home's audit hash chain; exit 1 if an entry was edited or removed."`
+	Verify auditVerifyCmd `cmd:"" help:"Check every home's audit hash chain and its head; exit 1 if an entry or a head was edited or removed."`
+	Heads  auditHeadsCmd  `cmd:"" help:"Print every chain's head as an anchor file, to keep outside the database (verify --anchor checks no chain went back from it)."`
 }
 
-type auditVerifyCmd struct{}
+type auditVerifyCmd struct {
+	Anchor string `help:"An anchor file made by admin audit heads: also check that no chain went back from it." type:"existingfile" placeholder:"FILE"`
+}
 
 func (c *auditVerifyCmd) Run(ctx context.Context, admin *adminCmd) error {
 	o, err := admin.open(ctx)
@@ -69,7 +73,18 @@ func (c *auditVerifyCmd) Run(ctx context.Context, admin *adminCmd) error {
 		return err
 	}
 	defer o.Close()
-	return o.VerifyAudit(ctx, os.Stdout)
+	return o.VerifyAudit(ctx, os.Stdout, c.Anchor)
+}
+
+type auditHeadsCmd struct{}
+
+func (c *auditHeadsCmd) Run(ctx context.Context, admin *adminCmd) error {
+	o, err := admin.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	return o.AuditHeads(ctx, os.Stdout, os.Stderr)
 }
 
 type incidentsCmd struct {

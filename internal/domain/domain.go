@@ -29,8 +29,11 @@ func (r Role) Valid() bool { return r == RoleOwner || r == RoleAdmin || r == Rol
 
 // Account is a person's account.
 type Account struct {
-	ID           string
-	EmailIndex   []byte // blind index of the normalized email
+	ID         string
+	EmailIndex []byte // blind index of the normalized email
+	// EmailGen is the master key generation EmailIndex was made under; 0
+	// for an account written before generations were recorded.
+	EmailGen     uint32
 	EmailSealed  []byte
 	PasswordHash string // argon2id, PHC string format
 	CreatedAt    time.Time
@@ -109,9 +112,12 @@ type Presence struct {
 // once they sign up), and sealed with the home's data key (so the home's
 // managers see whom they invited).
 type Invitation struct {
-	ID          string
-	HomeID      string
-	EmailIndex  []byte
+	ID         string
+	HomeID     string
+	EmailIndex []byte
+	// EmailGen is the master key generation EmailIndex was made under; 0
+	// for an invitation written before generations were recorded.
+	EmailGen    uint32
 	EmailSealed []byte
 	Role        Role // admin or viewer
 	// Devices, when not nil, limits the viewer to these cameras, as
@@ -201,6 +207,82 @@ type AuditEntry struct {
 	Result    string
 	PrevHash  []byte
 	Hash      []byte
+	// KeyGen is the master key generation whose audit key made Hash; 0
+	// for an entry written before generations were recorded.
+	KeyGen uint32
+}
+
+// AuditHead is where a home's audit chain ended when it was last appended
+// to: the last entry's sequence number and hash, with MAC, under the audit
+// key of generation KeyGen, binding them to the home. Removing a chain's
+// newest entries, or all of them, leaves the head naming entries that are
+// gone.
+type AuditHead struct {
+	HomeID string
+	Seq    int64
+	Hash   []byte
+	KeyGen uint32
+	MAC    []byte
+}
+
+// AuditTip is what an append sees of a home's chain: its last entry (nil
+// for none), its head (nil for none), and the hash of the entry at the
+// head's sequence number (nil for none). Of the last entry only the
+// sequence number, hash and generation are read, unless the chain has no
+// head and the entry no generation (a chain from before heads): then all
+// of it, for the append to check it.
+type AuditTip struct {
+	Last          *AuditEntry
+	Head          *AuditHead
+	HeadEntryHash []byte
+}
+
+// Seq is the last entry's sequence number, 0 for an empty chain.
+func (t AuditTip) Seq() int64 {
+	if t.Last == nil {
+		return 0
+	}
+	return t.Last.Seq
+}
+
+// Hash is the last entry's hash, nil for an empty chain.
+func (t AuditTip) Hash() []byte {
+	if t.Last == nil {
+		return nil
+	}
+	return t.Last.Hash
+}
+
+// AuditHome is a home as the audit verification lists it: every home that
+// exists, has audit entries or has a head.
+type AuditHome struct {
+	HomeID     string
+	Exists     bool // the home's row exists
+	HasEntries bool
+	Head       *AuditHead // nil: none
+}
+
+// KeyGeneration is what the store records of a master key generation.
+type KeyGeneration struct {
+	Generation uint32
+	// Retired: nothing but audit entries needs the generation any more;
+	// the key file keeps its audit key alone, or nothing of it.
+	Retired bool
+	// AuditCheck identifies the audit key an audit-only line must hold,
+	// recorded at retirement (nil before).
+	AuditCheck []byte
+}
+
+// KeyUse counts, per master key generation, the stored values made under
+// it (generation 0: not recorded, from before generations were).
+type KeyUse struct {
+	DataKeys       map[uint32]int64 // homes' wrapped data keys
+	Emails         map[uint32]int64 // accounts' sealed emails
+	EmailIndexes   map[uint32]int64 // accounts' email blind indexes
+	SessionClients map[uint32]int64 // sessions' sealed client descriptions
+	Invitations    map[uint32]int64 // invitations' email indexes
+	AuditEntries   map[uint32]int64
+	AuditHeads     map[uint32]int64
 }
 
 // IncidentKind is what an incident records. The breaker's alarms are

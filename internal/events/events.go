@@ -36,10 +36,11 @@ type Config struct {
 	// SweepInterval is how often retention is applied and deletions
 	// finished.
 	SweepInterval time.Duration
-	// Thumbnail checks (a full decode) run in a pool of CheckSlots at once
-	// per node (default: the CPU count); an upload waits at most
-	// CheckWait (default 5 s) for a slot, then is answered 503, so checks
-	// never hold more than the cores whatever arrives.
+	// Thumbnail checks (media.CheckJPEG, a Huffman-level decode) run in
+	// a pool of CheckSlots at once per node (default: the CPU count); an
+	// upload waits at most CheckWait (default 5 s) for a slot, then is
+	// answered 503, so checks never hold more than the cores whatever
+	// arrives.
 	CheckSlots int
 	CheckWait  time.Duration
 	Now        func() time.Time

@@ -80,10 +80,12 @@ func (s *Service) CreatePairingCode(ctx context.Context, p authz.Principal, home
 	return PairingCode{Code: code[0:4] + "-" + code[4:8] + "-" + code[8:12], ExpiresAt: pc.ExpiresAt}, nil
 }
 
-// pairingCodeHash is keyed, so a copy of the store does not let anyone test
-// codes offline.
+// pairingCodePurpose keys pairing code hashes, so a copy of the store does
+// not let anyone test codes offline.
+const pairingCodePurpose = "pairing-code"
+
 func (s *Service) pairingCodeHash(code string) []byte {
-	return s.keys.BlindIndex("pairing-code", code)
+	return s.keys.BlindIndex(pairingCodePurpose, code)
 }
 
 // normalizePairingCode accepts the code as a person may type it: any case,
@@ -136,7 +138,16 @@ func (s *Service) Pair(ctx context.Context, code, model, firmware, clientAddr st
 	// The code names the home only inside PairDevice's transaction, so the
 	// camera's name, sealed with that home's key, is written just after;
 	// until then (or if a crash comes between) the camera shows its model.
-	d, err := s.store.PairDevice(ctx, s.pairingCodeHash(norm), now, d)
+	// A code made before a master key rotation is hashed under an older
+	// generation: each is tried, the current one first.
+	err := store.ErrNotFound
+	for _, hash := range s.keys.BlindIndexes(pairingCodePurpose, norm) {
+		var paired domain.Device
+		if paired, err = s.store.PairDevice(ctx, hash, now, d); !errors.Is(err, store.ErrNotFound) {
+			d = paired
+			break
+		}
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return Paired{}, s.pairFailed(ctx, throttleKey, now)
 	}

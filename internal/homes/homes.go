@@ -37,6 +37,9 @@ type Accounts interface {
 	// EmailIndex normalizes an email and gives its blind index, the one
 	// an account with that email has, without reading anything.
 	EmailIndex(email string) (normalized string, index []byte, err error)
+	// EmailIndexes is EmailIndex under every master key generation, the
+	// current one first.
+	EmailIndexes(email string) (normalized string, indexes [][]byte, err error)
 }
 
 // Recorder appends to a home's audit log; *audit.Log is one.

@@ -1,6 +1,7 @@
 package homes
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"errors"
@@ -85,7 +86,7 @@ func (s *Service) Invite(ctx context.Context, p authz.Principal, homeID, email s
 		return Invitation{}, err
 	}
 	now := s.now()
-	inv := domain.Invitation{ID: id.New(), HomeID: homeID, EmailIndex: index, Role: role, Devices: devices,
+	inv := domain.Invitation{ID: id.New(), HomeID: homeID, EmailIndex: index, EmailGen: s.keys.Current(), Role: role, Devices: devices,
 		InvitedBy: p.AccountID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.InvitationTTL)}
 	inv.EmailSealed = dk.Seal([]byte(email), invitationEmailAD(homeID, inv.ID))
 	switch err := s.store.CreateInvitation(ctx, inv, s.cfg.InvitationsPerHome, s.cfg.InvitationsPerInviter); {
@@ -140,8 +141,10 @@ func (s *Service) record(ctx context.Context, p authz.Principal, homeID, action 
 	return nil
 }
 
-// emailIndexOf is the blind index of p's current email.
-func (s *Service) emailIndexOf(ctx context.Context, p authz.Principal) ([]byte, error) {
+// emailIndexesOf are the blind indexes of p's current email under every
+// master key generation, the current one first: an invitation made before
+// a rotation rewrote it is found by an older one.
+func (s *Service) emailIndexesOf(ctx context.Context, p authz.Principal) ([][]byte, error) {
 	if !p.IsPerson() {
 		return nil, apperr.New(apperr.Unauthorized, "a person's session is required")
 	}
@@ -149,20 +152,30 @@ func (s *Service) emailIndexOf(ctx context.Context, p authz.Principal) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	_, index, err := s.accounts.EmailIndex(a.Email)
-	return index, err
+	_, indexes, err := s.accounts.EmailIndexes(a.Email)
+	return indexes, err
 }
 
 // Invitations lists the pending invitations to p's email, newest first
 // (at most 50).
 func (s *Service) Invitations(ctx context.Context, p authz.Principal) ([]ReceivedInvitation, error) {
-	index, err := s.emailIndexOf(ctx, p)
+	indexes, err := s.emailIndexesOf(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	list, err := s.store.InvitationsTo(ctx, index, s.now(), maxListedInvitations)
-	if err != nil {
-		return nil, fmt.Errorf("list invitations: %w", err)
+	var list []domain.Invitation
+	for _, index := range indexes { // one per master key generation
+		more, err := s.store.InvitationsTo(ctx, index, s.now(), maxListedInvitations)
+		if err != nil {
+			return nil, fmt.Errorf("list invitations: %w", err)
+		}
+		list = append(list, more...)
+	}
+	if len(indexes) > 1 {
+		slices.SortFunc(list, func(a, b domain.Invitation) int {
+			return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
+		})
+		list = list[:min(len(list), maxListedInvitations)]
 	}
 	names := people{accounts: s.accounts}
 	out := make([]ReceivedInvitation, 0, len(list))
@@ -252,11 +265,16 @@ var errNoInvitation = apperr.NotFoundf("invitation")
 // but the invitee, and an invitation that expired, was used or taken
 // back, gets the same not-found as a missing one.
 func (s *Service) AcceptInvitation(ctx context.Context, p authz.Principal, invitationID string) error {
-	index, err := s.emailIndexOf(ctx, p)
+	indexes, err := s.emailIndexesOf(ctx, p)
 	if err != nil {
 		return err
 	}
-	m, err := s.store.AcceptInvitation(ctx, invitationID, index, p.AccountID, s.now())
+	var m domain.Member
+	for _, index := range indexes { // the invitation is to one of them
+		if m, err = s.store.AcceptInvitation(ctx, invitationID, index, p.AccountID, s.now()); !errors.Is(err, store.ErrNotFound) {
+			break
+		}
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return errNoInvitation
@@ -272,7 +290,7 @@ func (s *Service) AcceptInvitation(ctx context.Context, p authz.Principal, invit
 // admin of its home taking it back. Anyone else gets the same not-found
 // as for a missing invitation.
 func (s *Service) DeleteInvitation(ctx context.Context, p authz.Principal, invitationID string) error {
-	index, err := s.emailIndexOf(ctx, p)
+	indexes, err := s.emailIndexesOf(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -287,7 +305,7 @@ func (s *Service) DeleteInvitation(ctx context.Context, p authz.Principal, invit
 		return errNoInvitation
 	}
 	action := AuditDecline
-	if !hmac.Equal(inv.EmailIndex, index) {
+	if !slices.ContainsFunc(indexes, func(ix []byte) bool { return hmac.Equal(inv.EmailIndex, ix) }) {
 		if _, err := s.authz.Home(ctx, p, inv.HomeID, authz.ManageMembers); err != nil {
 			if c := apperr.CodeOf(err); c == apperr.NotFound || c == apperr.Forbidden {
 				// Not a member, or one who cannot share: the invitation
@@ -314,4 +332,19 @@ func (s *Service) SweepInvitations(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("sweep invitations: %w", err)
 	}
 	return n, nil
+}
+
+// InvitationEmail opens an invitation's sealed email with its home's data
+// key, for a master key rotation to compute its index again
+// (internal/rekey).
+func InvitationEmail(k *keys.Keyring, h domain.Home, inv domain.Invitation) (string, error) {
+	dk, err := k.UnwrapDataKey(h.WrappedDataKey, h.ID)
+	if err != nil {
+		return "", fmt.Errorf("data key of home %s: %w", h.ID, err)
+	}
+	email, err := dk.Open(inv.EmailSealed, invitationEmailAD(h.ID, inv.ID))
+	if err != nil {
+		return "", fmt.Errorf("open email of invitation %s: %w", inv.ID, err)
+	}
+	return string(email), nil
 }

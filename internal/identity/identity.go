@@ -135,8 +135,16 @@ func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
-// emailIndex is the blind index of a normalized email.
-func (s *Service) emailIndex(email string) []byte { return s.keys.BlindIndex("account-email", email) }
+// emailIndexPurpose keeps the blind indexes of emails apart from others.
+const emailIndexPurpose = "account-email"
+
+// emailIndexes are the blind indexes of a normalized email under every
+// master key generation, the current one first: an account is found
+// whichever generation indexed it (a rotation rewrites them in the
+// background of a stopped server, and may be interrupted).
+func (s *Service) emailIndexes(email string) [][]byte {
+	return s.keys.BlindIndexes(emailIndexPurpose, email)
+}
 
 func emailAD(accountID string) []byte { return keys.AD("account-email", accountID) }
 
@@ -171,16 +179,30 @@ func (s *Service) CreateAccount(ctx context.Context, email, password string) (st
 	if err != nil {
 		return "", err
 	}
+	indexes := s.emailIndexes(email)
+	errTaken := apperr.New(apperr.Conflict, "an account with this email already exists")
+	if len(indexes) > 1 {
+		// The unique index refuses a second account under the current
+		// generation's index; one indexed under an older generation
+		// (not yet rewritten by a rotation) is looked for first.
+		switch _, err := s.store.AccountByEmailIndex(ctx, indexes[1:]...); {
+		case err == nil:
+			return "", errTaken
+		case !errors.Is(err, store.ErrNotFound):
+			return "", fmt.Errorf("look up account: %w", err)
+		}
+	}
 	a := domain.Account{
 		ID:           id.New(),
-		EmailIndex:   s.emailIndex(email),
+		EmailIndex:   indexes[0],
+		EmailGen:     s.keys.Current(),
 		PasswordHash: hash,
 		CreatedAt:    s.now(),
 	}
 	a.EmailSealed = s.keys.SealPII([]byte(email), emailAD(a.ID))
 	if err := s.store.CreateAccount(ctx, a); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return "", apperr.New(apperr.Conflict, "an account with this email already exists")
+			return "", errTaken
 		}
 		return "", fmt.Errorf("create account: %w", err)
 	}
@@ -246,7 +268,7 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 		}
 	}
 
-	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndex(email))
+	a, err := s.store.AccountByEmailIndex(ctx, s.emailIndexes(email)...)
 	exists := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return Login{}, fmt.Errorf("look up account: %w", err)
@@ -473,15 +495,27 @@ func (s *Service) Account(ctx context.Context, accountID string) (Account, error
 }
 
 // EmailIndex checks and normalizes an email and returns it with its blind
-// index: the index an account with that email has, now or once it signs
-// up. It reads nothing, so it costs the same whether or not the account
-// exists (sharing a home invites an email this way).
+// index under the current master key generation: the index an account
+// with that email has, now or once it signs up. It reads nothing, so it
+// costs the same whether or not the account exists (sharing a home
+// invites an email this way).
 func (s *Service) EmailIndex(email string) (normalized string, index []byte, err error) {
+	email, indexes, err := s.EmailIndexes(email)
+	if err != nil {
+		return "", nil, err
+	}
+	return email, indexes[0], nil
+}
+
+// EmailIndexes is EmailIndex under every master key generation, the
+// current one first: what was indexed before a rotation finished
+// rewriting it is found by one of them.
+func (s *Service) EmailIndexes(email string) (normalized string, indexes [][]byte, err error) {
 	email, err = NormalizeEmail(email)
 	if err != nil {
 		return "", nil, err
 	}
-	return email, s.emailIndex(email), nil
+	return email, s.emailIndexes(email), nil
 }
 
 // SweepSessions removes expired and idle sessions.

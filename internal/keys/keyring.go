@@ -4,16 +4,10 @@ import (
 	"bytes"
 	"crypto/hkdf"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
+	"slices"
 )
 
 // masterKey is one generation of the master key. Nothing is ever sealed
@@ -23,40 +17,54 @@ type masterKey struct {
 	raw []byte
 }
 
-func (m masterKey) derive(purpose string) []byte {
-	k, err := hkdf.Key(sha256.New, m.raw, nil, "camvault/"+purpose+"/v1", KeySize)
+func (m masterKey) derive(purpose string) []byte { return derive(m.raw, purpose) }
+
+func derive(secret []byte, purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, secret, nil, "camvault/"+purpose+"/v1", KeySize)
 	if err != nil {
 		panic("hkdf: " + err.Error()) // only fails for absurd lengths
 	}
 	return k
 }
 
+// auditPurpose names the key of the audit chains, derived from each
+// generation; a retired generation keeps it alone (an audit-only line).
+const auditPurpose = "audit-chain"
+
 // Keyring holds the master key generations and the keys derived from them.
-// New values are sealed under the newest generation; values sealed under an
-// older one still open until a rotation has rewritten them.
+// New values are sealed, indexed and chained under the newest generation;
+// values made under an older one still open, match and verify until a
+// rotation has rewritten them. A retired generation may stay as its audit
+// key alone, which verifies the audit entries it made and nothing else.
 type Keyring struct {
 	current uint32
 	kek     map[uint32]sealer // wraps home data keys
 	pii     map[uint32]sealer // seals personal fields not owned by a home
-	blind   []byte            // keys blind indexes (from the current generation)
+	blind   map[uint32][]byte // keys blind indexes
+	audit   map[uint32][]byte // keys audit chains: every generation, audit-only ones too
 	masters map[uint32]masterKey
 	// dataKeys holds unwrapped home data keys by wrapped bytes.
 	dataKeys *dataKeyCache
 }
 
-func newKeyring(masters []masterKey) (*Keyring, error) {
+// auditOnlyKey is a retired generation's audit key, as its key file line
+// holds it.
+type auditOnlyKey struct {
+	id  uint32
+	key []byte
+}
+
+func newKeyring(masters []masterKey, auditOnly []auditOnlyKey) (*Keyring, error) {
 	if len(masters) == 0 {
-		return nil, errors.New("no master key")
+		return nil, errors.New("no master key (a key file needs at least one generation that is not audit-only)")
 	}
-	k := &Keyring{kek: map[uint32]sealer{}, pii: map[uint32]sealer{}, masters: map[uint32]masterKey{}, dataKeys: newDataKeyCache()}
+	k := &Keyring{kek: map[uint32]sealer{}, pii: map[uint32]sealer{}, blind: map[uint32][]byte{},
+		audit: map[uint32][]byte{}, masters: map[uint32]masterKey{}, dataKeys: newDataKeyCache()}
 	for _, m := range masters {
-		if len(m.raw) != KeySize {
-			return nil, fmt.Errorf("master key %d: want %d bytes, have %d", m.id, KeySize, len(m.raw))
+		if err := checkRandom(fmt.Sprintf("master key %d", m.id), m.raw); err != nil {
+			return nil, err
 		}
-		if weakKey(m.raw) {
-			return nil, fmt.Errorf("master key %d is not random (a default or placeholder key); generate a new one", m.id)
-		}
-		if _, dup := k.masters[m.id]; dup {
+		if _, dup := k.audit[m.id]; dup {
 			return nil, fmt.Errorf("master key id %d appears twice", m.id)
 		}
 		var err error
@@ -66,13 +74,34 @@ func newKeyring(masters []masterKey) (*Keyring, error) {
 		if k.pii[m.id], err = newSealer(m.id, m.derive("pii")); err != nil {
 			return nil, err
 		}
+		k.blind[m.id] = m.derive("blind-index")
+		k.audit[m.id] = m.derive(auditPurpose)
 		k.masters[m.id] = m
-		if m.id > k.current {
-			k.current = m.id
-		}
+		k.current = max(k.current, m.id)
 	}
-	k.blind = k.masters[k.current].derive("blind-index")
+	for _, a := range auditOnly {
+		if err := checkRandom(fmt.Sprintf("audit-only key %d", a.id), a.key); err != nil {
+			return nil, err
+		}
+		if _, dup := k.audit[a.id]; dup {
+			return nil, fmt.Errorf("master key id %d appears twice", a.id)
+		}
+		if a.id > k.current {
+			return nil, fmt.Errorf("generation %d is audit-only but newer than every master key: the newest generation must be a whole key", a.id)
+		}
+		k.audit[a.id] = a.key
+	}
 	return k, nil
+}
+
+func checkRandom(what string, raw []byte) error {
+	if len(raw) != KeySize {
+		return fmt.Errorf("%s: want %d bytes, have %d", what, KeySize, len(raw))
+	}
+	if weakKey(raw) {
+		return fmt.Errorf("%s is not random (a default or placeholder key); generate a new one", what)
+	}
+	return nil
 }
 
 // weakKey rejects keys that are obviously not random: all one byte value, or
@@ -85,6 +114,10 @@ func weakKey(raw []byte) bool {
 	}
 	return false
 }
+
+// Current is the generation new values are sealed, indexed and chained
+// under: the newest master key.
+func (k *Keyring) Current() uint32 { return k.current }
 
 // WrapDataKey seals a home's data key under the current key-encryption key,
 // bound to the home.
@@ -116,6 +149,20 @@ func (k *Keyring) UnwrapDataKey(wrapped []byte, homeID string) (DataKey, error) 
 	return dk, nil
 }
 
+// RewrapDataKey returns a home's wrapped data key wrapped under the
+// current generation, and whether it had to change: a key already under
+// it is returned as it is.
+func (k *Keyring) RewrapDataKey(wrapped []byte, homeID string) ([]byte, bool, error) {
+	if gen, ok := SealedGeneration(wrapped); ok && gen == k.current {
+		return wrapped, false, nil
+	}
+	dk, err := k.UnwrapDataKey(wrapped, homeID)
+	if err != nil {
+		return nil, false, err
+	}
+	return k.WrapDataKey(dk, homeID), true, nil
+}
+
 // SealPII seals a personal field that belongs to no home (an account's
 // email, a session's client description).
 func (k *Keyring) SealPII(plaintext, ad []byte) []byte {
@@ -131,18 +178,72 @@ func (k *Keyring) OpenPII(sealed, ad []byte) ([]byte, error) {
 	return s.open(sealed, ad)
 }
 
+// ResealPII returns a value sealed by SealPII sealed again under the
+// current generation, and whether it had to change.
+func (k *Keyring) ResealPII(sealed, ad []byte) ([]byte, bool, error) {
+	if gen, ok := SealedGeneration(sealed); ok && gen == k.current {
+		return sealed, false, nil
+	}
+	pt, err := k.OpenPII(sealed, ad)
+	if err != nil {
+		return nil, false, err
+	}
+	return k.SealPII(pt, ad), true, nil
+}
+
+// SealedGeneration is the master key generation a value sealed by
+// WrapDataKey or SealPII names in its header.
+func SealedGeneration(sealed []byte) (uint32, bool) { return sealedKeyID(sealed) }
+
 // BlindIndex is a keyed hash of a value for equality lookup (an email) that
-// reveals nothing without the master key.
+// reveals nothing without the master key. It is keyed by the current
+// generation: what is stored is indexed under it.
 func (k *Keyring) BlindIndex(purpose, value string) []byte {
-	m := hmac.New(sha256.New, k.blind)
+	return blindIndex(k.blind[k.current], purpose, value)
+}
+
+// BlindIndexes is the value's blind index under every generation, the
+// current one first: a lookup asks for any of them, so values indexed
+// before a rotation (or before its rewrite reached them) are still found.
+func (k *Keyring) BlindIndexes(purpose, value string) [][]byte {
+	out := make([][]byte, 0, len(k.blind))
+	for _, gen := range k.newestFirst() {
+		out = append(out, blindIndex(k.blind[gen], purpose, value))
+	}
+	return out
+}
+
+func blindIndex(key []byte, purpose, value string) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write(Encode([]byte(purpose), []byte(value)))
 	return m.Sum(nil)
 }
 
 // Derive returns a key for a named purpose under the current master key, for
-// subsystems that need their own (cache sealing, audit chains, watermarks).
+// subsystems that need their own (cache sealing, watermarks).
 func (k *Keyring) Derive(purpose string) []byte {
 	return k.masters[k.current].derive(purpose)
+}
+
+// AuditKey is the current generation and its audit chain key: new entries
+// and heads are made with it.
+func (k *Keyring) AuditKey() (uint32, []byte) { return k.current, k.audit[k.current] }
+
+// AuditKeyOf is the audit chain key of a generation, whole or audit-only.
+func (k *Keyring) AuditKeyOf(gen uint32) ([]byte, bool) {
+	key, ok := k.audit[gen]
+	return key, ok
+}
+
+// AuditGenerations lists every generation with an audit key, newest first.
+func (k *Keyring) AuditGenerations() []uint32 {
+	gens := make([]uint32, 0, len(k.audit))
+	for gen := range k.audit {
+		gens = append(gens, gen)
+	}
+	slices.Sort(gens)
+	slices.Reverse(gens)
+	return gens
 }
 
 func pick(m map[uint32]sealer, sealed []byte) (sealer, error) {
@@ -155,97 +256,6 @@ func pick(m map[uint32]sealer, sealed []byte) (sealer, error) {
 		return sealer{}, fmt.Errorf("%w: master key %d is not in the keyring", ErrOpen, id)
 	}
 	return s, nil
-}
-
-// ParseKeys reads the key file format: one master key per line, "<id>
-// <base64 of 32 bytes>"; blank lines and lines starting with # are ignored.
-// A bare base64 key (as in CAMVAULT_MASTER_KEY) is generation 1.
-func ParseKeys(text string) (*Keyring, error) {
-	var masters []masterKey
-	for n, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		id, b64 := uint64(1), line
-		if before, after, ok := strings.Cut(line, " "); ok {
-			var err error
-			if id, err = strconv.ParseUint(before, 10, 32); err != nil || id == 0 {
-				return nil, fmt.Errorf("key line %d: bad key id %q", n+1, before)
-			}
-			b64 = strings.TrimSpace(after)
-		}
-		raw, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil {
-			return nil, fmt.Errorf("key line %d: not base64", n+1)
-		}
-		masters = append(masters, masterKey{id: uint32(id), raw: raw})
-	}
-	return newKeyring(masters)
-}
-
-// LoadFile reads the key file at path. It refuses a file that anyone but its
-// owner can read or write (invariant 10).
-func LoadFile(path string) (*Keyring, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("key file: %w", err)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("key file %s has mode %#o: others can read it; run chmod 600 %s", path, perm, path)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("key file: %w", err)
-	}
-	k, err := ParseKeys(string(data))
-	if err != nil {
-		return nil, fmt.Errorf("key file %s: %w", path, err)
-	}
-	return k, nil
-}
-
-// CreateFile writes a new key file with one fresh master key, mode 0600,
-// failing if the file exists. The file and its directory are synced so the
-// key outlives a crash that follows its first use.
-func CreateFile(path string) (*Keyring, error) {
-	raw := make([]byte, KeySize)
-	if _, err := rand.Read(raw); err != nil {
-		return nil, fmt.Errorf("random master key: %w", err)
-	}
-	text := "# camvault master key: keep it secret, back it up apart from the data.\n1 " +
-		base64.StdEncoding.EncodeToString(raw) + "\n"
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create key file: %w", err)
-	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write key file: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("sync key file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("close key file: %w", err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return nil, err
-	}
-	return ParseKeys(text)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir for sync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
 }
 
 // Checks returns, for each master key generation, a value that identifies
@@ -261,12 +271,43 @@ func (k *Keyring) Checks() map[uint32][]byte {
 	return out
 }
 
-// IDs lists the master key generations in the keyring, oldest first.
+// AuditCheck identifies a generation's audit key as Checks identifies a
+// master key: derived from the audit key alone, so an audit-only line can
+// be checked against the value recorded when its generation was retired.
+func (k *Keyring) AuditCheck(gen uint32) ([]byte, bool) {
+	key, ok := k.audit[gen]
+	if !ok {
+		return nil, false
+	}
+	return derive(key, "audit-key-check"), true
+}
+
+// IDs lists the master key generations in the keyring (not the audit-only
+// ones), oldest first.
 func (k *Keyring) IDs() []uint32 {
 	ids := make([]uint32, 0, len(k.masters))
 	for id := range k.masters {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	slices.Sort(ids)
+	return ids
+}
+
+// AuditOnly lists the retired generations kept as their audit key alone,
+// oldest first.
+func (k *Keyring) AuditOnly() []uint32 {
+	var ids []uint32
+	for id := range k.audit {
+		if _, whole := k.masters[id]; !whole {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (k *Keyring) newestFirst() []uint32 {
+	ids := k.IDs()
+	slices.Reverse(ids)
 	return ids
 }

@@ -5,31 +5,35 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"image/jpeg"
 )
 
-// The bounds of a thumbnail, and so of the work and memory its full
-// decode takes (invariant 13):
-//   - at most 2048 pixels on a side (about 6 MiB as YCbCr);
+// The bounds of a thumbnail, and so of the work and memory its check
+// takes (invariant 13):
+//   - at most maxJPEGSide pixels on a side: 8K UHD (7680x4320) and a
+//     margin, so at most 64 Mpx;
 //   - at most MaxJPEGScans scans: a baseline JPEG, what cameras send, has
-//     one; libjpeg's progressive script has ten. A progressive decode
-//     passes over the image once per scan, so a 38 KB file of 2,000
-//     one-coefficient scans cost seconds of CPU;
+//     one; libjpeg's progressive script has ten. Each scan may cost a pass
+//     over the picture's blocks however few bytes it has (an end-of-band
+//     run covers up to 32,767 blocks in a few bits);
 //   - at most maxJPEGSegments marker segments in all.
 //
 // The markers are counted by a walk over the file that costs one pass over
 // its bytes, before anything is decoded.
 const (
-	maxJPEGSide     = 2048
+	maxJPEGSide     = 8192
 	MaxJPEGScans    = 12
 	maxJPEGSegments = 256
 )
 
 // CheckJPEG checks that b is a whole JPEG image: it starts with a
 // start-of-image marker, ends with an end-of-image marker, has no more
-// scans and segments than a camera sends, its header gives sane
-// dimensions, and the image decodes completely (a file cut short with an
-// end marker stuck back on does not).
+// scans and segments than a camera sends, and its entropy-coded data
+// decodes, at the Huffman level, to exactly the blocks its header
+// declares, with its restart markers in sequence, in a picture of at most
+// maxJPEGSide pixels on a side (scanJPEG). A file cut short with an end
+// marker stuck back on fails the last: its data ends before its last
+// block. Nothing is decoded to pixels, so the work is bounded per byte and
+// per declared block, not by what the picture holds.
 func CheckJPEG(b []byte) error {
 	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 || b[2] != 0xFF {
 		return errors.New("not a JPEG: no start-of-image marker")
@@ -40,17 +44,7 @@ func CheckJPEG(b []byte) error {
 	if err := checkJPEGMarkers(b); err != nil {
 		return err
 	}
-	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
-	if err != nil {
-		return fmt.Errorf("not a valid JPEG: %v", err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxJPEGSide || cfg.Height > maxJPEGSide {
-		return fmt.Errorf("JPEG dimensions %dx%d out of range (at most %d on a side)", cfg.Width, cfg.Height, maxJPEGSide)
-	}
-	if _, err := jpeg.Decode(bytes.NewReader(b)); err != nil {
-		return fmt.Errorf("JPEG does not decode: %v", err)
-	}
-	return nil
+	return scanJPEG(b)
 }
 
 // checkJPEGMarkers walks the marker segments of b (after its start of

@@ -9,7 +9,7 @@ import (
 
 // jpegSegments splits a JPEG after its start of image into its marker
 // segments, each scan with its entropy-coded data.
-func jpegSegments(t *testing.T, b []byte) (segs [][]byte) {
+func jpegSegments(t testing.TB, b []byte) (segs [][]byte) {
 	t.Helper()
 	for i := 2; i < len(b); {
 		if b[i] != 0xFF {
@@ -51,8 +51,20 @@ func TestJPEGScansBounded(t *testing.T) {
 			t.Errorf("%s JPEG refused: %v", name, err)
 		}
 	}
-	// The hostile file: the progressive picture's headers and first scan,
-	// then its smallest scan over and over, 2,000 times (a few tens of KB).
+	hostile := repeatScan(t, prog, 2000)
+	if err := CheckJPEG(hostile); err == nil || !strings.Contains(err.Error(), "scans") {
+		t.Fatalf("a JPEG of 2,001 scans (%d bytes): %v; want it refused for its scans", len(hostile), err)
+	}
+	// Refused by the marker walk alone: nothing was decoded.
+	if err := checkJPEGMarkers(hostile); err == nil {
+		t.Fatal("the marker walk passed 2,001 scans")
+	}
+}
+
+// repeatScan is the progressive picture prog with its headers and first
+// scan, then its smallest scan over and over, n times: 2,000 times make
+// a few tens of KB.
+func repeatScan(t testing.TB, prog []byte, n int) []byte {
 	segs := jpegSegments(t, prog)
 	var head, scans [][]byte
 	for _, s := range segs[:len(segs)-1] {
@@ -68,15 +80,8 @@ func TestJPEGScansBounded(t *testing.T) {
 			smallest = s
 		}
 	}
-	hostile := append([]byte{0xFF, 0xD8}, bytes.Join(head, nil)...)
-	hostile = append(hostile, scans[0]...)
-	hostile = append(hostile, bytes.Repeat(smallest, 2000)...)
-	hostile = append(hostile, 0xFF, 0xD9)
-	if err := CheckJPEG(hostile); err == nil || !strings.Contains(err.Error(), "scans") {
-		t.Fatalf("a JPEG of 2,001 scans (%d bytes): %v; want it refused for its scans", len(hostile), err)
-	}
-	// Refused by the marker walk alone: nothing was decoded.
-	if err := checkJPEGMarkers(hostile); err == nil {
-		t.Fatal("the marker walk passed 2,001 scans")
-	}
+	b := append([]byte{0xFF, 0xD8}, bytes.Join(head, nil)...)
+	b = append(b, scans[0]...)
+	b = append(b, bytes.Repeat(smallest, n)...)
+	return append(b, 0xFF, 0xD9)
 }

@@ -92,7 +92,7 @@ func Restore(ctx context.Context, cfg Config, from string, w io.Writer) (backup.
 		return m, fmt.Errorf("open the restored database: %w", err)
 	}
 	defer st.Close()
-	if err := checkKeys(ctx, st, kr); err != nil {
+	if _, err := checkKeys(ctx, st, kr, 0); err != nil {
 		return m, fmt.Errorf("the restored data and the master key: %w", err)
 	}
 	fmt.Fprintln(w, "the master key matches the restored data")

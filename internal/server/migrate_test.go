@@ -104,7 +104,7 @@ func TestMigrateToPostgresAndS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	if err := o.VerifyAudit(ctx, io.Discard); err != nil {
+	if err := o.VerifyAudit(ctx, io.Discard, ""); err != nil {
 		t.Errorf("audit after the move: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/domain"
@@ -23,6 +24,11 @@ type Offline struct {
 // OpenOffline opens an existing data directory, or the --store database
 // beside it. It never creates a key.
 func OpenOffline(ctx context.Context, cfg Config) (*Offline, error) {
+	return openOffline(ctx, cfg, 0)
+}
+
+// openOffline is OpenOffline with checkKeys' exception.
+func openOffline(ctx context.Context, cfg Config, except uint32) (*Offline, error) {
 	// The data directory holds the database or the key file (or both)
 	// unless both are elsewhere: say when it is not there, before a
 	// missing key file is reported in its place.
@@ -50,7 +56,7 @@ func OpenOffline(ctx context.Context, cfg Config) (*Offline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if err := checkKeys(ctx, st, kr); err != nil {
+	if _, err := checkKeys(ctx, st, kr, except); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -60,12 +66,34 @@ func OpenOffline(ctx context.Context, cfg Config) (*Offline, error) {
 // Close closes the store.
 func (o *Offline) Close() error { return o.Store.Close() }
 
-// VerifyAudit checks every home's audit chain and writes what it found. It
-// returns an error when any chain is broken.
-func (o *Offline) VerifyAudit(ctx context.Context, w io.Writer) error {
-	n, problems, err := audit.New(o.Store, o.Keys.Derive("audit-chain"), nil).Verify(ctx)
+// VerifyAudit checks every home's audit chain and its head and writes
+// what it found; with anchorPath, it also checks no chain went back from
+// the anchors in that file (made by AuditHeads). It returns an error when
+// anything is broken.
+func (o *Offline) VerifyAudit(ctx context.Context, w io.Writer, anchorPath string) error {
+	var anchors []audit.Anchor
+	if anchorPath != "" {
+		f, err := os.Open(anchorPath)
+		if err != nil {
+			return fmt.Errorf("--anchor: %w", err)
+		}
+		anchors, err = audit.ReadAnchors(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("--anchor %s: %w", anchorPath, err)
+		}
+	}
+	log := audit.New(o.Store, o.Keys, nil)
+	n, problems, err := log.Verify(ctx)
 	if err != nil {
 		return err
+	}
+	if anchorPath != "" {
+		behind, err := log.CheckAnchors(ctx, anchors)
+		if err != nil {
+			return err
+		}
+		problems = append(problems, behind...)
 	}
 	for _, p := range problems {
 		fmt.Fprintln(w, "BROKEN:", p)
@@ -74,7 +102,28 @@ func (o *Offline) VerifyAudit(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("audit log: %d problems in %d entries", len(problems), n)
 	}
 	fmt.Fprintf(w, "audit log intact: %d entries verified\n", n)
+	if anchorPath != "" {
+		fmt.Fprintf(w, "no chain went back from the %d anchored in %s\n", len(anchors), anchorPath)
+	}
 	return nil
+}
+
+// AuditHeads writes the anchor file of every chain's head to w, for the
+// operator to keep outside the database. It refuses (writing nothing to w)
+// while a chain does not end at its head: an anchor must not vouch for a
+// chain already cut short.
+func (o *Offline) AuditHeads(ctx context.Context, w, errw io.Writer) error {
+	anchors, problems, err := audit.New(o.Store, o.Keys, nil).Anchors(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintln(errw, "BROKEN:", p)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("audit log: %d chains do not end at their heads; no anchors written (run camvault admin audit verify)", len(problems))
+	}
+	return audit.WriteAnchors(w, anchors, time.Now())
 }
 
 // Incidents writes the most recent incidents: who would have received

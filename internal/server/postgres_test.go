@@ -100,7 +100,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 	}
 	defer off.Close()
 	var out bytes.Buffer
-	if err := off.VerifyAudit(t.Context(), &out); err != nil || !strings.Contains(out.String(), "intact") {
+	if err := off.VerifyAudit(t.Context(), &out, ""); err != nil || !strings.Contains(out.String(), "intact") {
 		t.Fatalf("audit verify: %v\n%s", err, out.String())
 	}
 	// An entry edited in the database is found.
@@ -114,7 +114,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 		t.Fatalf("edit an audit entry: %v, %d rows", err, tag.RowsAffected())
 	}
 	out.Reset()
-	if err := off.VerifyAudit(t.Context(), &out); err == nil || !strings.Contains(out.String(), "BROKEN") {
+	if err := off.VerifyAudit(t.Context(), &out, ""); err == nil || !strings.Contains(out.String(), "BROKEN") {
 		t.Fatalf("audit verify after an edit: %v\n%s", err, out.String())
 	}
 }

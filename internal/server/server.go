@@ -195,8 +195,11 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	a.onClose("store", st.Close)
-	if err := checkKeys(ctx, st, kr); err != nil {
+	if retired, err := checkKeys(ctx, st, kr, 0); err != nil {
 		return nil, err
+	} else if len(retired) > 0 {
+		log.Warn("the key file still holds retired master key generations whole; run camvault admin keys retire again to take them out",
+			"generations", retired)
 	}
 	a.breaker = breaker.New(st, opts.Breaker, log, breakerMetrics(a.metrics))
 	if err := a.breaker.Sync(ctx); err != nil {
@@ -236,7 +239,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
 	a.gateway = gateway.New(opts.Gateway, st, admit, decider, b, log)
 	a.metrics.ConnectedDevices(a.gateway.Connected)
-	auditLog := audit.New(st, kr.Derive("audit-chain"), opts.Events.Now)
+	auditLog := audit.New(st, kr, opts.Events.Now).WithLogger(log)
 	hs := homes.New(st, decider, kr, a.identity, a.gateway, auditLog, opts.Homes)
 	a.homes = hs
 	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open), kr, auditLog, log, opts.Events).

@@ -229,7 +229,7 @@ func TestUpgradeFromFixtures(t *testing.T) {
 			}
 			defer o.Close()
 			var out strings.Builder
-			if err := o.VerifyAudit(t.Context(), &out); err != nil {
+			if err := o.VerifyAudit(t.Context(), &out, ""); err != nil {
 				t.Errorf("audit after the upgrade: %v\n%s", err, out.String())
 			}
 		})

@@ -180,7 +180,7 @@ func New(t testing.TB, tune ...func(*Options)) *Env {
 	}
 	admit := admission.New(admission.DefaultConfig(), func(string) {})
 	e.Gateway = gateway.New(opts.Gateway, e.Store, admit, e.Authz, e.Bus, e.Log)
-	e.Audit = audit.New(e.Store, e.Keys.Derive("audit-chain"), e.Clock.Now)
+	e.Audit = audit.New(e.Store, e.Keys, e.Clock.Now)
 	e.Homes = homes.New(e.Store, e.Authz, e.Keys, e.Identity, e.Gateway, e.Audit, opts.Homes)
 	e.Reader = audit.NewReader(e.Audit, e.Authz, e.Identity)
 	e.Events = events.New(e.Store, e.Blobs, e.CachedAuthz, e.Keys, e.Audit, e.Log, opts.Events).WithCache(e.Cache, nil)

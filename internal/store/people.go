@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
@@ -10,9 +12,15 @@ import (
 // Accounts keeps accounts.
 type Accounts interface {
 	// CreateAccount inserts a; ErrConflict if the email index is taken.
+	// (An account of the same email indexed under another generation is
+	// the caller's to look for first.)
 	CreateAccount(ctx context.Context, a domain.Account) error
 	AccountByID(ctx context.Context, id string) (domain.Account, error)
-	AccountByEmailIndex(ctx context.Context, index []byte) (domain.Account, error)
+	// AccountByEmailIndex finds the account whose email index is one of
+	// indexes (the email's index under each master key generation, the
+	// current one first); of several, the one earliest in the list. One
+	// indexed lookup.
+	AccountByEmailIndex(ctx context.Context, indexes ...[]byte) (domain.Account, error)
 }
 
 // Sessions keeps sessions.
@@ -32,4 +40,18 @@ type Sessions interface {
 	// DeleteExpiredSessions removes sessions that expired before t, or that
 	// were last seen before idleBefore.
 	DeleteExpiredSessions(ctx context.Context, t, idleBefore time.Time) (int, error)
+}
+
+// FirstByIndex is, of the accounts a backend found for
+// AccountByEmailIndex, the one whose index comes first in indexes;
+// ErrNotFound when there is none.
+func FirstByIndex(found []domain.Account, indexes [][]byte) (domain.Account, error) {
+	for _, ix := range indexes {
+		for _, a := range found {
+			if bytes.Equal(a.EmailIndex, ix) {
+				return a, nil
+			}
+		}
+	}
+	return domain.Account{}, fmt.Errorf("account by email index: %w", ErrNotFound)
 }

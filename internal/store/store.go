@@ -46,6 +46,7 @@ type Store interface {
 	Incidents
 	Breakers
 	KeyChecks
+	Rekeying
 	Partners
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error

@@ -81,9 +81,10 @@ func BenchmarkStore(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					err := s.AppendAudit(b.Context(), h, func(prevSeq int64, prevHash []byte) domain.AuditEntry {
-						return domain.AuditEntry{HomeID: h, Seq: prevSeq + 1, At: time.Now(), ActorKind: "person", ActorID: "a",
-							Action: "view_thumbnail", Result: "ok", PrevHash: prevHash, Hash: []byte(id.New())}
+					err := s.AppendAudit(b.Context(), h, func(tip domain.AuditTip) (domain.AuditEntry, *domain.AuditHead) {
+						e := domain.AuditEntry{HomeID: h, Seq: tip.Seq() + 1, At: time.Now(), ActorKind: "person", ActorID: "a",
+							Action: "view_thumbnail", Result: "ok", PrevHash: tip.Hash(), Hash: []byte(id.New()), KeyGen: 1}
+						return e, &domain.AuditHead{HomeID: h, Seq: e.Seq, Hash: e.Hash, KeyGen: 1, MAC: []byte(id.New())}
 					})
 					if err != nil {
 						b.Error(err)

@@ -51,9 +51,9 @@ func (s *Store) CreateInvitation(ctx context.Context, inv domain.Invitation, per
 			return fmt.Errorf("create invitation: %w: too many pending invitations", store.ErrConflict)
 		}
 		if _, err := tx.Exec(ctx,
-			`INSERT INTO invitations (id, home_id, email_index, email_sealed, role, limited, invited_by, created_at, expires_at)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			inv.ID, inv.HomeID, inv.EmailIndex, inv.EmailSealed, string(inv.Role), inv.Devices != nil, inv.InvitedBy,
+			`INSERT INTO invitations (id, home_id, email_index, email_gen, email_sealed, role, limited, invited_by, created_at, expires_at)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			inv.ID, inv.HomeID, inv.EmailIndex, int64(inv.EmailGen), inv.EmailSealed, string(inv.Role), inv.Devices != nil, inv.InvitedBy,
 			ts(inv.CreatedAt), ts(inv.ExpiresAt)); err != nil {
 			return wrap("insert invitation", err)
 		}
@@ -72,7 +72,7 @@ func (s *Store) CreateInvitation(ctx context.Context, inv domain.Invitation, per
 	})
 }
 
-const invitationCols = `i.id, i.home_id, i.email_index, i.email_sealed, i.role, i.limited, i.invited_by, i.created_at, i.expires_at`
+const invitationCols = `i.id, i.home_id, i.email_index, i.email_gen, i.email_sealed, i.role, i.limited, i.invited_by, i.created_at, i.expires_at`
 
 // invitationRow is an invitations row before its camera list is attached.
 type invitationRow struct {
@@ -83,11 +83,11 @@ type invitationRow struct {
 func scanInvitation(row scanner) (invitationRow, error) {
 	var r invitationRow
 	var role string
-	var created, expires int64
-	if err := row.Scan(&r.ID, &r.HomeID, &r.EmailIndex, &r.EmailSealed, &role, &r.limited, &r.InvitedBy, &created, &expires); err != nil {
+	var created, expires, gen int64
+	if err := row.Scan(&r.ID, &r.HomeID, &r.EmailIndex, &gen, &r.EmailSealed, &role, &r.limited, &r.InvitedBy, &created, &expires); err != nil {
 		return invitationRow{}, err
 	}
-	r.Role, r.CreatedAt, r.ExpiresAt = domain.Role(role), fromTS(created), fromTS(expires)
+	r.Role, r.CreatedAt, r.ExpiresAt, r.EmailGen = domain.Role(role), fromTS(created), fromTS(expires), uint32(gen)
 	return r, nil
 }
 

@@ -100,9 +100,10 @@ func TestNodesShareDecisions(t *testing.T) {
 			stored[i] = got.ID
 		})
 		wg.Go(func() {
-			errs[n+i] = nodes[i%2].AppendAudit(ctx, h.ID, func(prevSeq int64, prevHash []byte) domain.AuditEntry {
-				return domain.AuditEntry{HomeID: h.ID, Seq: prevSeq + 1, At: time.Now(), ActorKind: "person", ActorID: acc.ID,
-					Action: "login", Result: "ok", PrevHash: prevHash, Hash: []byte(id.New())}
+			errs[n+i] = nodes[i%2].AppendAudit(ctx, h.ID, func(tip domain.AuditTip) (domain.AuditEntry, *domain.AuditHead) {
+				e := domain.AuditEntry{HomeID: h.ID, Seq: tip.Seq() + 1, At: time.Now(), ActorKind: "person", ActorID: acc.ID,
+					Action: "login", Result: "ok", PrevHash: tip.Hash(), Hash: []byte(id.New()), KeyGen: 1}
+				return e, &domain.AuditHead{HomeID: h.ID, Seq: e.Seq, Hash: e.Hash, KeyGen: 1, MAC: []byte(id.New())}
 			})
 		})
 	}

@@ -22,7 +22,8 @@ func TestRefusesNewerSchema(t *testing.T) {
 	}
 	defer conn.Close(t.Context())
 	var known int64
-	if err := conn.QueryRow(t.Context(), `SELECT MAX(version_id) FROM goose_db_version`).Scan(&known); err != nil {
+	var before int
+	if err := conn.QueryRow(t.Context(), `SELECT MAX(version_id), COUNT(*) FROM goose_db_version`).Scan(&known, &before); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.Exec(t.Context(), `INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, true)`, known+1); err != nil {
@@ -41,7 +42,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 	if err := conn.QueryRow(t.Context(), `SELECT COUNT(*) FROM goose_db_version`).Scan(&rows); err != nil {
 		t.Fatal(err)
 	}
-	if int64(rows) != known+2 { // version 0 and each migration, plus the later one
-		t.Errorf("goose_db_version has %d rows after the refused open, want %d", rows, known+2)
+	if rows != before+1 { // the later one alone
+		t.Errorf("goose_db_version has %d rows after the refused open, want %d", rows, before+1)
 	}
 }

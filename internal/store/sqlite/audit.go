@@ -8,47 +8,119 @@ import (
 	"math"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/store"
 )
 
 const (
-	auditHeadQuery   = `SELECT seq, hash FROM audit WHERE home_id = ? ORDER BY seq DESC LIMIT 1`
-	auditInsertQuery = `INSERT INTO audit (home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash)
-	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// auditTipQuery reads a chain's tip in one statement, as scanTip reads
+	// it: the home, the last entry's sequence number, hash and generation,
+	// the head, and the hash of the entry at the head (looked up only when
+	// the head is not at the last entry). The last entry drives it, so an
+	// empty chain gives no row: auditHeadOnlyQuery then reads its head.
+	auditTipQuery = `SELECT ?1, e.seq, e.hash, e.key_gen, h.seq, h.hash, h.key_gen, h.mac,
+	   CASE WHEN h.seq = e.seq THEN e.hash ELSE (SELECT hash FROM audit WHERE home_id = ?1 AND seq = h.seq) END
+	 FROM (SELECT seq, hash, key_gen FROM audit WHERE home_id = ?1 ORDER BY seq DESC LIMIT 1) AS e
+	 LEFT JOIN audit_heads AS h ON h.home_id = ?1`
+	auditHeadOnlyQuery = `SELECT home_id, NULL, NULL, NULL, seq, hash, key_gen, mac, NULL FROM audit_heads WHERE home_id = ?`
+	auditInsertQuery   = `INSERT INTO audit (home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash, key_gen)
+	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	auditHeadQuery = `INSERT INTO audit_heads (home_id, seq, hash, key_gen, mac) VALUES (?, ?, ?, ?, ?)
+	 ON CONFLICT (home_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, key_gen = excluded.key_gen, mac = excluded.mac`
+	auditCols = `home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash, key_gen`
 )
 
 // hotWrites are the write statements prepared at Open: those of every
 // thumbnail view (its audit entry) and every upload (its event).
 func hotWrites() []string {
-	return []string{auditHeadQuery, auditInsertQuery, eventInsertQuery, eventByDeviceEventQuery}
+	return []string{auditTipQuery, auditHeadOnlyQuery, auditInsertQuery, auditHeadQuery, eventInsertQuery, eventByDeviceEventQuery}
 }
 
-// AppendAudit appends to a home's chain inside one write transaction, so
-// the head cannot change between reading it and linking to it.
-func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(int64, []byte) domain.AuditEntry) error {
+// AppendAudit appends to a home's chain, and moves its head when build
+// says so, inside one write transaction, so the tip cannot change between
+// reading it and linking to it.
+func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(domain.AuditTip) (domain.AuditEntry, *domain.AuditHead)) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		q := s.write.in(tx)
-		var seq int64
-		var prev []byte
-		err := q.QueryRowContext(ctx, auditHeadQuery, homeID).Scan(&seq, &prev)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return wrap("read audit head", err)
+		tip, err := scanTip(q.QueryRowContext(ctx, auditTipQuery, homeID))
+		if errors.Is(err, sql.ErrNoRows) {
+			// No entries: a home's first, or a chain whose entries were
+			// all removed, which its head tells.
+			if tip, err = scanTip(q.QueryRowContext(ctx, auditHeadOnlyQuery, homeID)); errors.Is(err, sql.ErrNoRows) {
+				tip, err = domain.AuditTip{}, nil
+			}
 		}
-		e := build(seq, prev)
-		if e.HomeID != homeID || e.Seq != seq+1 {
-			return fmt.Errorf("audit entry %s/%d does not follow %s/%d", e.HomeID, e.Seq, homeID, seq)
+		if err != nil {
+			return wrap("read audit tip", err)
 		}
-		_, err = q.ExecContext(ctx, auditInsertQuery, e.HomeID, e.Seq, ts(e.At), e.ActorKind, e.ActorID, e.Action, e.DeviceID, e.EventID, e.Result, e.PrevHash, e.Hash)
-		return wrap("insert audit entry", err)
+		if tip.Head == nil && tip.Last != nil && tip.Last.KeyGen == 0 {
+			// A chain from before heads: its last entry, whole.
+			last, err := scanAudit(q.QueryRowContext(ctx, `SELECT `+auditCols+` FROM audit WHERE home_id = ? AND seq = ?`, homeID, tip.Last.Seq))
+			if err != nil {
+				return wrap("read last audit entry", err)
+			}
+			tip.Last = &last
+		}
+		e, head := build(tip)
+		if e.HomeID != homeID || e.Seq != tip.Seq()+1 {
+			return fmt.Errorf("audit entry %s/%d does not follow %s/%d", e.HomeID, e.Seq, homeID, tip.Seq())
+		}
+		if _, err := q.ExecContext(ctx, auditInsertQuery, e.HomeID, e.Seq, ts(e.At), e.ActorKind, e.ActorID, e.Action,
+			e.DeviceID, e.EventID, e.Result, e.PrevHash, e.Hash, int64(e.KeyGen)); err != nil {
+			return wrap("insert audit entry", err)
+		}
+		if head == nil {
+			return nil
+		}
+		if head.HomeID != homeID {
+			return fmt.Errorf("audit head of %s given for %s", head.HomeID, homeID)
+		}
+		_, err = q.ExecContext(ctx, auditHeadQuery, head.HomeID, head.Seq, head.Hash, int64(head.KeyGen), head.MAC)
+		return wrap("write audit head", err)
 	})
+}
+
+// scanTip scans a tip: the home, the last entry's sequence number, hash
+// and generation, the head's sequence number, hash, generation and MAC,
+// and the hash of the entry at the head, any of them NULL.
+func scanTip(row scanner) (domain.AuditTip, error) {
+	var tip domain.AuditTip
+	var home string
+	var lastSeq, lastGen, headSeq, headGen sql.NullInt64
+	var lastHash, headHash, headMAC []byte
+	if err := row.Scan(&home, &lastSeq, &lastHash, &lastGen, &headSeq, &headHash, &headGen, &headMAC, &tip.HeadEntryHash); err != nil {
+		return domain.AuditTip{}, err
+	}
+	if lastSeq.Valid {
+		tip.Last = &domain.AuditEntry{HomeID: home, Seq: lastSeq.Int64, Hash: lastHash, KeyGen: uint32(lastGen.Int64)}
+	}
+	if headSeq.Valid {
+		tip.Head = &domain.AuditHead{HomeID: home, Seq: headSeq.Int64, Hash: headHash, KeyGen: uint32(headGen.Int64), MAC: headMAC}
+	}
+	return tip, nil
+}
+
+// nullHead scans the columns of an audit head that a LEFT JOIN may leave
+// NULL.
+type nullHead struct {
+	home      sql.NullString
+	seq, gen  sql.NullInt64
+	hash, mac []byte
+}
+
+func (h nullHead) get() *domain.AuditHead {
+	if !h.home.Valid {
+		return nil
+	}
+	return &domain.AuditHead{HomeID: h.home.String, Seq: h.seq.Int64, Hash: h.hash, KeyGen: uint32(h.gen.Int64), MAC: h.mac}
 }
 
 func scanAudit(row scanner) (domain.AuditEntry, error) {
 	var e domain.AuditEntry
-	var at int64
-	if err := row.Scan(&e.HomeID, &e.Seq, &at, &e.ActorKind, &e.ActorID, &e.Action, &e.DeviceID, &e.EventID, &e.Result, &e.PrevHash, &e.Hash); err != nil {
+	var at, gen int64
+	if err := row.Scan(&e.HomeID, &e.Seq, &at, &e.ActorKind, &e.ActorID, &e.Action, &e.DeviceID, &e.EventID, &e.Result, &e.PrevHash, &e.Hash, &gen); err != nil {
 		return domain.AuditEntry{}, err
 	}
-	e.At = fromTS(at)
+	e.At, e.KeyGen = fromTS(at), uint32(gen)
 	return e, nil
 }
 
@@ -62,16 +134,63 @@ func (s *Store) ListAudit(ctx context.Context, homeID string, beforeSeq int64, l
 		beforeSeq = math.MaxInt64
 	}
 	return list(ctx, s.read, "list audit", scanAudit,
-		`SELECT home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash
-		 FROM audit WHERE home_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, homeID, beforeSeq, limit)
+		`SELECT `+auditCols+` FROM audit WHERE home_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`, homeID, beforeSeq, limit)
 }
 
-// AuditHomes lists homes with audit entries.
-func (s *Store) AuditHomes(ctx context.Context) ([]string, error) {
-	return list(ctx, s.read, "list audit homes", func(sc scanner) (string, error) {
-		var h string
-		return h, sc.Scan(&h)
-	}, `SELECT DISTINCT home_id FROM audit ORDER BY home_id`)
+// AuditHomes lists every home that exists, has entries or has a head.
+func (s *Store) AuditHomes(ctx context.Context) ([]domain.AuditHome, error) {
+	return list(ctx, s.read, "list audit homes", func(sc scanner) (domain.AuditHome, error) {
+		var h domain.AuditHome
+		var head nullHead
+		if err := sc.Scan(&h.HomeID, &h.Exists, &h.HasEntries, &head.home, &head.seq, &head.hash, &head.gen, &head.mac); err != nil {
+			return domain.AuditHome{}, err
+		}
+		h.Head = head.get()
+		return h, nil
+	}, `WITH k(home_id) AS (SELECT id FROM homes UNION SELECT home_id FROM audit_heads UNION SELECT DISTINCT home_id FROM audit)
+	    SELECT k.home_id, EXISTS (SELECT 1 FROM homes WHERE id = k.home_id), EXISTS (SELECT 1 FROM audit WHERE home_id = k.home_id),
+	           h.home_id, h.seq, h.hash, h.key_gen, h.mac
+	    FROM k LEFT JOIN audit_heads h ON h.home_id = k.home_id ORDER BY k.home_id`)
+}
+
+// AuditHeadsOf lists heads made under one generation, each in its tip.
+func (s *Store) AuditHeadsOf(ctx context.Context, gen uint32, afterHome string, limit int) ([]domain.AuditTip, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return list(ctx, s.read, "list audit heads", scanTip,
+		`SELECT h.home_id, (SELECT seq FROM audit WHERE home_id = h.home_id ORDER BY seq DESC LIMIT 1),
+		        (SELECT hash FROM audit WHERE home_id = h.home_id ORDER BY seq DESC LIMIT 1),
+		        (SELECT key_gen FROM audit WHERE home_id = h.home_id ORDER BY seq DESC LIMIT 1),
+		        h.seq, h.hash, h.key_gen, h.mac, (SELECT hash FROM audit WHERE home_id = h.home_id AND seq = h.seq)
+		 FROM audit_heads h WHERE h.key_gen = ? AND h.home_id > ? ORDER BY h.home_id LIMIT ?`, int64(gen), afterHome, limit)
+}
+
+// ReplaceAuditHeads replaces the heads that are still as they were read.
+func (s *Store) ReplaceAuditHeads(ctx context.Context, changes []store.AuditHeadChange) (int, error) {
+	n := 0
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		for _, c := range changes {
+			if c.New.HomeID != c.Old.HomeID {
+				return fmt.Errorf("audit head of %s replaced by one of %s", c.Old.HomeID, c.New.HomeID)
+			}
+			res, err := tx.ExecContext(ctx,
+				`UPDATE audit_heads SET seq = ?, hash = ?, key_gen = ?, mac = ?
+				 WHERE home_id = ? AND seq = ? AND hash = ? AND key_gen = ? AND mac IS ?`,
+				c.New.Seq, c.New.Hash, int64(c.New.KeyGen), c.New.MAC, c.Old.HomeID, c.Old.Seq, c.Old.Hash, int64(c.Old.KeyGen), c.Old.MAC)
+			if err != nil {
+				return wrap("replace audit head", err)
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return wrap("replace audit head", err)
+			}
+			n += int(k)
+		}
+		return nil
+	})
+	return n, err
 }
 
 // RecordIncident inserts an incident.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
+	"github.com/camvault/camvault/internal/keys"
 )
 
 // holdWriter occupies the committer with a transaction that waits until
@@ -83,6 +85,16 @@ func entriesByEvent(t *testing.T, s *Store, homeID string) map[string]int {
 	return m
 }
 
+// testKeys is a fixed keyring of one generation.
+func testKeys(t *testing.T) *keys.Keyring {
+	t.Helper()
+	k, err := keys.ParseKeys(base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 // TestGroupCommit sends many concurrent appends to a few homes, queued so
 // that they share commits, mixed with parts that fail: every chain
 // verifies, every good append is there exactly once, every failed part
@@ -90,7 +102,7 @@ func entriesByEvent(t *testing.T, s *Store, homeID string) map[string]int {
 func TestGroupCommit(t *testing.T) {
 	ctx := t.Context()
 	s := testStore(t)
-	log := audit.New(s, []byte("0123456789abcdef0123456789abcdef"), nil)
+	log := audit.New(s, testKeys(t), nil)
 	homes := []domain.Home{testHome(t, s), testHome(t, s), testHome(t, s)}
 	const perHome = 60
 
@@ -122,7 +134,7 @@ func TestGroupCommit(t *testing.T) {
 		// A part that writes an audit entry, then fails: its entry must go.
 		wg.Go(func() {
 			badErrs <- failed{"part failing after its write", s.tx(ctx, func(tx *sql.Tx) error {
-				if _, err := tx.ExecContext(ctx, auditInsertQuery, homes[0].ID, 1_000_000+i, 0, "x", "x", "x", "", "bad", "", nil, []byte("h")); err != nil {
+				if _, err := tx.ExecContext(ctx, auditInsertQuery, homes[0].ID, 1_000_000+i, 0, "x", "x", "x", "", "bad", "", nil, []byte("h"), 1); err != nil {
 					return err
 				}
 				return errors.New("refused after writing")
@@ -130,8 +142,9 @@ func TestGroupCommit(t *testing.T) {
 		})
 		// An append that does not link to the head it was given.
 		wg.Go(func() {
-			badErrs <- failed{"append that does not follow", s.AppendAudit(ctx, homes[1].ID, func(prevSeq int64, _ []byte) domain.AuditEntry {
-				return domain.AuditEntry{HomeID: homes[1].ID, Seq: prevSeq + 2, EventID: "bad", Hash: []byte("h")}
+			badErrs <- failed{"append that does not follow", s.AppendAudit(ctx, homes[1].ID, func(tip domain.AuditTip) (domain.AuditEntry, *domain.AuditHead) {
+				e := domain.AuditEntry{HomeID: homes[1].ID, Seq: tip.Seq() + 2, EventID: "bad", Hash: []byte("h")}
+				return e, &domain.AuditHead{HomeID: e.HomeID, Seq: e.Seq, Hash: e.Hash, KeyGen: 1, MAC: []byte("m")}
 			})}
 		})
 		queued += 3
@@ -187,7 +200,7 @@ func TestGroupCommit(t *testing.T) {
 func TestGroupCommitBrokenBatch(t *testing.T) {
 	ctx := t.Context()
 	s := testStore(t)
-	log := audit.New(s, []byte("0123456789abcdef0123456789abcdef"), nil)
+	log := audit.New(s, testKeys(t), nil)
 	h := testHome(t, s)
 
 	release := holdWriter(t, s)

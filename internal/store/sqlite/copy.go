@@ -24,7 +24,7 @@ import (
 // own table is not among them; a target has its own.
 var Tables = []string{
 	"accounts", "sessions", "homes", "members", "devices", "member_devices", "pairing_codes",
-	"invitations", "invitation_devices", "throttle", "events", "audit", "incidents", "breaker", "key_check",
+	"invitations", "invitation_devices", "throttle", "events", "audit", "audit_heads", "incidents", "breaker", "key_check",
 	"partners", "partner_requests", "partner_links", "partner_link_devices", "partner_tokens",
 }
 

@@ -24,7 +24,7 @@ func normSession(s domain.Session) domain.Session {
 
 func newAccount(t *testing.T, s store.Store) domain.Account {
 	t.Helper()
-	a := domain.Account{ID: id.New(), EmailIndex: random("index"), EmailSealed: random("sealed"),
+	a := domain.Account{ID: id.New(), EmailIndex: random("index"), EmailGen: 3, EmailSealed: random("sealed"),
 		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNhbHQ$aGFzaGhhc2g", CreatedAt: at(0)}
 	check(t, "create account", s.CreateAccount(t.Context(), a))
 	return a
@@ -58,6 +58,22 @@ func testAccounts(t *testing.T, s store.Store) {
 	// A prefix of an index is another index.
 	_, err = s.AccountByEmailIndex(ctx, a.EmailIndex[:len(a.EmailIndex)-1])
 	mustNotFound(t, "prefix of an email index", err)
+
+	// Several indexes (one email under each key generation): any finds
+	// its account, and of two accounts the one first in the list wins.
+	got, err = s.AccountByEmailIndex(ctx, random("index"), b.EmailIndex, random("index"))
+	check(t, "account by one of three indexes", err)
+	same(t, "account by one of three indexes", got, b, normAccount)
+	got, err = s.AccountByEmailIndex(ctx, a.EmailIndex, b.EmailIndex)
+	check(t, "account by two accounts' indexes", err)
+	same(t, "first of two accounts", got, a, normAccount)
+	got, err = s.AccountByEmailIndex(ctx, b.EmailIndex, a.EmailIndex)
+	check(t, "account by two accounts' indexes, the other way", err)
+	same(t, "first of two accounts, the other way", got, b, normAccount)
+	_, err = s.AccountByEmailIndex(ctx, random("index"), random("index"))
+	mustNotFound(t, "two unknown indexes", err)
+	_, err = s.AccountByEmailIndex(ctx)
+	mustNotFound(t, "no index", err)
 }
 
 func newAccountValue() domain.Account {

@@ -29,7 +29,11 @@ func testClosed(t *testing.T, s store.Store) {
 		for j := range args {
 			args[j] = plausible(t, fn.Type().In(j))
 		}
-		out := fn.Call(args)
+		call := fn.Call
+		if fn.Type().IsVariadic() {
+			call = fn.CallSlice
+		}
+		out := call(args)
 		err, _ := out[len(out)-1].Interface().(error)
 		if err == nil {
 			t.Errorf("%s on a closed store: no error", m.Name)
@@ -52,6 +56,8 @@ func plausible(t *testing.T, typ reflect.Type) reflect.Value {
 		return reflect.ValueOf(at(0))
 	case typ == reflect.TypeFor[time.Duration]():
 		return reflect.ValueOf(time.Hour)
+	case typ == reflect.TypeFor[store.SealedColumn]():
+		return reflect.ValueOf(store.HomeDataKeys)
 	}
 	v := reflect.New(typ).Elem()
 	switch typ.Kind() {

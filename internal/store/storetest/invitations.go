@@ -31,7 +31,7 @@ func invitationID(inv domain.Invitation) string { return inv.ID }
 // invitationValue is an invitation to index made at at(created), expiring
 // a week later.
 func invitationValue(homeID, inviter string, index []byte, role domain.Role, created time.Duration, devices ...string) domain.Invitation {
-	inv := domain.Invitation{ID: id.New(), HomeID: homeID, EmailIndex: index, EmailSealed: random("sealed email"), Role: role,
+	inv := domain.Invitation{ID: id.New(), HomeID: homeID, EmailIndex: index, EmailGen: 2, EmailSealed: random("sealed email"), Role: role,
 		InvitedBy: inviter, CreatedAt: at(created), ExpiresAt: at(created + 7*24*time.Hour)}
 	if devices != nil {
 		inv.Devices = devices

@@ -1,0 +1,208 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/store"
+)
+
+// sealedColumns names each sealed column's table, key and column. The
+// names are fixed here, never taken from a caller.
+var sealedColumns = map[store.SealedColumn][3]string{
+	store.HomeDataKeys:   {"homes", "id", "wrapped_data_key"},
+	store.AccountEmails:  {"accounts", "id", "email_sealed"},
+	store.SessionClients: {"sessions", "id", "client_sealed"},
+}
+
+func sealedColumn(col store.SealedColumn) (table, id, value string, err error) {
+	c, ok := sealedColumns[col]
+	if !ok {
+		return "", "", "", fmt.Errorf("no sealed column %q", col)
+	}
+	return c[0], c[1], c[2], nil
+}
+
+// KeyUse counts the values each generation made: the generation in the
+// header of sealed values (bytes 2 to 5), the recorded one of the others.
+func (s *Store) KeyUse(ctx context.Context) (domain.KeyUse, error) {
+	var u domain.KeyUse
+	for _, c := range []struct {
+		into  *map[uint32]int64
+		query string
+	}{
+		{&u.DataKeys, `SELECT substr(wrapped_data_key, 2, 4), COUNT(*) FROM homes GROUP BY 1`},
+		{&u.Emails, `SELECT substr(email_sealed, 2, 4), COUNT(*) FROM accounts GROUP BY 1`},
+		{&u.EmailIndexes, `SELECT email_gen, COUNT(*) FROM accounts GROUP BY 1`},
+		{&u.SessionClients, `SELECT substr(client_sealed, 2, 4), COUNT(*) FROM sessions WHERE length(client_sealed) > 0 GROUP BY 1`},
+		{&u.Invitations, `SELECT email_gen, COUNT(*) FROM invitations GROUP BY 1`},
+		{&u.AuditEntries, `SELECT key_gen, COUNT(*) FROM audit GROUP BY 1`},
+		{&u.AuditHeads, `SELECT key_gen, COUNT(*) FROM audit_heads GROUP BY 1`},
+	} {
+		m, err := countByGeneration(ctx, s.read, c.query)
+		if err != nil {
+			return domain.KeyUse{}, err
+		}
+		*c.into = m
+	}
+	return u, nil
+}
+
+// countByGeneration runs a query of (generation, count) rows; the
+// generation is a number, or the 4 header bytes that hold it (anything
+// else, an unreadable value, counts under 0).
+func countByGeneration(ctx context.Context, q querier, query string) (map[uint32]int64, error) {
+	type row struct {
+		gen uint32
+		n   int64
+	}
+	rows, err := list(ctx, q, "count values by key generation", func(sc scanner) (row, error) {
+		var r row
+		var gen any
+		if err := sc.Scan(&gen, &r.n); err != nil {
+			return r, err
+		}
+		switch g := gen.(type) {
+		case int64:
+			r.gen = uint32(g)
+		case []byte:
+			if len(g) == 4 {
+				r.gen = binary.BigEndian.Uint32(g)
+			}
+		}
+		return r, nil
+	}, query)
+	if err != nil {
+		return nil, err
+	}
+	m := map[uint32]int64{}
+	for _, r := range rows {
+		m[r.gen] += r.n
+	}
+	return m, nil
+}
+
+// SealedValues lists a sealed column's values by row ID.
+func (s *Store) SealedValues(ctx context.Context, col store.SealedColumn, afterID string, limit int) ([]store.SealedValue, error) {
+	table, id, value, err := sealedColumn(col)
+	if err != nil || limit <= 0 {
+		return nil, err
+	}
+	return list(ctx, s.read, "list "+string(col), func(sc scanner) (store.SealedValue, error) {
+		var v store.SealedValue
+		return v, sc.Scan(&v.ID, &v.Value)
+	}, `SELECT `+id+`, `+value+` FROM `+table+` WHERE `+id+` > ? AND length(`+value+`) > 0 ORDER BY `+id+` LIMIT ?`, afterID, limit)
+}
+
+// Reseal sets the values still as they were read, in one transaction.
+func (s *Store) Reseal(ctx context.Context, col store.SealedColumn, changes []store.Reseal) (int, error) {
+	table, id, value, err := sealedColumn(col)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		for _, c := range changes {
+			res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET `+value+` = ? WHERE `+id+` = ? AND `+value+` = ?`, c.New, c.ID, c.Old)
+			k, err := rowsAffected(res, err)
+			if err != nil {
+				return wrap("reseal "+string(col), err)
+			}
+			n += k
+		}
+		return nil
+	})
+	return n, err
+}
+
+func rowsAffected(res sql.Result, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// AccountsAfter lists accounts by ID.
+func (s *Store) AccountsAfter(ctx context.Context, afterID string, limit int) ([]domain.Account, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return list(ctx, s.read, "list accounts", scanAccount,
+		`SELECT `+accountCols+` FROM accounts WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+}
+
+// ReindexEmails sets the email indexes still as they were read, unless
+// another account holds the new one.
+func (s *Store) ReindexEmails(ctx context.Context, changes []store.EmailReindex) (int, []string, error) {
+	n := 0
+	var conflicts []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		n, conflicts = 0, nil
+		for _, c := range changes {
+			var holder string
+			err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE email_index = ? AND id <> ?`, c.New, c.ID).Scan(&holder)
+			switch {
+			case err == nil:
+				conflicts = append(conflicts, c.ID)
+				continue
+			case !errors.Is(err, sql.ErrNoRows):
+				return wrap("reindex email", err)
+			}
+			res, err := tx.ExecContext(ctx, `UPDATE accounts SET email_index = ?, email_gen = ? WHERE id = ? AND email_index = ?`,
+				c.New, int64(c.Gen), c.ID, c.Old)
+			k, err := rowsAffected(res, err)
+			if err != nil {
+				return wrap("reindex email", err)
+			}
+			n += k
+		}
+		return nil
+	})
+	return n, conflicts, err
+}
+
+// InvitationsAfter lists invitations by ID, with their camera lists.
+func (s *Store) InvitationsAfter(ctx context.Context, afterID string, limit int) ([]domain.Invitation, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	return s.invitations(ctx, `i.id > ? ORDER BY i.id LIMIT ?`, afterID, limit)
+}
+
+// ReindexInvitations sets the email indexes still as they were read; an
+// invitation another of its home replaced goes.
+func (s *Store) ReindexInvitations(ctx context.Context, changes []store.EmailReindex) (int, []string, error) {
+	n := 0
+	var removed []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		n, removed = 0, nil
+		for _, c := range changes {
+			res, err := tx.ExecContext(ctx, `DELETE FROM invitations WHERE id = ? AND email_index = ? AND EXISTS
+				(SELECT 1 FROM invitations o WHERE o.home_id = invitations.home_id AND o.email_index = ? AND o.id <> invitations.id)`,
+				c.ID, c.Old, c.New)
+			k, err := rowsAffected(res, err)
+			if err != nil {
+				return wrap("remove replaced invitation", err)
+			}
+			if k > 0 {
+				removed = append(removed, c.ID)
+				continue
+			}
+			res, err = tx.ExecContext(ctx, `UPDATE invitations SET email_index = ?, email_gen = ? WHERE id = ? AND email_index = ?`,
+				c.New, int64(c.Gen), c.ID, c.Old)
+			k, err = rowsAffected(res, err)
+			if err != nil {
+				return wrap("reindex invitation", err)
+			}
+			n += k
+		}
+		return nil
+	})
+	return n, removed, err
+}
