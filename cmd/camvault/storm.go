@@ -49,7 +49,7 @@ type stormCmd struct {
 
 	UploadWorkers int           `help:"Camera uploads in flight across the fleet." default:"32"`
 	QueueSize     int           `help:"Each camera's offline event queue (default: enough for the whole run)."`
-	BackoffCap    time.Duration `help:"Cap of the cameras' reconnect backoff (default: the protocol's 5m)."`
+	BackoffCap    time.Duration `help:"Cap of the cameras' reconnect backoff (default: the protocol's, 4s while failures are young, growing to 5m as they last); below 4s it caps the brisk retries too."`
 
 	MaxConnectsPerSecond float64       `help:"Passed to serve: new camera connections admitted per second (default: the server's)."`
 	MaxUploadsPerSecond  float64       `help:"Passed to serve: event uploads started per second (default: the server's)."`

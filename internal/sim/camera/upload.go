@@ -94,7 +94,7 @@ func (c *Camera) settle(ev queuedEvent, res uploadResult) bool {
 			c.stats.Dropped.Add(-1)
 		}
 		c.stats.Queued.Store(int64(c.queue.len()))
-		c.uploadAttempt = 0
+		c.uploadAttempt, c.uploadFailSince = 0, time.Time{}
 		c.mu.Unlock()
 		c.acked(ev, res)
 		return true
@@ -112,10 +112,14 @@ func (c *Camera) settle(ev queuedEvent, res uploadResult) bool {
 	}
 	c.stats.UploadErrors.Add(1)
 	c.mu.Lock()
-	d := c.f.cfg.Backoff.Delay(c.uploadAttempt, res.retryAfter, c.f.cfg.RandN)
+	now := c.f.cfg.Now()
+	if c.uploadAttempt == 0 {
+		c.uploadFailSince = now
+	}
+	d := c.f.cfg.Backoff.Delay(c.uploadAttempt, now.Sub(c.uploadFailSince), res.retryAfter, c.f.cfg.RandN)
 	c.uploadAttempt++
 	attempt := c.uploadAttempt
-	c.retryAt = c.f.cfg.Now().Add(d)
+	c.retryAt = now.Add(d)
 	when := c.retryAt
 	c.mu.Unlock()
 	c.f.log.Debug("upload failed; will retry", c.logAttrs("event_id", c.EventID(ev.seq), "err", res.err, "attempt", attempt, "in", d)...)

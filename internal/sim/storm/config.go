@@ -67,7 +67,7 @@ type Config struct {
 
 	Warmup        time.Duration // steady state before the outage; default 10 s
 	Outage        time.Duration // the server is down this long; 0: no outage
-	Timeout       time.Duration // after the restart, for every camera to be back and every event acknowledged; default 10 min (a camera may wait up to its backoff cap, 5 min, to come back)
+	Timeout       time.Duration // after the restart, for every camera to be back and every event acknowledged; default 10 min
 	EventInterval time.Duration // each camera makes an event this often; default 30 s
 	ViewerEvery   time.Duration // each viewer lists events about this often; default 1 s
 	ViewerMedia   int           // thumbnails (and their clips) a viewer fetches per listing; default 2
@@ -80,7 +80,7 @@ type Config struct {
 	QueueSize     int           // each camera's offline queue; default: enough for the whole run
 	UploadWorkers int           // camera uploads in flight across the fleet; default 32
 	MaxDials      int           // camera connection attempts in flight; default the larger of 256 and cameras/8
-	BackoffCap    time.Duration // the cameras' reconnect backoff cap; default the protocol's 5 min
+	BackoffCap    time.Duration // the cameras' reconnect backoff cap; default the protocol's (camera.Backoff)
 
 	Faults Faults // network faults between clients and server (ParseFaults)
 
