@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/camvault/camvault/internal/blob/disk"
 )
 
 // crashUpload is one event a camera sent (or was sending) and what came of it.
@@ -423,16 +425,15 @@ func checkCrashBlobs(t *testing.T, blobs, home string, cams []crashCamera, liste
 		}
 	}
 	got := map[string]bool{}
-	objects := filepath.Join(blobs, "objects")
-	err = filepath.WalkDir(objects, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(filepath.Join(blobs, "objects"), func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		rel, err := filepath.Rel(objects, path)
-		if err != nil {
-			return err
+		key, ok := disk.KeyOf(blobs, path)
+		if !ok {
+			t.Errorf("%s in the blobs directory is no blob's file", path)
 		}
-		got[filepath.ToSlash(rel)] = true
+		got[key] = true
 		return nil
 	})
 	if err != nil {

@@ -32,7 +32,8 @@ type cameraCmd struct {
 	Queue            int           `help:"Events each camera keeps while offline; the oldest is dropped past it." default:"200" env:"CAMVAULT_QUEUE"`
 	ClipFrames       int           `name:"clip-frames" help:"Frames in each event's clip; 0 for no clip." default:"3" env:"CAMVAULT_CLIP_FRAMES"`
 	BackoffBase      time.Duration `name:"backoff-base" help:"First reconnect/retry wait ceiling; doubles per failure." default:"1s" env:"CAMVAULT_BACKOFF_BASE"`
-	BackoffCap       time.Duration `name:"backoff-cap" help:"Longest reconnect/retry wait ceiling." default:"5m" env:"CAMVAULT_BACKOFF_CAP"`
+	BackoffBrisk     time.Duration `name:"backoff-brisk" help:"Longest reconnect/retry wait ceiling while failures are young (until they have lasted ten times this)." default:"4s" env:"CAMVAULT_BACKOFF_BRISK"`
+	BackoffCap       time.Duration `name:"backoff-cap" help:"Longest reconnect/retry wait ceiling: failures that last grow the ceiling to a tenth of their length, up to this." default:"5m" env:"CAMVAULT_BACKOFF_CAP"`
 	UploadWorkers    int           `name:"upload-workers" help:"Uploads in flight across all cameras." default:"16" env:"CAMVAULT_UPLOAD_WORKERS"`
 	Model            string        `help:"Model reported at pairing." default:"CV-SIM" env:"CAMVAULT_CAMERA_MODEL"`
 	Firmware         string        `help:"Firmware reported at pairing." default:"camvault-sim/1" env:"CAMVAULT_CAMERA_FIRMWARE"`
@@ -65,7 +66,7 @@ func (c *cameraCmd) Run(ctx context.Context, log *slog.Logger) error {
 		EventInterval: c.EventInterval,
 		QueueSize:     c.Queue,
 		ClipFrames:    clipFrames,
-		Backoff:       camera.Backoff{Base: c.BackoffBase, Cap: c.BackoffCap},
+		Backoff:       camera.Backoff{Base: c.BackoffBase, Brisk: c.BackoffBrisk, Cap: c.BackoffCap},
 		UploadWorkers: c.UploadWorkers,
 		StartSpread:   min(time.Duration(c.Count-1)*2*time.Millisecond, 30*time.Second),
 		HTTPClient:    client,

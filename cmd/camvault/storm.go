@@ -21,6 +21,7 @@ type stormCmd struct {
 	LiveRevokeEvery  int           `name:"live-revoke-every" help:"Every Nth live session is logged out mid-stream and must end within a second (-1: never)." default:"4"`
 	PartnerDisplays  int           `name:"partner-displays" help:"Smart displays linked through the real OAuth flow, each consenting to some of an account's cameras, showing stills and live video through a poor network of their own; mid-run some are unlinked and one partner is disabled. At most twice --accounts." default:"0"`
 	PartnerNetFaults string        `name:"partner-net-faults" help:"The displays' network faults (SPEC as for --net-faults; default latency=40ms,jitter=20ms,reset=0.01,slice=0.5,slice_size=256)." placeholder:"SPEC"`
+	Hostile          bool          `help:"Add a hostile household (its own account, home and two cameras) that attacks from the warm-up's first quarter to the end with every denial of service camvault bounds at once (stalled uploads, crafted JPEGs, wrong passwords, sign-ups, 16 KiB methods, 2,000-range requests, 16 KiB command results), from addresses of its own; the other households' uploads, views and logins, and the server's RSS, /metrics and log, must stay within bounds. Give a warm-up of 20s or more so stalled uploads are cut off within it."`
 	Warmup           time.Duration `help:"Steady state before the outage." default:"10s"`
 	Outage           time.Duration `help:"How long the server stays down (killed with SIGKILL); 0 for no outage." default:"30s"`
 	Timeout          time.Duration `help:"After the restart, how long to wait for every camera to be back and every event acknowledged (the protocol lets a camera wait up to 5m to come back)." default:"10m"`
@@ -48,7 +49,7 @@ type stormCmd struct {
 
 	UploadWorkers int           `help:"Camera uploads in flight across the fleet." default:"32"`
 	QueueSize     int           `help:"Each camera's offline event queue (default: enough for the whole run)."`
-	BackoffCap    time.Duration `help:"Cap of the cameras' reconnect backoff (default: the protocol's 5m)."`
+	BackoffCap    time.Duration `help:"Cap of the cameras' reconnect backoff (default: the protocol's, 4s while failures are young, growing to 5m as they last); below 4s it caps the brisk retries too."`
 
 	MaxConnectsPerSecond float64       `help:"Passed to serve: new camera connections admitted per second (default: the server's)."`
 	MaxUploadsPerSecond  float64       `help:"Passed to serve: event uploads started per second (default: the server's)."`
@@ -65,6 +66,8 @@ func (c *stormCmd) Help() string {
 It starts camvault serve (this binary) on a fresh data directory, creates the accounts, pairs the cameras and logs the viewers in, then: warm-up (the cameras connect; once all are connected and idle the server's memory per idle connection is measured; then events and viewers start); outage (the server is killed with SIGKILL, the cameras keep recording and queueing); recovery (the server restarts on the same data and ports and every camera reconnects at once); the end, when every camera's queue is drained and every event acknowledged, or --timeout passes.
 
 With --nodes N it runs N servers on the same backends. Viewers reach them through a TCP balancer in this process that gives each new connection to the next node that accepts it; cameras are given every node's address, start spread over them and move to the next when theirs cannot be reached. With --kill-node one node is killed instead of the whole outage, and the cameras it held must come back to the others.
+
+With --hostile, one more household attacks the server from the end of the warm-up's first quarter to the end of the run with every kind of denial of service camvault bounds, all at once, from loopback addresses of its own (127.0.66.1-4) straight to every node; the other households' uploads, views and logins are measured before and during the attack and must stay within the bounds in the report, and so must the server's RSS, /metrics and log.
 
 With --live-viewers N, N people also watch their cameras live the whole run, through the outage, zapping between cameras; every frame's watermark must be of the camera watched (foreign_live_frames must stay 0), and every fourth session is logged out mid-stream and must end within a second.
 
@@ -90,7 +93,7 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 		Binary: c.Binary, Target: c.Target, Dir: c.Dir, Keep: c.Keep,
 		Accounts: c.Accounts, Cameras: c.Cameras, Viewers: c.Viewers,
 		LiveViewers: c.LiveViewers, LiveDwell: c.LiveDwell, LiveRevokeEvery: c.LiveRevokeEvery,
-		PartnerDisplays: c.PartnerDisplays, PartnerFaults: partnerFaults,
+		PartnerDisplays: c.PartnerDisplays, PartnerFaults: partnerFaults, Hostile: c.Hostile,
 		Warmup: c.Warmup, Outage: c.Outage, Timeout: c.Timeout, EventInterval: c.EventInterval, ViewerEvery: c.ViewerEvery,
 		ViewerMedia: c.ViewerMedia, SoakMedia: c.SoakMedia,
 		QueueSize: c.QueueSize, UploadWorkers: c.UploadWorkers, BackoffCap: c.BackoffCap,
@@ -127,6 +130,12 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 		fmt.Printf("partner displays %d: media %d, foreign %d, unconsented %d, after a stop %d; links stopped %d, live cut-off max %.0fms\n",
 			res.PartnerDisplays, res.PartnerMedia, res.PartnerForeign, res.PartnerUnconsented, res.PartnerAfterRevoke,
 			res.PartnerRevocations, res.PartnerRevokeCutoffMsMax)
+	}
+	if h := res.Hostile; h != nil {
+		fmt.Printf("hostile household: %d requests; others during the attack: uploads %d (%d failed, p99 %.0fms), views %d (%d failed, p99 %.0fms), logins %d (%d failed, p99 %.0fms); server RSS %d→%d MiB, /metrics %d→%d KiB, log %.0f B/request\n",
+			h.HostileRequests, h.HostileOthersUploads, h.HostileOthersUploadFails, h.HostileOthersUploadMsP99,
+			h.HostileOthersViews, h.HostileOthersViewFails, h.HostileOthersViewMsP99, h.HostileOthersLogins, h.HostileOthersLoginFails, h.HostileOthersLoginMsP99,
+			h.HostileRSSStart>>20, h.HostileRSSPeak>>20, h.HostileMetricsStart>>10, h.HostileMetricsMax>>10, h.HostileLogPerRequest)
 	}
 	fmt.Printf("reconnect p50 %.2fs p99 %.2fs max %.2fs; connects/s peak %.0f; 503s %d; upload p99 %.0fms; server RSS peak %d MiB, %d B per idle connection\n",
 		res.ReconnectSecondsP50, res.ReconnectSecondsP99, res.ReconnectSecondsMax, res.ConnectsPerSecondPeak, res.Shed503,

@@ -25,9 +25,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/camvault/camvault/internal/blob"
+	"github.com/camvault/camvault/internal/blob/disk"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
@@ -35,12 +37,17 @@ import (
 const (
 	DatabaseFile = "camvault.db"
 	ManifestFile = "manifest.json"
-	blobsDir     = "blobs"
-	objectsDir   = "objects" // under blobsDir, as internal/blob/disk keeps them
+	blobsDir     = "blobs" // a blob directory of internal/blob/disk
 )
 
-// format is the version of the backup directory's layout.
-const format = 1
+// format is the version of the backup directory's layout: 2 keeps the
+// blobs in the flat layout (internal/blob/disk, layout.go), 1 in the one
+// before, a directory per event. Both restore: the server moves the blobs
+// of a format 1 backup into place when it first opens them.
+const format = 2
+
+// formatsRead are the formats Restore takes.
+var formatsRead = []int{1, 2}
 
 // Manifest describes a finished backup. It is written last: a directory
 // without one is an interrupted backup and is never restored.
@@ -87,8 +94,12 @@ func Backup(ctx context.Context, dataDir, to string, now func() time.Time) (Mani
 		return m, fmt.Errorf("the database copy: %w", err)
 	}
 	var gone []string // live in the snapshot, deleted since
-	fromObjects := filepath.Join(dataDir, blobsDir, objectsDir)
-	toObjects := filepath.Join(to, blobsDir, objectsDir)
+	fromBlobs, toBlobs := filepath.Join(dataDir, blobsDir), filepath.Join(to, blobsDir)
+	// The backup's blobs directory is one the disk store made, in its
+	// layout; the copies go where it would put them.
+	if _, err := disk.Open(toBlobs); err != nil {
+		return m, fmt.Errorf("the backup's blobs directory: %w", err)
+	}
 	err = f.Events(ctx, func(e sqlite.EventBlobs) error {
 		if e.Purged {
 			return nil
@@ -97,7 +108,7 @@ func Backup(ctx context.Context, dataDir, to string, now func() time.Time) (Mani
 			m.Events++
 		}
 		for _, key := range e.Keys {
-			n, err := copyBlob(fromObjects, toObjects, key)
+			n, err := copyBlob(fromBlobs, toBlobs, key)
 			if errors.Is(err, fs.ErrNotExist) {
 				if !e.Live {
 					continue // deleted before the snapshot; the sweeper was removing it
@@ -170,15 +181,22 @@ func emptyDir(dir string) error {
 	return nil
 }
 
-// copyBlob copies the blob under key from one objects directory to
-// another, synced, and returns its size. A missing source is
-// fs.ErrNotExist.
-func copyBlob(fromObjects, toObjects, key string) (int64, error) {
+// copyBlob copies the blob under key from one blob directory to another,
+// synced, and returns its size. A missing source is fs.ErrNotExist.
+func copyBlob(fromBlobs, toBlobs, key string) (int64, error) {
 	if !blob.ValidKey(key) {
 		return 0, fmt.Errorf("invalid blob key %q in the database", key)
 	}
-	rel := filepath.FromSlash(key)
-	return copyFile(filepath.Join(fromObjects, rel), filepath.Join(toObjects, rel))
+	dst, err := disk.File(toBlobs, key)
+	if err != nil {
+		return 0, err
+	}
+	in, err := disk.OpenFile(fromBlobs, key)
+	if err != nil {
+		return 0, err // fs.ErrNotExist is the caller's to judge
+	}
+	defer in.Close()
+	return copyInto(in, dst)
 }
 
 // copyFile copies src to the new file dst, creating dst's directories, and
@@ -186,9 +204,16 @@ func copyBlob(fromObjects, toObjects, key string) (int64, error) {
 func copyFile(src, dst string) (int64, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return 0, err // fs.ErrNotExist is the caller's to judge
+		return 0, err
 	}
 	defer in.Close()
+	return copyInto(in, dst)
+}
+
+// copyInto copies in to the new file dst, creating dst's directories, and
+// syncs dst.
+func copyInto(in *os.File, dst string) (int64, error) {
+	src := in.Name()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return 0, fmt.Errorf("create directory: %w", err)
 	}
@@ -281,8 +306,8 @@ func ReadManifest(dir string) (Manifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("read manifest %s: %w", filepath.Join(dir, ManifestFile), err)
 	}
-	if m.Format != format {
-		return m, fmt.Errorf("backup format %d is not one this camvault reads (%d)", m.Format, format)
+	if !slices.Contains(formatsRead, m.Format) {
+		return m, fmt.Errorf("backup format %d is not one this camvault reads (%v)", m.Format, formatsRead)
 	}
 	return m, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/camvault/camvault/internal/blob/disk"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
@@ -45,7 +46,7 @@ func Verify(ctx context.Context, from string) (Manifest, error) {
 	if version > known {
 		return m, fmt.Errorf("the backup's database has schema version %d, newer than this camvault's %d: restore it with the release that made it, or a later one", version, known)
 	}
-	objects := filepath.Join(from, blobsDir, objectsDir)
+	blobs := filepath.Join(from, blobsDir)
 	live := 0
 	err = f.Events(ctx, func(e sqlite.EventBlobs) error {
 		if !e.Live {
@@ -53,9 +54,12 @@ func Verify(ctx context.Context, from string) (Manifest, error) {
 		}
 		live++
 		for _, key := range e.Keys {
-			if _, err := os.Stat(filepath.Join(objects, filepath.FromSlash(key))); err != nil {
+			// In either layout: a format 1 backup has the one before.
+			b, err := disk.OpenFile(blobs, key)
+			if err != nil {
 				return fmt.Errorf("the backup lacks blob %s of event %s: %w", key, e.ID, err)
 			}
+			b.Close()
 		}
 		return nil
 	})
@@ -119,7 +123,7 @@ func Restore(ctx context.Context, from, dataDir string) (Manifest, error) {
 	if err != nil {
 		return m, fmt.Errorf("copy the blobs: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Join(staging, blobsDir, objectsDir), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(staging, blobsDir), 0o700); err != nil {
 		return m, fmt.Errorf("create the blobs directory: %w", err)
 	}
 	if err := syncTree(staging); err != nil {

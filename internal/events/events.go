@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
@@ -68,6 +69,7 @@ type Service struct {
 	cache  Cache       // nil: no caching
 	bypass func() bool // true: the breaker is open
 	checks chan struct{}
+	bufs   sync.Pool // *bytes.Buffer for thumbnails being read
 	// records and homes keep event records and homes' wrapped data keys
 	// in process memory while the node's lease holds (nil: never; see
 	// WithLease); opened keeps opened thumbnails.

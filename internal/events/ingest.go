@@ -16,7 +16,6 @@ import (
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/media"
-	"github.com/camvault/camvault/internal/store"
 )
 
 // Meta is what a camera says about an event.
@@ -72,7 +71,7 @@ type Upload struct {
 	meta     Meta
 	eventID  string
 	dk       keys.DataKey
-	existing *domain.Event // a retry of an event already stored
+	existing string // a retry: the ID of the event already stored
 	thumb    int64
 	clip     int64
 	hasThumb bool
@@ -91,17 +90,18 @@ func (s *Service) Begin(ctx context.Context, p authz.Principal, m Meta) (*Upload
 	}
 	m.StartedAt = s.cameraTime(p, m.StartedAt, s.now()).UTC().Truncate(time.Microsecond)
 	u := &Upload{svc: s, device: p, meta: m}
-	prev, err := s.store.EventByDeviceEventID(ctx, p.DeviceID, m.EventID)
-	switch {
-	case err == nil:
-		u.existing = &prev
+	// The retry check and the home's key in one read.
+	wrapped, existing, err := s.store.UploadTarget(ctx, p.HomeID, p.DeviceID, m.EventID)
+	if err != nil {
+		return nil, fmt.Errorf("look up event and home %s: %w", p.HomeID, err)
+	}
+	if existing != "" {
+		u.existing = existing
 		return u, nil
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, fmt.Errorf("look up event: %w", err)
 	}
 	u.eventID = id.New()
-	if u.dk, err = s.dataKey(ctx, p.HomeID); err != nil {
-		return nil, err
+	if u.dk, err = s.keys.UnwrapDataKey(wrapped, p.HomeID); err != nil {
+		return nil, fmt.Errorf("unwrap data key of home %s: %w", p.HomeID, err)
 	}
 	return u, nil
 }
@@ -109,10 +109,7 @@ func (s *Service) Begin(ctx context.Context, p authz.Principal, m Meta) (*Upload
 // Existing returns the stored event's ID when this upload is a retry of an
 // event already stored; the parts need not be read then.
 func (u *Upload) Existing() (string, bool) {
-	if u.existing == nil {
-		return "", false
-	}
-	return u.existing.ID, true
+	return u.existing, u.existing != ""
 }
 
 func (u *Upload) label(kind media.Kind) media.Label {
@@ -125,21 +122,48 @@ func (u *Upload) Thumbnail(ctx context.Context, r io.Reader) error {
 		return apperr.New(apperr.Invalid, "only one thumbnail part is allowed")
 	}
 	max := u.svc.cfg.MaxThumbnail
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
+	buf := u.svc.readBuf()
+	defer u.svc.putReadBuf(buf)
+	if _, err := buf.ReadFrom(io.LimitReader(r, max+1)); err != nil {
 		return fmt.Errorf("read thumbnail: %w", err)
 	}
+	b := buf.Bytes()
 	if int64(len(b)) > max {
 		return apperr.New(apperr.TooLarge, "thumbnail is larger than %d bytes", max)
 	}
 	if err := u.svc.checkJPEG(ctx, b); err != nil {
 		return err
 	}
-	if err := u.store(ctx, media.KindThumbnail, bytes.NewReader(b)); err != nil {
+	// In memory already: sealed whole, and written in one go.
+	kind := media.KindThumbnail
+	if err := u.store(ctx, kind, bytes.NewReader(media.SealBytes(u.dk, u.label(kind), b))); err != nil {
 		return err
 	}
 	u.hasThumb, u.thumb = true, int64(len(b))
 	return nil
+}
+
+// Thumbnails are read into buffers kept for the next upload: most are
+// some tens of KiB, and growing a new buffer to that size for every
+// upload was a good part of ingest's garbage. A buffer that grew past
+// keptReadBuf (a larger thumbnail) is left to the collector.
+const (
+	initialReadBuf = 64 << 10
+	keptReadBuf    = 256 << 10
+)
+
+func (s *Service) readBuf() *bytes.Buffer {
+	if b, ok := s.bufs.Get().(*bytes.Buffer); ok {
+		return b
+	}
+	return bytes.NewBuffer(make([]byte, 0, initialReadBuf))
+}
+
+func (s *Service) putReadBuf(b *bytes.Buffer) {
+	if b.Cap() <= keptReadBuf {
+		b.Reset()
+		s.bufs.Put(b)
+	}
 }
 
 // checkJPEG runs the thumbnail check in the node's pool of check slots,
@@ -171,7 +195,7 @@ func (u *Upload) Clip(ctx context.Context, r io.Reader) error {
 	max := u.svc.cfg.MaxClip
 	var check media.MP4Checker
 	counted := &countingReader{r: io.TeeReader(io.LimitReader(r, max+1), &check)}
-	err := u.store(ctx, media.KindClip, &limitedReader{counted, max})
+	err := u.store(ctx, media.KindClip, media.Seal(u.dk, u.label(media.KindClip), &limitedReader{counted, max}))
 	var e *apperr.Error
 	switch {
 	case errors.As(err, &e):
@@ -189,10 +213,10 @@ func (u *Upload) Clip(ctx context.Context, r io.Reader) error {
 	return nil
 }
 
-// store seals r and puts it under the kind's key.
-func (u *Upload) store(ctx context.Context, kind media.Kind, r io.Reader) error {
+// store puts sealed bytes under the kind's key.
+func (u *Upload) store(ctx context.Context, kind media.Kind, sealed io.Reader) error {
 	key := blobKey(u.device.HomeID, u.device.DeviceID, u.eventID, kind)
-	if _, err := u.svc.blobs.Put(ctx, key, media.Seal(u.dk, u.label(kind), r)); err != nil {
+	if _, err := u.svc.blobs.Put(ctx, key, sealed); err != nil {
 		if e, ok := apperr.As(err); ok {
 			return e
 		}

@@ -119,13 +119,18 @@ func (s *Service) Pair(ctx context.Context, code, model, firmware, clientAddr st
 		return Paired{}, apperr.New(apperr.Invalid, "model and firmware must be 1 to %d printable ASCII characters", maxModelLen)
 	}
 	now := s.now()
+	// The attempt is counted before the code is looked up, in one
+	// statement that returns the new count: parallel guesses cannot all
+	// pass a count read before any of them was added. A right code gives
+	// its attempt back below, so only wrong ones stay counted.
+	limiter := s.pairLimiter()
 	throttleKey := s.keys.BlindIndex("pair-throttle-address", clientAddr)
-	if err := s.pairLimiter().Check(ctx, throttleKey, now); err != nil {
+	if err := limiter.Attempt(ctx, throttleKey, now); err != nil {
 		return Paired{}, err
 	}
 	norm, ok := normalizePairingCode(code)
 	if !ok {
-		return Paired{}, s.pairFailed(ctx, throttleKey, now)
+		return Paired{}, errBadPairingCode
 	}
 	tok, tokHash := token.New(token.Device)
 	d := domain.Device{
@@ -149,10 +154,13 @@ func (s *Service) Pair(ctx context.Context, code, model, firmware, clientAddr st
 		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return Paired{}, s.pairFailed(ctx, throttleKey, now)
+		return Paired{}, errBadPairingCode
 	}
 	if err != nil {
 		return Paired{}, fmt.Errorf("pair device: %w", err)
+	}
+	if err := limiter.Undo(ctx, throttleKey, now); err != nil {
+		return Paired{}, err
 	}
 	h, err := s.homeByID(ctx, d.HomeID)
 	if err != nil {
@@ -171,13 +179,6 @@ func (s *Service) Pair(ctx context.Context, code, model, firmware, clientAddr st
 func (s *Service) pairLimiter() throttle.Limiter {
 	return throttle.Limiter{Store: s.store, Limit: s.cfg.PairFailures, Window: s.cfg.PairWindow,
 		Message: "too many wrong pairing codes; try again later"}
-}
-
-func (s *Service) pairFailed(ctx context.Context, key []byte, now time.Time) error {
-	if err := s.pairLimiter().Fail(ctx, key, now); err != nil {
-		return err
-	}
-	return errBadPairingCode
 }
 
 func printable(s string, max int) bool {

@@ -1,7 +1,10 @@
 package homes_test
 
 import (
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -139,6 +142,73 @@ func TestPairing(t *testing.T) {
 	for _, tok := range []string{"", "cvd_nope", paired.DeviceToken + "x", ann.Token} {
 		_, err := e.Homes.AuthenticateDevice(ctx, tok)
 		servicetest.WantCode(t, "a device token that is not one", err, apperr.Unauthorized)
+	}
+}
+
+// TestParallelWrongCodesCountedBeforeChecking: 40 wrong pairing codes
+// sent at once from one address are each counted before the code is
+// looked up, so no more than the limit of them are checked (answered not
+// found); the rest are throttled. Counted after checking, every one read
+// a count from before the others were added, and most were checked. A
+// right code gives its attempt back, so pairing many cameras at once
+// from one address never uses up the allowance.
+func TestParallelWrongCodesCountedBeforeChecking(t *testing.T) {
+	t.Parallel()
+	e := servicetest.New(t, func(o *servicetest.Options) { o.Homes.PairFailures = 10 })
+	ctx := e.Ctx()
+	ann := e.Person("ann")
+	home := e.Home(ann, "Home")
+	const addr = "198.51.100.9"
+
+	// As many right codes as the limit, in parallel, then more one after
+	// another: each gives its attempt back.
+	codes := make([]string, 10)
+	for i := range codes {
+		c, err := e.Homes.CreatePairingCode(ctx, ann.Principal, home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes[i] = c.Code
+	}
+	var wg sync.WaitGroup
+	for _, code := range codes {
+		wg.Go(func() {
+			if _, err := e.Homes.Pair(ctx, code, "CV-1", "1.0", addr); err != nil {
+				t.Errorf("a right code: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	for range 8 {
+		c, err := e.Homes.CreatePairingCode(ctx, ann.Principal, home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Homes.Pair(ctx, c.Code, "CV-1", "1.0", addr); err != nil {
+			t.Fatalf("a right code after %d others: %v", len(codes), err)
+		}
+	}
+
+	var checked, throttled atomic.Int64
+	start := make(chan struct{})
+	for i := range 40 {
+		wg.Go(func() {
+			<-start
+			_, err := e.Homes.Pair(ctx, fmt.Sprintf("0000-0000-%04d", i), "CV-1", "1.0", addr)
+			switch apperr.CodeOf(err) {
+			case apperr.NotFound:
+				checked.Add(1)
+			case apperr.Throttled:
+				throttled.Add(1)
+			default:
+				t.Errorf("a wrong code: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if checked.Load() > 10 || checked.Load()+throttled.Load() != 40 {
+		t.Fatalf("40 parallel wrong codes: %d checked, %d throttled; want at most 10 checked", checked.Load(), throttled.Load())
 	}
 }
 

@@ -62,13 +62,31 @@ var ErrCorrupt = errors.New("media blob does not open")
 // Seal returns a reader of the sealed form of plaintext, for streaming into
 // a blob store without holding the plaintext whole.
 func Seal(dk keys.DataKey, l Label, plaintext io.Reader) io.Reader {
+	return &sealer{dk: dk, label: l, src: bufio.NewReaderSize(plaintext, SegmentSize), out: header(l, 0), buf: make([]byte, SegmentSize)}
+}
+
+// SealBytes is Seal of a plaintext already in memory (a thumbnail): the
+// same format, made in one pass into one slice, without Seal's buffers.
+func SealBytes(dk keys.DataKey, l Label, plaintext []byte) []byte {
+	// Every segment is full but the last, which may be empty; a plaintext
+	// of whole segments ends with a full one, as Seal makes it.
+	nseg := max(1, (len(plaintext)+SegmentSize-1)/SegmentSize)
+	out := header(l, len(plaintext)+nseg*keys.Overhead)
+	for i := range nseg {
+		seg := plaintext[i*SegmentSize : min((i+1)*SegmentSize, len(plaintext))]
+		out = append(out, dk.Seal(seg, l.segmentAD(int64(i), i == nseg-1))...)
+	}
+	return out
+}
+
+// header is a sealed blob's header, in a slice with room for more bytes.
+func header(l Label, more int) []byte {
 	label := l.encode()
-	hdr := make([]byte, 0, 9+len(label))
+	hdr := make([]byte, 0, 9+len(label)+more)
 	hdr = append(hdr, magic...)
 	hdr = append(hdr, version)
 	hdr = binary.BigEndian.AppendUint32(hdr, uint32(len(label)))
-	hdr = append(hdr, label...)
-	return &sealer{dk: dk, label: l, src: bufio.NewReaderSize(plaintext, SegmentSize), out: hdr, buf: make([]byte, SegmentSize)}
+	return append(hdr, label...)
 }
 
 type sealer struct {

@@ -50,6 +50,35 @@ func TestRoundTripAndRanges(t *testing.T) {
 	}
 }
 
+// TestSealBytes: a plaintext sealed whole is the same format as one sealed
+// as a stream (same size, same label, same segments' contexts): it opens
+// to the same bytes, and a blob cut at a segment boundary does not.
+func TestSealBytes(t *testing.T) {
+	dk, _ := keys.NewDataKey()
+	l := Label{"home", "dev", "evt", "thumbnail"}
+	for _, size := range []int{0, 1, SegmentSize - 1, SegmentSize, SegmentSize + 1, 3*SegmentSize + 17} {
+		pt := bytes.Repeat([]byte{9, 8, 7, 6, 5}, size/5+1)[:size]
+		sealed := SealBytes(dk, l, pt)
+		if streamed := sealBytes(t, dk, l, pt); len(sealed) != len(streamed) || !bytes.Equal(sealed[:9], streamed[:9]) {
+			t.Fatalf("size %d: %d bytes sealed whole, %d as a stream", size, len(sealed), len(streamed))
+		}
+		b, err := Open(bytes.NewReader(sealed), int64(len(sealed)), keyOf(dk))
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		got, err := io.ReadAll(io.NewSectionReader(b, 0, b.Size()))
+		if err != nil || !bytes.Equal(got, pt) || b.Label != l {
+			t.Fatalf("size %d: opens to other bytes or label (%v)", size, err)
+		}
+		if size > SegmentSize {
+			cut := sealed[:len(sealed)-(len(sealed)-9-len(l.encode()))%sealedSize]
+			if _, err := Open(bytes.NewReader(cut), int64(len(cut)), keyOf(dk)); err == nil {
+				t.Fatalf("size %d: cut at a segment boundary, it opens", size)
+			}
+		}
+	}
+}
+
 // TestOpensOnlyInItsContext is invariant 1 for media: a blob sealed for one
 // (home, device, event, kind) does not open for any other, however its
 // header is rewritten, nor under another home's key.

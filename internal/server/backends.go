@@ -43,10 +43,11 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 	}
 }
 
-// openBlobs opens the blob store named by cfg.Blobs.
-func openBlobs(ctx context.Context, cfg Config) (blob.Store, error) {
+// openBlobs opens the blob store named by cfg.Blobs; o tunes the blob
+// directory in the data directory when that is the one.
+func openBlobs(ctx context.Context, cfg Config, o disk.Options) (blob.Store, error) {
 	if cfg.Blobs == "" {
-		return disk.Open(filepath.Join(cfg.DataDir, "blobs"))
+		return disk.OpenOptions(ctx, filepath.Join(cfg.DataDir, "blobs"), o)
 	}
 	switch scheme(cfg.Blobs) {
 	case "s3":

@@ -241,25 +241,37 @@ func eventIDs(list []map[string]any) []string {
 	return out
 }
 
-// blobFiles lists the files under <data>/blobs/objects.
+// blobFiles lists the keys of the files under <data>/blobs/objects; a
+// file that is no key's fails the test.
 func (e *env) blobFiles() []string {
 	e.t.Helper()
 	var out []string
-	root := filepath.Join(e.data, "blobs", "objects")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+	blobs := filepath.Join(e.data, "blobs")
+	err := filepath.WalkDir(filepath.Join(blobs, "objects"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
 			return err
 		}
-		if !d.IsDir() {
-			rel, _ := filepath.Rel(root, p)
-			out = append(out, filepath.ToSlash(rel))
+		key, ok := disk.KeyOf(blobs, p)
+		if !ok {
+			e.t.Errorf("%s in the blobs directory is no blob's file", p)
 		}
+		out = append(out, key)
 		return nil
 	})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return out
+}
+
+// blobFile is the path of key's blob file under <data>/blobs.
+func (e *env) blobFile(key string) string {
+	e.t.Helper()
+	p, err := disk.File(filepath.Join(e.data, "blobs"), key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
 }
 
 func recent(minutesAgo int) time.Time {
@@ -975,7 +987,7 @@ func TestMediaGuardBlocksWrongHome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealedB, err := os.ReadFile(filepath.Join(e.data, "blobs", "objects", filepath.FromSlash(keyB)))
+	sealedB, err := os.ReadFile(e.blobFile(keyB))
 	if err != nil {
 		t.Fatalf("B's sealed thumbnail: %v", err)
 	}
@@ -1037,7 +1049,7 @@ func TestMediaGuardBlocksWrongHome(t *testing.T) {
 	checkBlocked("B's thumbnail under A's key, ranged", r, 2)
 
 	// A's own clip under A's thumbnail key: right home, wrong kind.
-	sealedClip, err := os.ReadFile(filepath.Join(e.data, "blobs", "objects", filepath.FromSlash(keyAClip)))
+	sealedClip, err := os.ReadFile(e.blobFile(keyAClip))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1195,7 +1207,7 @@ func TestEventMediaSealedAtRest(t *testing.T) {
 	// clip's own bytes, anywhere under the data directory.
 	e.remember(thumbMarker, clipMarker, "zqxjkvbwpy")
 	for _, f := range e.blobFiles() {
-		b, err := os.ReadFile(filepath.Join(e.data, "blobs", "objects", filepath.FromSlash(f)))
+		b, err := os.ReadFile(e.blobFile(f))
 		if err != nil {
 			t.Fatal(err)
 		}

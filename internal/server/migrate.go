@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -82,7 +83,7 @@ func Migrate(ctx context.Context, cfg Config, to MigrateTarget, w io.Writer) (Mi
 	if !ok {
 		return rep, errors.New("--to-store: not a PostgreSQL store")
 	}
-	dst, err := openBlobs(ctx, target)
+	dst, err := openBlobs(ctx, target, disk.Options{})
 	if err != nil {
 		return rep, fmt.Errorf("open target blob store: %w", err)
 	}
@@ -117,7 +118,9 @@ func Migrate(ctx context.Context, cfg Config, to MigrateTarget, w io.Writer) (Mi
 		return rep, err
 	}
 	defer file.Close()
-	from, err := disk.Open(filepath.Join(cfg.DataDir, "blobs"))
+	// Opening the blobs directory moves blobs of an older layout into
+	// this one first, as starting the server would.
+	from, err := disk.OpenOptions(ctx, filepath.Join(cfg.DataDir, "blobs"), disk.Options{Log: slog.New(slog.NewTextHandler(w, nil))})
 	if err != nil {
 		return rep, err
 	}

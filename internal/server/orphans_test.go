@@ -29,7 +29,11 @@ func putOrphans(t *testing.T, data string) (young, old string) {
 		}
 	}
 	twoHoursAgo := time.Now().Add(-2 * time.Hour)
-	if err := os.Chtimes(filepath.Join(data, "blobs", "objects", filepath.FromSlash(old)), twoHoursAgo, twoHoursAgo); err != nil {
+	f, err := disk.File(filepath.Join(data, "blobs"), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(f, twoHoursAgo, twoHoursAgo); err != nil {
 		t.Fatal(err)
 	}
 	return young, old

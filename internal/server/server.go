@@ -19,6 +19,7 @@ import (
 	"github.com/camvault/camvault/internal/admission"
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/blob/disk"
 	"github.com/camvault/camvault/internal/breaker"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/gateway"
@@ -118,6 +119,10 @@ type Options struct {
 	// Lease tunes this node's lease to answer from memory (zero fields:
 	// the defaults; docs/design/leases.md).
 	Lease lease.Config
+	// DiskSync, if set, wraps every fsync of the blob directory in the
+	// data directory (disk.Options.WrapSync): tests see what is durable
+	// when.
+	DiskSync func(path string, sync func() error) error
 }
 
 // liveRoutes gives the live routes and the live page the live service's
@@ -238,7 +243,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		return nil, err
 	}
 	a.identity.WithLease(ln, a.breaker.Open)
-	blobs, err := openBlobs(ctx, cfg)
+	blobs, err := openBlobs(ctx, cfg, disk.Options{Log: log, WrapSync: opts.DiskSync})
 	if err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}

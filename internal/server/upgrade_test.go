@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/server"
+	"github.com/camvault/camvault/internal/store/postgres/pgtest"
 	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
@@ -93,7 +94,7 @@ func TestWriteUpgradeFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyTree(t, data, filepath.Join(out, "data"), func(rel string) bool {
-		return rel == "camvault.db" || rel == "master.key" || strings.HasPrefix(rel, "blobs/objects/")
+		return rel == "camvault.db" || rel == "master.key" || rel == "blobs/layout" || strings.HasPrefix(rel, "blobs/objects/")
 	})
 	b, _ := json.MarshalIndent(exp, "", "  ")
 	if err := os.WriteFile(filepath.Join(out, "expect.json"), append(b, '\n'), 0o644); err != nil {
@@ -173,65 +174,154 @@ func TestUpgradeFromFixtures(t *testing.T) {
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			t.Parallel()
-			var exp fixtureExpect
-			b, err := os.ReadFile(filepath.Join(dir, "expect.json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(b, &exp); err != nil {
-				t.Fatal(err)
-			}
+			exp := readExpect(t, dir)
 			// A copy: the fixture itself is never migrated. Git keeps no
 			// 0600 modes, so the copy gets them as a data directory must.
 			data := filepath.Join(t.TempDir(), "data")
 			copyTree(t, filepath.Join(dir, "data"), data, func(string) bool { return true })
-			// The clock of the fixture's day, so that retention does not
-			// sweep what the test reads.
-			c := newClock()
-			c.ns.Store(exp.MadeAt.Add(time.Hour).UnixNano())
-			e := newBackendEnv(t, data, c, server.Config{})
-
-			var tokens []string
-			for _, a := range exp.Accounts {
-				tokens = append(tokens, e.login(a.Email, a.Password))
-			}
-			for i, tok := range tokens {
-				list, _ := e.events(tok, "?limit=100")
-				var want []string
-				for _, ev := range exp.Events {
-					want = append(want, ev.ID)
-				}
-				got := eventIDs(list)
-				slices.Sort(got)
-				slices.Sort(want)
-				if !slices.Equal(got, want) {
-					t.Fatalf("%s lists events %v, want %v", exp.Accounts[i].Email, got, want)
-				}
-				for _, ev := range exp.Events {
-					th := e.req("GET", "/api/v1/events/"+ev.ID+"/thumbnail", tok, nil, nil)
-					if th.status != 200 || sha(th.raw) != ev.ThumbSHA {
-						t.Errorf("event %s: thumbnail %d, sha256 %s, want %s", ev.ID, th.status, sha(th.raw), ev.ThumbSHA)
-					}
-					if ev.ClipSHA != "" {
-						clip := e.req("GET", "/api/v1/events/"+ev.ID+"/clip", tok, nil, nil)
-						if clip.status != 200 || sha(clip.raw) != ev.ClipSHA {
-							t.Errorf("event %s: clip %d, sha256 %s, want %s", ev.ID, clip.status, sha(clip.raw), ev.ClipSHA)
-						}
-					}
-				}
-			}
-			if r := e.must(200, "GET", "/api/v1/homes", tokens[0], nil); !strings.Contains(string(r.raw), "Ann's house") {
-				t.Errorf("the home's name does not open: %s", r.raw)
-			}
-			o, err := server.OpenOffline(t.Context(), server.Config{DataDir: data})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer o.Close()
-			var out strings.Builder
-			if err := o.VerifyAudit(t.Context(), &out, ""); err != nil {
-				t.Errorf("audit after the upgrade: %v\n%s", err, out.String())
-			}
+			checkFixtureData(t, server.Config{DataDir: data}, exp)
 		})
 	}
+}
+
+func readExpect(t *testing.T, dir string) fixtureExpect {
+	t.Helper()
+	var exp fixtureExpect
+	b, err := os.ReadFile(filepath.Join(dir, "expect.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &exp); err != nil {
+		t.Fatal(err)
+	}
+	return exp
+}
+
+// checkFixtureData serves cfg, a fixture's data or a copy of it made some
+// other way, and checks it holds what exp says.
+func checkFixtureData(t *testing.T, cfg server.Config, exp fixtureExpect) {
+	t.Helper()
+	// The clock of the fixture's day, so that retention does not
+	// sweep what the test reads.
+	c := newClock()
+	c.ns.Store(exp.MadeAt.Add(time.Hour).UnixNano())
+	e := newBackendEnv(t, cfg.DataDir, c, cfg)
+
+	var tokens []string
+	for _, a := range exp.Accounts {
+		tokens = append(tokens, e.login(a.Email, a.Password))
+	}
+	for i, tok := range tokens {
+		list, _ := e.events(tok, "?limit=100")
+		var want []string
+		for _, ev := range exp.Events {
+			want = append(want, ev.ID)
+		}
+		got := eventIDs(list)
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s lists events %v, want %v", exp.Accounts[i].Email, got, want)
+		}
+		for _, ev := range exp.Events {
+			th := e.req("GET", "/api/v1/events/"+ev.ID+"/thumbnail", tok, nil, nil)
+			if th.status != 200 || sha(th.raw) != ev.ThumbSHA {
+				t.Errorf("event %s: thumbnail %d, sha256 %s, want %s", ev.ID, th.status, sha(th.raw), ev.ThumbSHA)
+			}
+			if ev.ClipSHA != "" {
+				clip := e.req("GET", "/api/v1/events/"+ev.ID+"/clip", tok, nil, nil)
+				if clip.status != 200 || sha(clip.raw) != ev.ClipSHA {
+					t.Errorf("event %s: clip %d, sha256 %s, want %s", ev.ID, clip.status, sha(clip.raw), ev.ClipSHA)
+				}
+			}
+		}
+	}
+	if r := e.must(200, "GET", "/api/v1/homes", tokens[0], nil); !strings.Contains(string(r.raw), "Ann's house") {
+		t.Errorf("the home's name does not open: %s", r.raw)
+	}
+	o, err := server.OpenOffline(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	var out strings.Builder
+	if err := o.VerifyAudit(t.Context(), &out, ""); err != nil {
+		t.Errorf("audit after the upgrade: %v\n%s", err, out.String())
+	}
+}
+
+// TestBackupRestoreOfOldLayout: blobs kept by a release before the flat
+// layout (a directory per event) still back up and restore. A backup of
+// such a data directory, never opened by this release, finds every blob;
+// a backup made by such a release (format 1, its blobs in the old layout)
+// restores; and either restored directory serves every event byte for
+// byte once the server has moved its blobs.
+func TestBackupRestoreOfOldLayout(t *testing.T) {
+	fixture := filepath.Join("testdata", "upgrade", "schema-5")
+	exp := readExpect(t, fixture)
+	restore := func(t *testing.T, backupDir string) {
+		t.Helper()
+		data := filepath.Join(t.TempDir(), "restored")
+		if _, err := server.Restore(t.Context(), server.Config{DataDir: data}, backupDir, io.Discard); err != nil {
+			t.Fatalf("restore: %v", err)
+		}
+		copyTree(t, filepath.Join(fixture, "data"), data, func(rel string) bool { return rel == "master.key" })
+		checkFixtureData(t, server.Config{DataDir: data}, exp)
+	}
+
+	t.Run("backup of an old layout", func(t *testing.T) {
+		data := filepath.Join(t.TempDir(), "data")
+		copyTree(t, filepath.Join(fixture, "data"), data, func(string) bool { return true })
+		dir := filepath.Join(t.TempDir(), "backup")
+		m, err := server.Backup(t.Context(), server.Config{DataDir: data}, dir, io.Discard)
+		if err != nil {
+			t.Fatalf("backup: %v", err)
+		}
+		if m.Format != 2 || m.Events != len(exp.Events) {
+			t.Fatalf("backup: %+v", m)
+		}
+		restore(t, dir)
+	})
+
+	t.Run("format 1 backup", func(t *testing.T) {
+		// As a release before the flat layout wrote it: the database, the
+		// blobs as they were, the manifest last.
+		dir := filepath.Join(t.TempDir(), "backup")
+		copyTree(t, filepath.Join(fixture, "data"), dir, func(rel string) bool {
+			return rel == "camvault.db" || strings.HasPrefix(rel, "blobs/")
+		})
+		db, err := os.ReadFile(filepath.Join(dir, "camvault.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]any{"format": 1, "created_at": exp.MadeAt, "schema_version": schemaOf(t, db),
+			"database_sha256": sha(db), "events": len(exp.Events)}
+		b, _ := json.Marshal(m)
+		if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		restore(t, dir)
+	})
+}
+
+// TestMigrateOldLayoutToPostgresAndS3: an installation whose blobs are in
+// the layout before the flat one moves to PostgreSQL and S3 as any other
+// (opening its blob directory moves them first), and the new node serves
+// every event byte for byte.
+func TestMigrateOldLayoutToPostgresAndS3(t *testing.T) {
+	pg := pgtest.Database(t)
+	s3URL, _ := s3Target(t)
+	fixture := filepath.Join("testdata", "upgrade", "schema-5")
+	exp := readExpect(t, fixture)
+	data := filepath.Join(t.TempDir(), "data")
+	copyTree(t, filepath.Join(fixture, "data"), data, func(string) bool { return true })
+	var out strings.Builder
+	rep, err := server.Migrate(t.Context(), server.Config{DataDir: data}, server.MigrateTarget{Store: pg, Blobs: s3URL, Sample: 10}, &out)
+	if err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out.String())
+	}
+	if rep.Rows["events"] != int64(len(exp.Events)) || rep.Blobs == 0 {
+		t.Fatalf("report %+v\n%s", rep, out.String())
+	}
+	checkFixtureData(t, server.Config{DataDir: t.TempDir(), Store: pg, Blobs: s3URL, KeyFile: filepath.Join(data, "master.key")}, exp)
 }

@@ -35,6 +35,12 @@ type Events interface {
 	// EventByDeviceEventID reads a device's event, live or being deleted,
 	// by the device's own ID for it.
 	EventByDeviceEventID(ctx context.Context, deviceID, deviceEventID string) (domain.Event, error)
+	// UploadTarget reads in one query what an upload needs before it
+	// stores anything: the wrapped data key of the home, and the ID of the
+	// device's event with deviceEventID, live or being deleted ("" when
+	// the device sent none: not a retry). ErrNotFound if the home does
+	// not exist.
+	UploadTarget(ctx context.Context, homeID, deviceID, deviceEventID string) (wrappedKey []byte, existingID string, err error)
 	ListEvents(ctx context.Context, q EventQuery) ([]domain.Event, error)
 	// MarkEventDeleted hides an event from every read and queues its blobs
 	// for removal; ErrNotFound if it is not live.

@@ -13,7 +13,6 @@ import (
 // Store keeps the counts (see store.Throttle).
 type Store interface {
 	ThrottleHit(ctx context.Context, key []byte, now time.Time, window time.Duration) (int, time.Time, error)
-	ThrottleCount(ctx context.Context, key []byte, now time.Time) (int, time.Time, error)
 	ThrottleReset(ctx context.Context, key []byte) error
 	ThrottleUndo(ctx context.Context, key []byte, now time.Time) error
 }
@@ -26,26 +25,11 @@ type Limiter struct {
 	Message string // shown with the 429
 }
 
-// Check returns a Throttled error, with the time until the window ends as
-// its RetryAfter, when key has used up its failures.
-func (l Limiter) Check(ctx context.Context, key []byte, now time.Time) error {
-	n, resetAt, err := l.Store.ThrottleCount(ctx, key, now)
-	if err != nil {
-		return fmt.Errorf("read throttle: %w", err)
-	}
-	if n >= l.Limit {
-		e := apperr.New(apperr.Throttled, "%s", l.Message)
-		e.RetryAfter = resetAt.Sub(now)
-		return e
-	}
-	return nil
-}
-
 // Attempt counts one attempt for key before it is made, in one store
 // statement, and returns a Throttled error when that makes more than
 // Limit in the window: concurrent attempts each see the count with their
-// own added, so no more than Limit of them pass. The caller Resets key on
-// success.
+// own added, so no more than Limit of them pass. On success the caller
+// takes the attempt back (Undo) or forgets key's failures (Reset).
 func (l Limiter) Attempt(ctx context.Context, key []byte, now time.Time) error {
 	n, resetAt, err := l.Store.ThrottleHit(ctx, key, now, l.Window)
 	if err != nil {
@@ -55,14 +39,6 @@ func (l Limiter) Attempt(ctx context.Context, key []byte, now time.Time) error {
 		e := apperr.New(apperr.Throttled, "%s", l.Message)
 		e.RetryAfter = resetAt.Sub(now)
 		return e
-	}
-	return nil
-}
-
-// Fail counts one failure for key.
-func (l Limiter) Fail(ctx context.Context, key []byte, now time.Time) error {
-	if _, _, err := l.Store.ThrottleHit(ctx, key, now, l.Window); err != nil {
-		return fmt.Errorf("count failure: %w", err)
 	}
 	return nil
 }

@@ -3,8 +3,8 @@
 #
 #   embedded   one node on the embedded default, a 30 s outage
 #   faults     the same through the fault-injecting proxy
-#   connects   a 5 s outage with a 2 s backoff cap: every camera retries at
-#              once, to measure how many connections the node admits per second
+#   connects   a 5 s outage with a 2 s backoff cap: every camera retries
+#              within 2 s, to measure how many connections the node admits per second
 #   nodes      3 nodes on PostgreSQL, S3, Redis and NATS, all killed for 30 s
 #   killnode   3 nodes on the same backends, one of them killed
 #
@@ -21,7 +21,7 @@ mkdir -p "$out"
 
 cameras=${CAMERAS:-10000}
 common=(--accounts "${ACCOUNTS:-1000}" --cameras "$cameras" --viewers "${VIEWERS:-20}"
-  --warmup 20s --event-interval 5m --timeout 4m --backoff-cap 8s)
+  --warmup 20s --event-interval 5m --timeout 4m)
 runs=("$@")
 [[ ${#runs[@]} -gt 0 ]] || runs=(embedded faults connects nodes killnode)
 

@@ -7,24 +7,48 @@ import (
 	"time"
 )
 
-// Backoff is the reconnect and retry policy of docs/device-protocol.md:
-// after the attempt-th failure in a row (0 for the first) wait a random
-// time in [0, min(Cap, Base x 2^attempt)], exponential backoff with full
-// jitter, and at least what the server asked for in Retry-After.
+// Backoff is the reconnect and retry policy of docs/device-protocol.md
+// ("Reconnecting"). After the attempt-th failure in a row (0 for the
+// first), with the failures going on for failing, the camera waits a
+// random time in [0, ceiling] (full jitter), where the ceiling doubles
+// from Base with each failure up to a limit that depends on how long the
+// failures have lasted:
+//
+//	limit = min(Cap, max(Brisk, failing / 10))
+//
+// A young outage is retried briskly: a server that cannot be reached costs
+// nothing for a refused or unanswered attempt, and once it is back its
+// admission answers 503 with a jittered Retry-After to spread the herd. A
+// long outage is retried less and less often, so a fleet does not hammer a
+// server that is down for hours, and the cameras come back within about a
+// tenth of the outage's length. The camera waits at least what the server
+// asked for in Retry-After, plus up to a second at random.
 type Backoff struct {
-	Base time.Duration // default 1 s
-	Cap  time.Duration // default 5 min
+	Base  time.Duration // default 1 s
+	Brisk time.Duration // the limit while failures are young; default 4 s
+	Cap   time.Duration // default 5 min
 }
 
 // The protocol's policy.
 const (
-	DefaultBackoffBase = time.Second
-	DefaultBackoffCap  = 5 * time.Minute
+	DefaultBackoffBase  = time.Second
+	DefaultBackoffBrisk = 4 * time.Second
+	DefaultBackoffCap   = 5 * time.Minute
 )
+
+// backoffGrowth is how many times the limit goes into the time the
+// failures have lasted, once past Brisk: after 40 s of failures the
+// limit grows from 4 s, reaching 5 min after 50 min.
+const backoffGrowth = 10
 
 // maxRetryAfter bounds what a Retry-After can make a camera wait, so one
 // bad answer cannot silence a camera for days.
 const maxRetryAfter = time.Hour
+
+// retryAfterSpread is the most a camera adds at random to a Retry-After:
+// the header counts whole seconds, so cameras refused in the same second
+// would otherwise come back in the same instant.
+const retryAfterSpread = time.Second
 
 func (b Backoff) withDefaults() Backoff {
 	if b.Base <= 0 {
@@ -33,28 +57,43 @@ func (b Backoff) withDefaults() Backoff {
 	if b.Cap <= 0 {
 		b.Cap = DefaultBackoffCap
 	}
+	if b.Brisk <= 0 {
+		b.Brisk = DefaultBackoffBrisk
+	}
+	b.Brisk = min(b.Brisk, b.Cap)
 	return b
 }
 
-// Ceiling is the longest wait after the attempt-th failure.
-func (b Backoff) Ceiling(attempt int) time.Duration {
+// Limit is the longest ceiling once failures have gone on for failing.
+func (b Backoff) Limit(failing time.Duration) time.Duration {
 	b = b.withDefaults()
+	return min(b.Cap, max(b.Brisk, failing/backoffGrowth))
+}
+
+// Ceiling is the longest wait after the attempt-th failure in a row, the
+// failures having gone on for failing.
+func (b Backoff) Ceiling(attempt int, failing time.Duration) time.Duration {
+	b = b.withDefaults()
+	limit := b.Limit(failing)
 	ceil := b.Base
-	for i := 0; i < attempt && ceil < b.Cap; i++ {
-		if ceil > b.Cap/2 {
-			return b.Cap
+	for i := 0; i < attempt && ceil < limit; i++ {
+		if ceil > limit/2 {
+			return limit
 		}
 		ceil *= 2
 	}
-	return min(ceil, b.Cap)
+	return min(ceil, limit)
 }
 
-// Delay is the wait after the attempt-th failure in a row. randN returns
-// a uniformly random number in [0, n); retryAfter is the server's
-// Retry-After, 0 if none.
-func (b Backoff) Delay(attempt int, retryAfter time.Duration, randN func(n int64) int64) time.Duration {
-	d := time.Duration(randN(int64(b.Ceiling(attempt)) + 1))
-	return max(d, min(retryAfter, maxRetryAfter))
+// Delay is the wait after the attempt-th failure in a row, the failures
+// having gone on for failing. randN returns a uniformly random number in
+// [0, n); retryAfter is the server's Retry-After, 0 if none.
+func (b Backoff) Delay(attempt int, failing, retryAfter time.Duration, randN func(n int64) int64) time.Duration {
+	d := time.Duration(randN(int64(b.Ceiling(attempt, failing)) + 1))
+	if retryAfter <= 0 {
+		return d
+	}
+	return max(d, min(retryAfter, maxRetryAfter)+time.Duration(randN(int64(retryAfterSpread))))
 }
 
 // retryAfter reads a Retry-After header: whole seconds or an HTTP date.

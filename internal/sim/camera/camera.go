@@ -93,29 +93,31 @@ type Camera struct {
 	inPool atomic.Bool // queued for, or held by, an upload worker
 	done   chan struct{}
 
-	mu            sync.Mutex
-	stopped       bool
-	stopErr       error
-	homeID        string // from the server: hello or GET /api/v1/device
-	seq           uint64
-	queue         eventQueue
-	interval      time.Duration
-	sensitivity   int
-	eventGen      uint64 // bumped when the interval changes
-	conn          *websocket.Conn
-	connGen       uint64 // bumped on each connection
-	connecting    bool
-	connectDue    time.Time // when the pending connect timer fires; zero: none pending
-	connectErr    error     // why the last connection ended or attempt failed
-	everConnected bool
-	heartbeat     time.Duration
-	connAttempt   int // failed connection attempts in a row
-	server        int // index in the fleet's servers of the one this camera uses
-	uploadAttempt int // failed upload attempts in a row
-	retryAt       time.Time
-	tl            timeline    // when each frame of its video shows
-	stream        *Stream     // nil until the stream is first asked for
-	live          *liveStream // the live stream being sent; nil when none
+	mu              sync.Mutex
+	stopped         bool
+	stopErr         error
+	homeID          string // from the server: hello or GET /api/v1/device
+	seq             uint64
+	queue           eventQueue
+	interval        time.Duration
+	sensitivity     int
+	eventGen        uint64 // bumped when the interval changes
+	conn            *websocket.Conn
+	connGen         uint64 // bumped on each connection
+	connecting      bool
+	connectDue      time.Time // when the pending connect timer fires; zero: none pending
+	connectErr      error     // why the last connection ended or attempt failed
+	everConnected   bool
+	heartbeat       time.Duration
+	connAttempt     int       // failed connection attempts in a row
+	connFailSince   time.Time // when the first of them failed; zero: none
+	server          int       // index in the fleet's servers of the one this camera uses
+	uploadAttempt   int       // failed upload attempts in a row
+	uploadFailSince time.Time // when the first of them failed; zero: none
+	retryAt         time.Time
+	tl              timeline    // when each frame of its video shows
+	stream          *Stream     // nil until the stream is first asked for
+	live            *liveStream // the live stream being sent; nil when none
 }
 
 // Add adds a camera named name (shown on its frames) with its

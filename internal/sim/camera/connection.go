@@ -145,10 +145,14 @@ func (c *Camera) scheduleReconnect(ra time.Duration, cause error) {
 		c.mu.Unlock()
 		return
 	}
-	d := c.f.cfg.Backoff.Delay(c.connAttempt, ra, c.f.cfg.RandN)
+	now := c.f.cfg.Now()
+	if c.connAttempt == 0 {
+		c.connFailSince = now
+	}
+	d := c.f.cfg.Backoff.Delay(c.connAttempt, now.Sub(c.connFailSince), ra, c.f.cfg.RandN)
 	c.connAttempt++
 	attempt := c.connAttempt
-	when := c.f.cfg.Now().Add(d)
+	when := now.Add(d)
 	c.connectDue, c.connectErr = when, cause
 	c.mu.Unlock()
 	c.f.log.Info("camera disconnected; will reconnect", c.logAttrs("err", cause, "attempt", attempt, "in", d)...)
@@ -205,7 +209,8 @@ func (c *Camera) onHello(m deviceproto.Message, gen uint64) {
 		c.homeID = m.HomeID
 	}
 	c.heartbeat = hb
-	c.connAttempt, c.uploadAttempt, c.retryAt = 0, 0, time.Time{}
+	c.connAttempt, c.connFailSince = 0, time.Time{}
+	c.uploadAttempt, c.uploadFailSince, c.retryAt = 0, time.Time{}, time.Time{}
 	c.mu.Unlock()
 	c.f.sched.add(timerEntry{when: c.f.cfg.Now().Add(hb), cam: c, kind: timerHeartbeat, gen: gen})
 	c.requestFlush()

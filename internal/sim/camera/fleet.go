@@ -44,7 +44,7 @@ type Config struct {
 	EventJitter   float64       // each interval is spread by ± this fraction; default 0.2, negative for none
 	QueueSize     int           // events kept while offline; default 200
 	ClipFrames    int           // negative: events carry no clip; else an H.264 clip (below); the number no longer counts
-	Backoff       Backoff       // reconnects and upload retries; default 1 s .. 5 min
+	Backoff       Backoff       // reconnects and upload retries; default the protocol's (Backoff)
 	UploadBatch   int           // events one worker uploads for a camera before serving others; default 8
 
 	// Video (docs/device-protocol.md, "Video"). An event's clip starts at the

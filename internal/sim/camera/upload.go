@@ -94,7 +94,7 @@ func (c *Camera) settle(ev queuedEvent, res uploadResult) bool {
 			c.stats.Dropped.Add(-1)
 		}
 		c.stats.Queued.Store(int64(c.queue.len()))
-		c.uploadAttempt = 0
+		c.uploadAttempt, c.uploadFailSince = 0, time.Time{}
 		c.mu.Unlock()
 		c.acked(ev, res)
 		return true
@@ -112,10 +112,14 @@ func (c *Camera) settle(ev queuedEvent, res uploadResult) bool {
 	}
 	c.stats.UploadErrors.Add(1)
 	c.mu.Lock()
-	d := c.f.cfg.Backoff.Delay(c.uploadAttempt, res.retryAfter, c.f.cfg.RandN)
+	now := c.f.cfg.Now()
+	if c.uploadAttempt == 0 {
+		c.uploadFailSince = now
+	}
+	d := c.f.cfg.Backoff.Delay(c.uploadAttempt, now.Sub(c.uploadFailSince), res.retryAfter, c.f.cfg.RandN)
 	c.uploadAttempt++
 	attempt := c.uploadAttempt
-	c.retryAt = c.f.cfg.Now().Add(d)
+	c.retryAt = now.Add(d)
 	when := c.retryAt
 	c.mu.Unlock()
 	c.f.log.Debug("upload failed; will retry", c.logAttrs("event_id", c.EventID(ev.seq), "err", res.err, "attempt", attempt, "in", d)...)
@@ -289,6 +293,13 @@ func (c *Camera) eventBody(ev queuedEvent, home string) ([]byte, string, error) 
 	if err != nil {
 		return nil, "", fmt.Errorf("encode meta: %w", err)
 	}
+	return EventForm(meta, thumb, clip)
+}
+
+// EventForm is the multipart body of an upload (POST
+// /api/v1/device/events) and its Content-Type: the meta part, the
+// thumbnail, and the clip unless it is nil.
+func EventForm(meta, thumb, clip []byte) ([]byte, string, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(meta) + len(thumb) + len(clip) + 1024)
 	mw := multipart.NewWriter(&buf)

@@ -22,6 +22,7 @@ type counters struct {
 	transportErrs atomic.Int64 // requests that got no answer
 	uploads       atomic.Int64 // uploads answered 200 or 201
 	uploadMillis  Histogram    // their latency, request start to answer
+	others        *others      // --hostile: every upload, in its window
 }
 
 // counting wraps a RoundTripper to count what comes back. It never wraps
@@ -34,18 +35,25 @@ type counting struct {
 func (t counting) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	res, err := t.next.RoundTrip(req)
+	upload := req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/api/v1/device/events")
 	if err != nil {
 		t.c.transportErrs.Add(1)
+		if upload {
+			t.c.others.upload(start, false)
+		}
 		return nil, err
 	}
 	t.c.requests.Add(1)
+	if upload {
+		t.c.others.upload(start, res.StatusCode == http.StatusOK || res.StatusCode == http.StatusCreated)
+	}
 	switch res.StatusCode {
 	case http.StatusServiceUnavailable:
 		t.c.shed503.Add(1)
 	case http.StatusSwitchingProtocols:
 		t.c.connects.Add(1)
 	case http.StatusOK, http.StatusCreated:
-		if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/api/v1/device/events") {
+		if upload {
 			t.c.uploads.Add(1)
 			t.c.uploadMillis.Add(float64(time.Since(start)) / float64(time.Millisecond))
 		}
@@ -67,6 +75,15 @@ func newAPITransport(conns int) *http.Transport {
 		ResponseHeaderTimeout: 2 * time.Minute,
 		ExpectContinueTimeout: time.Second,
 	}
+}
+
+// transportFrom is an HTTP transport whose connections come from the
+// local address ip (any of 127.0.0.0/8 reaches a server on loopback), so
+// the server sees them as a client address of their own.
+func transportFrom(ip net.IP, conns int) *http.Transport {
+	t := newAPITransport(conns)
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, LocalAddr: &net.TCPAddr{IP: ip}}).DialContext
+	return t
 }
 
 // newWSTransport is the transport camera connections are dialled

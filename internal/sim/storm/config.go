@@ -57,9 +57,17 @@ type Config struct {
 	PartnerDisplays int
 	PartnerFaults   Faults
 
+	// Hostile adds a household of its own that attacks the server from
+	// the end of the warm-up's first quarter to the end of the run with
+	// every kind of denial of service camvault bounds, from addresses of
+	// its own straight to every node (hostile.go); the other households'
+	// uploads, views and logins must stay within the bounds of
+	// hostile_report.go, and the servers' RSS, /metrics and logs too.
+	Hostile bool
+
 	Warmup        time.Duration // steady state before the outage; default 10 s
 	Outage        time.Duration // the server is down this long; 0: no outage
-	Timeout       time.Duration // after the restart, for every camera to be back and every event acknowledged; default 10 min (a camera may wait up to its backoff cap, 5 min, to come back)
+	Timeout       time.Duration // after the restart, for every camera to be back and every event acknowledged; default 10 min
 	EventInterval time.Duration // each camera makes an event this often; default 30 s
 	ViewerEvery   time.Duration // each viewer lists events about this often; default 1 s
 	ViewerMedia   int           // thumbnails (and their clips) a viewer fetches per listing; default 2
@@ -72,7 +80,7 @@ type Config struct {
 	QueueSize     int           // each camera's offline queue; default: enough for the whole run
 	UploadWorkers int           // camera uploads in flight across the fleet; default 32
 	MaxDials      int           // camera connection attempts in flight; default the larger of 256 and cameras/8
-	BackoffCap    time.Duration // the cameras' reconnect backoff cap; default the protocol's 5 min
+	BackoffCap    time.Duration // the cameras' reconnect backoff cap; default the protocol's (camera.Backoff)
 
 	Faults Faults // network faults between clients and server (ParseFaults)
 
@@ -186,6 +194,8 @@ func (c *Config) setDefaults() error {
 		return errors.New("storm: --partner-displays registers partners as the operator; it does not go with --target")
 	case c.PartnerDisplays > 2*c.Accounts:
 		return errors.New("storm: --partner-displays is at most twice --accounts (one link per partner and account)")
+	case c.Hostile && c.Target != "":
+		return errors.New("storm: --hostile sends from loopback addresses of its own to the servers storm starts; it does not go with --target")
 	case c.KillNode && c.Nodes < 2:
 		return errors.New("storm: --kill-node needs --nodes 2 or more (someone must take over its cameras)")
 	}
@@ -229,9 +239,7 @@ func (c *Config) serverEnv() []string {
 
 // serverArgs are the arguments of `camvault serve`.
 func (c *Config) serverArgs(data, addr, admin string) []string {
-	// Every account is made from this machine's one address.
-	args := []string{"--log-level", c.ServerLogLevel, "serve", "--data", data, "--addr", addr, "--admin-addr", admin,
-		"--signups-per-address", "0"}
+	args := []string{"--log-level", c.ServerLogLevel, "serve", "--data", data, "--addr", addr, "--admin-addr", admin}
 	if c.MaxConnectsPerSecond > 0 {
 		args = append(args, "--max-connects-per-second", fmt.Sprint(c.MaxConnectsPerSecond))
 	}

@@ -121,6 +121,9 @@ type Result struct {
 	PartnerRevokeCutoffMsMax float64 `json:"partner_revoke_cutoff_ms_max"`
 	PartnerNetFaults         string  `json:"partner_net_faults,omitempty"`
 
+	// The hostile household (--hostile), its fields only then.
+	*Hostile
+
 	ServerRSSBefore    int64   `json:"server_rss_before_bytes"`
 	ServerRSSIdle      int64   `json:"server_rss_idle_bytes"`
 	IdleConnHeapBytes  int64   `json:"idle_conn_heap_bytes"`  // of idle_conn_bytes, Go heap in use per connection
@@ -210,6 +213,9 @@ func (r *Result) check() {
 	if r.LiveRevokeCutoffMsMax >= liveCutoffLimitMs {
 		fail("live_revoke_cutoff_ms_max: a logged-out viewer's stream went on for %.0f ms (limit %d ms)", r.LiveRevokeCutoffMsMax, liveCutoffLimitMs)
 	}
+	if r.Hostile != nil {
+		r.Hostile.check(fail)
+	}
 	r.OK = len(r.Failures) == 0
 	if r.Failures == nil {
 		r.Failures = []string{}
@@ -262,11 +268,17 @@ func (r *Result) WriteHTML(path string) error {
 // SVG chart and the summary table.
 func (r *Result) Render(w io.Writer) error {
 	page := struct {
-		R         *Result
-		Chart     template.HTML
-		LiveChart template.HTML
-		Rows      [][2]string
+		R             *Result
+		Chart         template.HTML
+		LiveChart     template.HTML
+		Rows          [][2]string
+		HostileAttack [][3]string
+		HostileOthers [][4]string
+		HostileServer [][3]string
 	}{R: r, Chart: template.HTML(r.chartSVG()), Rows: r.rows()}
+	if r.Hostile != nil {
+		page.HostileAttack, page.HostileOthers, page.HostileServer = r.attackRows(), r.othersRows(), r.serverRows()
+	}
 	if r.LiveViewers > 0 {
 		page.LiveChart = template.HTML(r.liveChartSVG())
 	}
@@ -512,12 +524,19 @@ td:first-child { font-family: monospace; }
 .ok { color: #137333; } .fail { color: #c5221f; }
 </style></head><body>
 <h1>camvault storm: {{if .R.OK}}<span class="ok">passed</span>{{else}}<span class="fail">FAILED</span>{{end}}</h1>
-<p>{{.R.Cameras}} cameras in {{.R.Accounts}} homes, {{.R.Viewers}} viewers{{if .R.LiveViewers}}, {{.R.LiveViewers}} live viewers{{end}}{{if .R.PartnerDisplays}}, {{.R.PartnerDisplays}} partner displays{{end}}{{if .R.NetFaults}}, network faults <code>{{.R.NetFaults}}</code>{{end}}{{if .R.CacheFaults}}, cache faults <code>{{.R.CacheFaults}}</code>{{end}}{{if gt .R.Nodes 1}}, {{.R.Nodes}} nodes{{if .R.KillNode}} (one killed){{end}}{{end}}{{if .R.Target}}, against {{.R.Target}}{{end}}.</p>
+<p>{{.R.Cameras}} cameras in {{.R.Accounts}} homes, {{.R.Viewers}} viewers{{if .R.LiveViewers}}, {{.R.LiveViewers}} live viewers{{end}}{{if .R.PartnerDisplays}}, {{.R.PartnerDisplays}} partner displays{{end}}{{if .R.Hostile}}, one hostile household{{end}}{{if .R.NetFaults}}, network faults <code>{{.R.NetFaults}}</code>{{end}}{{if .R.CacheFaults}}, cache faults <code>{{.R.CacheFaults}}</code>{{end}}{{if gt .R.Nodes 1}}, {{.R.Nodes}} nodes{{if .R.KillNode}} (one killed){{end}}{{end}}{{if .R.Target}}, against {{.R.Target}}{{end}}.</p>
 {{if not .R.OK}}<ul class="fail">{{range .R.Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{.Chart}}
 {{if .LiveChart}}<h2>Live view</h2>
 <p>{{.R.LiveViewers}} people watching their cameras live and zapping between them: {{.R.LiveSessions}} sessions, {{.R.LiveFrames}} frames checked, {{.R.ForeignLiveFrames}} of another household; {{.R.LiveRevocations}} sessions logged out mid-stream.</p>
 {{.LiveChart}}{{end}}
+{{if .R.Hostile}}<h2>Hostile household</h2>
+<p>One household of its own (an account, a home, {{.R.HostileCameras}} cameras paired the normal way) attacked from {{.R.HostileAddresses}} addresses of its own with {{.R.HostileConnections}} connections, every kind at once, from the mark <em>hostile</em> to the end of the run. The other households were measured for {{printf "%.0f" .R.HostileBaselineSec}} s before the attack and {{printf "%.0f" .R.HostileSeconds}} s during it (to the end of the warm-up).</p>
+<table><tr><td>attack</td><td>sent</td><td>answered</td></tr>{{range .HostileAttack}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td><td>{{index . 2}}</td></tr>{{end}}</table>
+<h3>The other households</h3>
+<table><tr><td></td><td>before the attack</td><td>during it</td><td>bound</td></tr>{{range .HostileOthers}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td><td>{{index . 2}}</td><td>{{index . 3}}</td></tr>{{end}}</table>
+<h3>The servers during the attack</h3>
+<table>{{range .HostileServer}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td><td>{{index . 2}}</td></tr>{{end}}</table>{{end}}
 <h2>Summary</h2>
 <table>{{range .Rows}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</table>
 </body></html>

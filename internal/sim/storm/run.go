@@ -41,7 +41,10 @@ type runner struct {
 	liveViewers []*liveViewer
 	displays    []*display
 	partners    [2]partnerlink.Partner
-	displayBase string // what displays talk to: their own fault proxy in front of the server
+	displayBase string        // what displays talk to: their own fault proxy in front of the server
+	hostile     *hostile      // --hostile: the household that attacks
+	others      *others       // --hostile: the other households measured
+	hwatch      *hostileWatch // the servers while the attack is measured; under mu
 	cams        []*camera.Camera
 	fleet       *camera.Fleet
 	ledger      *ledger
@@ -111,6 +114,9 @@ func (c *Config) fdsNeeded() uint64 {
 		per += 2 // the proxy's two ends
 	}
 	n := uint64(c.Cameras + c.UploadWorkers + 2*c.Viewers + 2*c.LiveViewers + 6*c.PartnerDisplays + c.MaxDials)
+	if c.Hostile {
+		n += 2*hostileConns + 2*loginProbes + 16
+	}
 	if c.Nodes > 1 {
 		n += 2 * uint64(2*c.Viewers+2*c.LiveViewers+8) // viewers also through the balancer
 	}
@@ -245,6 +251,10 @@ func (r *runner) run(ctx context.Context) error {
 	for _, d := range r.displays {
 		views.Go(func() { d.run(viewCtx) })
 	}
+	stopWatch := func() {}
+	if r.hostile != nil {
+		stopWatch = r.startHostile(viewCtx, &views)
+	}
 	if len(r.displays) > 0 {
 		// Mid-run, before the outage: links stopped while the displays
 		// watch.
@@ -257,6 +267,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err := sleep(ctx, r.cfg.Warmup); err != nil {
 		return err
 	}
+	stopWatch()
 
 	if r.srv != nil && r.cfg.KillNode {
 		if err := r.killNode(ctx, stopGenerating); err != nil {
@@ -356,8 +367,14 @@ func (r *runner) setup(ctx context.Context) error {
 			wg.Wait()
 		}()
 	}
+	signup := func(int) api { return r.setupAPI }
+	if r.srv != nil {
+		signup = func(i int) api {
+			return api{client: &http.Client{Transport: transportFrom(householdAddr(i), 1), Timeout: time.Minute}, base: "http://" + r.srv.nodes[0].addr}
+		}
+	}
 	var err error
-	if r.accts, err = setupAccounts(ctx, r.setupAPI, r.cfg.Accounts, &accounts); err != nil {
+	if r.accts, err = setupAccounts(ctx, r.setupAPI, signup, r.cfg.Accounts, &accounts); err != nil {
 		return err
 	}
 	if err := pairCameras(ctx, r.setupAPI, r.accts, r.cfg.Cameras, &cameras); err != nil {
@@ -367,6 +384,23 @@ func (r *runner) setup(ctx context.Context) error {
 	if r.key, err = newKey(); err != nil {
 		return err
 	}
+	if r.cfg.Hostile {
+		targets := make([]string, len(r.srv.nodes))
+		for i, n := range r.srv.nodes {
+			targets[i] = "http://" + n.addr
+		}
+		if r.hostile, err = newHostile(targets, r.key, r.log); err != nil {
+			return err
+		}
+		if err := r.hostile.setup(ctx); err != nil {
+			return err
+		}
+		for _, ac := range r.accts[:min(loginProbes, len(r.accts))] {
+			r.hostile.victims = append(r.hostile.victims, ac.email)
+		}
+		r.others = &others{}
+		r.c.others = r.others
+	}
 	r.viewers = make([]*viewer, r.cfg.Viewers)
 	return parallel(ctx, r.cfg.Viewers, 4, func(ctx context.Context, i int) error {
 		ac := r.accts[i%len(r.accts)]
@@ -375,7 +409,7 @@ func (r *runner) setup(ctx context.Context) error {
 			return fmt.Errorf("viewer %d: %w", i, err)
 		}
 		r.viewers[i] = &viewer{index: i, ac: ac, token: tok, key: r.key, every: r.cfg.ViewerEvery,
-			perRun: r.cfg.ViewerMedia, c: &r.vc, log: r.log}
+			perRun: r.cfg.ViewerMedia, c: &r.vc, others: r.others, log: r.log}
 		viewers.Add(1)
 		return nil
 	})
@@ -769,6 +803,9 @@ func (r *runner) collect() {
 	res.PartnerRevokeCutoffMsMax = r.pc.cutoff.Max()
 	if r.cfg.PartnerDisplays > 0 {
 		res.PartnerNetFaults = r.cfg.PartnerFaults.String()
+	}
+	if r.hostile != nil {
+		r.collectHostile()
 	}
 	res.Shed503 = r.c.shed503.Load()
 	res.Connects = r.c.connects.Load()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -168,5 +169,79 @@ func TestSoak(t *testing.T) {
 	}
 	if !res.OK || res.ForeignMedia != 0 || res.Lost != 0 || res.Duplicates != 0 {
 		t.Errorf("ok %v, foreign %d, lost %d, duplicates %d: %v", res.OK, res.ForeignMedia, res.Lost, res.Duplicates, res.Failures)
+	}
+}
+
+// TestStormHostile runs a small storm with the hostile household against
+// the real binary and checks what does not depend on the machine's speed:
+// every kind of attack was sent and answered as its defence answers (the
+// scan bomb refused, no more wrong passwords verified and sign-ups made
+// than the limits, 2,000 ranges answered whole), the other households
+// were measured before and during it and lost nothing, and /metrics and
+// the log stayed within their bounds. Latencies are the storm's to judge
+// (.ci/storm), not a test's.
+func TestStormHostile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a storm takes a while")
+	}
+	dir := t.TempDir()
+	res, err := Run(t.Context(), Config{
+		Binary:         camvaultBinary,
+		Dir:            filepath.Join(dir, "run"),
+		Accounts:       3,
+		Cameras:        9,
+		Viewers:        3,
+		Hostile:        true,
+		Warmup:         8 * time.Second,
+		Timeout:        30 * time.Second,
+		EventInterval:  500 * time.Millisecond,
+		ViewerEvery:    200 * time.Millisecond,
+		ServerLogLevel: "info",
+		JSONPath:       filepath.Join(dir, "storm.json"),
+		ReportPath:     filepath.Join(dir, "storm.html"),
+		Log:            slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.Hostile
+	if h == nil {
+		t.Fatal("no hostile_* figures in the result")
+	}
+	raw, _ := json.Marshal(res)
+	t.Logf("result: %s", raw)
+	if res.Lost != 0 || res.Duplicates != 0 || res.ForeignMedia != 0 || res.ForeignEvents != 0 {
+		t.Errorf("lost %d, duplicates %d, foreign media %d, foreign events %d: want 0 each", res.Lost, res.Duplicates, res.ForeignMedia, res.ForeignEvents)
+	}
+	for what, n := range map[string]int64{
+		"stalled uploads refused at once": h.HostileStalledRefused, "scan bombs refused": h.HostileJPEGRefused,
+		"crafted pictures decoded and stored": h.HostileJPEGStored, "wrong passwords verified": h.HostileLoginChecked,
+		"sign-ups": h.HostileSignups, "16 KiB methods": h.HostileMethods,
+		"range requests answered whole": h.HostileRangeWhole, "command results": h.HostileCommandResults,
+		"the others' uploads during the attack": h.HostileOthersUploads, "their views": h.HostileOthersViews,
+		"their logins": h.HostileOthersLogins, "their uploads before it": h.HostileBaselineUploads,
+	} {
+		if n == 0 {
+			t.Errorf("%s: none", what)
+		}
+	}
+	if h.HostileRangeParts != 0 || h.HostileUnexpected != 0 {
+		t.Errorf("range requests answered in parts %d, unexpected answers %d: want 0", h.HostileRangeParts, h.HostileUnexpected)
+	}
+	if h.HostileSignupsMade > 20*hostileAddresses {
+		t.Errorf("%d sign-ups made from %d addresses: the limit is 20 an address", h.HostileSignupsMade, hostileAddresses)
+	}
+	if h.HostileLoginChecked > 50*hostileAddresses {
+		t.Errorf("%d wrong passwords verified from %d addresses: the limit is 50 an address", h.HostileLoginChecked, hostileAddresses)
+	}
+	if g := h.HostileMetricsMax - h.HostileMetricsStart; g > h.HostileBoundMetricsGrowth || h.HostileMetricsStart == 0 {
+		t.Errorf("/metrics from %d to %d bytes", h.HostileMetricsStart, h.HostileMetricsMax)
+	}
+	if h.HostileLogLineMaxBytes > h.HostileBoundLogLineMaxBytes || h.HostileLogPerRequest > h.HostileBoundLogPerRequest || h.HostileLogGrowth == 0 {
+		t.Errorf("log: %d bytes, %.0f a request, longest line %d", h.HostileLogGrowth, h.HostileLogPerRequest, h.HostileLogLineMaxBytes)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "storm.html"))
+	if err != nil || !strings.Contains(string(page), "Hostile household") {
+		t.Errorf("the report has no hostile section: %v", err)
 	}
 }

@@ -34,6 +34,7 @@ type viewer struct {
 	every  time.Duration
 	perRun int // media fetched per listing
 	c      *viewerCounters
+	others *others // --hostile: listings and thumbnails, in their window
 	log    *slog.Logger
 }
 
@@ -52,7 +53,11 @@ func (v *viewer) run(ctx context.Context) {
 		case <-time.After(wait):
 		}
 		wait = v.every/2 + time.Duration(rand.Int64N(int64(v.every)+1)) // mean: every
+		start := time.Now()
 		page, err := v.list(ctx)
+		if ctx.Err() == nil {
+			v.others.view(start, err == nil)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				v.c.errors.Add(1)
@@ -85,6 +90,7 @@ func (v *viewer) list(ctx context.Context) (eventPage, error) {
 
 // fetch gets one event's thumbnail or clip and checks every frame of it.
 func (v *viewer) fetch(ctx context.Context, e listedEvent, kind string) {
+	start := time.Now()
 	err := func() error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.base+"/api/v1/events/"+e.ID+"/"+kind, nil)
 		if err != nil {
@@ -120,6 +126,9 @@ func (v *viewer) fetch(ctx context.Context, e listedEvent, kind string) {
 		}
 		return nil
 	}()
+	if kind == "thumbnail" && ctx.Err() == nil {
+		v.others.view(start, err == nil)
+	}
 	if err != nil && ctx.Err() == nil {
 		v.c.errors.Add(1)
 		v.log.Debug("viewer: fetch media", "viewer", v.index, "event", e.ID, "err", err)

@@ -73,6 +73,23 @@ func (s *Store) EventByDeviceEventID(ctx context.Context, deviceID, deviceEventI
 	return e, wrap("event by device event id", err)
 }
 
+// UploadTarget reads the home's wrapped data key and the device's event
+// with deviceEventID, if any, in one round trip.
+func (s *Store) UploadTarget(ctx context.Context, homeID, deviceID, deviceEventID string) ([]byte, string, error) {
+	var key []byte
+	var existing *string
+	err := s.pool.QueryRow(ctx, `SELECT h.wrapped_data_key,
+		(SELECT e.id FROM events e WHERE e.device_id = $1 AND e.device_event_id = $2)
+		FROM homes h WHERE h.id = $3`, deviceID, deviceEventID, homeID).Scan(&key, &existing)
+	if err != nil {
+		return nil, "", wrap("upload target", err)
+	}
+	if existing == nil {
+		return key, "", nil
+	}
+	return key, *existing, nil
+}
+
 // ListEvents lists live events in the query's scopes, newest first. A scope
 // with an empty camera list reads nothing; it never widens to the home.
 func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]domain.Event, error) {

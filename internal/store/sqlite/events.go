@@ -78,6 +78,24 @@ func (s *Store) EventByDeviceEventID(ctx context.Context, deviceID, deviceEventI
 	return e, wrap("event by device event id", err)
 }
 
+// UploadTarget reads the home's wrapped data key and the device's event
+// with deviceEventID, if any, in one read: on a reader connection each
+// statement is a read transaction, and after any commit its first page
+// reads go to the file again.
+func (s *Store) UploadTarget(ctx context.Context, homeID, deviceID, deviceEventID string) ([]byte, string, error) {
+	var key []byte
+	var existing sql.NullString
+	err := s.read.QueryRowContext(ctx, uploadTargetQuery, deviceID, deviceEventID, homeID).Scan(&key, &existing)
+	if err != nil {
+		return nil, "", wrap("upload target", err)
+	}
+	return key, existing.String, nil
+}
+
+const uploadTargetQuery = `SELECT h.wrapped_data_key,
+	(SELECT e.id FROM events e WHERE e.device_id = ? AND e.device_event_id = ?)
+	FROM homes h WHERE h.id = ?`
+
 // ListEvents lists live events in the query's scopes, newest first. A scope
 // with an empty camera list reads nothing; it never widens to the home.
 func (s *Store) ListEvents(ctx context.Context, q store.EventQuery) ([]domain.Event, error) {

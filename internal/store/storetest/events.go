@@ -444,3 +444,47 @@ func testRetention(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// testUploadTarget: what an upload reads before storing anything, in one
+// query: the home's wrapped data key, and the camera's event with the
+// camera's event ID (a retry), live or marked deleted, and no other
+// camera's.
+func testUploadTarget(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	h, other := newHome(t, s, a.ID), newHome(t, s, a.ID)
+	d, d2 := newDevice(t, s, a.ID, h.ID), newDevice(t, s, a.ID, h.ID)
+	e := eventValue(h.ID, d.ID, "motion", at(0))
+
+	key, existing, err := s.UploadTarget(ctx, h.ID, d.ID, e.DeviceEventID)
+	check(t, "upload target, no event yet", err)
+	if string(key) != string(h.WrappedDataKey) || existing != "" {
+		t.Fatalf("upload target before the event: key %q, existing %q", key, existing)
+	}
+	if key, _, err := s.UploadTarget(ctx, other.ID, d.ID, e.DeviceEventID); err != nil || string(key) != string(other.WrappedDataKey) {
+		t.Fatalf("upload target of another home: key %q, %v", key, err)
+	}
+	_, _, err = s.UploadTarget(ctx, id.New(), d.ID, e.DeviceEventID)
+	mustNotFound(t, "upload target of a missing home", err)
+
+	_, _, err = s.CreateEvent(ctx, e)
+	check(t, "create event", err)
+	for _, tc := range []struct {
+		what, device, deviceEvent, want string
+	}{
+		{"the retry", d.ID, e.DeviceEventID, e.ID},
+		{"another camera, same event ID", d2.ID, e.DeviceEventID, ""},
+		{"the camera, another event ID", d.ID, "cam-" + id.New(), ""},
+	} {
+		_, existing, err := s.UploadTarget(ctx, h.ID, tc.device, tc.deviceEvent)
+		check(t, tc.what, err)
+		if existing != tc.want {
+			t.Errorf("%s: existing %q, want %q", tc.what, existing, tc.want)
+		}
+	}
+	_, err = s.MarkEventDeleted(ctx, e.ID, at(time.Hour))
+	check(t, "mark deleted", err)
+	if _, existing, err := s.UploadTarget(ctx, h.ID, d.ID, e.DeviceEventID); err != nil || existing != e.ID {
+		t.Fatalf("a retry of an event marked deleted: existing %q, %v; want %q", existing, err, e.ID)
+	}
+}

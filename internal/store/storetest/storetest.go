@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"Events", testEvents},
 		{"EventRetryRace", testEventRetryRace},
+		{"UploadTarget", testUploadTarget},
 		{"ListEvents", testListEvents},
 		{"EventKinds", testEventKinds},
 		{"DeleteEvent", testDeleteEvent},

@@ -5,8 +5,8 @@
 //
 //	go run ./bench/ingest --target http://127.0.0.1:18080 --n 1000 --c 4
 //
-// creates an account, a session, a home and --cameras paired cameras over
-// the API, then uploads --n events (each one real JPEG thumbnail of about
+// creates an account, a session, --homes homes (default 1) and --cameras
+// paired cameras over the API, spread over the homes, then uploads --n events (each one real JPEG thumbnail of about
 // --size bytes, no clip) from --c concurrent workers, each worker uploading
 // as its own camera, and prints events/s and latency percentiles.
 //
@@ -59,6 +59,7 @@ type config struct {
 	n        int
 	c        int
 	cameras  int
+	homes    int
 	size     int
 	seed     string
 	timeout  time.Duration
@@ -73,6 +74,7 @@ func main() {
 	flag.IntVar(&cfg.n, "n", 1000, "events to upload (or files to write)")
 	flag.IntVar(&cfg.c, "c", 4, "concurrent uploads (workers)")
 	flag.IntVar(&cfg.cameras, "cameras", 0, "cameras to pair (default: --c); worker i uploads as camera i mod cameras")
+	flag.IntVar(&cfg.homes, "homes", 1, "homes the cameras belong to: camera i is in home i mod homes (the disk blob store keeps a directory per home)")
 	flag.IntVar(&cfg.size, "size", 30<<10, "thumbnail size in bytes")
 	flag.StringVar(&cfg.seed, "seed", "", "write the session token, event IDs and JPEGs to this directory")
 	flag.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "per-request timeout")
@@ -88,8 +90,8 @@ func run(ctx context.Context, cfg config) error {
 	if (cfg.target == "") == (cfg.baseline == "") {
 		return errors.New("give exactly one of --target and --baseline")
 	}
-	if cfg.n < 1 || cfg.c < 1 || cfg.size < 1024 {
-		return errors.New("--n and --c must be at least 1, --size at least 1024")
+	if cfg.n < 1 || cfg.c < 1 || cfg.homes < 1 || cfg.size < 1024 {
+		return errors.New("--n, --c and --homes must be at least 1, --size at least 1024")
 	}
 	if cfg.cameras == 0 {
 		cfg.cameras = cfg.c
@@ -117,6 +119,9 @@ func run(ctx context.Context, cfg config) error {
 	fmt.Printf("mode=%s n=%d c=%d bytes=%d elapsed=%.3fs events/s=%.1f p50=%s p90=%s p99=%s max=%s",
 		mode, cfg.n, cfg.c, cfg.size, res.elapsed.Seconds(), float64(cfg.n)/res.elapsed.Seconds(),
 		ms(res.pct(50)), ms(res.pct(90)), ms(res.pct(99)), ms(res.pct(100)))
+	if cfg.target != "" && cfg.homes > 1 {
+		fmt.Printf(" homes=%d", cfg.homes)
+	}
 	fmt.Printf(" self_cpu/event=%s", ms(res.selfCPU/time.Duration(cfg.n)))
 	if res.serverCPU > 0 {
 		fmt.Printf(" server_cpu/event=%s", ms(res.serverCPU/time.Duration(cfg.n)))
@@ -405,9 +410,9 @@ func (c *client) do(req *http.Request, path string, out any, want int) error {
 	return nil
 }
 
-// setup creates an account, a session, a home and cameras; it returns the
-// session token and the device tokens.
-func (c *client) setup(ctx context.Context, cameras int) (string, []string, error) {
+// setup creates an account, a session, homes and cameras (camera i in
+// home i mod homes); it returns the session token and the device tokens.
+func (c *client) setup(ctx context.Context, homes, cameras int) (string, []string, error) {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	email := "bench-" + hex.EncodeToString(rnd[:]) + "@example.com"
@@ -420,14 +425,18 @@ func (c *client) setup(ctx context.Context, cameras int) (string, []string, erro
 	if err := c.call(ctx, "POST", "/api/v1/sessions", "", creds, &sess, http.StatusCreated); err != nil {
 		return "", nil, fmt.Errorf("log in: %w", err)
 	}
-	var home struct{ ID string }
-	if err := c.call(ctx, "POST", "/api/v1/homes", sess.Token, map[string]string{"name": "bench"}, &home, http.StatusCreated); err != nil {
-		return "", nil, fmt.Errorf("create home: %w", err)
+	homeIDs := make([]string, homes)
+	for i := range homeIDs {
+		var home struct{ ID string }
+		if err := c.call(ctx, "POST", "/api/v1/homes", sess.Token, map[string]string{"name": fmt.Sprintf("bench %d", i)}, &home, http.StatusCreated); err != nil {
+			return "", nil, fmt.Errorf("create home: %w", err)
+		}
+		homeIDs[i] = home.ID
 	}
 	devices := make([]string, 0, cameras)
 	for i := range cameras {
 		var code struct{ Code string }
-		if err := c.call(ctx, "POST", "/api/v1/homes/"+home.ID+"/pairing-codes", sess.Token, nil, &code, http.StatusCreated); err != nil {
+		if err := c.call(ctx, "POST", "/api/v1/homes/"+homeIDs[i%homes]+"/pairing-codes", sess.Token, nil, &code, http.StatusCreated); err != nil {
 			return "", nil, fmt.Errorf("pairing code %d: %w", i, err)
 		}
 		var dev struct {
@@ -486,7 +495,7 @@ func runServer(ctx context.Context, cfg config, jpegs [][]byte) (result, error) 
 		http:    &http.Client{Transport: &http.Transport{MaxIdleConns: cfg.c + 4, MaxIdleConnsPerHost: cfg.c + 4}},
 		timeout: cfg.timeout,
 	}
-	session, devices, err := c.setup(ctx, cfg.cameras)
+	session, devices, err := c.setup(ctx, cfg.homes, cfg.cameras)
 	if err != nil {
 		return result{}, err
 	}
