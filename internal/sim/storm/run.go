@@ -238,7 +238,7 @@ func (r *runner) run(ctx context.Context) error {
 	// Steady state: events, and viewers.
 	r.mark("warmup")
 	stopGenerating := r.startGenerating(ctx)
-	defer stopGenerating()
+	defer func() { stopGenerating() }() // the latest round's generator, on every return
 	viewCtx, stopViewers := context.WithCancel(ctx)
 	defer stopViewers()
 	var views sync.WaitGroup
