@@ -21,7 +21,9 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/blob/disk"
 	"github.com/camvault/camvault/internal/breaker"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/feed"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpapi"
@@ -52,6 +54,7 @@ type App struct {
 	events   *events.Service
 	gateway  *gateway.Gateway
 	live     *live.Service
+	feed     *feed.Service
 	partners *partner.Service
 	breaker  *breaker.Breaker
 	public   http.Handler
@@ -109,6 +112,7 @@ type Options struct {
 	Cache     CacheOptions
 	Breaker   breaker.Config
 	Live      live.Config
+	Feed      feed.Config
 	Partner   partner.Config
 	// WebRTC tunes live view's WebRTC sessions; its UDP address comes
 	// from Config.WebRTCAddr when it names none.
@@ -255,13 +259,17 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		opts.Homes.PresenceTTL = opts.Gateway.LastSeenEvery + 3*opts.Gateway.Heartbeat
 	}
 	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
-	a.gateway = gateway.New(opts.Gateway, st, admit, decider, b, log)
-	a.metrics.ConnectedDevices(a.gateway.Connected)
 	auditLog := audit.New(st, kr, opts.Events.Now).WithLogger(log)
-	hs := homes.New(st, decider, kr, a.identity, a.gateway, auditLog, opts.Homes)
-	a.homes = hs
 	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open).WithLease(ln), kr, auditLog, log, opts.Events).
 		WithCache(c, a.breaker.Open).WithLease(ln)
+	// Open event streams hear of each new event and each camera going
+	// online or offline, on any node, and decide each for their viewer.
+	a.feed = feed.New(opts.Feed, feed.Deps{Store: st, Decider: decider, Events: a.events, Bus: b, Log: log})
+	a.events.WithAnnouncer(a.feed)
+	a.gateway = gateway.New(opts.Gateway, presenceNotices{Store: st, feed: a.feed}, admit, decider, b, log)
+	a.metrics.ConnectedDevices(a.gateway.Connected)
+	hs := homes.New(st, decider, kr, a.identity, a.gateway, auditLog, opts.Homes)
+	a.homes = hs
 	auditReader := audit.NewReader(auditLog, decider, a.identity).WithPartners(st)
 	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
 	// Live view: the relay of the cameras streaming on this node takes
@@ -288,7 +296,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	}
 	apiHandler := httpapi.New(httpapi.Deps{
 		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
-		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Log: log, OpenAPI: api.OpenAPI(),
+		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Feed: a.feed, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
 	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
 		Live: livePage, Commands: a.gateway, Partners: oauth, Log: log})
@@ -563,6 +571,7 @@ func (a *App) Background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.events.RunSweeper(ctx) })
 	wg.Go(func() { a.gateway.Run(ctx) })
 	wg.Go(func() { a.live.Run(ctx) })
+	wg.Go(func() { a.feed.Run(ctx) })
 	wg.Go(func() { a.breaker.Run(ctx) })
 	if minAge := a.cfg.orphanMinAge(); minAge > 0 {
 		wg.Go(func() { a.events.RunOrphanSweeper(ctx, time.Hour, minAge) })
@@ -604,4 +613,20 @@ func (a *App) sweepSessions(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// presenceNotices is the gateway's store: once presence changes are
+// written, the feed tells open streams which cameras went online or
+// offline.
+type presenceNotices struct {
+	gateway.Store
+	feed *feed.Service
+}
+
+func (p presenceNotices) SetPresence(ctx context.Context, updates []domain.Presence) error {
+	if err := p.Store.SetPresence(ctx, updates); err != nil {
+		return err
+	}
+	p.feed.PresenceChanged(ctx, updates)
+	return nil
 }
