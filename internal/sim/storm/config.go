@@ -10,7 +10,8 @@
 //
 //   - every frame of every thumbnail and clip a viewer received carries
 //     a valid watermark of one of that viewer's own cameras
-//     (foreign_media);
+//     (foreign_media), and every event offered on a viewer's open event
+//     stream is of that viewer's home and cameras (foreign_stream_events);
 //   - every event a camera generated is stored exactly once (lost,
 //     duplicates);
 //

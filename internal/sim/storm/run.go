@@ -113,12 +113,12 @@ func (c *Config) fdsNeeded() uint64 {
 	if c.Faults.Enabled() {
 		per += 2 // the proxy's two ends
 	}
-	n := uint64(c.Cameras + c.UploadWorkers + 2*c.Viewers + 2*c.LiveViewers + 6*c.PartnerDisplays + c.MaxDials)
+	n := uint64(c.Cameras + c.UploadWorkers + 3*c.Viewers + 2*c.LiveViewers + 6*c.PartnerDisplays + c.MaxDials)
 	if c.Hostile {
 		n += 2*hostileConns + 2*loginProbes + 16
 	}
 	if c.Nodes > 1 {
-		n += 2 * uint64(2*c.Viewers+2*c.LiveViewers+8) // viewers also through the balancer
+		n += 2 * uint64(3*c.Viewers+2*c.LiveViewers+8) // viewers also through the balancer
 	}
 	return per*n + 512
 }
@@ -242,8 +242,12 @@ func (r *runner) run(ctx context.Context) error {
 	viewCtx, stopViewers := context.WithCancel(ctx)
 	defer stopViewers()
 	var views sync.WaitGroup
+	// Each viewer also keeps its event stream open, as an open timeline
+	// does, on connections of its own (a stream holds one for its life).
+	streams := &http.Client{Transport: counting{next: newAPITransport(r.cfg.Viewers + 2), c: &r.c}}
 	for _, v := range r.viewers {
 		views.Go(func() { v.run(viewCtx) })
+		views.Go(func() { v.watch(viewCtx, streams) })
 	}
 	for _, v := range r.liveViewers {
 		views.Go(func() { v.run(viewCtx) })
@@ -778,6 +782,9 @@ func (r *runner) collect() {
 	res.MislabeledMedia = r.vc.mislabeled.Load()
 	res.ForeignEvents += r.vc.foreignEvents.Load()
 	res.ViewerListings = r.vc.listings.Load()
+	res.StreamEvents = r.vc.streamEvents.Load()
+	res.ForeignStreamEvents = r.vc.foreignStream.Load()
+	res.StreamBreaks = r.vc.streamBreaks.Load()
 	res.ViewerErrors = r.vc.errors.Load()
 	res.LiveViewers = len(r.liveViewers)
 	res.LiveAttempts = r.lc.attempts.Load()
