@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PartnerRequests", testPartnerRequests},
 		{"PartnerLinks", testPartnerLinks},
 		{"PartnerTokens", testPartnerTokens},
+		{"Webhooks", testWebhooks},
 		{"Ping", func(t *testing.T, s store.Store) { check(t, "ping", s.Ping(t.Context())) }},
 		{"Closed", testClosed},
 	}
