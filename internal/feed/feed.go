@@ -95,8 +95,7 @@ type Service struct {
 	streams    map[*Stream]struct{}
 	byHome     map[string]map[*Stream]struct{}
 	perAccount map[string]int
-	online     map[string]bool // cameras this node announced online
-	dropped    int64           // notices dropped since the last warning
+	dropped    int64 // notices dropped since the last warning
 	warned     time.Time
 }
 
@@ -107,8 +106,7 @@ func New(cfg Config, d Deps) *Service {
 		d.Log = slog.Default()
 	}
 	return &Service{cfg: cfg, d: d, work: make(chan notice, cfg.Queue), kick: make(chan struct{}, 1),
-		streams: map[*Stream]struct{}{}, byHome: map[string]map[*Stream]struct{}{}, perAccount: map[string]int{},
-		online: map[string]bool{}}
+		streams: map[*Stream]struct{}{}, byHome: map[string]map[*Stream]struct{}{}, perAccount: map[string]int{}}
 }
 
 // Query narrows a stream like the timeline's filters: one home, one

@@ -83,28 +83,19 @@ func (s *Service) EventCreated(ctx context.Context, homeID, eventID string) {
 	s.publish(ctx, notice{Event: &eventNotice{HomeID: homeID, EventID: eventID}})
 }
 
-// PresenceChanged tells every node's streams of the cameras among updates
-// that went online or offline on this node since it last told; a camera
-// that stays online (its last seen moving) is not news.
-func (s *Service) PresenceChanged(ctx context.Context, updates []domain.Presence) {
-	var changed []presenceNotice
-	s.mu.Lock()
-	for _, u := range updates {
-		if u.HomeID == "" || s.online[u.DeviceID] == u.Online {
-			continue
+// PresenceChanged tells every node's streams of cameras that went online
+// or offline on this node (the server tells it only of changes).
+func (s *Service) PresenceChanged(ctx context.Context, changed []domain.Presence) {
+	notices := make([]presenceNotice, 0, len(changed))
+	for _, u := range changed {
+		if u.HomeID != "" {
+			notices = append(notices, presenceNotice{HomeID: u.HomeID, DeviceID: u.DeviceID, Online: u.Online, LastSeen: u.LastSeen})
 		}
-		if u.Online {
-			s.online[u.DeviceID] = true
-		} else {
-			delete(s.online, u.DeviceID) // the map holds only cameras online here
-		}
-		changed = append(changed, presenceNotice{HomeID: u.HomeID, DeviceID: u.DeviceID, Online: u.Online, LastSeen: u.LastSeen})
 	}
-	s.mu.Unlock()
-	for len(changed) > 0 {
-		n := min(len(changed), presenceChunk)
-		s.publish(ctx, notice{Presence: changed[:n]})
-		changed = changed[n:]
+	for len(notices) > 0 {
+		n := min(len(notices), presenceChunk)
+		s.publish(ctx, notice{Presence: notices[:n]})
+		notices = notices[n:]
 	}
 }
 

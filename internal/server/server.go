@@ -39,6 +39,7 @@ import (
 	"github.com/camvault/camvault/internal/peer"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/web"
+	"github.com/camvault/camvault/internal/webhook"
 )
 
 const databaseFile = "camvault.db"
@@ -55,6 +56,7 @@ type App struct {
 	gateway  *gateway.Gateway
 	live     *live.Service
 	feed     *feed.Service
+	webhooks *webhook.Service
 	partners *partner.Service
 	breaker  *breaker.Breaker
 	public   http.Handler
@@ -113,6 +115,7 @@ type Options struct {
 	Breaker   breaker.Config
 	Live      live.Config
 	Feed      feed.Config
+	Webhooks  webhook.Config
 	Partner   partner.Config
 	// WebRTC tunes live view's WebRTC sessions; its UDP address comes
 	// from Config.WebRTCAddr when it names none.
@@ -265,8 +268,11 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	// Open event streams hear of each new event and each camera going
 	// online or offline, on any node, and decide each for their viewer.
 	a.feed = feed.New(opts.Feed, feed.Deps{Store: st, Decider: decider, Events: a.events, Bus: b, Log: log})
-	a.events.WithAnnouncer(a.feed)
-	a.gateway = gateway.New(opts.Gateway, presenceNotices{Store: st, feed: a.feed}, admit, decider, b, log)
+	// Webhooks: an event's deliveries are stored with it; those of
+	// cameras going online or offline once their presence is written.
+	a.webhooks = webhook.New(opts.Webhooks, st, decider, kr, log)
+	a.events.WithAnnouncer(announcers{a.feed, a.webhooks})
+	a.gateway = gateway.New(opts.Gateway, newPresenceNotices(st, a.feed, a.webhooks), admit, decider, b, log)
 	a.metrics.ConnectedDevices(a.gateway.Connected)
 	hs := homes.New(st, decider, kr, a.identity, a.gateway, auditLog, opts.Homes)
 	a.homes = hs
@@ -296,10 +302,10 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	}
 	apiHandler := httpapi.New(httpapi.Deps{
 		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
-		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Feed: a.feed, Log: log, OpenAPI: api.OpenAPI(),
+		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Feed: a.feed, Webhooks: a.webhooks, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
 	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
-		Live: livePage, Commands: a.gateway, Partners: oauth, Log: log})
+		Live: livePage, Commands: a.gateway, Partners: oauth, Webhooks: a.webhooks, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -572,6 +578,7 @@ func (a *App) Background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.gateway.Run(ctx) })
 	wg.Go(func() { a.live.Run(ctx) })
 	wg.Go(func() { a.feed.Run(ctx) })
+	wg.Go(func() { a.webhooks.Run(ctx) })
 	wg.Go(func() { a.breaker.Run(ctx) })
 	if minAge := a.cfg.orphanMinAge(); minAge > 0 {
 		wg.Go(func() { a.events.RunOrphanSweeper(ctx, time.Hour, minAge) })
@@ -616,17 +623,52 @@ func (a *App) sweepSessions(ctx context.Context) {
 }
 
 // presenceNotices is the gateway's store: once presence changes are
-// written, the feed tells open streams which cameras went online or
-// offline.
+// written, the cameras that went online or offline on this node since it
+// last told are told to open event streams and to webhooks. A camera that
+// stays online (its last seen moving) is not news. The map holds only the
+// cameras online here.
 type presenceNotices struct {
 	gateway.Store
-	feed *feed.Service
+	feed     *feed.Service
+	webhooks *webhook.Service
+	mu       sync.Mutex
+	online   map[string]bool
 }
 
-func (p presenceNotices) SetPresence(ctx context.Context, updates []domain.Presence) error {
+func newPresenceNotices(s gateway.Store, f *feed.Service, w *webhook.Service) *presenceNotices {
+	return &presenceNotices{Store: s, feed: f, webhooks: w, online: map[string]bool{}}
+}
+
+func (p *presenceNotices) SetPresence(ctx context.Context, updates []domain.Presence) error {
 	if err := p.Store.SetPresence(ctx, updates); err != nil {
 		return err
 	}
-	p.feed.PresenceChanged(ctx, updates)
+	var changed []domain.Presence
+	p.mu.Lock()
+	for _, u := range updates {
+		if u.HomeID == "" || p.online[u.DeviceID] == u.Online {
+			continue
+		}
+		if u.Online {
+			p.online[u.DeviceID] = true
+		} else {
+			delete(p.online, u.DeviceID)
+		}
+		changed = append(changed, u)
+	}
+	p.mu.Unlock()
+	if len(changed) > 0 {
+		p.feed.PresenceChanged(ctx, changed)
+		p.webhooks.PresenceChanged(ctx, changed)
+	}
 	return nil
+}
+
+// announcers tells each of its members of every new event.
+type announcers []events.Announcer
+
+func (as announcers) EventCreated(ctx context.Context, homeID, eventID string) {
+	for _, a := range as {
+		a.EventCreated(ctx, homeID, eventID)
+	}
 }

@@ -36,7 +36,8 @@ type Webhooks interface {
 	// FinishWebhookAttempt records an attempt's outcome: d with its new
 	// State (delivered, failed, skipped, or still pending with its next
 	// attempt at NextAt), Attempts and LastError. status is what the
-	// webhook shows as its last outcome. A delivery that arrived resets
+	// webhook shows as its last outcome; "" (a pending delivery given back
+	// untried) leaves the webhook as it is. A delivery that arrived resets
 	// the webhook's failures; one given up on adds one, and the webhook is
 	// disabled with reason once it has maxFailures.
 	FinishWebhookAttempt(ctx context.Context, d domain.WebhookDelivery, status string, now time.Time, maxFailures int, reason string) error

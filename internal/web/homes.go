@@ -63,21 +63,22 @@ func (a *App) camerasPage(w http.ResponseWriter, r *http.Request, u *user) error
 // fixed list so no text from the URL is ever shown.
 func noticeText(key string) string {
 	return map[string]string{
-		"home":       "Your home is ready. Add a camera to it.",
-		"renamed":    "Camera renamed.",
-		"saved":      "Camera settings saved.",
-		"motion":     "Sent to the camera. Its next events follow the new sensitivity.",
-		"home-saved": "Home settings saved.",
-		"deleted":    "Event deleted, with its picture and clip.",
-		"unpaired":   "Camera removed. It can no longer upload or connect.",
-		"invited":    "Invited. Nothing is shared until they accept, signed in to camvault with that email (they can sign up with it first); they find the invitation under Sharing.",
-		"joined":     "You joined the home: its cameras and events are here for you now.",
-		"declined":   "Invitation declined. Nothing was shared with you.",
-		"cancelled":  "Invitation taken back. It can no longer be accepted.",
-		"changed":    "Access changed. It applies from their next request.",
-		"removed":    "Access removed. It ended at once.",
-		"ended":      "That session has ended.",
-		"unlinked":   "Partner unlinked. It lost access at once.",
+		"home":            "Your home is ready. Add a camera to it.",
+		"renamed":         "Camera renamed.",
+		"saved":           "Camera settings saved.",
+		"motion":          "Sent to the camera. Its next events follow the new sensitivity.",
+		"home-saved":      "Home settings saved.",
+		"deleted":         "Event deleted, with its picture and clip.",
+		"unpaired":        "Camera removed. It can no longer upload or connect.",
+		"invited":         "Invited. Nothing is shared until they accept, signed in to camvault with that email (they can sign up with it first); they find the invitation under Sharing.",
+		"joined":          "You joined the home: its cameras and events are here for you now.",
+		"declined":        "Invitation declined. Nothing was shared with you.",
+		"cancelled":       "Invitation taken back. It can no longer be accepted.",
+		"changed":         "Access changed. It applies from their next request.",
+		"removed":         "Access removed. It ended at once.",
+		"ended":           "That session has ended.",
+		"unlinked":        "Partner unlinked. It lost access at once.",
+		"webhook-removed": "Webhook removed. Nothing more is sent to it.",
 	}[key]
 }
 

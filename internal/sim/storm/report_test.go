@@ -74,6 +74,10 @@ func TestResultCheck(t *testing.T) {
 		"mislabeled":            func(r *Result) { r.MislabeledMedia = 1 },
 		"foreign_stream_events": func(r *Result) { r.ForeignStreamEvents = 1 },
 		"stream_events":         func(r *Result) { r.StreamEvents = 0 },
+		"alerts_foreign":        func(r *Result) { r.AlertsForeign = 1 },
+		"alerts_bad_signature":  func(r *Result) { r.AlertsBadSignature = 1 },
+		"alerts_missing":        func(r *Result) { r.AlertsMissing = 3 },
+		"alerts:":               func(r *Result) { r.Webhooks, r.Alerts = true, 0 },
 	} {
 		r := sampleResult()
 		spoil(r)

@@ -43,6 +43,7 @@ type runner struct {
 	partners    [2]partnerlink.Partner
 	displayBase string        // what displays talk to: their own fault proxy in front of the server
 	hostile     *hostile      // --hostile: the household that attacks
+	alerts      *alerts       // the households' webhook receiver (nil against a target)
 	others      *others       // --hostile: the other households measured
 	hwatch      *hostileWatch // the servers while the attack is measured; under mu
 	cams        []*camera.Camera
@@ -172,7 +173,11 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	setupClient := &http.Client{Transport: newAPITransport(32), Timeout: time.Minute}
 	r.setupAPI = api{client: setupClient, base: r.serverBase}
-	if err := r.setup(ctx); err != nil {
+	err := r.setup(ctx)
+	if r.alerts != nil {
+		defer r.alerts.close()
+	}
+	if err != nil {
 		return err
 	}
 	if err := r.clientPaths(); err != nil {
@@ -383,6 +388,16 @@ func (r *runner) setup(ctx context.Context) error {
 	}
 	if err := pairCameras(ctx, r.setupAPI, r.accts, r.cfg.Cameras, &cameras); err != nil {
 		return err
+	}
+	if r.srv != nil {
+		// Every household's webhook, on the storm's receiver (the server
+		// runs with --allow-private-targets to reach it on loopback).
+		if r.alerts, err = newAlerts(r.accts); err != nil {
+			return err
+		}
+		if err := r.alerts.register(ctx, r.setupAPI); err != nil {
+			return err
+		}
 	}
 	r.log.Info("accounts and cameras ready", "accounts", len(r.accts), "cameras", r.cfg.Cameras, "took", time.Since(t).Round(time.Millisecond))
 	if r.key, err = newKey(); err != nil {
@@ -766,6 +781,12 @@ func (r *runner) verify(ctx context.Context) error {
 	for _, c := range r.cams {
 		generated[c.DeviceID()] = c.Stats().Generated.Load()
 	}
+	if r.alerts != nil {
+		// Each stored event reached its household's webhook at least once,
+		// through the outage: a claim the killed server held runs out
+		// within a minute, and retries come within seconds.
+		r.res.AlertsMissing = r.alerts.missing(ctx, listed, 2*time.Minute)
+	}
 	t := r.ledger.compare(generated, all)
 	r.res.EventsGenerated, r.res.EventsAcknowledged, r.res.EventsStored = t.Generated, t.Acked, t.Stored
 	r.res.Lost, r.res.Duplicates = t.Lost, t.Dups
@@ -782,6 +803,10 @@ func (r *runner) collect() {
 	res.MislabeledMedia = r.vc.mislabeled.Load()
 	res.ForeignEvents += r.vc.foreignEvents.Load()
 	res.ViewerListings = r.vc.listings.Load()
+	if r.alerts != nil {
+		res.Alerts, res.AlertsForeign, res.AlertsBadSignature = r.alerts.received.Load(), r.alerts.foreign.Load(), r.alerts.badSig.Load()
+		res.Webhooks = true
+	}
 	res.StreamEvents = r.vc.streamEvents.Load()
 	res.ForeignStreamEvents = r.vc.foreignStream.Load()
 	res.StreamBreaks = r.vc.streamBreaks.Load()

@@ -133,6 +133,9 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, d domain.WebhookDelive
 				disabled_reason = CASE WHEN disabled_at = 0 AND failures + 1 >= $3 THEN $4 ELSE disabled_reason END
 				WHERE id = $5`, ts(now), status, maxFailures, reason, d.WebhookID)
 		default:
+			if status == "" {
+				return nil // given back untried
+			}
 			_, err = tx.Exec(ctx, `UPDATE webhooks SET last_delivery_at = $1, last_status = $2 WHERE id = $3`, ts(now), status, d.WebhookID)
 		}
 		return wrap("record webhook outcome", err)

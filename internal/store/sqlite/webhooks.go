@@ -141,6 +141,9 @@ func (s *Store) FinishWebhookAttempt(ctx context.Context, d domain.WebhookDelive
 				disabled_reason = CASE WHEN disabled_at = 0 AND failures + 1 >= ? THEN ? ELSE disabled_reason END
 				WHERE id = ?`, ts(now), status, maxFailures, ts(now), maxFailures, reason, d.WebhookID)
 		default:
+			if status == "" {
+				return nil // given back untried
+			}
 			_, err = tx.ExecContext(ctx, `UPDATE webhooks SET last_delivery_at = ?, last_status = ? WHERE id = ?`, ts(now), status, d.WebhookID)
 		}
 		return wrap("record webhook outcome", err)
