@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/egress"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -238,8 +239,8 @@ func (s *Service) send(ctx context.Context, w domain.Webhook, d domain.WebhookDe
 // admins: never the URL (it may hold the receiver's token).
 func describe(err error) error {
 	switch {
-	case errors.Is(err, errPrivate):
-		return errPrivate
+	case errors.Is(err, egress.ErrPrivate):
+		return egress.ErrPrivate
 	case errors.Is(err, context.DeadlineExceeded):
 		return errors.New("no answer within the timeout")
 	}

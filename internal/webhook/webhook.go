@@ -24,6 +24,7 @@ import (
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/egress"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/store"
@@ -116,7 +117,7 @@ func New(cfg Config, s Store, d Decider, k *keys.Keyring, log *slog.Logger) *Ser
 	if cfg.Transport != nil {
 		tr = cfg.Transport.Clone()
 	}
-	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: dialControl(cfg.AllowPrivateTargets)}
+	dialer := &net.Dialer{Timeout: cfg.Timeout, Control: egress.Control(cfg.AllowPrivateTargets)}
 	tr.DialContext = dialer.DialContext
 	tr.Proxy = nil // a proxy would connect for us, past the check
 	tr.MaxIdleConnsPerHost = 2
