@@ -31,6 +31,11 @@ const (
 	ExpireEvent   = "event.expire"
 )
 
+// IntegrationMQTT is the actor of a thumbnail handed to the home's own
+// MQTT broker: an integration, not a partner (no partner has this ID,
+// which is not a valid one).
+const IntegrationMQTT = "mqtt"
+
 // Results recorded.
 const (
 	ResultOK      = "ok"

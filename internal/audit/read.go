@@ -109,6 +109,9 @@ func (r *Reader) List(ctx context.Context, p authz.Principal, homeID string, bef
 			v.Actor = names[e.ActorID]
 		case domain.PrincipalIntegration:
 			key := "partner/" + e.ActorID
+			if e.ActorID == IntegrationMQTT {
+				names[key] = "the home's MQTT broker"
+			}
 			if _, ok := names[key]; !ok {
 				names[key] = "partner " + e.ActorID
 				if r.partners != nil {

@@ -69,3 +69,17 @@ const (
 	WebhookFailed    = "failed"  // given up on after a day of attempts
 	WebhookSkipped   = "skipped" // what it told of was gone (an event deleted) before it went
 )
+
+// MQTTBroker is where a home publishes its events, cameras' availability
+// and latest pictures (docs/design/mqtt.md). The broker's address and
+// credentials are sealed with the home's data key.
+type MQTTBroker struct {
+	HomeID       string
+	ConfigSealed []byte // the address, user name and password
+	TopicPrefix  string
+	UpdatedBy    string
+	UpdatedAt    time.Time
+	// The last connection's outcome, as any node saw it.
+	LastError     string
+	LastConnected time.Time
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -282,4 +283,48 @@ func (s *Service) purge(ctx context.Context, e domain.Event) error {
 		return fmt.Errorf("purge event: %w", err)
 	}
 	return nil
+}
+
+// maxIntegrationThumbnail bounds a thumbnail handed to a home's own
+// integration.
+const maxIntegrationThumbnail = 8 << 20
+
+// ThumbnailForHome opens an event's thumbnail for a home's own
+// integration (its MQTT broker, which its owners or admins configured):
+// the event must be of homeID, the blob's label must name that home,
+// camera and event, and the look is on the home's audit record, with the
+// integration as its actor, before the bytes are returned.
+func (s *Service) ThumbnailForHome(ctx context.Context, homeID, eventID, integration string) ([]byte, error) {
+	e, err := s.event(ctx, eventID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && e.HomeID != homeID) {
+		return nil, errNoEvent
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read event: %w", err)
+	}
+	b, obj, err := s.openBlob(ctx, e.ThumbKey, func(homeID string) (keys.DataKey, error) { return s.dataKey(ctx, homeID) })
+	if err != nil {
+		return nil, fmt.Errorf("open thumbnail of event %s: %w", e.ID, err)
+	}
+	defer obj.Close()
+	want := media.Label{Home: homeID, Device: e.DeviceID, Event: e.ID, Kind: media.KindThumbnail}
+	if b.Label != want {
+		return nil, fmt.Errorf("thumbnail of event %s is labelled for another: refused", e.ID)
+	}
+	if b.Size() > maxIntegrationThumbnail {
+		return nil, fmt.Errorf("thumbnail of event %s: %d bytes, past %d", e.ID, b.Size(), maxIntegrationThumbnail)
+	}
+	if err := s.audit.Record(ctx, homeID, audit.Entry{ActorKind: domain.PrincipalIntegration, ActorID: integration,
+		Action: audit.ViewThumbnail, DeviceID: e.DeviceID, EventID: e.ID, Result: audit.ResultOK}); err != nil {
+		return nil, err
+	}
+	whole, err := b.Whole()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, whole.Size())
+	if _, err := whole.ReadAt(out, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return out, nil
 }

@@ -38,6 +38,7 @@ type Server struct {
 	partners Partners
 	feed     Feed
 	webhooks Webhooks
+	mqtt     MQTT
 	log      *slog.Logger
 	openAPI  []byte
 }
@@ -62,13 +63,14 @@ type Deps struct {
 	Partners Partners // nil: partner tokens are refused everywhere
 	Feed     Feed     // nil: the event stream answers 404
 	Webhooks Webhooks // nil: the webhook routes answer 404
+	MQTT     MQTT     // nil: the MQTT routes answer 404
 	Log      *slog.Logger
 	OpenAPI  []byte // the API description, served at /api/v1/openapi.json
 }
 
 // New returns the API server.
 func New(d Deps) *Server {
-	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, live: d.Live, partners: d.Partners, feed: d.Feed, webhooks: d.Webhooks, log: d.Log, openAPI: d.OpenAPI}
+	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, live: d.Live, partners: d.Partners, feed: d.Feed, webhooks: d.Webhooks, mqtt: d.MQTT, log: d.Log, openAPI: d.OpenAPI}
 }
 
 // authKind is the credential a route requires.
@@ -116,6 +118,9 @@ func Routes() []Route {
 		{"GET", "/api/v1/homes/{home}/webhooks", person, (*Server).listWebhooks},
 		{"DELETE", "/api/v1/homes/{home}/webhooks/{webhook}", person, (*Server).deleteWebhook},
 		{"GET", "/api/v1/homes/{home}/webhooks/{webhook}/deliveries", person, (*Server).webhookDeliveries},
+		{"PUT", "/api/v1/homes/{home}/mqtt", person, (*Server).putMQTT},
+		{"GET", "/api/v1/homes/{home}/mqtt", person, (*Server).getMQTT},
+		{"DELETE", "/api/v1/homes/{home}/mqtt", person, (*Server).deleteMQTT},
 		{"POST", "/api/v1/homes/{home}/pairing-codes", person, (*Server).createPairingCode},
 		{"GET", "/api/v1/homes/{home}/devices", person, (*Server).listDevices},
 

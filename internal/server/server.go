@@ -35,6 +35,7 @@ import (
 	"github.com/camvault/camvault/internal/live/whep"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
+	"github.com/camvault/camvault/internal/mqttpub"
 	"github.com/camvault/camvault/internal/partner"
 	"github.com/camvault/camvault/internal/peer"
 	"github.com/camvault/camvault/internal/store"
@@ -57,6 +58,7 @@ type App struct {
 	live     *live.Service
 	feed     *feed.Service
 	webhooks *webhook.Service
+	mqtt     *mqttpub.Service
 	partners *partner.Service
 	breaker  *breaker.Breaker
 	public   http.Handler
@@ -116,6 +118,7 @@ type Options struct {
 	Live      live.Config
 	Feed      feed.Config
 	Webhooks  webhook.Config
+	MQTT      mqttpub.Config
 	Partner   partner.Config
 	// WebRTC tunes live view's WebRTC sessions; its UDP address comes
 	// from Config.WebRTCAddr when it names none.
@@ -271,8 +274,10 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	// Webhooks: an event's deliveries are stored with it; those of
 	// cameras going online or offline once their presence is written.
 	a.webhooks = webhook.New(opts.Webhooks, st, decider, kr, log)
-	a.events.WithAnnouncer(announcers{a.feed, a.webhooks})
-	a.gateway = gateway.New(opts.Gateway, newPresenceNotices(st, a.feed, a.webhooks), admit, decider, b, log)
+	// MQTT: each node publishes what happens on it to the homes' brokers.
+	a.mqtt = mqttpub.New(opts.MQTT, st, decider, kr, a.events, log)
+	a.events.WithAnnouncer(announcers{a.feed, a.webhooks, a.mqtt})
+	a.gateway = gateway.New(opts.Gateway, newPresenceNotices(st, a.feed, a.webhooks, a.mqtt), admit, decider, b, log)
 	a.metrics.ConnectedDevices(a.gateway.Connected)
 	hs := homes.New(st, decider, kr, a.identity, a.gateway, auditLog, opts.Homes)
 	a.homes = hs
@@ -302,10 +307,10 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	}
 	apiHandler := httpapi.New(httpapi.Deps{
 		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
-		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Feed: a.feed, Webhooks: a.webhooks, Log: log, OpenAPI: api.OpenAPI(),
+		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Feed: a.feed, Webhooks: a.webhooks, MQTT: a.mqtt, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
 	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
-		Live: livePage, Commands: a.gateway, Partners: oauth, Webhooks: a.webhooks, Log: log})
+		Live: livePage, Commands: a.gateway, Partners: oauth, Webhooks: a.webhooks, MQTT: a.mqtt, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -579,6 +584,7 @@ func (a *App) Background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.live.Run(ctx) })
 	wg.Go(func() { a.feed.Run(ctx) })
 	wg.Go(func() { a.webhooks.Run(ctx) })
+	wg.Go(func() { a.mqtt.Run(ctx) })
 	wg.Go(func() { a.breaker.Run(ctx) })
 	if minAge := a.cfg.orphanMinAge(); minAge > 0 {
 		wg.Go(func() { a.events.RunOrphanSweeper(ctx, time.Hour, minAge) })
@@ -624,19 +630,20 @@ func (a *App) sweepSessions(ctx context.Context) {
 
 // presenceNotices is the gateway's store: once presence changes are
 // written, the cameras that went online or offline on this node since it
-// last told are told to open event streams and to webhooks. A camera that
+// last told are told to open event streams, webhooks and MQTT brokers. A camera that
 // stays online (its last seen moving) is not news. The map holds only the
 // cameras online here.
 type presenceNotices struct {
 	gateway.Store
 	feed     *feed.Service
 	webhooks *webhook.Service
+	mqtt     *mqttpub.Service
 	mu       sync.Mutex
 	online   map[string]bool
 }
 
-func newPresenceNotices(s gateway.Store, f *feed.Service, w *webhook.Service) *presenceNotices {
-	return &presenceNotices{Store: s, feed: f, webhooks: w, online: map[string]bool{}}
+func newPresenceNotices(s gateway.Store, f *feed.Service, w *webhook.Service, m *mqttpub.Service) *presenceNotices {
+	return &presenceNotices{Store: s, feed: f, webhooks: w, mqtt: m, online: map[string]bool{}}
 }
 
 func (p *presenceNotices) SetPresence(ctx context.Context, updates []domain.Presence) error {
@@ -660,6 +667,7 @@ func (p *presenceNotices) SetPresence(ctx context.Context, updates []domain.Pres
 	if len(changed) > 0 {
 		p.feed.PresenceChanged(ctx, changed)
 		p.webhooks.PresenceChanged(ctx, changed)
+		p.mqtt.PresenceChanged(ctx, changed)
 	}
 	return nil
 }

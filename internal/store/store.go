@@ -50,6 +50,7 @@ type Store interface {
 	Partners
 	Changes
 	Webhooks
+	MQTTBrokers
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -46,3 +46,16 @@ type Webhooks interface {
 	// PruneWebhookDeliveries removes deliveries finished before t.
 	PruneWebhookDeliveries(ctx context.Context, before time.Time) (int, error)
 }
+
+// MQTTBrokers are the brokers homes publish to.
+type MQTTBrokers interface {
+	// PutMQTTBroker sets (or replaces) a home's broker.
+	PutMQTTBroker(ctx context.Context, b domain.MQTTBroker) error
+	// MQTTBroker reads a home's broker.
+	MQTTBroker(ctx context.Context, homeID string) (domain.MQTTBroker, error)
+	// DeleteMQTTBroker removes a home's broker.
+	DeleteMQTTBroker(ctx context.Context, homeID string) error
+	// SetMQTTStatus records a connection's outcome: lastError "" and the
+	// time it connected, or the error.
+	SetMQTTStatus(ctx context.Context, homeID, lastError string, connected time.Time) error
+}

@@ -79,6 +79,8 @@ func noticeText(key string) string {
 		"ended":           "That session has ended.",
 		"unlinked":        "Partner unlinked. It lost access at once.",
 		"webhook-removed": "Webhook removed. Nothing more is sent to it.",
+		"mqtt-saved":      "Broker saved. camvault connects to it now; this page shows whether it could.",
+		"mqtt-removed":    "Nothing more is published to that broker.",
 	}[key]
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/homes"
+	"github.com/camvault/camvault/internal/mqttpub"
 	"github.com/camvault/camvault/internal/webhook"
 )
 
@@ -16,6 +18,13 @@ type Webhooks interface {
 	List(ctx context.Context, p authz.Principal, homeID string) ([]webhook.View, error)
 	Delete(ctx context.Context, p authz.Principal, homeID, webhookID string) error
 	Deliveries(ctx context.Context, p authz.Principal, homeID, webhookID string) ([]webhook.DeliveryView, error)
+}
+
+// MQTT keeps homes' MQTT brokers (mqttpub.Service).
+type MQTT interface {
+	Put(ctx context.Context, p authz.Principal, homeID string, in mqttpub.Settings) error
+	Get(ctx context.Context, p authz.Principal, homeID string) (mqttpub.View, error)
+	Delete(ctx context.Context, p authz.Principal, homeID string) error
 }
 
 // integrationsPage is the Integrations page: each home the person manages,
@@ -31,6 +40,10 @@ type integrationsPage struct {
 type homeHooks struct {
 	Home  homes.Home
 	Hooks []hookRow
+	// MQTT is the home's broker, nil when none; MQTTOffered: the server
+	// publishes to brokers.
+	MQTT        *mqttpub.View
+	MQTTOffered bool
 }
 
 type hookRow struct {
@@ -64,7 +77,15 @@ func (a *App) integrations(r *http.Request, u *user) (integrationsPage, error) {
 		if !authz.Allows(h.Role, authz.ManageIntegrations) {
 			continue
 		}
-		hh := homeHooks{Home: h}
+		hh := homeHooks{Home: h, MQTTOffered: a.mqtt != nil}
+		if a.mqtt != nil {
+			switch v, err := a.mqtt.Get(r.Context(), u.Principal, h.ID); {
+			case err == nil:
+				hh.MQTT = &v
+			case apperr.CodeOf(err) != apperr.NotFound:
+				return p, err
+			}
+		}
 		list, err := a.webhooks.List(r.Context(), u.Principal, h.ID)
 		if err != nil {
 			return p, err
@@ -119,5 +140,34 @@ func (a *App) removeWebhook(w http.ResponseWriter, r *http.Request, u *user) err
 		return err
 	}
 	http.Redirect(w, r, "/integrations?done=webhook-removed", http.StatusSeeOther)
+	return nil
+}
+
+// setMQTT is POST /homes/{home}/mqtt: a home's broker set or replaced,
+// password included (it is never shown again, so saving asks for it).
+func (a *App) setMQTT(w http.ResponseWriter, r *http.Request, u *user) error {
+	if a.mqtt == nil {
+		a.notFound(w, r, u)
+		return nil
+	}
+	in := mqttpub.Settings{URL: r.PostFormValue("url"), Username: r.PostFormValue("username"), Password: r.PostFormValue("password"),
+		TopicPrefix: r.PostFormValue("topic_prefix")}
+	if err := a.mqtt.Put(r.Context(), u.Principal, r.PathValue("home"), in); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/integrations?done=mqtt-saved", http.StatusSeeOther)
+	return nil
+}
+
+// removeMQTT is POST /homes/{home}/mqtt/remove.
+func (a *App) removeMQTT(w http.ResponseWriter, r *http.Request, u *user) error {
+	if a.mqtt == nil {
+		a.notFound(w, r, u)
+		return nil
+	}
+	if err := a.mqtt.Delete(r.Context(), u.Principal, r.PathValue("home")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/integrations?done=mqtt-removed", http.StatusSeeOther)
 	return nil
 }

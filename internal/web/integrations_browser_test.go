@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	opts.Webhooks.AllowPrivateTargets = true
 	opts.Webhooks.Transport = rc.Client().Transport.(*http.Transport)
 	opts.Webhooks.Poll = 50 * time.Millisecond
+	opts.MQTT.AllowPrivateTargets = true
 	bctx := browser(t)
 	srv := startServerWith(t, opts)
 
@@ -74,5 +76,23 @@ func TestBrowserWebhooks(t *testing.T) {
 	erin.do("remove it", chromedp.Click(css(`.webhook button.danger`)), chromedp.WaitVisible(css(".notice")))
 	if erin.count(".webhook") != 0 {
 		t.Fatal("the webhook is still listed")
+	}
+
+	// The home's MQTT broker, when there is one to test against.
+	broker := os.Getenv("CAMVAULT_TEST_MQTT")
+	if broker == "" {
+		return
+	}
+	erin.do("set the broker",
+		chromedp.SendKeys(css(`input[name="url"][id^="mqtt-url-"]`), broker),
+		chromedp.SendKeys(css(`input[name="topic_prefix"]`), "cvbrowser"),
+		chromedp.Submit(css(`input[name="topic_prefix"]`)),
+		chromedp.WaitVisible(css(".mqtt-status")))
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(erin.text(".mqtt-status"), "Connected"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("broker status: %q", erin.text(".mqtt-status"))
+		}
+		time.Sleep(200 * time.Millisecond)
+		erin.open("/integrations", ".mqtt-status")
 	}
 }

@@ -58,6 +58,7 @@ type Deps struct {
 	Commands Commands
 	Partners Partners // nil: no partner links (the consent page is not found)
 	Webhooks Webhooks // nil: the Integrations page offers none
+	MQTT     MQTT     // nil: the Integrations page offers no MQTT broker
 	Log      *slog.Logger
 }
 
@@ -77,6 +78,7 @@ type App struct {
 	commands Commands
 	partners Partners
 	webhooks Webhooks
+	mqtt     MQTT
 	log      *slog.Logger
 	pages    map[string]*template.Template
 }
@@ -84,7 +86,7 @@ type App struct {
 // New returns the web app, with its templates parsed.
 func New(d Deps) (*App, error) {
 	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, live: d.Live, commands: d.Commands,
-		partners: d.Partners, webhooks: d.Webhooks, log: d.Log, pages: map[string]*template.Template{}}
+		partners: d.Partners, webhooks: d.Webhooks, mqtt: d.MQTT, log: d.Log, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
@@ -161,6 +163,8 @@ func (a *App) handler(notHTML http.Handler) http.Handler {
 	mux.HandleFunc("GET /integrations", a.person(a.integrationsPage))
 	mux.HandleFunc("POST /homes/{home}/webhooks", a.person(a.addWebhook))
 	mux.HandleFunc("POST /homes/{home}/webhooks/{webhook}/remove", a.person(a.removeWebhook))
+	mux.HandleFunc("POST /homes/{home}/mqtt", a.person(a.setMQTT))
+	mux.HandleFunc("POST /homes/{home}/mqtt/remove", a.person(a.removeMQTT))
 	mux.HandleFunc("GET /oauth2/consent", a.person(a.consent))
 	mux.HandleFunc("POST /oauth2/consent", a.person(a.consentSubmit))
 	mux.HandleFunc("POST /account/partners/{link}/unlink", a.person(a.unlinkPartner))

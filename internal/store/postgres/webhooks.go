@@ -156,3 +156,40 @@ func (s *Store) PruneWebhookDeliveries(ctx context.Context, before time.Time) (i
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// PutMQTTBroker sets a home's broker.
+func (s *Store) PutMQTTBroker(ctx context.Context, b domain.MQTTBroker) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO home_mqtt (home_id, config_sealed, topic_prefix, updated_by, updated_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (home_id) DO UPDATE SET config_sealed = excluded.config_sealed,
+		topic_prefix = excluded.topic_prefix, updated_by = excluded.updated_by, updated_at = excluded.updated_at,
+		last_error = '', last_connected = 0`,
+		b.HomeID, b.ConfigSealed, b.TopicPrefix, b.UpdatedBy, ts(b.UpdatedAt))
+	return wrap("put mqtt broker", err)
+}
+
+// MQTTBroker reads a home's broker.
+func (s *Store) MQTTBroker(ctx context.Context, homeID string) (domain.MQTTBroker, error) {
+	var b domain.MQTTBroker
+	var updated, connected int64
+	err := s.pool.QueryRow(ctx, `SELECT home_id, config_sealed, topic_prefix, updated_by, updated_at, last_error, last_connected
+		FROM home_mqtt WHERE home_id = $1`, homeID).Scan(&b.HomeID, &b.ConfigSealed, &b.TopicPrefix, &b.UpdatedBy, &updated, &b.LastError, &connected)
+	if err != nil {
+		return domain.MQTTBroker{}, wrap("mqtt broker", err)
+	}
+	b.UpdatedAt, b.LastConnected = fromTS(updated), fromTS(connected)
+	return b, nil
+}
+
+// DeleteMQTTBroker removes a home's broker.
+func (s *Store) DeleteMQTTBroker(ctx context.Context, homeID string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM home_mqtt WHERE home_id = $1`, homeID)
+	return affected("delete mqtt broker", tag, err)
+}
+
+// SetMQTTStatus records a connection's outcome.
+func (s *Store) SetMQTTStatus(ctx context.Context, homeID, lastError string, connected time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE home_mqtt SET last_error = $1,
+		last_connected = CASE WHEN $2::BIGINT = 0 THEN last_connected ELSE $2::BIGINT END WHERE home_id = $3`,
+		lastError, ts(connected), homeID)
+	return affected("set mqtt status", tag, err)
+}

@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PartnerLinks", testPartnerLinks},
 		{"PartnerTokens", testPartnerTokens},
 		{"Webhooks", testWebhooks},
+		{"MQTTBrokers", testMQTTBrokers},
 		{"Ping", func(t *testing.T, s store.Store) { check(t, "ping", s.Ping(t.Context())) }},
 		{"Closed", testClosed},
 	}

@@ -142,3 +142,33 @@ func testWebhooks(t *testing.T, s store.Store) {
 	_, err = s.WebhookByID(ctx, presence.ID)
 	mustNotFound(t, "a deleted webhook", err)
 }
+
+// testMQTTBrokers: a home's broker set, replaced (status reset), its
+// status recorded, read back and removed.
+func testMQTTBrokers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	owner := newAccount(t, s)
+	home := newHome(t, s, owner.ID)
+	_, err := s.MQTTBroker(ctx, home.ID)
+	mustNotFound(t, "no broker yet", err)
+	b := domain.MQTTBroker{HomeID: home.ID, ConfigSealed: []byte("sealed 1"), TopicPrefix: "camvault", UpdatedBy: owner.ID, UpdatedAt: at(0)}
+	check(t, "put broker", s.PutMQTTBroker(ctx, b))
+	check(t, "status", s.SetMQTTStatus(ctx, home.ID, "", at(time.Minute)))
+	check(t, "status", s.SetMQTTStatus(ctx, home.ID, "connection refused", time.Time{}))
+	got, err := s.MQTTBroker(ctx, home.ID)
+	check(t, "read broker", err)
+	if string(got.ConfigSealed) != "sealed 1" || got.TopicPrefix != "camvault" || got.LastError != "connection refused" ||
+		!got.LastConnected.Equal(at(time.Minute).Truncate(time.Microsecond)) {
+		t.Fatalf("broker read back: %+v", got)
+	}
+	b.ConfigSealed, b.TopicPrefix = []byte("sealed 2"), "home/cams"
+	check(t, "replace broker", s.PutMQTTBroker(ctx, b))
+	got, err = s.MQTTBroker(ctx, home.ID)
+	check(t, "read broker", err)
+	if string(got.ConfigSealed) != "sealed 2" || got.TopicPrefix != "home/cams" || got.LastError != "" || !got.LastConnected.IsZero() {
+		t.Fatalf("replaced broker: %+v", got)
+	}
+	check(t, "delete broker", s.DeleteMQTTBroker(ctx, home.ID))
+	mustNotFound(t, "delete it again", s.DeleteMQTTBroker(ctx, home.ID))
+	mustNotFound(t, "status of none", s.SetMQTTStatus(ctx, home.ID, "x", time.Time{}))
+}
