@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
@@ -45,30 +44,7 @@ func (a *App) accountPage(w http.ResponseWriter, r *http.Request, u *user) error
 }
 
 // describeAgent turns a User-Agent into a few words a person recognises.
-func describeAgent(ua string) string {
-	if ua == "" {
-		return "An app or script"
-	}
-	browser := "A browser"
-	for _, b := range []struct{ token, name string }{
-		{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"},
-		{"curl/", "curl"}, {"Go-http-client", "A program"},
-	} {
-		if strings.Contains(ua, b.token) {
-			browser = b.name
-			break
-		}
-	}
-	for _, o := range []struct{ token, name string }{
-		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"},
-		{"Mac OS X", "macOS"}, {"Linux", "Linux"},
-	} {
-		if strings.Contains(ua, o.token) {
-			return browser + " on " + o.name
-		}
-	}
-	return browser
-}
+func describeAgent(ua string) string { return identity.DescribeAgent(ua) }
 
 func (a *App) endSession(w http.ResponseWriter, r *http.Request, u *user) error {
 	sid := r.PathValue("session")
