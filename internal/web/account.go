@@ -18,7 +18,12 @@ type accountPage struct {
 	Sessions []sessionRow
 	Partners []partnerRow
 	Notice   string
+	// PasswordError is the change password form's error.
+	PasswordError string
 }
+
+// MinPassword is the password rule's length, for the change form.
+func (accountPage) MinPassword() int { return identity.MinPasswordLength }
 
 type sessionRow struct {
 	identity.SessionView
@@ -28,19 +33,28 @@ type sessionRow struct {
 func (accountPage) pageTitle() (string, string) { return "Account", "account" }
 
 func (a *App) accountPage(w http.ResponseWriter, r *http.Request, u *user) error {
-	list, err := a.identity.Sessions(r.Context(), u.Principal)
+	p, err := a.accountData(r, u)
 	if err != nil {
 		return err
+	}
+	a.render(w, r, http.StatusOK, "account", u, p)
+	return nil
+}
+
+// accountData is what the Account page shows.
+func (a *App) accountData(r *http.Request, u *user) (accountPage, error) {
+	list, err := a.identity.Sessions(r.Context(), u.Principal)
+	if err != nil {
+		return accountPage{}, err
 	}
 	p := accountPage{Notice: noticeText(r.URL.Query().Get("done"))}
 	for _, s := range list {
 		p.Sessions = append(p.Sessions, sessionRow{SessionView: s, Device: describeAgent(s.Client.UserAgent)})
 	}
 	if p.Partners, err = a.partnerRows(r.Context(), u.Principal); err != nil {
-		return err
+		return accountPage{}, err
 	}
-	a.render(w, r, http.StatusOK, "account", u, p)
-	return nil
+	return p, nil
 }
 
 // describeAgent turns a User-Agent into a few words a person recognises.
