@@ -112,6 +112,10 @@ type serveCmd struct {
 	TLSKey           string `name:"tls-key" help:"TLS private key file (PEM)." env:"CAMVAULT_TLS_KEY"`
 	TrustedProxy     string `name:"trusted-proxy" help:"The TLS-terminating proxies in front of --addr, as IP addresses or CIDR prefixes, comma-separated (e.g. 127.0.0.1): their X-Forwarded-For gives the client's address and X-Forwarded-Proto https makes cookies Secure (__Host-) and adds HSTS. Nobody else's forwarding headers are believed." env:"CAMVAULT_TRUSTED_PROXY" placeholder:"ADDRS"`
 
+	SMTP      string `name:"smtp" help:"SMTP relay for mail (password resets, new-login warnings): smtp://USER:PASSWORD@HOST:PORT, upgraded with STARTTLS (required unless HOST is loopback), or smtps://... for implicit TLS. Prefer the variable: a flag shows the password to anyone who can list processes. Empty: no mail is sent." env:"CAMVAULT_SMTP" placeholder:"URL"`
+	SMTPFrom  string `name:"smtp-from" help:"The address mail comes from, e.g. camvault@example.com (required with --smtp)." env:"CAMVAULT_SMTP_FROM" placeholder:"ADDRESS"`
+	PublicURL string `name:"public-url" help:"Where people reach the web app, e.g. https://camvault.example.com: the base of links in mail (required with --smtp)." env:"CAMVAULT_PUBLIC_URL" placeholder:"URL"`
+
 	Store string `help:"Record store: empty for SQLite in --data, or postgres://USER@HOST/DB for PostgreSQL." env:"CAMVAULT_STORE" placeholder:"URL"`
 	Blobs string `help:"Blob store: empty for the blobs directory in --data, or s3://BUCKET?endpoint=URL&region=R for S3 (credentials from the usual AWS variables)." env:"CAMVAULT_BLOBS" placeholder:"URL"`
 	Cache string `help:"Cache: empty for in process, or redis://HOST:PORT/DB for Redis/Valkey." env:"CAMVAULT_CACHE" placeholder:"URL"`
@@ -143,6 +147,9 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 		TLSCert:        c.TLSCert,
 		TLSKey:         c.TLSKey,
 		TrustedProxies: c.TrustedProxy,
+		SMTP:           c.SMTP,
+		SMTPFrom:       c.SMTPFrom,
+		PublicURL:      c.PublicURL,
 		Store:          c.Store,
 		Blobs:          c.Blobs,
 		Cache:          c.Cache,

@@ -29,6 +29,9 @@ const (
 	// TooMany: past a limit of things at once, e.g. live viewers of a
 	// camera (429); the message says which limit.
 	TooMany Code = "too_many"
+	// WrongPassword: the current password given to change it is not the
+	// account's (400).
+	WrongPassword Code = "wrong_password"
 )
 
 // Error is an application error: a code, a message safe to show to the

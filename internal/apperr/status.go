@@ -6,7 +6,7 @@ import "net/http"
 // does: the JSON API and the web app both answer through it.
 func HTTPStatus(c Code) int {
 	switch c {
-	case Invalid, WeakPassword:
+	case Invalid, WeakPassword, WrongPassword:
 		return http.StatusBadRequest
 	case Unauthorized:
 		return http.StatusUnauthorized

@@ -103,6 +103,9 @@ func Routes() []Route {
 		{"DELETE", "/api/v1/sessions/current", person, (*Server).logout},
 		{"DELETE", "/api/v1/sessions/{session}", person, (*Server).endSession},
 		{"GET", "/api/v1/me", person, (*Server).me},
+		{"POST", "/api/v1/me/password", person, (*Server).changePassword},
+		{"POST", "/api/v1/password-resets", public, (*Server).requestPasswordReset},
+		{"POST", "/api/v1/password-resets/{token}", public, (*Server).resetPassword},
 
 		{"POST", "/api/v1/homes", person, (*Server).createHome},
 		{"GET", "/api/v1/homes", person, (*Server).listHomes},

@@ -29,6 +29,7 @@ type Store interface {
 	store.Accounts
 	store.Sessions
 	store.Throttle
+	store.Passwords
 }
 
 // Config tunes sessions and login throttling.
@@ -100,6 +101,7 @@ type Service struct {
 	// while the node's lease holds (nil: never; see WithLease).
 	sessions *lease.Table[[sha256.Size]byte, domain.Session]
 	bypass   func() bool // true: nothing is used from memory
+	sec      *security   // mail, password resets, known devices (nil: none; see WithMail)
 }
 
 // maxSessions bounds the sessions a node keeps in memory.
@@ -249,6 +251,9 @@ const maxUserAgent = 256
 type Client struct {
 	Address   string `json:"address"`
 	UserAgent string `json:"user_agent"`
+	// Device is the web app's device cookie, if any (never kept with
+	// the session; see password_reset.go, "new device").
+	Device string `json:"-"`
 }
 
 var errBadLogin = apperr.New(apperr.Unauthorized, "email or password is incorrect")
@@ -348,6 +353,7 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return Login{}, fmt.Errorf("create session: %w", err)
 	}
+	s.noticeDevice(ctx, a.ID, client, now)
 	return Login{Token: tok, ExpiresAt: sess.ExpiresAt, AccountID: a.ID}, nil
 }
 

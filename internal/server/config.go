@@ -34,6 +34,15 @@ type Config struct {
 	// only their X-Forwarded-For and X-Forwarded-Proto are believed.
 	TrustedProxies string
 
+	// SMTP is the relay mail leaves through (smtp://user:pass@host:port,
+	// upgraded with STARTTLS; smtps:// for implicit TLS); empty: this
+	// server sends no mail. SMTPFrom is the sender's address and
+	// PublicURL where people reach the web app, the base of mailed links;
+	// both are required with SMTP.
+	SMTP      string
+	SMTPFrom  string
+	PublicURL string
+
 	// Backends; empty means the embedded default inside DataDir.
 	Store string // record store: postgres://... for PostgreSQL
 	Blobs string // blob store: s3://BUCKET?endpoint=...&region=... for S3
@@ -90,7 +99,7 @@ func (c Config) Check() error {
 	if _, err := peer.ParseProxies(c.TrustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
-	return nil
+	return c.checkMail()
 }
 
 // isLoopback reports whether a listen address is bound to loopback only.

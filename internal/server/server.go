@@ -33,6 +33,7 @@ import (
 	"github.com/camvault/camvault/internal/lease"
 	"github.com/camvault/camvault/internal/live"
 	"github.com/camvault/camvault/internal/live/whep"
+	"github.com/camvault/camvault/internal/mail"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/metrics"
 	"github.com/camvault/camvault/internal/mqttpub"
@@ -60,6 +61,7 @@ type App struct {
 	webhooks *webhook.Service
 	mqtt     *mqttpub.Service
 	partners *partner.Service
+	mail     *mail.Outbox
 	breaker  *breaker.Breaker
 	public   http.Handler
 	admin    http.Handler
@@ -129,6 +131,13 @@ type Options struct {
 	// Lease tunes this node's lease to answer from memory (zero fields:
 	// the defaults; docs/design/leases.md).
 	Lease lease.Config
+	// Mail tunes the outbox (its From comes from Config.SMTPFrom);
+	// MailTLS, if set, is the TLS configuration for the relay (tests give
+	// their own roots); Security tunes password resets and new-device
+	// warnings (its PublicURL comes from Config.PublicURL).
+	Mail     mail.Config
+	MailTLS  *tls.Config
+	Security identity.SecurityConfig
 	// DiskSync, if set, wraps every fsync of the blob directory in the
 	// data directory (disk.Options.WrapSync): tests see what is durable
 	// when.
@@ -253,6 +262,9 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		return nil, err
 	}
 	a.identity.WithLease(ln, a.breaker.Open)
+	if a.mail, err = a.openMail(cfg, opts, st, kr); err != nil {
+		return nil, err
+	}
 	blobs, err := openBlobs(ctx, cfg, disk.Options{Log: log, WrapSync: opts.DiskSync})
 	if err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
@@ -586,6 +598,7 @@ func (a *App) Background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.webhooks.Run(ctx) })
 	wg.Go(func() { a.mqtt.Run(ctx) })
 	wg.Go(func() { a.breaker.Run(ctx) })
+	wg.Go(func() { a.runMail(ctx) })
 	if minAge := a.cfg.orphanMinAge(); minAge > 0 {
 		wg.Go(func() { a.events.RunOrphanSweeper(ctx, time.Hour, minAge) })
 	}

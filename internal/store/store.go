@@ -51,6 +51,8 @@ type Store interface {
 	Changes
 	Webhooks
 	MQTTBrokers
+	Passwords
+	Outbox
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error
 	Close() error

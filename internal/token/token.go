@@ -24,6 +24,8 @@ const (
 	IntegrationRefresh Kind = "cvr_"
 	PartnerSecret      Kind = "cvp_"
 	AuthorizationCode  Kind = "cva_"
+	// A password reset link's token: only ever in the mailed link.
+	PasswordReset Kind = "cvpw_"
 )
 
 var enc = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
@@ -19,7 +18,12 @@ type accountPage struct {
 	Sessions []sessionRow
 	Partners []partnerRow
 	Notice   string
+	// PasswordError is the change password form's error.
+	PasswordError string
 }
+
+// MinPassword is the password rule's length, for the change form.
+func (accountPage) MinPassword() int { return identity.MinPasswordLength }
 
 type sessionRow struct {
 	identity.SessionView
@@ -29,46 +33,32 @@ type sessionRow struct {
 func (accountPage) pageTitle() (string, string) { return "Account", "account" }
 
 func (a *App) accountPage(w http.ResponseWriter, r *http.Request, u *user) error {
-	list, err := a.identity.Sessions(r.Context(), u.Principal)
+	p, err := a.accountData(r, u)
 	if err != nil {
-		return err
-	}
-	p := accountPage{Notice: noticeText(r.URL.Query().Get("done"))}
-	for _, s := range list {
-		p.Sessions = append(p.Sessions, sessionRow{SessionView: s, Device: describeAgent(s.Client.UserAgent)})
-	}
-	if p.Partners, err = a.partnerRows(r.Context(), u.Principal); err != nil {
 		return err
 	}
 	a.render(w, r, http.StatusOK, "account", u, p)
 	return nil
 }
 
-// describeAgent turns a User-Agent into a few words a person recognises.
-func describeAgent(ua string) string {
-	if ua == "" {
-		return "An app or script"
+// accountData is what the Account page shows.
+func (a *App) accountData(r *http.Request, u *user) (accountPage, error) {
+	list, err := a.identity.Sessions(r.Context(), u.Principal)
+	if err != nil {
+		return accountPage{}, err
 	}
-	browser := "A browser"
-	for _, b := range []struct{ token, name string }{
-		{"Edg/", "Edge"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"},
-		{"curl/", "curl"}, {"Go-http-client", "A program"},
-	} {
-		if strings.Contains(ua, b.token) {
-			browser = b.name
-			break
-		}
+	p := accountPage{Notice: noticeText(r.URL.Query().Get("done"))}
+	for _, s := range list {
+		p.Sessions = append(p.Sessions, sessionRow{SessionView: s, Device: describeAgent(s.Client.UserAgent)})
 	}
-	for _, o := range []struct{ token, name string }{
-		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"},
-		{"Mac OS X", "macOS"}, {"Linux", "Linux"},
-	} {
-		if strings.Contains(ua, o.token) {
-			return browser + " on " + o.name
-		}
+	if p.Partners, err = a.partnerRows(r.Context(), u.Principal); err != nil {
+		return accountPage{}, err
 	}
-	return browser
+	return p, nil
 }
+
+// describeAgent turns a User-Agent into a few words a person recognises.
+func describeAgent(ua string) string { return identity.DescribeAgent(ua) }
 
 func (a *App) endSession(w http.ResponseWriter, r *http.Request, u *user) error {
 	sid := r.PathValue("session")

@@ -56,6 +56,9 @@ func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("signed_out") != "" {
 		p.Notice = "You are logged out."
 	}
+	if r.URL.Query().Get("reset") != "" {
+		p.Notice = "Your password is changed, and every place you were logged in is logged out. Log in with the new password."
+	}
 	a.render(w, r, http.StatusOK, "login", nil, p)
 }
 
@@ -118,7 +121,7 @@ func waitWords(d time.Duration) string {
 
 // startSession logs in and sets the session cookie.
 func (a *App) startSession(w http.ResponseWriter, r *http.Request, email, password, next string) error {
-	l, err := a.identity.Login(r.Context(), email, password, identity.Client{Address: websession.ClientAddress(r), UserAgent: r.UserAgent()})
+	l, err := a.identity.Login(r.Context(), email, password, identity.Client{Address: websession.ClientAddress(r), UserAgent: r.UserAgent(), Device: device(w, r)})
 	if err != nil {
 		return err
 	}

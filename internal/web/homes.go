@@ -81,6 +81,7 @@ func noticeText(key string) string {
 		"webhook-removed": "Webhook removed. Nothing more is sent to it.",
 		"mqtt-saved":      "Broker saved. camvault connects to it now; this page shows whether it could.",
 		"mqtt-removed":    "Nothing more is published to that broker.",
+		"password":        "Password changed. Every other place you were logged in is logged out.",
 	}[key]
 }
 

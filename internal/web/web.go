@@ -137,6 +137,11 @@ func (a *App) handler(notHTML http.Handler) http.Handler {
 	mux.HandleFunc("GET /signup", a.signupPage)
 	mux.HandleFunc("POST /signup", a.anonymous(a.signupSubmit))
 	mux.HandleFunc("POST /logout", a.person(a.logout))
+	mux.HandleFunc("GET /forgot-password", a.forgotPage)
+	mux.HandleFunc("POST /forgot-password", a.anonymous(a.forgotSubmit))
+	mux.HandleFunc("GET /reset-password/{token}", a.resetPage)
+	mux.HandleFunc("POST /reset-password/{token}", a.anonymous(a.resetSubmit))
+	mux.HandleFunc("POST /account/password", a.person(a.changePassword))
 
 	mux.HandleFunc("GET /events", a.person(a.timeline))
 	mux.HandleFunc("GET /events/{event}", a.person(a.eventPage))

@@ -25,6 +25,7 @@ import (
 var Tables = []string{
 	"accounts", "sessions", "homes", "members", "devices", "member_devices", "pairing_codes",
 	"invitations", "invitation_devices", "throttle", "events", "audit", "audit_heads", "incidents", "breaker", "key_check",
+	"mail_outbox", "password_resets", "known_devices",
 	"partners", "partner_requests", "partner_links", "partner_link_devices", "partner_tokens",
 	"webhooks", "webhook_deliveries", "home_mqtt",
 }

@@ -75,6 +75,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PartnerTokens", testPartnerTokens},
 		{"Webhooks", testWebhooks},
 		{"MQTTBrokers", testMQTTBrokers},
+		{"SetPassword", testSetPassword},
+		{"PasswordResets", testPasswordResets},
+		{"KnownDevices", testKnownDevices},
+		{"Outbox", testOutbox},
 		{"Ping", func(t *testing.T, s store.Store) { check(t, "ping", s.Ping(t.Context())) }},
 		{"Closed", testClosed},
 	}
