@@ -73,6 +73,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PartnerRequests", testPartnerRequests},
 		{"PartnerLinks", testPartnerLinks},
 		{"PartnerTokens", testPartnerTokens},
+		{"TOTP", testTOTP},
+		{"Passkeys", testPasskeys},
+		{"Challenges", testChallenges},
+		{"RequireSecondFactor", testRequireSecondFactor},
 		{"Ping", func(t *testing.T, s store.Store) { check(t, "ping", s.Ping(t.Context())) }},
 		{"Closed", testClosed},
 	}
