@@ -112,6 +112,8 @@ type serveCmd struct {
 	TLSKey           string `name:"tls-key" help:"TLS private key file (PEM)." env:"CAMVAULT_TLS_KEY"`
 	TrustedProxy     string `name:"trusted-proxy" help:"The TLS-terminating proxies in front of --addr, as IP addresses or CIDR prefixes, comma-separated (e.g. 127.0.0.1): their X-Forwarded-For gives the client's address and X-Forwarded-Proto https makes cookies Secure (__Host-) and adds HSTS. Nobody else's forwarding headers are believed." env:"CAMVAULT_TRUSTED_PROXY" placeholder:"ADDRS"`
 
+	PublicURL string `name:"public-url" help:"The server's address as browsers reach it, https://HOST[:PORT]: passkeys are bound to it (default: http://localhost:PORT for a loopback --addr; passkeys need a name, not an IP address)." env:"CAMVAULT_PUBLIC_URL" placeholder:"URL"`
+
 	Store string `help:"Record store: empty for SQLite in --data, or postgres://USER@HOST/DB for PostgreSQL." env:"CAMVAULT_STORE" placeholder:"URL"`
 	Blobs string `help:"Blob store: empty for the blobs directory in --data, or s3://BUCKET?endpoint=URL&region=R for S3 (credentials from the usual AWS variables)." env:"CAMVAULT_BLOBS" placeholder:"URL"`
 	Cache string `help:"Cache: empty for in process, or redis://HOST:PORT/DB for Redis/Valkey." env:"CAMVAULT_CACHE" placeholder:"URL"`
@@ -142,6 +144,7 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 		TLSCert:        c.TLSCert,
 		TLSKey:         c.TLSKey,
 		TrustedProxies: c.TrustedProxy,
+		PublicURL:      c.PublicURL,
 		Store:          c.Store,
 		Blobs:          c.Blobs,
 		Cache:          c.Cache,

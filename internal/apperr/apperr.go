@@ -29,6 +29,16 @@ const (
 	// TooMany: past a limit of things at once, e.g. live viewers of a
 	// camera (429); the message says which limit.
 	TooMany Code = "too_many"
+
+	// OTPRequired: the password was right, and the account also needs a
+	// one-time code (or a recovery code) that was missing or wrong (401).
+	OTPRequired Code = "otp_required"
+	// PasskeyRequired: the password was right, and the account signs in
+	// with its passkey (401).
+	PasskeyRequired Code = "passkey_required"
+	// SecondFactorRequired: a home the caller is a member of requires a
+	// second factor the caller's account has not set up (403).
+	SecondFactorRequired Code = "second_factor_required"
 )
 
 // Error is an application error: a code, a message safe to show to the

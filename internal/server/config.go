@@ -4,14 +4,15 @@
 package server
 
 import (
-	"github.com/camvault/camvault/internal/peer"
-
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/camvault/camvault/internal/peer"
 )
 
 // Config is the server's configuration, from flags or CAMVAULT_ variables.
@@ -33,6 +34,12 @@ type Config struct {
 	// public listener (IP addresses and CIDR prefixes, comma-separated):
 	// only their X-Forwarded-For and X-Forwarded-Proto are believed.
 	TrustedProxies string
+	// PublicURL is the server's address as browsers reach it
+	// (https://host[:port]): passkeys (WebAuthn) are bound to its host and
+	// accept only its origin. Empty: http://localhost:PORT for a loopback
+	// --addr with a fixed port (https with --tls-cert), else passkeys are
+	// off.
+	PublicURL string
 
 	// Backends; empty means the embedded default inside DataDir.
 	Store string // record store: postgres://... for PostgreSQL
@@ -90,7 +97,34 @@ func (c Config) Check() error {
 	if _, err := peer.ParseProxies(c.TrustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return fmt.Errorf("--public-url %q must be https://HOST[:PORT]", c.PublicURL)
+		}
+		local, _ := isLoopback(net.JoinHostPort(u.Hostname(), "0"))
+		if u.Scheme != "https" && (u.Scheme != "http" || !local) {
+			return fmt.Errorf("--public-url %q must be https (http only for localhost)", c.PublicURL)
+		}
+	}
 	return nil
+}
+
+// publicURL is PublicURL, or its default (see Config.PublicURL).
+func (c Config) publicURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimSuffix(c.PublicURL, "/")
+	}
+	// A loopback IP address is no WebAuthn relying party ID; localhost is.
+	_, port, err := net.SplitHostPort(c.Addr)
+	if local, _ := isLoopback(c.Addr); err != nil || !local || port == "0" || port == "" {
+		return ""
+	}
+	scheme := "http"
+	if c.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://localhost:" + port
 }
 
 // isLoopback reports whether a listen address is bound to loopback only.

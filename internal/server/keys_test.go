@@ -165,7 +165,7 @@ func TestRotateAndRetire(t *testing.T) {
 	}
 	for _, want := range []string{"added master key generation 2", "home data keys: 2 rewritten", "account emails: 2 rewritten",
 		"email indexes: 2 rewritten", "invitations: 2 rewritten", "audit heads: 2 rewritten",
-		"generation 1: in the key file; home data keys 0, sealed emails 0, email indexes 0, session client details 0, invitations 0, audit entries 6, audit heads 0"} {
+		"generation 1: in the key file; home data keys 0, sealed emails 0, email indexes 0, session client details 0, TOTP secrets 0, invitations 0, audit entries 6, audit heads 0"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("rotate did not say %q:\n%s", want, out.String())
 		}
@@ -280,7 +280,7 @@ func TestRotationResumes(t *testing.T) {
 		t.Fatalf("rotate again: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "finishing the rotation to master key generation 2") ||
-		!strings.Contains(out.String(), "generation 1: in the key file; home data keys 0, sealed emails 0, email indexes 0, session client details 0, invitations 0") {
+		!strings.Contains(out.String(), "generation 1: in the key file; home data keys 0, sealed emails 0, email indexes 0, session client details 0, TOTP secrets 0, invitations 0") {
 		t.Fatalf("rotate run again:\n%s", out.String())
 	}
 	out.Reset()
