@@ -68,7 +68,7 @@ type Config struct {
 	// (https://host[:port]): the WebAuthn relying party's origin, its host
 	// the relying party ID. Empty: passkeys are off.
 	PublicURL string
-	Argon2               Argon2Params
+	Argon2    Argon2Params
 	// Password hashing (argon2id, 19 MiB each) runs at most HashSlots at
 	// once per node (default: the CPU count); a login or signup waits at
 	// most HashWait (default 5 s) for a slot, then is answered 503, so a
