@@ -42,6 +42,8 @@ const RecoveryCodes = 10
 // by trying every code.
 const recoveryCodeBytes = 10
 
+// recoveryEncoding writes recovery codes, and reads TOTP secrets: base32
+// without padding, as otpauth URLs carry them.
 var recoveryEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 func totpAD(accountID string) []byte { return keys.AD("account-totp", accountID) }
@@ -77,14 +79,9 @@ func (s *Service) StartTOTP(ctx context.Context, p authz.Principal) (TOTPSetup, 
 	if !p.IsPerson() {
 		return TOTPSetup{}, errNoSession
 	}
-	acct, err := s.Account(ctx, p.AccountID)
+	key, err := s.totpKey(ctx, p.AccountID, nil)
 	if err != nil {
 		return TOTPSetup{}, err
-	}
-	key, err := totp.Generate(totp.GenerateOpts{Issuer: totpIssuer, AccountName: acct.Email, Period: totpPeriod,
-		SecretSize: totpSecretSize, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		return TOTPSetup{}, fmt.Errorf("generate totp secret: %w", err)
 	}
 	setup := TOTPSetup{Secret: key.Secret(), URL: key.URL()}
 	hashes := make([][]byte, 0, RecoveryCodes)
@@ -105,6 +102,53 @@ func (s *Service) StartTOTP(ctx context.Context, p authz.Principal) (TOTPSetup, 
 		return TOTPSetup{}, fmt.Errorf("start totp: %w", err)
 	}
 	return setup, nil
+}
+
+// PendingTOTP returns the otpauth:// URL and the secret of p's TOTP
+// set-up waiting for confirmation, to show again after a wrong code (the
+// recovery codes are not kept, and are not shown again). 409 when there is
+// none waiting.
+func (s *Service) PendingTOTP(ctx context.Context, p authz.Principal) (url, secret string, err error) {
+	if !p.IsPerson() {
+		return "", "", errNoSession
+	}
+	t, err := s.store.TOTP(ctx, p.AccountID)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && t.Confirmed:
+		return "", "", apperr.New(apperr.Conflict, "there is no TOTP set-up waiting for confirmation")
+	case err != nil:
+		return "", "", fmt.Errorf("read totp: %w", err)
+	}
+	raw, err := s.keys.OpenPII(t.SecretSealed, totpAD(p.AccountID))
+	if err != nil {
+		return "", "", fmt.Errorf("open totp secret of account %s: %w", p.AccountID, err)
+	}
+	key, err := s.totpKey(ctx, p.AccountID, raw)
+	if err != nil {
+		return "", "", err
+	}
+	return key.URL(), key.Secret(), nil
+}
+
+// totpKey is the TOTP key of an account: a fresh one (secret nil), or the
+// one of a secret (base32), with the account's email as its name.
+func (s *Service) totpKey(ctx context.Context, accountID string, secret []byte) (*otp.Key, error) {
+	acct, err := s.Account(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	opts := totp.GenerateOpts{Issuer: totpIssuer, AccountName: acct.Email, Period: totpPeriod,
+		SecretSize: totpSecretSize, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1}
+	if secret != nil {
+		if opts.Secret, err = recoveryEncoding.DecodeString(string(secret)); err != nil {
+			return nil, fmt.Errorf("decode totp secret of account %s: %w", accountID, err)
+		}
+	}
+	key, err := totp.Generate(opts)
+	if err != nil {
+		return nil, fmt.Errorf("totp key: %w", err)
+	}
+	return key, nil
 }
 
 // ConfirmTOTP turns on the enrolment StartTOTP began, given a current code

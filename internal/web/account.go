@@ -16,7 +16,8 @@ import (
 )
 
 type accountPage struct {
-	Sessions []sessionRow
+	SecondFactor secondFactorPanel
+	Sessions     []sessionRow
 	Partners []partnerRow
 	Notice   string
 }
@@ -38,6 +39,9 @@ func (a *App) accountPage(w http.ResponseWriter, r *http.Request, u *user) error
 		p.Sessions = append(p.Sessions, sessionRow{SessionView: s, Device: describeAgent(s.Client.UserAgent)})
 	}
 	if p.Partners, err = a.partnerRows(r.Context(), u.Principal); err != nil {
+		return err
+	}
+	if p.SecondFactor, err = a.secondFactorPanel(r, u); err != nil {
 		return err
 	}
 	a.render(w, r, http.StatusOK, "account", u, p)
@@ -116,7 +120,7 @@ type activityRow struct {
 func (activityPage) pageTitle() (string, string) { return "Who watched", "activity" }
 
 func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) error {
-	hs, err := a.homes.List(r.Context(), u.Principal)
+	hs, _, err := a.listHomes(r.Context(), u.Principal)
 	if err != nil {
 		return err
 	}
