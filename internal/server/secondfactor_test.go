@@ -255,6 +255,12 @@ func TestRequireSecondFactor(t *testing.T) {
 	// Lifting the requirement lets them back in.
 	e.must(200, "PATCH", "/api/v1/homes/"+home, owner.token, map[string]any{"require_second_factor": false})
 	e.must(200, "GET", "/api/v1/events/"+up.id, viewer.token, nil)
+
+	// Refused, a member may still leave; then the home is not theirs at all.
+	e.must(200, "PATCH", "/api/v1/homes/"+home, owner.token, map[string]any{"require_second_factor": true})
+	e.must(403, "GET", "/api/v1/homes/"+home, viewer.token, nil)
+	e.must(204, "DELETE", "/api/v1/homes/"+home+"/members/"+viewer.id, viewer.token, nil)
+	e.must(404, "GET", "/api/v1/homes/"+home, viewer.token, nil)
 }
 
 // softAuthenticator is a passkey authenticator in software: a P-256 key
