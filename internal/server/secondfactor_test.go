@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,16 +10,21 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
 	"github.com/camvault/camvault/internal/server"
+	simcam "github.com/camvault/camvault/internal/sim/camera"
 )
 
 // totpCode is the code an authenticator app shows for secret at t.
@@ -455,4 +461,53 @@ func TestPasskeysOff(t *testing.T) {
 	ann := e.signup("ann")
 	e.must(404, "POST", "/api/v1/me/passkeys/challenges", ann.token, nil)
 	e.must(404, "POST", "/api/v1/sessions/passkey/challenges", "", nil)
+}
+
+// TestLiveEndsWhenHomeRequiresSecondFactor: a member without a second
+// factor who is watching live is cut off (4403) as soon as the home
+// requires one, as a removed member is.
+func TestLiveEndsWhenHomeRequiresSecondFactor(t *testing.T) {
+	e := newEnv(t)
+	owner, viewer := e.signup("ann"), e.signup("bob")
+	home := e.home(owner, "Home")
+	cam := e.pairCamera(owner, home)
+	e.share(owner, home, viewer, "viewer")
+	e.turnOnTOTP(owner)
+
+	fleet, err := simcam.NewFleet(simcam.Config{
+		Server: e.public.URL, WatermarkKey: []byte("second factor live key"), EventInterval: time.Hour, EventJitter: -1, ClipFrames: -1,
+		Backoff: simcam.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fleet.Add("front door", simcam.Credentials{DeviceID: cam.id, Token: cam.token}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fleet.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	eventually(t, "the camera is online", func() bool { return e.online(owner.token, cam.id) })
+
+	ws, _, err := websocket.Dial(t.Context(), "ws"+strings.TrimPrefix(e.public.URL, "http")+"/api/v1/devices/"+cam.id+"/live/mse",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + viewer.token}}, Subprotocols: []string{"camvault.live.v1"}})
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(8 << 20)
+	if _, _, err := ws.Read(t.Context()); err != nil {
+		t.Fatalf("the init segment: %v", err)
+	}
+	e.must(200, "PATCH", "/api/v1/homes/"+home, owner.token, map[string]any{"require_second_factor": true})
+	for {
+		if _, _, err := ws.Read(t.Context()); err != nil {
+			if code := websocket.CloseStatus(err); code != 4403 {
+				t.Fatalf("after the home required a second factor: %v; want close code 4403", err)
+			}
+			break
+		}
+	}
 }
