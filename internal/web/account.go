@@ -18,8 +18,8 @@ import (
 type accountPage struct {
 	SecondFactor secondFactorPanel
 	Sessions     []sessionRow
-	Partners []partnerRow
-	Notice   string
+	Partners     []partnerRow
+	Notice       string
 }
 
 type sessionRow struct {
