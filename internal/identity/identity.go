@@ -289,9 +289,6 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 // Only after the right password is the account's second factor asked for
 // (otp: a TOTP code or a recovery code; see secondFactorAtLogin).
 func (s *Service) LoginOTP(ctx context.Context, email, password, otp string, client Client) (Login, error) {
-	if len(client.UserAgent) > maxUserAgent {
-		client.UserAgent = client.UserAgent[:maxUserAgent]
-	}
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return Login{}, err
