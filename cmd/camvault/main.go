@@ -128,6 +128,7 @@ type serveCmd struct {
 	LiveViewersPerCamera int           `help:"Live viewers of one camera on this node; past it 429." default:"32" env:"CAMVAULT_LIVE_VIEWERS_PER_CAMERA"`
 	LiveSessionsPerHome  int           `help:"Live sessions of one home on this node; past it 429." default:"16" env:"CAMVAULT_LIVE_SESSIONS_PER_HOME"`
 	SignupsPerAddress    int           `help:"New accounts one client address may make per hour; past it 429 (0: no limit, for tests and load tests only)." default:"20" env:"CAMVAULT_SIGNUPS_PER_ADDRESS"`
+	AllowPrivateTargets  bool          `name:"allow-private-targets" help:"Let webhooks reach loopback, link-local and private addresses (and plain http), as a server at home with a receiver on the same network needs. Off, such targets are refused when added and at every connection." env:"CAMVAULT_ALLOW_PRIVATE_TARGETS"`
 }
 
 func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
@@ -161,6 +162,7 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("--signups-per-address must not be negative")
 	}
 	opts.Identity.SignupsPerAddress = c.SignupsPerAddress
+	opts.Webhooks.AllowPrivateTargets = c.AllowPrivateTargets
 	opts.Live.MaxViewersPerCamera = c.LiveViewersPerCamera
 	opts.Live.MaxSessionsPerHome = c.LiveSessionsPerHome
 	opts.Admission.ConnectsPerSecond = c.MaxConnectsPerSecond

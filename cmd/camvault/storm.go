@@ -118,6 +118,11 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 	}
 	fmt.Printf("cameras %d, viewers %d: events generated %d, stored %d, lost %d, duplicates %d; media %d, foreign %d\n",
 		res.Cameras, res.Viewers, res.EventsGenerated, res.EventsStored, res.Lost, res.Duplicates, res.MediaResponses, res.ForeignMedia)
+	fmt.Printf("event streams: events offered %d, foreign %d; streams cut and reopened %d\n", res.StreamEvents, res.ForeignStreamEvents, res.StreamBreaks)
+	if res.Webhooks {
+		fmt.Printf("webhooks: deliveries %d, foreign %d, bad signatures %d; stored events never delivered %d\n",
+			res.Alerts, res.AlertsForeign, res.AlertsBadSignature, res.AlertsMissing)
+	}
 	if res.SoakRounds > 0 {
 		fmt.Printf("soak: %d rounds, %d media responses checked frame by frame (thumbnails, clips, live frames, partner media)\n", res.SoakRounds+1, res.MediaChecked)
 	}

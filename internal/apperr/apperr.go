@@ -84,6 +84,11 @@ func CodeOf(err error) Code {
 	return Internal
 }
 
+// Denied reports whether c refuses the caller access (not found,
+// forbidden, or a second factor the home requires): what ends a live
+// session or an event stream as revoked, rather than as failed.
+func Denied(c Code) bool { return c == NotFound || c == Forbidden || c == SecondFactorRequired }
+
 // As returns the *Error inside err, if any.
 func As(err error) (*Error, bool) {
 	var e *Error

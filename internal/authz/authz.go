@@ -17,11 +17,12 @@ type Action int
 
 // The actions.
 const (
-	ViewHome      Action = iota // see the home, its cameras and their events
-	ManageMembers               // add, change or remove members
-	ManageDevices               // pair, rename, keep warm or unpair cameras
-	DeleteEvents                // delete events
-	WatchLive                   // watch a camera live
+	ViewHome           Action = iota // see the home, its cameras and their events
+	ManageMembers                    // add, change or remove members
+	ManageDevices                    // pair, rename, keep warm or unpair cameras
+	DeleteEvents                     // delete events
+	WatchLive                        // watch a camera live
+	ManageIntegrations               // add or remove a home's webhooks
 )
 
 func (a Action) String() string {
@@ -36,6 +37,8 @@ func (a Action) String() string {
 		return "delete events"
 	case WatchLive:
 		return "watch live"
+	case ManageIntegrations:
+		return "manage integrations"
 	}
 	return fmt.Sprintf("action(%d)", int(a))
 }

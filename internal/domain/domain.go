@@ -106,6 +106,7 @@ type Device struct {
 // Presence is a device's connection state at a moment.
 type Presence struct {
 	DeviceID string
+	HomeID   string // the home the device was paired into, for notices
 	Online   bool
 	LastSeen time.Time
 }

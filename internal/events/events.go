@@ -76,6 +76,21 @@ type Service struct {
 	records *lease.Table[string, domain.Event]
 	homes   *lease.Table[string, domain.Home]
 	opened  *openedCache
+	// announce is told of every event created here (nil: nobody).
+	announce Announcer
+}
+
+// Announcer is told, after its record committed, of each event this node
+// created, so open streams on every node can offer it. It must not block:
+// ingest does not wait for anyone to hear.
+type Announcer interface {
+	EventCreated(ctx context.Context, homeID, eventID string)
+}
+
+// WithAnnouncer makes s tell a of each event it creates.
+func (s *Service) WithAnnouncer(a Announcer) *Service {
+	s.announce = a
+	return s
 }
 
 // New returns the events service.

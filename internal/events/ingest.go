@@ -255,6 +255,8 @@ func (u *Upload) Commit(ctx context.Context) (string, bool, error) {
 	}
 	if !created {
 		u.Abort(ctx)
+	} else if u.svc.announce != nil {
+		u.svc.announce.EventCreated(ctx, stored.HomeID, stored.ID)
 	}
 	u.put = nil
 	return stored.ID, created, nil

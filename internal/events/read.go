@@ -176,6 +176,18 @@ func parseBefore(s string) (time.Time, string, error) {
 	return time.Time{}, "", apperr.New(apperr.Invalid, "before must be a cursor from next, or an RFC 3339 time")
 }
 
+// Listed returns one event as the timeline lists it, if p may see it now,
+// without recording a look: listing an event is not looking at it (its
+// picture is, and is recorded when fetched). A live stream of new events
+// decides each one with it.
+func (s *Service) Listed(ctx context.Context, p authz.Principal, eventID string) (View, error) {
+	e, _, err := s.visibleEvent(ctx, p, eventID, authz.ViewHome)
+	if err != nil {
+		return View{}, err
+	}
+	return view(e), nil
+}
+
 // Get returns one event, recording the look.
 func (s *Service) Get(ctx context.Context, p authz.Principal, eventID string) (View, error) {
 	e, _, err := s.visibleEvent(ctx, p, eventID, authz.ViewHome)

@@ -293,7 +293,7 @@ func (g *Gateway) attach(c *conn) bool {
 	}
 	g.wg.Add(1) // c's reader, started below; counted now, while the gateway accepts
 	g.mu.Unlock()
-	g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: c.lastSeen})
+	g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, HomeID: c.device.HomeID, Online: true, LastSeen: c.lastSeen})
 	g.announce(g.ctx, c)
 	// The connection lives on in a goroutine of its own and the handler
 	// returns. The handler's goroutine went deep (middleware,
@@ -337,7 +337,7 @@ func (g *Gateway) detach(c *conn) {
 	g.unsubscribe(c) // before asking: this node must not answer for c
 	g.liveEnded(c)
 	if current && !g.heldElsewhere(c) {
-		g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, Online: false, LastSeen: g.cfg.Now()})
+		g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, HomeID: c.device.HomeID, Online: false, LastSeen: g.cfg.Now()})
 	}
 	c.ws.CloseNow()
 }
@@ -369,7 +369,7 @@ func (g *Gateway) readLoop(c *conn) {
 		case deviceproto.TypeHeartbeat:
 			if now := g.cfg.Now(); now.Sub(c.lastSeen) >= g.cfg.LastSeenEvery {
 				c.lastSeen = now
-				g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, Online: true, LastSeen: now})
+				g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, HomeID: c.device.HomeID, Online: true, LastSeen: now})
 			}
 		case deviceproto.TypeCommandResult:
 			if c.resultLog == nil {

@@ -36,6 +36,8 @@ type Server struct {
 	metrics  *metrics.Metrics
 	live     Live
 	partners Partners
+	feed     Feed
+	webhooks Webhooks
 	log      *slog.Logger
 	openAPI  []byte
 }
@@ -58,13 +60,15 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	Live     Live     // live view; the zero value answers 404
 	Partners Partners // nil: partner tokens are refused everywhere
+	Feed     Feed     // nil: the event stream answers 404
+	Webhooks Webhooks // nil: the webhook routes answer 404
 	Log      *slog.Logger
 	OpenAPI  []byte // the API description, served at /api/v1/openapi.json
 }
 
 // New returns the API server.
 func New(d Deps) *Server {
-	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, live: d.Live, partners: d.Partners, log: d.Log, openAPI: d.OpenAPI}
+	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, live: d.Live, partners: d.Partners, feed: d.Feed, webhooks: d.Webhooks, log: d.Log, openAPI: d.OpenAPI}
 }
 
 // authKind is the credential a route requires.
@@ -118,6 +122,10 @@ func Routes() []Route {
 		{"PATCH", "/api/v1/homes/{home}/members/{account}", person, (*Server).updateMember},
 		{"DELETE", "/api/v1/homes/{home}/members/{account}", person, (*Server).removeMember},
 		{"GET", "/api/v1/homes/{home}/invitations", person, (*Server).homeInvitations},
+		{"POST", "/api/v1/homes/{home}/webhooks", person, (*Server).createWebhook},
+		{"GET", "/api/v1/homes/{home}/webhooks", person, (*Server).listWebhooks},
+		{"DELETE", "/api/v1/homes/{home}/webhooks/{webhook}", person, (*Server).deleteWebhook},
+		{"GET", "/api/v1/homes/{home}/webhooks/{webhook}/deliveries", person, (*Server).webhookDeliveries},
 		{"POST", "/api/v1/homes/{home}/pairing-codes", person, (*Server).createPairingCode},
 		{"GET", "/api/v1/homes/{home}/devices", person, (*Server).listDevices},
 
@@ -139,6 +147,7 @@ func Routes() []Route {
 		{"GET", "/api/v1/devices/{device}/live/mse", viewer, (*Server).liveMSE},
 
 		{"GET", "/api/v1/events", viewer, (*Server).listEvents},
+		{"GET", "/api/v1/events/stream", viewer, (*Server).eventStream},
 		{"GET", "/api/v1/events/{event}", viewer, (*Server).getEvent},
 		{"DELETE", "/api/v1/events/{event}", person, (*Server).deleteEvent},
 		{"GET", "/api/v1/events/{event}/thumbnail", viewer, (*Server).eventThumbnail},

@@ -232,7 +232,8 @@ func TestRequireSecondFactor(t *testing.T) {
 	// The viewer, a member without a second factor, is refused clearly,
 	// on every route of the home's data, at once.
 	for _, path := range []string{"/api/v1/homes/" + home, "/api/v1/homes/" + home + "/devices", "/api/v1/devices/" + cam.id,
-		"/api/v1/events/" + up.id, "/api/v1/events/" + up.id + "/thumbnail", "/api/v1/events?home=" + home} {
+		"/api/v1/events/" + up.id, "/api/v1/events/" + up.id + "/thumbnail", "/api/v1/events?home=" + home,
+		"/api/v1/events/stream?home=" + home, "/api/v1/homes/" + home + "/audit"} {
 		if r := e.call("GET", path, viewer.token, nil); r.status != 403 || r.errCode() != "second_factor_required" {
 			t.Fatalf("viewer GET %s: %d %s", path, r.status, r.raw)
 		}

@@ -21,7 +21,9 @@ import (
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/blob/disk"
 	"github.com/camvault/camvault/internal/breaker"
+	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/feed"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpapi"
@@ -37,6 +39,7 @@ import (
 	"github.com/camvault/camvault/internal/peer"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/web"
+	"github.com/camvault/camvault/internal/webhook"
 )
 
 const databaseFile = "camvault.db"
@@ -52,6 +55,8 @@ type App struct {
 	events   *events.Service
 	gateway  *gateway.Gateway
 	live     *live.Service
+	feed     *feed.Service
+	webhooks *webhook.Service
 	partners *partner.Service
 	breaker  *breaker.Breaker
 	public   http.Handler
@@ -109,6 +114,8 @@ type Options struct {
 	Cache     CacheOptions
 	Breaker   breaker.Config
 	Live      live.Config
+	Feed      feed.Config
+	Webhooks  webhook.Config
 	Partner   partner.Config
 	// WebRTC tunes live view's WebRTC sessions; its UDP address comes
 	// from Config.WebRTCAddr when it names none.
@@ -258,13 +265,20 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		opts.Homes.PresenceTTL = opts.Gateway.LastSeenEvery + 3*opts.Gateway.Heartbeat
 	}
 	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
-	a.gateway = gateway.New(opts.Gateway, st, admit, decider, b, log)
-	a.metrics.ConnectedDevices(a.gateway.Connected)
 	auditLog := audit.New(st, kr, opts.Events.Now).WithLogger(log)
-	hs := homes.New(st, decider, kr, a.identity, a.gateway, auditLog, opts.Homes)
-	a.homes = hs
 	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open).WithLease(ln), kr, auditLog, log, opts.Events).
 		WithCache(c, a.breaker.Open).WithLease(ln)
+	// Open event streams hear of each new event and each camera going
+	// online or offline, on any node, and decide each for their viewer.
+	a.feed = feed.New(opts.Feed, feed.Deps{Store: st, Decider: decider, Events: a.events, Bus: b, Log: log})
+	// Webhooks: an event's deliveries are stored with it; those of
+	// cameras going online or offline once their presence is written.
+	a.webhooks = webhook.New(opts.Webhooks, st, decider, kr, log)
+	a.events.WithAnnouncer(announcers{a.feed, a.webhooks})
+	a.gateway = gateway.New(opts.Gateway, newPresenceNotices(st, a.feed, a.webhooks), admit, decider, b, log)
+	a.metrics.ConnectedDevices(a.gateway.Connected)
+	hs := homes.New(st, decider, kr, a.identity, a.gateway, auditLog, opts.Homes)
+	a.homes = hs
 	auditReader := audit.NewReader(auditLog, decider, a.identity).WithPartners(st)
 	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
 	// Live view: the relay of the cameras streaming on this node takes
@@ -291,10 +305,10 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	}
 	apiHandler := httpapi.New(httpapi.Deps{
 		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
-		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Log: log, OpenAPI: api.OpenAPI(),
+		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Feed: a.feed, Webhooks: a.webhooks, Log: log, OpenAPI: api.OpenAPI(),
 	}).Handler()
 	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
-		Live: livePage, Commands: a.gateway, Partners: oauth, Log: log})
+		Live: livePage, Commands: a.gateway, Partners: oauth, Webhooks: a.webhooks, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -566,6 +580,8 @@ func (a *App) Background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.events.RunSweeper(ctx) })
 	wg.Go(func() { a.gateway.Run(ctx) })
 	wg.Go(func() { a.live.Run(ctx) })
+	wg.Go(func() { a.feed.Run(ctx) })
+	wg.Go(func() { a.webhooks.Run(ctx) })
 	wg.Go(func() { a.breaker.Run(ctx) })
 	if minAge := a.cfg.orphanMinAge(); minAge > 0 {
 		wg.Go(func() { a.events.RunOrphanSweeper(ctx, time.Hour, minAge) })
@@ -606,5 +622,56 @@ func (a *App) sweepSessions(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// presenceNotices is the gateway's store: once presence changes are
+// written, the cameras that went online or offline on this node since it
+// last told are told to open event streams and to webhooks. A camera that
+// stays online (its last seen moving) is not news. The map holds only the
+// cameras online here.
+type presenceNotices struct {
+	gateway.Store
+	feed     *feed.Service
+	webhooks *webhook.Service
+	mu       sync.Mutex
+	online   map[string]bool
+}
+
+func newPresenceNotices(s gateway.Store, f *feed.Service, w *webhook.Service) *presenceNotices {
+	return &presenceNotices{Store: s, feed: f, webhooks: w, online: map[string]bool{}}
+}
+
+func (p *presenceNotices) SetPresence(ctx context.Context, updates []domain.Presence) error {
+	if err := p.Store.SetPresence(ctx, updates); err != nil {
+		return err
+	}
+	var changed []domain.Presence
+	p.mu.Lock()
+	for _, u := range updates {
+		if u.HomeID == "" || p.online[u.DeviceID] == u.Online {
+			continue
+		}
+		if u.Online {
+			p.online[u.DeviceID] = true
+		} else {
+			delete(p.online, u.DeviceID)
+		}
+		changed = append(changed, u)
+	}
+	p.mu.Unlock()
+	if len(changed) > 0 {
+		p.feed.PresenceChanged(ctx, changed)
+		p.webhooks.PresenceChanged(ctx, changed)
+	}
+	return nil
+}
+
+// announcers tells each of its members of every new event.
+type announcers []events.Announcer
+
+func (as announcers) EventCreated(ctx context.Context, homeID, eventID string) {
+	for _, a := range as {
+		a.EventCreated(ctx, homeID, eventID)
 	}
 }

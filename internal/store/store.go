@@ -49,6 +49,7 @@ type Store interface {
 	Rekeying
 	Partners
 	Changes
+	Webhooks
 	SecondFactors
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error

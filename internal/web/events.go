@@ -67,6 +67,9 @@ type timelinePage struct {
 	Date   string
 	Events []events.View
 	More   string // the URL of the next page, or ""
+	// Stream is the event stream's URL with the page's filters, on the
+	// newest page only (older pages do not grow); "" on others.
+	Stream string
 	Notice string
 	// Invitations wait for the person: the timeline is where logging in
 	// lands.
@@ -115,6 +118,18 @@ func (a *App) timeline(w http.ResponseWriter, r *http.Request, u *user) error {
 	}
 	if q.Get("part") == "1" {
 		return a.renderPart(w, r, "events", "items", p)
+	}
+	if lq.Before == "" {
+		sq := url.Values{}
+		for k, v := range map[string]string{"home": p.Home, "device": p.Camera, "kind": p.Kind} {
+			if v != "" {
+				sq.Set(k, v)
+			}
+		}
+		p.Stream = "/api/v1/events/stream"
+		if len(sq) > 0 {
+			p.Stream += "?" + sq.Encode()
+		}
 	}
 	if p.Invitations, err = a.invitationsFor(r, u); err != nil {
 		return err

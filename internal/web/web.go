@@ -57,6 +57,7 @@ type Deps struct {
 	// Cameras page offers none.
 	Commands Commands
 	Partners Partners // nil: no partner links (the consent page is not found)
+	Webhooks Webhooks // nil: the Integrations page offers none
 	Log      *slog.Logger
 }
 
@@ -75,6 +76,7 @@ type App struct {
 	live     Live
 	commands Commands
 	partners Partners
+	webhooks Webhooks
 	log      *slog.Logger
 	pages    map[string]*template.Template
 }
@@ -82,7 +84,7 @@ type App struct {
 // New returns the web app, with its templates parsed.
 func New(d Deps) (*App, error) {
 	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, live: d.Live, commands: d.Commands,
-		partners: d.Partners, log: d.Log, pages: map[string]*template.Template{}}
+		partners: d.Partners, webhooks: d.Webhooks, log: d.Log, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
@@ -161,6 +163,9 @@ func (a *App) handler(notHTML http.Handler) http.Handler {
 	mux.HandleFunc("POST /account/passkeys/{passkey}/remove", a.person(a.removePasskey))
 	mux.HandleFunc("POST /login/passkey", a.anonymous(a.loginPasskey))
 	mux.HandleFunc("GET /activity", a.person(a.activityPage))
+	mux.HandleFunc("GET /integrations", a.person(a.integrationsPage))
+	mux.HandleFunc("POST /homes/{home}/webhooks", a.person(a.addWebhook))
+	mux.HandleFunc("POST /homes/{home}/webhooks/{webhook}/remove", a.person(a.removeWebhook))
 	mux.HandleFunc("GET /oauth2/consent", a.person(a.consent))
 	mux.HandleFunc("POST /oauth2/consent", a.person(a.consentSubmit))
 	mux.HandleFunc("POST /account/partners/{link}/unlink", a.person(a.unlinkPartner))

@@ -10,7 +10,11 @@
 //
 //   - every frame of every thumbnail and clip a viewer received carries
 //     a valid watermark of one of that viewer's own cameras
-//     (foreign_media);
+//     (foreign_media), and every event offered on a viewer's open event
+//     stream is of that viewer's home and cameras (foreign_stream_events),
+//     and every webhook delivery of that household's (alerts_foreign),
+//     signed with its secret, and every stored event delivered to its
+//     household's webhook at least once (alerts_missing);
 //   - every event a camera generated is stored exactly once (lost,
 //     duplicates);
 //
@@ -239,7 +243,9 @@ func (c *Config) serverEnv() []string {
 
 // serverArgs are the arguments of `camvault serve`.
 func (c *Config) serverArgs(data, addr, admin string) []string {
-	args := []string{"--log-level", c.ServerLogLevel, "serve", "--data", data, "--addr", addr, "--admin-addr", admin}
+	// Private targets: the households' webhooks point at the storm's
+	// receiver on loopback.
+	args := []string{"--log-level", c.ServerLogLevel, "serve", "--data", data, "--addr", addr, "--admin-addr", admin, "--allow-private-targets"}
 	if c.MaxConnectsPerSecond > 0 {
 		args = append(args, "--max-connects-per-second", fmt.Sprint(c.MaxConnectsPerSecond))
 	}

@@ -38,9 +38,25 @@ type Result struct {
 	MediaResponses  int64 `json:"media_responses"`
 	// MediaChecked is every media response a client checked frame by
 	// frame: viewers' thumbnails and clips, live frames, partner media.
-	MediaChecked          int64   `json:"media_checked"`
-	SoakRounds            int     `json:"soak_rounds,omitempty"` // rounds after the first, in a soak (--soak-media)
-	ForeignMedia          int64   `json:"foreign_media"`
+	MediaChecked int64 `json:"media_checked"`
+	SoakRounds   int   `json:"soak_rounds,omitempty"` // rounds after the first, in a soak (--soak-media)
+	ForeignMedia int64 `json:"foreign_media"`
+	// The viewers' event streams (GET /api/v1/events/stream): events
+	// offered, those not of the viewer's home and cameras (must be 0), and
+	// streams that failed or were cut and were opened again.
+	StreamEvents        int64 `json:"stream_events"`
+	ForeignStreamEvents int64 `json:"foreign_stream_events"`
+	StreamBreaks        int64 `json:"stream_breaks"`
+	// The households' webhooks (one each, on the storm's receiver):
+	// deliveries that verified, those of another household or unreadable
+	// (must be 0), those whose signature did not verify (must be 0), and
+	// stored events never delivered to their household's webhook (must be
+	// 0: at least once, through the outage).
+	Webhooks              bool    `json:"webhooks"`
+	Alerts                int64   `json:"alerts"`
+	AlertsForeign         int64   `json:"alerts_foreign"`
+	AlertsBadSignature    int64   `json:"alerts_bad_signature"`
+	AlertsMissing         int64   `json:"alerts_missing"`
 	ReconnectSecondsP50   float64 `json:"reconnect_seconds_p50"`
 	ReconnectSecondsP99   float64 `json:"reconnect_seconds_p99"`
 	ReconnectSecondsMax   float64 `json:"reconnect_seconds_max"`
@@ -182,6 +198,24 @@ func (r *Result) check() {
 	}
 	if r.EventsGenerated == 0 {
 		fail("no events were generated")
+	}
+	if r.AlertsForeign != 0 {
+		fail("alerts_foreign: %d webhook deliveries were of another household's event or camera", r.AlertsForeign)
+	}
+	if r.AlertsBadSignature != 0 {
+		fail("alerts_bad_signature: %d webhook deliveries did not verify", r.AlertsBadSignature)
+	}
+	if r.AlertsMissing != 0 {
+		fail("alerts_missing: %d stored events never reached their household's webhook", r.AlertsMissing)
+	}
+	if r.Webhooks && r.EventsStored > 0 && r.Alerts == 0 {
+		fail("alerts: the households' webhooks received nothing")
+	}
+	if r.ForeignStreamEvents != 0 {
+		fail("foreign_stream_events: %d events offered on a viewer's event stream were not its household's", r.ForeignStreamEvents)
+	}
+	if r.Viewers > 0 && r.EventsGenerated > 0 && r.Target == "" && r.StreamEvents == 0 {
+		fail("stream_events: the viewers' event streams offered no event")
 	}
 	if r.ForeignLiveFrames != 0 {
 		fail("foreign_live_frames: %d live frames reached a viewer that were not its household's", r.ForeignLiveFrames)
@@ -524,7 +558,7 @@ td:first-child { font-family: monospace; }
 .ok { color: #137333; } .fail { color: #c5221f; }
 </style></head><body>
 <h1>camvault storm: {{if .R.OK}}<span class="ok">passed</span>{{else}}<span class="fail">FAILED</span>{{end}}</h1>
-<p>{{.R.Cameras}} cameras in {{.R.Accounts}} homes, {{.R.Viewers}} viewers{{if .R.LiveViewers}}, {{.R.LiveViewers}} live viewers{{end}}{{if .R.PartnerDisplays}}, {{.R.PartnerDisplays}} partner displays{{end}}{{if .R.Hostile}}, one hostile household{{end}}{{if .R.NetFaults}}, network faults <code>{{.R.NetFaults}}</code>{{end}}{{if .R.CacheFaults}}, cache faults <code>{{.R.CacheFaults}}</code>{{end}}{{if gt .R.Nodes 1}}, {{.R.Nodes}} nodes{{if .R.KillNode}} (one killed){{end}}{{end}}{{if .R.Target}}, against {{.R.Target}}{{end}}.</p>
+<p>{{.R.Cameras}} cameras in {{.R.Accounts}} homes, {{.R.Viewers}} viewers (each with its event stream open: {{.R.StreamEvents}} events offered, {{.R.ForeignStreamEvents}} of another household){{if .R.Webhooks}}, a webhook per household ({{.R.Alerts}} deliveries verified, {{.R.AlertsForeign}} of another household, {{.R.AlertsMissing}} stored events never delivered){{end}}{{if .R.LiveViewers}}, {{.R.LiveViewers}} live viewers{{end}}{{if .R.PartnerDisplays}}, {{.R.PartnerDisplays}} partner displays{{end}}{{if .R.Hostile}}, one hostile household{{end}}{{if .R.NetFaults}}, network faults <code>{{.R.NetFaults}}</code>{{end}}{{if .R.CacheFaults}}, cache faults <code>{{.R.CacheFaults}}</code>{{end}}{{if gt .R.Nodes 1}}, {{.R.Nodes}} nodes{{if .R.KillNode}} (one killed){{end}}{{end}}{{if .R.Target}}, against {{.R.Target}}{{end}}.</p>
 {{if not .R.OK}}<ul class="fail">{{range .R.Failures}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{.Chart}}
 {{if .LiveChart}}<h2>Live view</h2>

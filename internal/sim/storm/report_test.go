@@ -16,7 +16,7 @@ var requiredFields = []string{"cameras", "viewers", "events_generated", "events_
 	"connects_per_second_peak", "shed_503", "upload_ms_p99", "server_rss_peak_bytes", "idle_conn_bytes"}
 
 func sampleResult() *Result {
-	r := &Result{Cameras: 1000, Viewers: 20, Accounts: 100, EventsGenerated: 500, EventsStored: 500, MediaResponses: 80,
+	r := &Result{Cameras: 1000, Viewers: 20, Accounts: 100, EventsGenerated: 500, EventsStored: 500, MediaResponses: 80, StreamEvents: 450,
 		ReconnectSecondsP50: 1.5, ReconnectSecondsP99: 9.25, ReconnectSecondsMax: 12, ConnectsPerSecondPeak: 850,
 		Shed503: 3, UploadMsP99: 41.5, ServerRSSPeakBytes: 200 << 20, IdleConnBytes: 20480, NetFaults: "latency=5ms",
 		OutageSeconds: 10}
@@ -65,13 +65,19 @@ func TestResultCheck(t *testing.T) {
 		t.Fatalf("a clean result fails: %v", r.Failures)
 	}
 	for name, spoil := range map[string]func(*Result){
-		"foreign_media":  func(r *Result) { r.ForeignMedia = 1 },
-		"lost":           func(r *Result) { r.Lost = 2 },
-		"duplicates":     func(r *Result) { r.Duplicates = 1 },
-		"timed out":      func(r *Result) { r.TimedOut = true },
-		"no events":      func(r *Result) { r.EventsGenerated = 0 },
-		"foreign_events": func(r *Result) { r.ForeignEvents = 1 },
-		"mislabeled":     func(r *Result) { r.MislabeledMedia = 1 },
+		"foreign_media":         func(r *Result) { r.ForeignMedia = 1 },
+		"lost":                  func(r *Result) { r.Lost = 2 },
+		"duplicates":            func(r *Result) { r.Duplicates = 1 },
+		"timed out":             func(r *Result) { r.TimedOut = true },
+		"no events":             func(r *Result) { r.EventsGenerated = 0 },
+		"foreign_events":        func(r *Result) { r.ForeignEvents = 1 },
+		"mislabeled":            func(r *Result) { r.MislabeledMedia = 1 },
+		"foreign_stream_events": func(r *Result) { r.ForeignStreamEvents = 1 },
+		"stream_events":         func(r *Result) { r.StreamEvents = 0 },
+		"alerts_foreign":        func(r *Result) { r.AlertsForeign = 1 },
+		"alerts_bad_signature":  func(r *Result) { r.AlertsBadSignature = 1 },
+		"alerts_missing":        func(r *Result) { r.AlertsMissing = 3 },
+		"alerts:":               func(r *Result) { r.Webhooks, r.Alerts = true, 0 },
 	} {
 		r := sampleResult()
 		spoil(r)

@@ -43,6 +43,7 @@ type runner struct {
 	partners    [2]partnerlink.Partner
 	displayBase string        // what displays talk to: their own fault proxy in front of the server
 	hostile     *hostile      // --hostile: the household that attacks
+	alerts      *alerts       // the households' webhook receiver (nil against a target)
 	others      *others       // --hostile: the other households measured
 	hwatch      *hostileWatch // the servers while the attack is measured; under mu
 	cams        []*camera.Camera
@@ -113,12 +114,12 @@ func (c *Config) fdsNeeded() uint64 {
 	if c.Faults.Enabled() {
 		per += 2 // the proxy's two ends
 	}
-	n := uint64(c.Cameras + c.UploadWorkers + 2*c.Viewers + 2*c.LiveViewers + 6*c.PartnerDisplays + c.MaxDials)
+	n := uint64(c.Cameras + c.UploadWorkers + 3*c.Viewers + 2*c.LiveViewers + 6*c.PartnerDisplays + c.MaxDials)
 	if c.Hostile {
 		n += 2*hostileConns + 2*loginProbes + 16
 	}
 	if c.Nodes > 1 {
-		n += 2 * uint64(2*c.Viewers+2*c.LiveViewers+8) // viewers also through the balancer
+		n += 2 * uint64(3*c.Viewers+2*c.LiveViewers+8) // viewers also through the balancer
 	}
 	return per*n + 512
 }
@@ -172,7 +173,11 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	setupClient := &http.Client{Transport: newAPITransport(32), Timeout: time.Minute}
 	r.setupAPI = api{client: setupClient, base: r.serverBase}
-	if err := r.setup(ctx); err != nil {
+	err := r.setup(ctx)
+	if r.alerts != nil {
+		defer r.alerts.close()
+	}
+	if err != nil {
 		return err
 	}
 	if err := r.clientPaths(); err != nil {
@@ -242,8 +247,12 @@ func (r *runner) run(ctx context.Context) error {
 	viewCtx, stopViewers := context.WithCancel(ctx)
 	defer stopViewers()
 	var views sync.WaitGroup
+	// Each viewer also keeps its event stream open, as an open timeline
+	// does, on connections of its own (a stream holds one for its life).
+	streams := &http.Client{Transport: counting{next: newAPITransport(r.cfg.Viewers + 2), c: &r.c}}
 	for _, v := range r.viewers {
 		views.Go(func() { v.run(viewCtx) })
+		views.Go(func() { v.watch(viewCtx, streams) })
 	}
 	for _, v := range r.liveViewers {
 		views.Go(func() { v.run(viewCtx) })
@@ -379,6 +388,16 @@ func (r *runner) setup(ctx context.Context) error {
 	}
 	if err := pairCameras(ctx, r.setupAPI, r.accts, r.cfg.Cameras, &cameras); err != nil {
 		return err
+	}
+	if r.srv != nil {
+		// Every household's webhook, on the storm's receiver (the server
+		// runs with --allow-private-targets to reach it on loopback).
+		if r.alerts, err = newAlerts(r.accts); err != nil {
+			return err
+		}
+		if err := r.alerts.register(ctx, r.setupAPI); err != nil {
+			return err
+		}
 	}
 	r.log.Info("accounts and cameras ready", "accounts", len(r.accts), "cameras", r.cfg.Cameras, "took", time.Since(t).Round(time.Millisecond))
 	if r.key, err = newKey(); err != nil {
@@ -762,6 +781,12 @@ func (r *runner) verify(ctx context.Context) error {
 	for _, c := range r.cams {
 		generated[c.DeviceID()] = c.Stats().Generated.Load()
 	}
+	if r.alerts != nil {
+		// Each stored event reached its household's webhook at least once,
+		// through the outage: a claim the killed server held runs out
+		// within a minute, and retries come within seconds.
+		r.res.AlertsMissing = r.alerts.missing(ctx, listed, 2*time.Minute)
+	}
 	t := r.ledger.compare(generated, all)
 	r.res.EventsGenerated, r.res.EventsAcknowledged, r.res.EventsStored = t.Generated, t.Acked, t.Stored
 	r.res.Lost, r.res.Duplicates = t.Lost, t.Dups
@@ -778,6 +803,13 @@ func (r *runner) collect() {
 	res.MislabeledMedia = r.vc.mislabeled.Load()
 	res.ForeignEvents += r.vc.foreignEvents.Load()
 	res.ViewerListings = r.vc.listings.Load()
+	if r.alerts != nil {
+		res.Alerts, res.AlertsForeign, res.AlertsBadSignature = r.alerts.received.Load(), r.alerts.foreign.Load(), r.alerts.badSig.Load()
+		res.Webhooks = true
+	}
+	res.StreamEvents = r.vc.streamEvents.Load()
+	res.ForeignStreamEvents = r.vc.foreignStream.Load()
+	res.StreamBreaks = r.vc.streamBreaks.Load()
 	res.ViewerErrors = r.vc.errors.Load()
 	res.LiveViewers = len(r.liveViewers)
 	res.LiveAttempts = r.lc.attempts.Load()

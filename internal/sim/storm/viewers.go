@@ -20,6 +20,9 @@ type viewerCounters struct {
 	mislabeled     atomic.Int64 // frames of the viewer's household, but of another camera than the event's
 	foreignEvents  atomic.Int64 // listed events that are not of the viewer's home and cameras
 	errors         atomic.Int64 // requests that failed (no answer, cut short, unexpected status)
+	streamEvents   atomic.Int64 // events offered on the viewers' event streams
+	foreignStream  atomic.Int64 // of them, events not of the viewer's home and cameras
+	streamBreaks   atomic.Int64 // event streams that failed or were cut (outages included)
 }
 
 // viewer is a person looking at their Events timeline, as one of the

@@ -34,14 +34,23 @@ func scanEvent(row scanner) (domain.Event, error) {
 // to commit, so the loser's next statement sees the winner's row.
 func (s *Store) CreateEvent(ctx context.Context, e domain.Event) (domain.Event, bool, error) {
 	for range maxAttempts {
-		tag, err := s.pool.Exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-			 ON CONFLICT (device_id, device_event_id) DO NOTHING`,
-			e.ID, e.HomeID, e.DeviceID, e.DeviceEventID, e.Kind, ts(e.StartedAt), ts(e.CreatedAt), e.ThumbKey, e.ThumbSize, e.ClipKey, e.ClipSize)
+		// One statement: the event and its webhooks' deliveries commit
+		// together, so an acknowledged event is told at least once.
+		var inserted int
+		err := s.pool.QueryRow(ctx, `WITH ins AS (
+				INSERT INTO events (`+eventCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+				ON CONFLICT (device_id, device_event_id) DO NOTHING RETURNING id, home_id),
+			hooks AS (
+				INSERT INTO webhook_deliveries (id, webhook_id, home_id, type, subject, at, next_at)
+				SELECT 'msg_' || w.id || ins.id, w.id, w.home_id, 'event.created', ins.id, $7, $7
+				FROM ins JOIN webhooks w ON w.home_id = ins.home_id AND w.disabled_at = 0 AND w.on_event_created)
+			SELECT count(*) FROM ins`,
+			e.ID, e.HomeID, e.DeviceID, e.DeviceEventID, e.Kind, ts(e.StartedAt), ts(e.CreatedAt), e.ThumbKey, e.ThumbSize, e.ClipKey, e.ClipSize).Scan(&inserted)
 		if err != nil {
 			// A conflict on the event ID itself is a real conflict.
 			return domain.Event{}, false, wrap("insert event", err)
 		}
-		if tag.RowsAffected() == 1 {
+		if inserted == 1 {
 			return e, true, nil
 		}
 		existing, err := scanEvent(s.pool.QueryRow(ctx,

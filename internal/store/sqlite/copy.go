@@ -26,6 +26,7 @@ var Tables = []string{
 	"accounts", "sessions", "homes", "members", "devices", "member_devices", "pairing_codes",
 	"invitations", "invitation_devices", "throttle", "events", "audit", "audit_heads", "incidents", "breaker", "key_check",
 	"partners", "partner_requests", "partner_links", "partner_link_devices", "partner_tokens",
+	"webhooks", "webhook_deliveries",
 	"totp", "recovery_codes", "passkeys", "webauthn_challenges",
 }
 

@@ -42,6 +42,12 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event) (domain.Event, 
 			e.ID, e.HomeID, e.DeviceID, e.DeviceEventID, e.Kind, ts(e.StartedAt), ts(e.CreatedAt), e.ThumbKey, e.ThumbSize, e.ClipKey, e.ClipSize)
 		if err == nil {
 			out, created = e, true
+			// Its webhooks' deliveries, in the event's own transaction:
+			// an acknowledged event is told at least once.
+			if _, err := q.ExecContext(ctx, enqueueWebhooksQuery, e.ID, domain.WebhookEventCreated, e.ID, ts(e.CreatedAt), ts(e.CreatedAt),
+				e.HomeID, domain.WebhookEventCreated); err != nil {
+				return wrap("enqueue webhook deliveries", err)
+			}
 			return nil
 		}
 		insertErr := wrap("insert event", err)

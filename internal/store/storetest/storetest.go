@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PartnerRequests", testPartnerRequests},
 		{"PartnerLinks", testPartnerLinks},
 		{"PartnerTokens", testPartnerTokens},
+		{"Webhooks", testWebhooks},
 		{"TOTP", testTOTP},
 		{"Passkeys", testPasskeys},
 		{"Challenges", testChallenges},

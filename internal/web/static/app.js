@@ -11,6 +11,7 @@ document.addEventListener("DOMContentLoaded", () => {
   confirmForms();
   autoFilters();
   timeline();
+  liveFeed();
   player();
   live();
 });
@@ -481,4 +482,100 @@ function watchers() {
   };
   setInterval(load, 3000);
   setTimeout(load, 500);
+}
+
+// liveFeed keeps the page current from the event stream: new events go to
+// the top of the timeline, camera cards follow their cameras online and
+// offline. The server decides each message for this viewer; when it ends
+// the stream because access changed, the page reloads to show what is
+// still this viewer's.
+function liveFeed() {
+  const feed = document.getElementById("live-feed");
+  if (!feed || !("EventSource" in window)) return;
+  const names = new Map();
+  for (const o of document.querySelectorAll("#filter-camera option")) {
+    if (o.value) names.set(o.value, o.textContent);
+  }
+  const src = new EventSource(feed.dataset.stream);
+  feed.dataset.state = "connecting";
+  src.addEventListener("open", () => { feed.dataset.state = "open"; });
+  src.addEventListener("event", (m) => {
+    const ev = JSON.parse(m.data);
+    let list = document.getElementById("timeline");
+    if (!list) {
+      const empty = document.getElementById("no-events");
+      if (!empty) return;
+      list = document.createElement("ol");
+      list.className = "timeline";
+      list.id = "timeline";
+      list.setAttribute("aria-label", "Events, newest first");
+      empty.replaceWith(list);
+    }
+    if (list.querySelector(`a.thumb[data-id="${CSS.escape(ev.id)}"]`)) return;
+    const item = eventItem(ev, names.get(ev.device_id) || "A camera");
+    localTimes(item);
+    // Newest first by the camera's time: an event a camera kept while
+    // offline arrives late and goes where it belongs.
+    const at = Date.parse(ev.started_at);
+    const next = [...list.querySelectorAll(":scope > li.event")]
+      .find((li) => Date.parse(li.querySelector("time")?.getAttribute("datetime")) < at);
+    if (next) list.insertBefore(item, next);
+    else if (!list.querySelector(".load-more")) list.append(item);
+    // else it is older than everything shown and comes with the next page
+  });
+  src.addEventListener("device", (m) => {
+    const d = JSON.parse(m.data);
+    const card = document.querySelector(`li.camera[data-camera="${CSS.escape(d.id)}"]`);
+    const status = card && card.querySelector(".status");
+    if (!status) return;
+    status.classList.toggle("online", d.online);
+    status.classList.toggle("offline", !d.online);
+    status.textContent = d.online ? "Online" : "Offline";
+  });
+  src.addEventListener("end", (m) => {
+    const reason = JSON.parse(m.data).reason;
+    if (reason === "revoked" || reason === "logged_out") {
+      src.close();
+      location.reload();
+    }
+  });
+}
+
+// eventItem is one timeline entry, as the server renders it.
+function eventItem(ev, camera) {
+  const when = new Date(ev.started_at);
+  const li = document.createElement("li");
+  li.className = "event";
+  const a = document.createElement("a");
+  a.className = "thumb";
+  a.href = "/events/" + encodeURIComponent(ev.id);
+  a.dataset.id = ev.id;
+  a.dataset.src = ev.thumbnail_url;
+  const img = document.createElement("img");
+  img.src = ev.thumbnail_url;
+  img.alt = `${ev.kind} seen by ${camera} at ${when.toLocaleString()}`;
+  img.width = 320;
+  img.height = 180;
+  a.append(img);
+  if (ev.clip_url) {
+    const badge = document.createElement("span");
+    badge.className = "badge-clip";
+    badge.setAttribute("aria-hidden", "true");
+    badge.textContent = "▶";
+    a.append(badge);
+  }
+  const meta = document.createElement("div");
+  meta.className = "event-meta";
+  const name = document.createElement("span");
+  name.className = "camera-name";
+  name.textContent = camera;
+  const kind = document.createElement("span");
+  kind.className = "kind kind-" + String(ev.kind).replace(/[^a-z]/g, "");
+  kind.textContent = ev.kind;
+  const time = document.createElement("time");
+  time.setAttribute("datetime", ev.started_at.replace(/\.\d+Z$/, "Z"));
+  time.textContent = when.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  meta.append(name, kind, time);
+  li.append(a, meta);
+  return li;
 }
