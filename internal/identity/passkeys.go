@@ -31,7 +31,7 @@ const (
 	maxPasskeys         = 10
 	purposeRegister     = "register"
 	purposeLogin        = "login"
-	passkeyBeginsPerMin = 30 // passwordless login ceremonies begun per client address per minute
+	passkeyBeginsPerMin = 30 // ceremonies begun per minute: logins per client address, registrations per account
 )
 
 var (
@@ -108,6 +108,9 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, p authz.Principa
 	}
 	if len(user.creds) >= maxPasskeys {
 		return Ceremony{}, apperr.New(apperr.Conflict, "an account has at most %d passkeys; remove one first", maxPasskeys)
+	}
+	if err := s.beginLimiter().Attempt(ctx, s.keys.BlindIndex("passkey-begin-account", p.AccountID), s.now()); err != nil {
+		return Ceremony{}, err
 	}
 	creation, session, err := s.webauthn.BeginRegistration(user,
 		webauthn.WithExclusions(webauthn.Credentials(user.creds).CredentialDescriptors()))
@@ -200,9 +203,7 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, client Client) (Ceremon
 	if s.webauthn == nil {
 		return Ceremony{}, errPasskeysOff
 	}
-	l := throttle.Limiter{Store: s.store, Limit: passkeyBeginsPerMin, Window: time.Minute,
-		Message: "too many passkey logins begun from this address; try again in a minute"}
-	if err := l.Attempt(ctx, s.keys.BlindIndex("passkey-begin-address", throttleAddress(client.Address)), s.now()); err != nil {
+	if err := s.beginLimiter().Attempt(ctx, s.keys.BlindIndex("passkey-begin-address", throttleAddress(client.Address)), s.now()); err != nil {
 		return Ceremony{}, err
 	}
 	assertion, session, err := s.webauthn.BeginDiscoverableLogin()
@@ -267,6 +268,13 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, challengeID string, cr
 		return Login{}, fmt.Errorf("use passkey: %w", err)
 	}
 	return s.openSession(ctx, found.AccountID, client, now)
+}
+
+// beginLimiter bounds the passkey ceremonies begun, each of which keeps
+// a challenge in the store for a few minutes.
+func (s *Service) beginLimiter() throttle.Limiter {
+	return throttle.Limiter{Store: s.store, Limit: passkeyBeginsPerMin, Window: time.Minute,
+		Message: "too many passkey ceremonies begun; try again in a minute"}
 }
 
 func (s *Service) passkeyUser(ctx context.Context, accountID string) (passkeyUser, error) {

@@ -335,7 +335,11 @@ func (a *softAuthenticator) create(pk map[string]any) (map[string]any, *softCred
 	c := &softCredential{id: make([]byte, 32), key: key, user: uid, counter: 1}
 	rand.Read(c.id)
 	a.creds[string(c.id)] = c
-	x, y := key.PublicKey.X.FillBytes(make([]byte, 32)), key.PublicKey.Y.FillBytes(make([]byte, 32))
+	point, err := key.PublicKey.Bytes() // 0x04, X, Y
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	x, y := point[1:33], point[33:]
 	cose, err := webauthncbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
 	if err != nil {
 		a.t.Fatal(err)
