@@ -114,7 +114,7 @@ type serveCmd struct {
 
 	SMTP      string `name:"smtp" help:"SMTP relay for mail (password resets, new-login warnings): smtp://USER:PASSWORD@HOST:PORT, upgraded with STARTTLS (required unless HOST is loopback), or smtps://... for implicit TLS. Prefer the variable: a flag shows the password to anyone who can list processes. Empty: no mail is sent." env:"CAMVAULT_SMTP" placeholder:"URL"`
 	SMTPFrom  string `name:"smtp-from" help:"The address mail comes from, e.g. camvault@example.com (required with --smtp)." env:"CAMVAULT_SMTP_FROM" placeholder:"ADDRESS"`
-	PublicURL string `name:"public-url" help:"Where people reach the web app, e.g. https://camvault.example.com: the base of links in mail (required with --smtp)." env:"CAMVAULT_PUBLIC_URL" placeholder:"URL"`
+	PublicURL string `name:"public-url" help:"The server's address as browsers reach it, https://HOST[:PORT]: mailed links point to it (required with --smtp) and passkeys are bound to it (default: http://localhost:PORT for a loopback --addr; passkeys need a name, not an IP address)." env:"CAMVAULT_PUBLIC_URL" placeholder:"URL"`
 
 	Store string `help:"Record store: empty for SQLite in --data, or postgres://USER@HOST/DB for PostgreSQL." env:"CAMVAULT_STORE" placeholder:"URL"`
 	Blobs string `help:"Blob store: empty for the blobs directory in --data, or s3://BUCKET?endpoint=URL&region=R for S3 (credentials from the usual AWS variables)." env:"CAMVAULT_BLOBS" placeholder:"URL"`

@@ -32,6 +32,16 @@ const (
 	// WrongPassword: the current password given to change it is not the
 	// account's (400).
 	WrongPassword Code = "wrong_password"
+
+	// OTPRequired: the password was right, and the account also needs a
+	// one-time code (or a recovery code) that was missing or wrong (401).
+	OTPRequired Code = "otp_required"
+	// PasskeyRequired: the password was right, and the account signs in
+	// with its passkey (401).
+	PasskeyRequired Code = "passkey_required"
+	// SecondFactorRequired: a home the caller is a member of requires a
+	// second factor the caller's account has not set up (403).
+	SecondFactorRequired Code = "second_factor_required"
 )
 
 // Error is an application error: a code, a message safe to show to the
@@ -76,6 +86,11 @@ func CodeOf(err error) Code {
 	}
 	return Internal
 }
+
+// Denied reports whether c refuses the caller access (not found,
+// forbidden, or a second factor the home requires): what ends a live
+// session or an event stream as revoked, rather than as failed.
+func Denied(c Code) bool { return c == NotFound || c == Forbidden || c == SecondFactorRequired }
 
 // As returns the *Error inside err, if any.
 func As(err error) (*Error, bool) {

@@ -8,9 +8,9 @@ func HTTPStatus(c Code) int {
 	switch c {
 	case Invalid, WeakPassword, WrongPassword:
 		return http.StatusBadRequest
-	case Unauthorized:
+	case Unauthorized, OTPRequired, PasskeyRequired:
 		return http.StatusUnauthorized
-	case Forbidden:
+	case Forbidden, SecondFactorRequired:
 		return http.StatusForbidden
 	case NotFound:
 		return http.StatusNotFound

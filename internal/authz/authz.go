@@ -119,6 +119,9 @@ func (d *Decider) Home(ctx context.Context, p Principal, homeID string, action A
 		return Grant{}, notFound(err, "home", "read membership")
 	}
 	g := Grant{Membership: m}
+	if m.SecondFactorMissing() {
+		return Grant{}, ErrSecondFactorRequired
+	}
 	if !Allows(g.Role(), action) {
 		return Grant{}, apperr.New(apperr.Forbidden, "your role in this home does not allow you to %s", action)
 	}
@@ -157,6 +160,13 @@ func (d *Decider) Device(ctx context.Context, p Principal, deviceID string, acti
 		// Not a member, or a viewer not given this camera: not found, never
 		// a hint that the camera exists.
 		return domain.Device{}, Grant{}, apperr.NotFoundf("device")
+	}
+	if m.SecondFactorMissing() {
+		if p.IsPartner() {
+			// A partner acts for the person: it sees what they may see now.
+			return domain.Device{}, Grant{}, apperr.NotFoundf("device")
+		}
+		return domain.Device{}, Grant{}, ErrSecondFactorRequired
 	}
 	if !Allows(g.Role(), action) {
 		return domain.Device{}, Grant{}, apperr.New(apperr.Forbidden, "your role in this home does not allow you to %s", action)
@@ -209,6 +219,13 @@ func (d *Decider) PartnerDevices(ctx context.Context, p Principal) ([]DeviceGran
 	}
 	return out, nil
 }
+
+// ErrSecondFactorRequired refuses a member of a home that requires a
+// second factor when their account has none (docs/design/second-factors.md).
+// Only a member ever gets it: anyone else gets the not-found of a home
+// that does not exist, before the requirement is looked at.
+var ErrSecondFactorRequired = apperr.New(apperr.SecondFactorRequired,
+	"this home requires a second factor of its members: set up an authenticator app or a passkey on your account page")
 
 // Allows reports whether a member with role r may do action a in their
 // home: the role rules of docs/design/authorization.md, kept only here.

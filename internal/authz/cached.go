@@ -86,13 +86,14 @@ func (d *Decider) WithLease(l lease.Holder) *Decider {
 //
 //	format, home, home's grants version (8 bytes), account, device ("" for
 //	KindGrant), role, limited ("1" or ""), added at (Unix ns, 8 bytes),
-//	then the cameras of a limited viewer, one part each
+//	second factor (one byte: 1 the home requires one, 2 the account has
+//	one), then the cameras of a limited viewer, one part each
 //
 // a length-prefixed binary form: decoding it is a fraction of the cost of
 // JSON on the cached path, and no part can spill into another.
-const grantFormat = "grant/v1"
+const grantFormat = "grant/v2"
 
-const grantFixedParts = 8
+const grantFixedParts = 9
 
 func encodeGrant(m domain.Membership, deviceID string) []byte {
 	var hv, at [8]byte
@@ -103,8 +104,15 @@ func encodeGrant(m domain.Membership, deviceID string) []byte {
 		limited = "1"
 	}
 	parts := make([][]byte, 0, grantFixedParts+len(m.Member.Devices))
+	var factor byte
+	if m.Home.RequireSecondFactor {
+		factor |= 1
+	}
+	if m.Member.SecondFactor {
+		factor |= 2
+	}
 	parts = append(parts, []byte(grantFormat), []byte(m.Home.ID), hv[:], []byte(m.Member.AccountID), []byte(deviceID),
-		[]byte(m.Member.Role), []byte(limited), at[:])
+		[]byte(m.Member.Role), []byte(limited), at[:], []byte{factor})
 	for _, d := range m.Member.Devices {
 		parts = append(parts, []byte(d))
 	}
@@ -122,7 +130,8 @@ func grantKey(homeID, accountID string) cache.Key { return cache.NewKey(KindGran
 // look before it is used). homeID "" accepts any home (KindDeviceGrant).
 func decodeGrant(b []byte, homeID, accountID, deviceID string) (domain.Membership, bool) {
 	parts, ok := keys.Decode(b)
-	if !ok || len(parts) < grantFixedParts || string(parts[0]) != grantFormat || len(parts[2]) != 8 || len(parts[7]) != 8 {
+	if !ok || len(parts) < grantFixedParts || string(parts[0]) != grantFormat || len(parts[2]) != 8 || len(parts[7]) != 8 ||
+		len(parts[8]) != 1 || parts[8][0] > 3 {
 		return domain.Membership{}, false
 	}
 	home, role := string(parts[1]), domain.Role(parts[5])
@@ -130,9 +139,9 @@ func decodeGrant(b []byte, homeID, accountID, deviceID string) (domain.Membershi
 		return domain.Membership{}, false
 	}
 	m := domain.Membership{
-		Home: domain.Home{ID: home, GrantsVersion: int64(binary.BigEndian.Uint64(parts[2]))},
+		Home: domain.Home{ID: home, GrantsVersion: int64(binary.BigEndian.Uint64(parts[2])), RequireSecondFactor: parts[8][0]&1 != 0},
 		Member: domain.Member{HomeID: home, AccountID: accountID, Role: role,
-			AddedAt: time.Unix(0, int64(binary.BigEndian.Uint64(parts[7]))).UTC()},
+			AddedAt: time.Unix(0, int64(binary.BigEndian.Uint64(parts[7]))).UTC(), SecondFactor: parts[8][0]&2 != 0},
 	}
 	switch string(parts[6]) {
 	case "1":

@@ -15,6 +15,12 @@ func TestGrantCodec(t *testing.T) {
 		{Home: domain.Home{ID: "h", GrantsVersion: 1}, Member: domain.Member{HomeID: "h", AccountID: "a", Role: domain.RoleViewer, Devices: []string{"d1", "d2"}, AddedAt: at}},
 		// Limited to no camera stays limited: never widened to all.
 		{Home: domain.Home{ID: "h", GrantsVersion: 1}, Member: domain.Member{HomeID: "h", AccountID: "a", Role: domain.RoleViewer, Devices: []string{}, AddedAt: at}},
+		// A home's second-factor requirement and the account's factor
+		// survive the cache: a cached grant never lets a member without
+		// one in.
+		{Home: domain.Home{ID: "h", GrantsVersion: 2, RequireSecondFactor: true}, Member: domain.Member{HomeID: "h", AccountID: "a", Role: domain.RoleAdmin, AddedAt: at}},
+		{Home: domain.Home{ID: "h", GrantsVersion: 2, RequireSecondFactor: true}, Member: domain.Member{HomeID: "h", AccountID: "a", Role: domain.RoleAdmin, AddedAt: at, SecondFactor: true}},
+		{Home: domain.Home{ID: "h", GrantsVersion: 2}, Member: domain.Member{HomeID: "h", AccountID: "a", Role: domain.RoleAdmin, AddedAt: at, SecondFactor: true}},
 	} {
 		for _, dev := range []string{"", "d1"} {
 			b := encodeGrant(m, dev)

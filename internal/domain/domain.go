@@ -61,6 +61,9 @@ type Home struct {
 	// home: members added, removed or changed, cameras removed. Cached
 	// authorization must carry it and compare it (invariant 3).
 	GrantsVersion int64
+	// RequireSecondFactor: members without a second factor are refused
+	// the home's data (docs/design/second-factors.md).
+	RequireSecondFactor bool
 }
 
 // Member is an account's membership of a home.
@@ -72,6 +75,9 @@ type Member struct {
 	// non-nil list: to none, as when every listed camera was removed).
 	Devices []string
 	AddedAt time.Time
+	// SecondFactor: the member's account has a confirmed TOTP or a
+	// passkey, as the store read it with the membership.
+	SecondFactor bool
 }
 
 // Membership is a home as seen by one of its members.
@@ -281,6 +287,7 @@ type KeyUse struct {
 	Emails         map[uint32]int64 // accounts' sealed emails
 	EmailIndexes   map[uint32]int64 // accounts' email blind indexes
 	SessionClients map[uint32]int64 // sessions' sealed client descriptions
+	TOTPSecrets    map[uint32]int64 // accounts' sealed TOTP secrets
 	Invitations    map[uint32]int64 // invitations' email indexes
 	AuditEntries   map[uint32]int64
 	AuditHeads     map[uint32]int64

@@ -118,6 +118,9 @@ func (s *Service) scopes(ctx context.Context, p authz.Principal, homeID, deviceI
 	}
 	out := make([]store.EventScope, 0, len(ms))
 	for _, m := range ms {
+		if m.SecondFactorMissing() {
+			continue // that home's events wait for the member's second factor
+		}
 		out = append(out, scopeOf(m))
 	}
 	return out, nil

@@ -202,6 +202,9 @@ func (s *Service) homes(ctx context.Context, p authz.Principal, q Query) ([]stri
 		}
 		out := make([]string, 0, len(ms))
 		for _, m := range ms {
+			if m.SecondFactorMissing() {
+				continue // that home's events wait for the member's second factor
+			}
 			out = append(out, m.Home.ID)
 		}
 		return out, nil
@@ -461,7 +464,7 @@ func (s *Service) redecide(ctx context.Context, st *Stream) {
 		err := s.decideHome(ctx, st, h)
 		switch c := apperr.CodeOf(err); {
 		case err == nil:
-		case c == apperr.NotFound || c == apperr.Forbidden:
+		case apperr.Denied(c):
 			st.end(EndRevoked)
 			return
 		default:

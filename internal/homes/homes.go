@@ -28,6 +28,7 @@ type Store interface {
 	store.Invitations
 	store.Devices
 	store.Throttle
+	SetRequireSecondFactor(ctx context.Context, homeID string, on bool) error
 }
 
 // Accounts names accounts and their emails; *identity.Service is one.
@@ -135,6 +136,11 @@ type Home struct {
 	Name          string      `json:"name"`
 	Role          domain.Role `json:"role"`
 	RetentionDays int         `json:"retention_days"`
+	// RequireSecondFactor: the home refuses members without a second
+	// factor; NeedsSecondFactor: the caller is one of them (only the
+	// home list shows such a home, with this, so the person knows why).
+	RequireSecondFactor bool `json:"require_second_factor"`
+	NeedsSecondFactor   bool `json:"needs_second_factor,omitempty"`
 }
 
 const maxNameRunes = 64
@@ -209,19 +215,39 @@ func (s *Service) List(ctx context.Context, p authz.Principal) ([]Home, error) {
 // Update changes a home's name or retention (days its events are kept,
 // 1 to 3650). Owners and admins only.
 func (s *Service) Update(ctx context.Context, p authz.Principal, homeID string, name *string, retentionDays *int) (Home, error) {
+	return s.Change(ctx, p, homeID, Settings{Name: name, RetentionDays: retentionDays})
+}
+
+// Settings is a change of a home's settings; nil leaves one as it is.
+type Settings struct {
+	Name          *string
+	RetentionDays *int // 1 to 3650
+	// RequireSecondFactor: members without a second factor are refused
+	// the home's data (docs/design/second-factors.md).
+	RequireSecondFactor *bool
+}
+
+// Change changes a home's settings. Owners and admins only. Everything is
+// checked before anything changes; turning the second-factor requirement
+// on needs a second factor of the caller's own (409 otherwise), so nobody
+// locks themselves out of their home.
+func (s *Service) Change(ctx context.Context, p authz.Principal, homeID string, c Settings) (Home, error) {
 	g, err := s.authz.Home(ctx, p, homeID, authz.ManageDevices)
 	if err != nil {
 		return Home{}, err
 	}
-	if name == nil && retentionDays == nil {
-		return Home{}, apperr.New(apperr.Invalid, "give name or retention_days")
+	if c.Name == nil && c.RetentionDays == nil && c.RequireSecondFactor == nil {
+		return Home{}, apperr.New(apperr.Invalid, "give name, retention_days or require_second_factor")
 	}
-	if retentionDays != nil && (*retentionDays < 1 || *retentionDays > 3650) {
+	if c.RetentionDays != nil && (*c.RetentionDays < 1 || *c.RetentionDays > 3650) {
 		return Home{}, apperr.New(apperr.Invalid, "retention_days must be 1 to 3650")
 	}
+	if c.RequireSecondFactor != nil && *c.RequireSecondFactor && !g.Membership.Member.SecondFactor {
+		return Home{}, apperr.New(apperr.Conflict, "set up a second factor on your own account before requiring one of every member")
+	}
 	var sealed []byte
-	if name != nil {
-		n, err := CheckName("name", *name)
+	if c.Name != nil {
+		n, err := CheckName("name", *c.Name)
 		if err != nil {
 			return Home{}, err
 		}
@@ -231,8 +257,15 @@ func (s *Service) Update(ctx context.Context, p authz.Principal, homeID string, 
 		}
 		sealed = dk.Seal([]byte(n), homeNameAD(homeID))
 	}
-	if err := s.store.UpdateHome(ctx, homeID, sealed, retentionDays); err != nil {
-		return Home{}, fmt.Errorf("update home: %w", err)
+	if c.Name != nil || c.RetentionDays != nil {
+		if err := s.store.UpdateHome(ctx, homeID, sealed, c.RetentionDays); err != nil {
+			return Home{}, fmt.Errorf("update home: %w", err)
+		}
+	}
+	if c.RequireSecondFactor != nil && *c.RequireSecondFactor != g.Membership.Home.RequireSecondFactor {
+		if err := s.store.SetRequireSecondFactor(ctx, homeID, *c.RequireSecondFactor); err != nil {
+			return Home{}, fmt.Errorf("set second-factor requirement: %w", err)
+		}
 	}
 	return s.Get(ctx, p, homeID)
 }
@@ -255,7 +288,8 @@ func (s *Service) view(m domain.Membership) (Home, error) {
 	if err != nil {
 		return Home{}, fmt.Errorf("open name of home %s: %w", m.Home.ID, err)
 	}
-	return Home{ID: m.Home.ID, Name: string(name), Role: m.Member.Role, RetentionDays: m.Home.RetentionDays}, nil
+	return Home{ID: m.Home.ID, Name: string(name), Role: m.Member.Role, RetentionDays: m.Home.RetentionDays,
+		RequireSecondFactor: m.Home.RequireSecondFactor, NeedsSecondFactor: m.SecondFactorMissing()}, nil
 }
 
 func (s *Service) dataKey(h domain.Home) (keys.DataKey, error) {

@@ -44,7 +44,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	l, err := s.identity.Login(r.Context(), in.Email, in.Password, identity.Client{Address: websession.ClientAddress(r), UserAgent: r.UserAgent()})
+	l, err := s.identity.LoginOTP(r.Context(), in.Email, in.Password, in.OTP, identity.Client{Address: websession.ClientAddress(r), UserAgent: r.UserAgent()})
 	switch apperr.CodeOf(err) {
 	case apperr.Throttled:
 		s.metrics.ThrottledLogins.Inc()

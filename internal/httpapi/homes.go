@@ -5,6 +5,7 @@ import (
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
 )
 
@@ -61,13 +62,15 @@ func (s *Server) updateHome(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in struct {
-		Name          *string `json:"name"`
-		RetentionDays *int    `json:"retention_days"`
+		Name                *string `json:"name"`
+		RetentionDays       *int    `json:"retention_days"`
+		RequireSecondFactor *bool   `json:"require_second_factor"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	h, err := s.homes.Update(r.Context(), principal(r.Context()), homeID, in.Name, in.RetentionDays)
+	h, err := s.homes.Change(r.Context(), principal(r.Context()), homeID,
+		homes.Settings{Name: in.Name, RetentionDays: in.RetentionDays, RequireSecondFactor: in.RequireSecondFactor})
 	if err != nil {
 		return err
 	}

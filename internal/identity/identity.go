@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
@@ -30,6 +32,7 @@ type Store interface {
 	store.Sessions
 	store.Throttle
 	store.Passwords
+	store.SecondFactors
 }
 
 // Config tunes sessions and login throttling.
@@ -59,7 +62,14 @@ type Config struct {
 	// not), so one address cannot make accounts without end.
 	SignupsPerAddress int
 	SignupWindow      time.Duration
-	Argon2            Argon2Params
+	// OTPFailures: wrong one-time codes per account in each
+	// ThrottleWindow, from anywhere (only after the right password).
+	OTPFailures int
+	// PublicURL is the server's address as browsers see it
+	// (https://host[:port]): the WebAuthn relying party's origin, its host
+	// the relying party ID. Empty: passkeys are off.
+	PublicURL string
+	Argon2    Argon2Params
 	// Password hashing (argon2id, 19 MiB each) runs at most HashSlots at
 	// once per node (default: the CPU count); a login or signup waits at
 	// most HashWait (default 5 s) for a slot, then is answered 503, so a
@@ -81,6 +91,7 @@ func DefaultConfig() Config {
 		ThrottleWindow:         15 * time.Minute,
 		SignupsPerAddress:      20,
 		SignupWindow:           time.Hour,
+		OTPFailures:            5,
 		Argon2:                 DefaultArgon2,
 		Now:                    time.Now,
 	}
@@ -102,6 +113,9 @@ type Service struct {
 	sessions *lease.Table[[sha256.Size]byte, domain.Session]
 	bypass   func() bool // true: nothing is used from memory
 	sec      *security   // mail, password resets, known devices (nil: none; see WithMail)
+	// webauthn is the passkeys' relying party (nil: no PublicURL, passkeys
+	// are off).
+	webauthn *webauthn.WebAuthn
 }
 
 // maxSessions bounds the sessions a node keeps in memory.
@@ -136,11 +150,20 @@ func New(s Store, k *keys.Keyring, cfg Config) (*Service, error) {
 	if cfg.KnownAddressFor <= 0 {
 		cfg.KnownAddressFor = DefaultConfig().KnownAddressFor
 	}
+	if cfg.OTPFailures <= 0 {
+		cfg.OTPFailures = DefaultConfig().OTPFailures
+	}
 	dummy, err := hashPassword("camvault dummy password for unknown accounts", cfg.Argon2)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: s, keys: k, cfg: cfg, dummyHash: dummy, hashing: make(chan struct{}, cfg.HashSlots)}, nil
+	svc := &Service{store: s, keys: k, cfg: cfg, dummyHash: dummy, hashing: make(chan struct{}, cfg.HashSlots)}
+	if cfg.PublicURL != "" {
+		if svc.webauthn, err = relyingParty(cfg.PublicURL); err != nil {
+			return nil, fmt.Errorf("passkeys: %w", err)
+		}
+	}
+	return svc, nil
 }
 
 // hashSlot takes one of the node's password-hashing slots, waiting at most
@@ -258,15 +281,19 @@ type Client struct {
 
 var errBadLogin = apperr.New(apperr.Unauthorized, "email or password is incorrect")
 
-// Login checks an email and password and opens a session. An unknown email
+// Login is LoginOTP without a one-time code.
+func (s *Service) Login(ctx context.Context, email, password string, client Client) (Login, error) {
+	return s.LoginOTP(ctx, email, password, "", client)
+}
+
+// LoginOTP checks an email and password and opens a session. An unknown email
 // and a wrong password answer alike and cost the same work. Repeated
 // failures are throttled per account and client address, per client
 // address, and per account from addresses it has not logged in from
 // recently (see Config); none of it depends on whether the account exists.
-func (s *Service) Login(ctx context.Context, email, password string, client Client) (Login, error) {
-	if len(client.UserAgent) > maxUserAgent {
-		client.UserAgent = client.UserAgent[:maxUserAgent]
-	}
+// Only after the right password is the account's second factor asked for
+// (otp: a TOTP code or a recovery code; see secondFactorAtLogin).
+func (s *Service) LoginOTP(ctx context.Context, email, password, otp string, client Client) (Login, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return Login{}, err
@@ -335,11 +362,22 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 			return Login{}, fmt.Errorf("record known address: %w", err)
 		}
 	}
+	if err := s.secondFactorAtLogin(ctx, a.ID, otp); err != nil {
+		return Login{}, err
+	}
+	return s.openSession(ctx, a.ID, client, now)
+}
 
+// openSession opens a session of an account whose credentials were
+// checked.
+func (s *Service) openSession(ctx context.Context, accountID string, client Client, now time.Time) (Login, error) {
+	if len(client.UserAgent) > maxUserAgent {
+		client.UserAgent = client.UserAgent[:maxUserAgent]
+	}
 	tok, tokHash := token.New(token.Session)
 	sess := domain.Session{
 		ID:         id.New(),
-		AccountID:  a.ID,
+		AccountID:  accountID,
 		TokenHash:  tokHash,
 		CreatedAt:  now,
 		LastSeenAt: now,
@@ -353,8 +391,8 @@ func (s *Service) Login(ctx context.Context, email, password string, client Clie
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return Login{}, fmt.Errorf("create session: %w", err)
 	}
-	s.noticeDevice(ctx, a.ID, client, now)
-	return Login{Token: tok, ExpiresAt: sess.ExpiresAt, AccountID: a.ID}, nil
+	s.noticeDevice(ctx, accountID, client, now)
+	return Login{Token: tok, ExpiresAt: sess.ExpiresAt, AccountID: accountID}, nil
 }
 
 func sessionClientAD(sessionID string) []byte { return keys.AD("session-client", sessionID) }
@@ -590,6 +628,9 @@ func (s *Service) SweepSessions(ctx context.Context) (int, error) {
 	n, err := s.store.DeleteExpiredSessions(ctx, now, now.Add(-s.cfg.IdleTimeout))
 	if err != nil {
 		return 0, fmt.Errorf("sweep sessions: %w", err)
+	}
+	if _, err := s.store.DeleteExpiredChallenges(ctx, now); err != nil {
+		return n, fmt.Errorf("sweep passkey challenges: %w", err)
 	}
 	return n, nil
 }

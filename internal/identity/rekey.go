@@ -23,6 +23,12 @@ func ResealSessionClient(k *keys.Keyring, sessionID string, sealed []byte) ([]by
 	return k.ResealPII(sealed, sessionClientAD(sessionID))
 }
 
+// ResealTOTPSecret returns an account's sealed TOTP secret sealed under
+// the current generation, and whether it changed.
+func ResealTOTPSecret(k *keys.Keyring, accountID string, sealed []byte) ([]byte, bool, error) {
+	return k.ResealPII(sealed, totpAD(accountID))
+}
+
 // EmailIndex is an account's email blind index under the current
 // generation, from its sealed email.
 func EmailIndex(k *keys.Keyring, a domain.Account) ([]byte, error) {

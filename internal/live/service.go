@@ -434,7 +434,7 @@ func (s *Service) redecide(ctx context.Context, ss *Session, v int64) {
 	case err == nil && dev.HomeID != ss.dev.HomeID:
 		ss.end(fmt.Errorf("%w: the camera moved to another home", ErrRevoked))
 		return
-	case err != nil && (code == apperr.NotFound || code == apperr.Forbidden):
+	case err != nil && apperr.Denied(code):
 		ss.end(fmt.Errorf("%w: %w", ErrRevoked, err))
 		return
 	case err != nil:

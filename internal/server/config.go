@@ -4,14 +4,15 @@
 package server
 
 import (
-	"github.com/camvault/camvault/internal/peer"
-
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/camvault/camvault/internal/peer"
 )
 
 // Config is the server's configuration, from flags or CAMVAULT_ variables.
@@ -33,15 +34,19 @@ type Config struct {
 	// public listener (IP addresses and CIDR prefixes, comma-separated):
 	// only their X-Forwarded-For and X-Forwarded-Proto are believed.
 	TrustedProxies string
+	// PublicURL is the server's address as browsers reach it
+	// (https://host[:port]): passkeys (WebAuthn) are bound to its host and
+	// accept only its origin, and mailed links point to it. Empty:
+	// http://localhost:PORT for a loopback --addr with a fixed port (https
+	// with --tls-cert), else passkeys are off; mail needs it given.
+	PublicURL string
 
 	// SMTP is the relay mail leaves through (smtp://user:pass@host:port,
 	// upgraded with STARTTLS; smtps:// for implicit TLS); empty: this
-	// server sends no mail. SMTPFrom is the sender's address and
-	// PublicURL where people reach the web app, the base of mailed links;
-	// both are required with SMTP.
-	SMTP      string
-	SMTPFrom  string
-	PublicURL string
+	// server sends no mail. SMTPFrom is the sender's address; it and
+	// PublicURL are required with SMTP.
+	SMTP     string
+	SMTPFrom string
 
 	// Backends; empty means the embedded default inside DataDir.
 	Store string // record store: postgres://... for PostgreSQL
@@ -99,7 +104,34 @@ func (c Config) Check() error {
 	if _, err := peer.ParseProxies(c.TrustedProxies); err != nil {
 		return fmt.Errorf("--trusted-proxy: %w", err)
 	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return fmt.Errorf("--public-url %q must be https://HOST[:PORT]", c.PublicURL)
+		}
+		local, _ := isLoopback(net.JoinHostPort(u.Hostname(), "0"))
+		if u.Scheme != "https" && (u.Scheme != "http" || !local) {
+			return fmt.Errorf("--public-url %q must be https (http only for localhost)", c.PublicURL)
+		}
+	}
 	return c.checkMail()
+}
+
+// publicURL is PublicURL, or its default (see Config.PublicURL).
+func (c Config) publicURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimSuffix(c.PublicURL, "/")
+	}
+	// A loopback IP address is no WebAuthn relying party ID; localhost is.
+	_, port, err := net.SplitHostPort(c.Addr)
+	if local, _ := isLoopback(c.Addr); err != nil || !local || port == "0" || port == "" {
+		return ""
+	}
+	scheme := "http"
+	if c.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://localhost:" + port
 }
 
 // isLoopback reports whether a listen address is bound to loopback only.

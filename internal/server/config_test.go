@@ -28,6 +28,11 @@ func TestConfigCheck(t *testing.T) {
 		{"remote admin", func(c *Config) { c.AdminAddr = "0.0.0.0:8081" }, "--admin-allow-remote"},
 		{"admin without a port", func(c *Config) { c.AdminAddr = "localhost" }, "--admin-addr"},
 		{"one address for both", func(c *Config) { c.AdminAddr = c.Addr }, "must differ"},
+		{"an https public URL", func(c *Config) { c.PublicURL = "https://cams.example.org" }, ""},
+		{"an http public URL on localhost", func(c *Config) { c.PublicURL = "http://localhost:8080/" }, ""},
+		{"an http public URL elsewhere", func(c *Config) { c.PublicURL = "http://cams.example.org" }, "must be https"},
+		{"a public URL with a path", func(c *Config) { c.PublicURL = "https://cams.example.org/app" }, "--public-url"},
+		{"a public URL without a host", func(c *Config) { c.PublicURL = "https://" }, "--public-url"},
 	} {
 		cfg := safe
 		c.edit(&cfg)
@@ -37,6 +42,26 @@ func TestConfigCheck(t *testing.T) {
 			t.Errorf("%s: refused: %v", c.what, err)
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%s: %v, want a refusal saying %q", c.what, err, c.want)
+		}
+	}
+}
+
+// TestPublicURL: passkeys' relying party is the public URL given, or
+// localhost on the port of a loopback --addr; none when that cannot be
+// known.
+func TestPublicURL(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Addr: "127.0.0.1:8080"}, "http://localhost:8080"},
+		{Config{Addr: "[::1]:9000", TLSCert: "c", TLSKey: "k"}, "https://localhost:9000"},
+		{Config{Addr: "127.0.0.1:0"}, ""},
+		{Config{Addr: "0.0.0.0:443", TLSCert: "c", TLSKey: "k"}, ""},
+		{Config{Addr: "0.0.0.0:443", PublicURL: "https://cams.example.org/"}, "https://cams.example.org"},
+	} {
+		if got := c.cfg.publicURL(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.cfg, got, c.want)
 		}
 	}
 }

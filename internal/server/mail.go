@@ -4,23 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 	"time"
 
+	netmail "net/mail"
+
 	"github.com/camvault/camvault/internal/keys"
 	"github.com/camvault/camvault/internal/mail"
-	netmail "net/mail"
 )
 
 // checkMail checks --smtp, --smtp-from and --public-url.
 func (c Config) checkMail() error {
-	if c.PublicURL != "" {
-		u, err := url.Parse(c.PublicURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return fmt.Errorf("--public-url %q: want the web app's address, such as https://camvault.example.com", c.PublicURL)
-		}
-	}
 	if c.SMTP == "" {
 		if c.SMTPFrom != "" {
 			return errors.New("--smtp-from needs --smtp")

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/server"
@@ -27,6 +28,8 @@ func TestMigrateToPostgresAndS3(t *testing.T) {
 	ann, bob := e.signup("ann"), e.signup("bob")
 	home := e.home(ann, "Ann's house")
 	e.share(ann, home, bob, "viewer")
+	// Bob's authenticator app moves too: its sealed secret opens there.
+	bobTOTP := e.turnOnTOTP(bob)
 	cam := e.pairCamera(ann, home)
 	// An invitation still waiting, limited to the camera, moves too.
 	e.must(202, "POST", "/api/v1/homes/"+home+"/members", ann.token, map[string]any{"email": "later@example.com", "role": "viewer", "devices": []string{cam.id}})
@@ -64,6 +67,7 @@ func TestMigrateToPostgresAndS3(t *testing.T) {
 	}
 	if rep.Rows["events"] != 7 || rep.Rows["accounts"] != 2 || rep.Rows["audit"] == 0 || rep.Rows["invitations"] != 1 || rep.Rows["invitation_devices"] != 1 ||
 		rep.Rows["partners"] != 1 || rep.Rows["partner_links"] != 1 || rep.Rows["partner_link_devices"] != 1 || rep.Rows["partner_tokens"] == 0 ||
+		rep.Rows["totp"] != 1 || rep.Rows["recovery_codes"] != 10 ||
 		rep.Sampled < 3 || rep.Blobs != 6+4 { // six thumbnails, four clips
 		t.Errorf("report %+v\n%s", rep, out.String())
 	}
@@ -74,7 +78,13 @@ func TestMigrateToPostgresAndS3(t *testing.T) {
 	n := newBackendEnv(t, t.TempDir(), newClock(), server.Config{Store: pg, Blobs: s3URL, KeyFile: filepath.Join(e.data, "master.key")}, fast)
 	n.must(200, "GET", "/api/v1/homes", ann.token, nil) // a session made before the move
 	tok := n.login(ann.email, ann.password)
-	bobTok := n.login(bob.email, bob.password)
+	if r := n.call("POST", "/api/v1/sessions", "", map[string]string{"email": bob.email, "password": bob.password}); r.errCode() != "otp_required" {
+		t.Fatalf("bob's login without a code after the move: %d %s", r.status, r.raw)
+	}
+	n.clock.Advance(2 * time.Minute) // past the step bob confirmed with
+	r := n.must(201, "POST", "/api/v1/sessions", "", map[string]string{"email": bob.email, "password": bob.password,
+		"otp": totpCode(t, bobTOTP.secret, n.clock.Now())})
+	bobTok := r.str("token")
 	for _, u := range ups[1:] {
 		for _, who := range []string{tok, bobTok} {
 			th := n.req("GET", "/api/v1/events/"+u.id+"/thumbnail", who, nil, nil)

@@ -257,6 +257,9 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	a.metrics.LeaseHeld(ln.Fresh)
 	st = authz.AnnounceGrantChanges(st, b, ln, log)
 	a.store = st
+	if opts.Identity.PublicURL == "" {
+		opts.Identity.PublicURL = cfg.publicURL()
+	}
 	a.identity, err = identity.New(st, kr, opts.Identity)
 	if err != nil {
 		return nil, err

@@ -48,6 +48,7 @@ const (
 	HomeDataKeys   SealedColumn = "home data keys"         // homes.wrapped_data_key
 	AccountEmails  SealedColumn = "account emails"         // accounts.email_sealed
 	SessionClients SealedColumn = "session client details" // sessions.client_sealed
+	TOTPSecrets    SealedColumn = "totp secrets"           // totp.secret_sealed
 )
 
 // SealedValue is one row's sealed value.

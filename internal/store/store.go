@@ -53,6 +53,7 @@ type Store interface {
 	MQTTBrokers
 	Passwords
 	Outbox
+	SecondFactors
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -15,9 +15,10 @@ import (
 )
 
 type accountPage struct {
-	Sessions []sessionRow
-	Partners []partnerRow
-	Notice   string
+	SecondFactor secondFactorPanel
+	Sessions     []sessionRow
+	Partners     []partnerRow
+	Notice       string
 	// PasswordError is the change password form's error.
 	PasswordError string
 }
@@ -52,6 +53,9 @@ func (a *App) accountData(r *http.Request, u *user) (accountPage, error) {
 		p.Sessions = append(p.Sessions, sessionRow{SessionView: s, Device: describeAgent(s.Client.UserAgent)})
 	}
 	if p.Partners, err = a.partnerRows(r.Context(), u.Principal); err != nil {
+		return accountPage{}, err
+	}
+	if p.SecondFactor, err = a.secondFactorPanel(r, u); err != nil {
 		return accountPage{}, err
 	}
 	return p, nil
@@ -106,7 +110,7 @@ type activityRow struct {
 func (activityPage) pageTitle() (string, string) { return "Who watched", "activity" }
 
 func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) error {
-	hs, err := a.homes.List(r.Context(), u.Principal)
+	hs, _, err := a.listHomes(r.Context(), u.Principal)
 	if err != nil {
 		return err
 	}

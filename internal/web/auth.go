@@ -17,6 +17,11 @@ type authPage struct {
 	Next   string
 	Error  string
 	Notice string
+	// OTP: the password was right and the account asks for a one-time
+	// code; Password carries it to the code's form (a page never stored:
+	// every answer is no-store).
+	OTP      bool
+	Password string
 }
 
 // MinPassword is the password rule's length, for the signup form.
@@ -69,7 +74,17 @@ func (a *App) signupPage(w http.ResponseWriter, r *http.Request) {
 func (a *App) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
 	p := authPage{Email: email, Next: safeNext(r.PostFormValue("next"))}
-	if err := a.startSession(w, r, email, password, p.Next); err != nil {
+	if err := a.startSessionOTP(w, r, email, password, r.PostFormValue("otp"), p.Next); err != nil {
+		if apperr.CodeOf(err) == apperr.OTPRequired {
+			p.OTP, p.Password = true, password
+			if r.PostFormValue("otp") == "" {
+				err = nil // the first time, the form asks; it says nothing was wrong
+			}
+		}
+		if err == nil {
+			a.render(w, r, http.StatusUnauthorized, "login", nil, p)
+			return nil
+		}
 		return a.authFailed(w, r, p, err)
 	}
 	return nil
@@ -121,7 +136,12 @@ func waitWords(d time.Duration) string {
 
 // startSession logs in and sets the session cookie.
 func (a *App) startSession(w http.ResponseWriter, r *http.Request, email, password, next string) error {
-	l, err := a.identity.Login(r.Context(), email, password, identity.Client{Address: websession.ClientAddress(r), UserAgent: r.UserAgent(), Device: device(w, r)})
+	return a.startSessionOTP(w, r, email, password, "", next)
+}
+
+// startSessionOTP is startSession with a one-time code.
+func (a *App) startSessionOTP(w http.ResponseWriter, r *http.Request, email, password, otp, next string) error {
+	l, err := a.identity.LoginOTP(r.Context(), email, password, otp, identity.Client{Address: websession.ClientAddress(r), UserAgent: r.UserAgent(), Device: device(w, r)})
 	if err != nil {
 		return err
 	}

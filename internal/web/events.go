@@ -21,6 +21,7 @@ const pageSize = 24
 // see: names for IDs, and the lists the filters offer.
 type place struct {
 	Homes   []homes.Home
+	Locked  []homes.Home // homes that require a second factor the person has not set up
 	Cameras []homes.Device
 	camera  map[string]homes.Device
 	home    map[string]homes.Home
@@ -37,11 +38,11 @@ func (p place) HomeName(homeID string) string { return p.home[homeID].Name }
 
 // places reads the homes and cameras u can see.
 func (a *App) places(r *http.Request, u *user) (place, error) {
-	hs, err := a.homes.List(r.Context(), u.Principal)
+	hs, locked, err := a.listHomes(r.Context(), u.Principal)
 	if err != nil {
 		return place{}, err
 	}
-	pl := place{Homes: hs, camera: map[string]homes.Device{}, home: map[string]homes.Home{}}
+	pl := place{Homes: hs, Locked: locked, camera: map[string]homes.Device{}, home: map[string]homes.Home{}}
 	for _, h := range hs {
 		pl.home[h.ID] = h
 		ds, err := a.homes.Devices(r.Context(), u.Principal, h.ID)

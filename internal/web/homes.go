@@ -35,16 +35,19 @@ type camerasPage struct {
 		Label string
 	}
 	CanCommand bool // cameras can be sent a new motion sensitivity
+	// Locked are homes that require a second factor the person has not
+	// set up: shown by name, with the way to set one up.
+	Locked []homes.Home
 }
 
 func (camerasPage) pageTitle() (string, string) { return "Cameras", "cameras" }
 
 func (a *App) camerasPage(w http.ResponseWriter, r *http.Request, u *user) error {
-	hs, err := a.homes.List(r.Context(), u.Principal)
+	hs, locked, err := a.listHomes(r.Context(), u.Principal)
 	if err != nil {
 		return err
 	}
-	p := camerasPage{Notice: noticeText(r.URL.Query().Get("done")), MotionLevels: motionLevels, CanCommand: a.commands != nil}
+	p := camerasPage{Notice: noticeText(r.URL.Query().Get("done")), MotionLevels: motionLevels, CanCommand: a.commands != nil, Locked: locked}
 	if p.Invitations, err = a.invitationsFor(r, u); err != nil {
 		return err
 	}
@@ -82,6 +85,10 @@ func noticeText(key string) string {
 		"mqtt-saved":      "Broker saved. camvault connects to it now; this page shows whether it could.",
 		"mqtt-removed":    "Nothing more is published to that broker.",
 		"password":        "Password changed. Every other place you were logged in is logged out.",
+		"totp-on":         "Your authenticator app is set up. Logging in now asks for its code.",
+		"totp-off":        "Your authenticator app is no longer asked for at login.",
+		"passkey-added":   "Passkey added. You can log in with it, without your password.",
+		"passkey-removed": "Passkey removed. It can no longer log you in.",
 	}[key]
 }
 
@@ -117,7 +124,7 @@ func (a *App) pairingCode(w http.ResponseWriter, r *http.Request, u *user) error
 	if err != nil {
 		return err
 	}
-	svg, err := qrSVG(pc.Code)
+	svg, err := qrSVG(pc.Code, "QR code of the pairing code")
 	if err != nil {
 		return err
 	}
@@ -132,8 +139,9 @@ func (a *App) pairingCode(w http.ResponseWriter, r *http.Request, u *user) error
 }
 
 // qrSVG draws text as a QR code in SVG, one path of dark modules with a
-// quiet zone, so it scales sharply and needs no image request.
-func qrSVG(text string) (template.HTML, error) {
+// quiet zone, so it scales sharply and needs no image request. label is
+// what a screen reader says of it.
+func qrSVG(text, label string) (template.HTML, error) {
 	c, err := qr.Encode(text, qr.M)
 	if err != nil {
 		return "", fmt.Errorf("encode QR code: %w", err)
@@ -141,7 +149,7 @@ func qrSVG(text string) (template.HTML, error) {
 	const quiet = 4
 	n := c.Size + 2*quiet
 	var b bytes.Buffer
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" class="qr" role="img" aria-label="QR code of the pairing code" shape-rendering="crispEdges"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n, n, n)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" class="qr" role="img" aria-label="%s" shape-rendering="crispEdges"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="`, n, n, template.HTMLEscapeString(label), n, n)
 	for y := 0; y < c.Size; y++ {
 		for x := 0; x < c.Size; x++ {
 			if c.Black(x, y) {
@@ -225,7 +233,9 @@ func (a *App) homeSettings(w http.ResponseWriter, r *http.Request, u *user) erro
 	if err != nil {
 		return apperr.New(apperr.Invalid, "keep events for a whole number of days, 1 to 3650")
 	}
-	if _, err := a.homes.Update(r.Context(), u.Principal, homeID, &name, &days); err != nil {
+	require := r.PostFormValue("require_second_factor") == "on"
+	if _, err := a.homes.Change(r.Context(), u.Principal, homeID,
+		homes.Settings{Name: &name, RetentionDays: &days, RequireSecondFactor: &require}); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/cameras?done=home-saved", http.StatusSeeOther)
@@ -325,7 +335,7 @@ func cameraNames(ids []string, names map[string]string) []string {
 func (sharingPage) pageTitle() (string, string) { return "Sharing", "sharing" }
 
 func (a *App) sharingPage(w http.ResponseWriter, r *http.Request, u *user) error {
-	hs, err := a.homes.List(r.Context(), u.Principal)
+	hs, _, err := a.listHomes(r.Context(), u.Principal)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func (a *App) renderConsent(w http.ResponseWriter, r *http.Request, u *user, sta
 		return err
 	}
 	p := consentPage{Consent: c, Error: problem}
-	hs, err := a.homes.List(r.Context(), u.Principal)
+	hs, _, err := a.listHomes(r.Context(), u.Principal)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (a *App) partnerRows(ctx context.Context, p authz.Principal) ([]partnerRow,
 		return nil, err
 	}
 	names := map[string]string{}
-	hs, err := a.homes.List(ctx, p)
+	hs, _, err := a.listHomes(ctx, p)
 	if err != nil {
 		return nil, err
 	}

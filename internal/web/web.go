@@ -164,6 +164,11 @@ func (a *App) handler(notHTML http.Handler) http.Handler {
 	mux.HandleFunc("GET /account", a.person(a.accountPage))
 	mux.HandleFunc("POST /account/sessions/{session}/end", a.person(a.endSession))
 	mux.HandleFunc("POST /account/sessions/end-all", a.person(a.endAllSessions))
+	mux.HandleFunc("POST /account/totp", a.person(a.startTOTP))
+	mux.HandleFunc("POST /account/totp/confirm", a.person(a.confirmTOTP))
+	mux.HandleFunc("POST /account/totp/off", a.person(a.disableTOTP))
+	mux.HandleFunc("POST /account/passkeys/{passkey}/remove", a.person(a.removePasskey))
+	mux.HandleFunc("POST /login/passkey", a.anonymous(a.loginPasskey))
 	mux.HandleFunc("GET /activity", a.person(a.activityPage))
 	mux.HandleFunc("GET /integrations", a.person(a.integrationsPage))
 	mux.HandleFunc("POST /homes/{home}/webhooks", a.person(a.addWebhook))
@@ -284,6 +289,8 @@ func (a *App) fail(w http.ResponseWriter, r *http.Request, u *user, err error) {
 	switch e.Code {
 	case apperr.NotFound:
 		a.notFound(w, r, u)
+	case apperr.SecondFactorRequired:
+		a.render(w, r, http.StatusForbidden, "message", u, messagePage{Title: "A second factor is needed", Text: e.Message, Link: "/account#second-factor", LinkText: "Set up a second factor"})
 	case apperr.Internal:
 		a.render(w, r, http.StatusInternalServerError, "message", u, messagePage{Title: "Something went wrong", Text: "camvault could not do that just now. Please try again.", Link: "/events", LinkText: "Back to Events"})
 	case apperr.Unavailable:

@@ -18,6 +18,7 @@ var sealedColumns = map[store.SealedColumn][3]string{
 	store.HomeDataKeys:   {"homes", "id", "wrapped_data_key"},
 	store.AccountEmails:  {"accounts", "id", "email_sealed"},
 	store.SessionClients: {"sessions", "id", "client_sealed"},
+	store.TOTPSecrets:    {"totp", "account_id", "secret_sealed"},
 }
 
 func sealedColumn(col store.SealedColumn) (table, id, value string, err error) {
@@ -40,6 +41,7 @@ func (s *Store) KeyUse(ctx context.Context) (domain.KeyUse, error) {
 		{&u.Emails, `SELECT substring(email_sealed from 2 for 4), COUNT(*) FROM accounts GROUP BY 1`},
 		{&u.EmailIndexes, `SELECT int8send(email_gen), COUNT(*) FROM accounts GROUP BY 1`},
 		{&u.SessionClients, `SELECT substring(client_sealed from 2 for 4), COUNT(*) FROM sessions WHERE length(client_sealed) > 0 GROUP BY 1`},
+		{&u.TOTPSecrets, `SELECT substring(secret_sealed from 2 for 4), COUNT(*) FROM totp GROUP BY 1`},
 		{&u.Invitations, `SELECT int8send(email_gen), COUNT(*) FROM invitations GROUP BY 1`},
 		{&u.AuditEntries, `SELECT int8send(key_gen), COUNT(*) FROM audit GROUP BY 1`},
 		{&u.AuditHeads, `SELECT int8send(key_gen), COUNT(*) FROM audit_heads GROUP BY 1`},

@@ -28,6 +28,7 @@ var Tables = []string{
 	"mail_outbox", "password_resets", "known_devices",
 	"partners", "partner_requests", "partner_links", "partner_link_devices", "partner_tokens",
 	"webhooks", "webhook_deliveries", "home_mqtt",
+	"totp", "recovery_codes", "passkeys", "webauthn_challenges",
 }
 
 // Uncopied are the tables a copy leaves behind: the change log, its clock

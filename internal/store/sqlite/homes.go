@@ -24,13 +24,13 @@ func (s *Store) CreateHome(ctx context.Context, h domain.Home, owner domain.Memb
 	})
 }
 
-const homeCols = `h.id, h.name_sealed, h.wrapped_data_key, h.retention_days, h.created_at, h.grants_version`
+const homeCols = `h.id, h.name_sealed, h.wrapped_data_key, h.retention_days, h.created_at, h.grants_version, h.require_second_factor`
 
 // scanHome scans homeCols followed by extra columns.
 func scanHome(row scanner, extra ...any) (domain.Home, error) {
 	var h domain.Home
 	var created int64
-	dest := append([]any{&h.ID, &h.NameSealed, &h.WrappedDataKey, &h.RetentionDays, &created, &h.GrantsVersion}, extra...)
+	dest := append([]any{&h.ID, &h.NameSealed, &h.WrappedDataKey, &h.RetentionDays, &created, &h.GrantsVersion, &h.RequireSecondFactor}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return domain.Home{}, err
 	}
@@ -66,13 +66,17 @@ type memberRow struct {
 	limited bool
 }
 
-const membershipCols = homeCols + `, m.account_id, m.role, m.limited, m.added_at`
+// The last column says whether the member's account has a second factor
+// (a confirmed TOTP or a passkey): two lookups by primary or indexed key.
+const membershipCols = homeCols + `, m.account_id, m.role, m.limited, m.added_at,
+	(EXISTS (SELECT 1 FROM totp t WHERE t.account_id = m.account_id AND t.confirmed = 1) OR
+	 EXISTS (SELECT 1 FROM passkeys p WHERE p.account_id = m.account_id))`
 
 func scanMembership(row scanner) (memberRow, error) {
 	var m memberRow
 	var added int64
 	var err error
-	m.Home, err = scanHome(row, &m.Member.AccountID, &m.Member.Role, &m.limited, &added)
+	m.Home, err = scanHome(row, &m.Member.AccountID, &m.Member.Role, &m.limited, &added, &m.Member.SecondFactor)
 	if err != nil {
 		return memberRow{}, err
 	}

@@ -17,6 +17,7 @@ var sealedColumns = map[store.SealedColumn][3]string{
 	store.HomeDataKeys:   {"homes", "id", "wrapped_data_key"},
 	store.AccountEmails:  {"accounts", "id", "email_sealed"},
 	store.SessionClients: {"sessions", "id", "client_sealed"},
+	store.TOTPSecrets:    {"totp", "account_id", "secret_sealed"},
 }
 
 func sealedColumn(col store.SealedColumn) (table, id, value string, err error) {
@@ -39,6 +40,7 @@ func (s *Store) KeyUse(ctx context.Context) (domain.KeyUse, error) {
 		{&u.Emails, `SELECT substr(email_sealed, 2, 4), COUNT(*) FROM accounts GROUP BY 1`},
 		{&u.EmailIndexes, `SELECT email_gen, COUNT(*) FROM accounts GROUP BY 1`},
 		{&u.SessionClients, `SELECT substr(client_sealed, 2, 4), COUNT(*) FROM sessions WHERE length(client_sealed) > 0 GROUP BY 1`},
+		{&u.TOTPSecrets, `SELECT substr(secret_sealed, 2, 4), COUNT(*) FROM totp GROUP BY 1`},
 		{&u.Invitations, `SELECT email_gen, COUNT(*) FROM invitations GROUP BY 1`},
 		{&u.AuditEntries, `SELECT key_gen, COUNT(*) FROM audit GROUP BY 1`},
 		{&u.AuditHeads, `SELECT key_gen, COUNT(*) FROM audit_heads GROUP BY 1`},

@@ -57,7 +57,7 @@ func testKeyUse(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	use, err := s.KeyUse(ctx)
 	check(t, "key use of a fresh store", err)
-	for _, m := range []map[uint32]int64{use.DataKeys, use.Emails, use.EmailIndexes, use.SessionClients, use.AuditEntries, use.AuditHeads} {
+	for _, m := range []map[uint32]int64{use.DataKeys, use.Emails, use.EmailIndexes, use.SessionClients, use.TOTPSecrets, use.AuditEntries, use.AuditHeads} {
 		if len(m) != 0 {
 			t.Fatalf("key use of a fresh store: %+v", use)
 		}
@@ -88,6 +88,7 @@ func testKeyUse(t *testing.T, s store.Store) {
 	check(t, "create session", s.CreateSession(ctx, s2))
 	h := domain.Home{ID: id.New(), NameSealed: random("name"), WrappedDataKey: sealedUnder(3), RetentionDays: 30, CreatedAt: at(0)}
 	check(t, "create home", s.CreateHome(ctx, h, ownerOf(h, a.ID)))
+	check(t, "put totp", s.PutTOTP(ctx, domain.TOTP{AccountID: a.ID, SecretSealed: sealedUnder(7), CreatedAt: at(0)}, nil))
 	for _, gen := range []uint32{0, 4, 4} {
 		inv := invitationValue(h.ID, a.ID, random("index"), domain.RoleViewer, 0)
 		inv.EmailGen = gen
@@ -101,6 +102,7 @@ func testKeyUse(t *testing.T, s store.Store) {
 		"emails":          {use.Emails, map[uint32]int64{1: 1, 2: 2}},
 		"email indexes":   {use.EmailIndexes, map[uint32]int64{0: 1, 1: 2}},
 		"session clients": {use.SessionClients, map[uint32]int64{3: 1}},
+		"totp secrets":    {use.TOTPSecrets, map[uint32]int64{7: 1}},
 		"invitations":     {use.Invitations, map[uint32]int64{0: 1, 4: 2}},
 		"audit entries":   {use.AuditEntries, map[uint32]int64{5: 1, 6: 2}},
 		"audit heads":     {use.AuditHeads, map[uint32]int64{9: 1, 10: 2}},
@@ -177,6 +179,19 @@ func testReseal(t *testing.T, s store.Store) {
 	check(t, "list sessions", err)
 	if i := slices.IndexFunc(got, func(x domain.Session) bool { return x.ID == sess.ID }); n != 1 || i < 0 || !bytes.Equal(got[i].ClientSealed, resealed) {
 		t.Fatalf("session client after reseal (%d set): %+v", n, got)
+	}
+	secret := sealedUnder(2)
+	check(t, "put totp", s.PutTOTP(ctx, domain.TOTP{AccountID: a.ID, SecretSealed: secret, CreatedAt: at(0)}, nil))
+	secrets, err := s.SealedValues(ctx, store.TOTPSecrets, "", 10)
+	check(t, "list totp secrets", err)
+	if len(secrets) != 1 || secrets[0].ID != a.ID || !bytes.Equal(secrets[0].Value, secret) {
+		t.Fatalf("totp secrets: %+v", secrets)
+	}
+	resealed = random("resealed")
+	n, err = s.Reseal(ctx, store.TOTPSecrets, []store.Reseal{{ID: a.ID, Old: secret, New: resealed}})
+	check(t, "reseal a totp secret", err)
+	if tp, err := s.TOTP(ctx, a.ID); err != nil || n != 1 || !bytes.Equal(tp.SecretSealed, resealed) {
+		t.Fatalf("totp secret after reseal (%d set): %x, %v", n, tp.SecretSealed, err)
 	}
 	if _, err := s.SealedValues(ctx, "accounts.password_hash", "", 10); err == nil {
 		t.Fatal("a column that is not a sealed one was listed")

@@ -79,6 +79,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PasswordResets", testPasswordResets},
 		{"KnownDevices", testKnownDevices},
 		{"Outbox", testOutbox},
+		{"TOTP", testTOTP},
+		{"Passkeys", testPasskeys},
+		{"Challenges", testChallenges},
+		{"RequireSecondFactor", testRequireSecondFactor},
 		{"Ping", func(t *testing.T, s store.Store) { check(t, "ping", s.Ping(t.Context())) }},
 		{"Closed", testClosed},
 	}
