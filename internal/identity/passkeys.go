@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"time"
 
@@ -42,11 +43,16 @@ var (
 )
 
 // relyingParty returns the WebAuthn relying party of cfg.PublicURL: the
-// URL's host is its ID and its origin the one origin accepted.
+// URL's host is its ID and its origin the one origin accepted. A public
+// URL on an IP address (mail's links may point there) has none: browsers
+// refuse an IP address as a relying party, so passkeys are off (nil).
 func relyingParty(publicURL string) (*webauthn.WebAuthn, error) {
 	u, err := url.Parse(publicURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
 		return nil, fmt.Errorf("public URL %q must be http(s)://host[:port]", publicURL)
+	}
+	if net.ParseIP(u.Hostname()) != nil {
+		return nil, nil
 	}
 	uv := protocol.VerificationRequired
 	return webauthn.New(&webauthn.Config{
