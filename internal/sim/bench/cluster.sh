@@ -16,8 +16,8 @@
 #
 # CPU is utime+stime from /proc, per request or event: "nodes" sums the three
 # camvault processes, "lb" the balancer's nginx workers, and each backend is
-# apart: postgres (the backends serving the run's database and the shared
-# background processes), redis-server, nats-server, versitygw.
+# apart: postgres (the server processes serving the run's database),
+# redis-server, nats-server, versitygw. "one" is the one node.
 #
 #   internal/sim/bench/cluster.sh          # EVENTS=200 THREADS=2 CONNS=16 DURATION=20s N=500 C="1 16" RUNS=2
 #   REV=HEAD RUNS=3 DURATION=10s internal/sim/bench/cluster.sh
@@ -29,6 +29,9 @@
 # CPU is this run's alone; every process it starts is stopped on exit.
 # Needs wrk, nginx, curl, bc, psql, redis-server, nats-server, versitygw
 # (and perf with PROFILE=1).
+# The whole script is one compound command, read before it runs: an edit
+# of this file during a run does not change the run.
+{
 API_PORT=${API_PORT:-28380} # the one node on the embedded default
 ADMIN_PORT=${ADMIN_PORT:-28381}
 source "$(dirname "$0")/lib.sh"
@@ -201,7 +204,10 @@ delta_us() {
   awk -v hz="$HZ" 'NR == FNR {s[$1] = $2; next} {d += $2 - ($1 in s ? s[$1] : 0)} END {printf "%d", d * 1000000 / hz}' "$1" "$2"
 }
 pg_pids() {
-  psql -Atq "$PG_ADMIN" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB' OR backend_type <> 'client backend'"
+  # The server processes working on the run's database; the shared
+  # background ones (WAL writer, checkpointer) also work for others' tests
+  # on this machine, and are left out.
+  psql -Atq "$PG_ADMIN" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB'"
 }
 GROUPS_=(nodes lb postgres redis nats s3)
 group_pids() { # NAME
@@ -272,6 +278,17 @@ for target in "$NGINX_PORT $WORK/nginx.paths" "$API_PORT $WORK/one.paths $TOKEN_
   wrk -t"$THREADS" -c"$CONNS" -d3s -s "$ROOT/internal/sim/bench/paths.lua" "http://127.0.0.1:$1" -- "$2" "${3:-}" >/dev/null
 done
 
+# At rest: what each group uses with no traffic (leases, heartbeats,
+# polling), which every figure per request below includes.
+snap_groups 0 "${GROUPS_[@]}" one
+sleep 10
+snap_groups 1 "${GROUPS_[@]}" one
+line="at rest, ms of CPU per second:"
+for g in "${GROUPS_[@]}" one; do
+  line+=$(printf ' %s=%d' "$g" $(($(delta_us "$WORK/cpu.$g.0" "$WORK/cpu.$g.1") / 10000)))
+done
+echo "$line"
+
 echo
 echo "thumbnails"
 for run in $(seq "$RUNS"); do
@@ -324,3 +341,5 @@ echo "summary of thumbnails (CPU in us per request; nodes = the three camvault p
 printf '%-4s %-9s %10s %9s %9s %s\n' run server "req/s" p50 p99 "CPU per request, by process group"
 printf '%s\n' "${SUMMARY[@]}"
 echo "load:   $(cut -d' ' -f1-3 /proc/loadavg)"
+exit
+}

@@ -19,6 +19,12 @@
 // place, remove the temp name, fsync the directory. It does not do the
 // SQLite commit the server adds per event.
 //
+// With --pid P1,P2,... it reports the CPU time those server processes used
+// per event while uploading (several nodes summed), with --cpu NAME=PIDS
+// the same for other processes (a cluster's backends), and with --verify it
+// lists the account's events through the API afterwards and fails unless
+// each acknowledged event is listed exactly once.
+//
 // With --seed DIR the uploaded events are also written out for the
 // thumbnail benchmark: DIR/token (a session token of the owner), DIR/ids
 // (one event ID a line) and DIR/jpeg/ID.jpg (the plaintext JPEG).
