@@ -73,7 +73,18 @@ PG_URL=$(sed "s|/[^/?]*?|/$DB?|" <<<"$PG_ADMIN")
 # the server processes serving the run's database are known before it.
 PG_URL="$PG_URL&pool_min_conns=4&pool_max_conns=4"
 DB_MADE=
+BACKEND_PIDS=()
 cluster_cleanup() {
+  # The servers first, newest first, while the backends they drain into are
+  # up (a node whose NATS is gone takes long to stop); then the backends.
+  local i pid
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    [[ " ${BACKEND_PIDS[*]} " == *" ${PIDS[i]} "* ]] || kill "${PIDS[i]}" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    [[ " ${BACKEND_PIDS[*]} " == *" $pid "* ]] || wait "$pid" 2>/dev/null || true
+  done
+  PIDS=("${BACKEND_PIDS[@]}")
   cleanup
   if [[ -n $DB_MADE ]]; then
     psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null || echo "could not drop database $DB" >&2
@@ -104,6 +115,7 @@ S3_KEY=cvbench S3_SECRET=cvbench-secret-$RANDOM$RANDOM
   >"$WORK/versitygw.log" 2>&1 &
 S3_PID=$!
 PIDS+=("$S3_PID")
+BACKEND_PIDS=("$REDIS_PID" "$NATS_PID" "$S3_PID")
 for p in "$REDIS_PORT" "$NATS_PORT" "$S3_PORT"; do wait_port 127.0.0.1 "$p" "port $p"; done
 curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_KEY:$S3_SECRET" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "http://127.0.0.1:$S3_PORT/cvbench" >/dev/null
 
