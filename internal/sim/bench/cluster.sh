@@ -184,6 +184,11 @@ nginx_conf "$WORK/lb" "  upstream camvault {
       proxy_set_header Connection \"\";
       proxy_request_buffering off;
       proxy_buffering off;
+      # wrk closes its connections at the end of a run: without this the
+      # requests in flight are cancelled, and pgx closes a connection whose
+      # query was cancelled, so the PostgreSQL process that did the run's
+      # work would exit before its CPU time is read.
+      proxy_ignore_client_abort on;
     }
   }" >"$WORK/lb/nginx.conf"
 nginx_conf "$WORK/static" "  server {
@@ -262,7 +267,7 @@ echo "thumbnail: $(stat -c %s "$WORK/a.jpg") bytes, $EVENTS events in $HOMES hom
 
 SUMMARY=()
 bench() { # NAME PORT PATHS TOKEN GROUP...
-  local out reqs rps p50 p99 name=$1 port=$2 paths=$3 token=$4 g line
+  local out reqs rps p50 p99 name=$1 port=$2 paths=$3 token=$4 g line gone
   shift 4
   snap_groups 0 "$@"
   out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$ROOT/internal/sim/bench/paths.lua" \
@@ -276,6 +281,9 @@ bench() { # NAME PORT PATHS TOKEN GROUP...
   line=$(printf '%-4s %-9s %10s %9s %9s' "$run" "$name" "$rps" "$p50" "$p99")
   for g in "$@"; do
     line+=$(printf ' %s=%d' "$g" $(($(delta_us "$WORK/cpu.$g.0" "$WORK/cpu.$g.1") / reqs)))
+    # A process gone by the end took its CPU time with it: say so.
+    gone=$(awk 'NR == FNR {e[$1] = 1; next} !($1 in e)' "$WORK/cpu.$g.1" "$WORK/cpu.$g.0" | wc -l)
+    if ((gone > 0)); then line+=" ($gone of $g's processes ended, uncounted)"; fi
   done
   echo "== $name"
   echo "$out"
