@@ -90,7 +90,7 @@ func (g *cpuGroups) String() string { return "" }
 func (g *cpuGroups) Set(v string) error {
 	name, list, ok := strings.Cut(v, "=")
 	if !ok || name == "" {
-		return fmt.Errorf("%q is not NAME=PID,PID,...", v)
+		return fmt.Errorf("%q is not NAME=PIDS, PIDS comma-separated", v)
 	}
 	pids, err := parsePIDs(list)
 	if err != nil {
