@@ -102,16 +102,17 @@ HZ=$(getconf CLK_TCK)
 psql -q "$PG_ADMIN" -c "CREATE DATABASE $DB" >/dev/null
 DB_MADE=1
 
-# Redis, NATS and S3 of this run's own.
+# Redis, NATS and S3 of this run's own, each in a process group of its own
+# so that Ctrl-C reaches them only through the cleanup, after the nodes.
 mkdir -p "$WORK/nats" "$WORK/s3"
-redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no >"$WORK/redis.log" 2>&1 &
+setsid redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no >"$WORK/redis.log" 2>&1 &
 REDIS_PID=$!
 PIDS+=("$REDIS_PID")
-nats-server -a 127.0.0.1 -p "$NATS_PORT" >"$WORK/nats.log" 2>&1 &
+setsid nats-server -a 127.0.0.1 -p "$NATS_PORT" >"$WORK/nats.log" 2>&1 &
 NATS_PID=$!
 PIDS+=("$NATS_PID")
 S3_KEY=cvbench S3_SECRET=cvbench-secret-$RANDOM$RANDOM
-"$VERSITYGW" --access "$S3_KEY" --secret "$S3_SECRET" --region us-east-1 --port "127.0.0.1:$S3_PORT" --quiet posix "$WORK/s3" \
+setsid "$VERSITYGW" --access "$S3_KEY" --secret "$S3_SECRET" --region us-east-1 --port "127.0.0.1:$S3_PORT" --quiet posix "$WORK/s3" \
   >"$WORK/versitygw.log" 2>&1 &
 S3_PID=$!
 PIDS+=("$S3_PID")
