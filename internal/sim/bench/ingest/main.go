@@ -19,6 +19,12 @@
 // place, remove the temp name, fsync the directory. It does not do the
 // SQLite commit the server adds per event.
 //
+// With --pid P1,P2,... it reports the CPU time those server processes used
+// per event while uploading (several nodes summed), with --cpu NAME=PIDS
+// the same for other processes (a cluster's backends), and with --verify it
+// lists the account's events through the API afterwards and fails unless
+// each acknowledged event is listed exactly once.
+//
 // With --seed DIR the uploaded events are also written out for the
 // thumbnail benchmark: DIR/token (a session token of the owner), DIR/ids
 // (one event ID a line) and DIR/jpeg/ID.jpg (the plaintext JPEG).
@@ -42,9 +48,11 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,7 +71,49 @@ type config struct {
 	size     int
 	seed     string
 	timeout  time.Duration
-	pid      int
+	pids     []int
+	others   []cpuGroup
+	verify   bool
+}
+
+// cpuGroup is a named set of processes whose CPU time per event is
+// reported beside the server's (--cpu postgres=1,2,3).
+type cpuGroup struct {
+	name string
+	pids []int
+}
+
+type cpuGroups []cpuGroup
+
+func (g *cpuGroups) String() string { return "" }
+
+func (g *cpuGroups) Set(v string) error {
+	name, list, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("%q is not NAME=PIDS, PIDS comma-separated", v)
+	}
+	pids, err := parsePIDs(list)
+	if err != nil {
+		return err
+	}
+	*g = append(*g, cpuGroup{name: name, pids: pids})
+	return nil
+}
+
+// parsePIDs parses a comma-separated list of process IDs.
+func parsePIDs(list string) ([]int, error) {
+	var pids []int
+	for f := range strings.SplitSeq(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		pid, err := strconv.Atoi(f)
+		if err != nil || pid < 1 {
+			return nil, fmt.Errorf("%q is not a process ID", f)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
 }
 
 func main() {
@@ -78,8 +128,17 @@ func main() {
 	flag.IntVar(&cfg.size, "size", 30<<10, "thumbnail size in bytes")
 	flag.StringVar(&cfg.seed, "seed", "", "write the session token, event IDs and JPEGs to this directory")
 	flag.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "per-request timeout")
-	flag.IntVar(&cfg.pid, "pid", 0, "the server's process ID: report the CPU time it used per event while uploading")
+	pids := flag.String("pid", "", "the server's process IDs, comma-separated (several nodes): report the CPU time they used per event while uploading")
+	flag.BoolVar(&cfg.verify, "verify", false, "after uploading, list the account's events through the API and fail unless every acknowledged event is listed")
+	var others cpuGroups
+	flag.Var(&others, "cpu", "NAME=PID,PID,...: also report the CPU time these processes used per event while uploading, as NAME_cpu/event (repeatable; e.g. the backends of several nodes)")
 	flag.Parse()
+	var err error
+	if cfg.pids, err = parsePIDs(*pids); err != nil {
+		fmt.Fprintln(os.Stderr, "ingest: --pid:", err)
+		os.Exit(2)
+	}
+	cfg.others = others
 	if err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(1)
@@ -126,6 +185,12 @@ func run(ctx context.Context, cfg config) error {
 	if res.serverCPU > 0 {
 		fmt.Printf(" server_cpu/event=%s", ms(res.serverCPU/time.Duration(cfg.n)))
 	}
+	for i, g := range cfg.others {
+		fmt.Printf(" %s_cpu/event=%s", g.name, ms(res.otherCPU[i]/time.Duration(cfg.n)))
+	}
+	if cfg.verify {
+		fmt.Printf(" listed=%d", res.listed)
+	}
 	fmt.Println()
 	return nil
 }
@@ -136,6 +201,8 @@ type result struct {
 	lat       []time.Duration // sorted
 	serverCPU time.Duration   // with --pid: the server's CPU time during the run
 	selfCPU   time.Duration   // this process's CPU time during the run
+	otherCPU  []time.Duration // with --cpu: each group's CPU time during the run
+	listed    int             // with --verify: the events the API lists afterwards
 }
 
 // selfCPU returns this process's user plus system CPU time.
@@ -145,6 +212,19 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// processesCPU returns the summed user plus system CPU time of processes.
+func processesCPU(pids []int) (time.Duration, error) {
+	var total time.Duration
+	for _, pid := range pids {
+		d, err := processCPU(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += d
+	}
+	return total, nil
 }
 
 // processCPU returns the user plus system CPU time of a process, from
@@ -514,8 +594,14 @@ func runServer(ctx context.Context, cfg config, jpegs [][]byte) (result, error) 
 	}
 	ids := make([]string, cfg.n)
 	var cpu0 time.Duration
-	if cfg.pid != 0 {
-		if cpu0, err = processCPU(cfg.pid); err != nil {
+	if len(cfg.pids) > 0 {
+		if cpu0, err = processesCPU(cfg.pids); err != nil {
+			return result{}, err
+		}
+	}
+	others0 := make([]time.Duration, len(cfg.others))
+	for i, g := range cfg.others {
+		if others0[i], err = processesCPU(g.pids); err != nil {
 			return result{}, err
 		}
 	}
@@ -538,12 +624,24 @@ func runServer(ctx context.Context, cfg config, jpegs [][]byte) (result, error) 
 	if err != nil {
 		return result{}, err
 	}
-	if cfg.pid != 0 {
-		cpu1, err := processCPU(cfg.pid)
+	if len(cfg.pids) > 0 {
+		cpu1, err := processesCPU(cfg.pids)
 		if err != nil {
 			return result{}, err
 		}
 		res.serverCPU = cpu1 - cpu0
+	}
+	for i, g := range cfg.others {
+		cpu1, err := processesCPU(g.pids)
+		if err != nil {
+			return result{}, err
+		}
+		res.otherCPU = append(res.otherCPU, cpu1-others0[i])
+	}
+	if cfg.verify {
+		if res.listed, err = c.verify(ctx, session, ids); err != nil {
+			return result{}, err
+		}
 	}
 	if cfg.seed != "" {
 		if err := writeSeed(cfg.seed, session, ids, jpegs); err != nil {
@@ -551,6 +649,52 @@ func runServer(ctx context.Context, cfg config, jpegs [][]byte) (result, error) 
 		}
 	}
 	return res, nil
+}
+
+// verify lists every event the session's account may see, page by page,
+// and checks that each acknowledged event is among them, once. Through a
+// balancer the listing may come from another node than the uploads did.
+func (c *client) verify(ctx context.Context, session string, acked []string) (int, error) {
+	seen := make(map[string]int, len(acked))
+	before := ""
+	for {
+		path := "/api/v1/events?limit=100"
+		if before != "" {
+			path += "&before=" + url.QueryEscape(before)
+		}
+		var page struct {
+			Events []struct{ ID string }
+			Next   string
+		}
+		if err := c.call(ctx, "GET", path, session, nil, &page, http.StatusOK); err != nil {
+			return 0, fmt.Errorf("verify: %w", err)
+		}
+		for _, e := range page.Events {
+			seen[e.ID]++
+		}
+		if page.Next == "" || len(page.Events) == 0 {
+			break
+		}
+		before = page.Next
+	}
+	var missing, twice int
+	for _, id := range acked {
+		switch seen[id] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			twice++
+		}
+	}
+	listed := 0
+	for _, n := range seen {
+		listed += n
+	}
+	if missing > 0 || twice > 0 || listed != len(acked) {
+		return listed, fmt.Errorf("verify: %d events acknowledged, %d listed: %d missing, %d listed more than once", len(acked), listed, missing, twice)
+	}
+	return listed, nil
 }
 
 // writeSeed writes what the thumbnail benchmark needs.
