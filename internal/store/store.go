@@ -49,6 +49,8 @@ type Store interface {
 	Rekeying
 	Partners
 	Changes
+	Deletion
+	Exports
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error
 	Close() error

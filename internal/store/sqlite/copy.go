@@ -26,6 +26,7 @@ var Tables = []string{
 	"accounts", "sessions", "homes", "members", "devices", "member_devices", "pairing_codes",
 	"invitations", "invitation_devices", "throttle", "events", "audit", "audit_heads", "incidents", "breaker", "key_check",
 	"partners", "partner_requests", "partner_links", "partner_link_devices", "partner_tokens",
+	"exports", "blob_removals",
 }
 
 // Uncopied are the tables a copy leaves behind: the change log, its clock

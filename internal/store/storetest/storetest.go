@@ -73,6 +73,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PartnerRequests", testPartnerRequests},
 		{"PartnerLinks", testPartnerLinks},
 		{"PartnerTokens", testPartnerTokens},
+		{"DeleteAccount", testDeleteAccount},
+		{"TransferOwnership", testTransferOwnership},
+		{"Exports", testExports},
 		{"Ping", func(t *testing.T, s store.Store) { check(t, "ping", s.Ping(t.Context())) }},
 		{"Closed", testClosed},
 	}
