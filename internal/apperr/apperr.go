@@ -29,6 +29,9 @@ const (
 	// TooMany: past a limit of things at once, e.g. live viewers of a
 	// camera (429); the message says which limit.
 	TooMany Code = "too_many"
+	// OwnsSharedHome: an account to delete owns a home with other
+	// members; ownership must be transferred first (409).
+	OwnsSharedHome Code = "owns_shared_home"
 )
 
 // Error is an application error: a code, a message safe to show to the

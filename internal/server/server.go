@@ -22,6 +22,7 @@ import (
 	"github.com/camvault/camvault/internal/blob/disk"
 	"github.com/camvault/camvault/internal/breaker"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/export"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpapi"
@@ -54,6 +55,7 @@ type App struct {
 	live     *live.Service
 	partners *partner.Service
 	breaker  *breaker.Breaker
+	deletion deletionParts
 	public   http.Handler
 	admin    http.Handler
 
@@ -110,6 +112,8 @@ type Options struct {
 	Breaker   breaker.Config
 	Live      live.Config
 	Partner   partner.Config
+	// Export tunes the writing of people's exports of their data.
+	Export export.Config
 	// WebRTC tunes live view's WebRTC sessions; its UDP address comes
 	// from Config.WebRTCAddr when it names none.
 	WebRTC whep.Config
@@ -262,6 +266,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	a.homes = hs
 	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open).WithLease(ln), kr, auditLog, log, opts.Events).
 		WithCache(c, a.breaker.Open).WithLease(ln)
+	a.deletion = a.openDeletion(st, blobs, kr, decider, auditLog, ln, opts, log)
 	auditReader := audit.NewReader(auditLog, decider, a.identity).WithPartners(st)
 	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
 	// Live view: the relay of the cameras streaming on this node takes
@@ -289,9 +294,11 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	apiHandler := httpapi.New(httpapi.Deps{
 		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
 		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Log: log, OpenAPI: api.OpenAPI(),
+		Deletion: a.deletion.deletion, Exports: a.deletion.exports,
 	}).Handler()
 	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
-		Live: livePage, Commands: a.gateway, Partners: oauth, Log: log})
+		Live: livePage, Commands: a.gateway, Partners: oauth, Log: log,
+		Deletion: a.deletion.deletion, Exports: a.deletion.exports})
 	if err != nil {
 		return nil, err
 	}
@@ -564,6 +571,8 @@ func (a *App) Background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.gateway.Run(ctx) })
 	wg.Go(func() { a.live.Run(ctx) })
 	wg.Go(func() { a.breaker.Run(ctx) })
+	wg.Go(func() { a.deletion.remover.Run(ctx) })
+	wg.Go(func() { a.deletion.exports.Run(ctx) })
 	if minAge := a.cfg.orphanMinAge(); minAge > 0 {
 		wg.Go(func() { a.events.RunOrphanSweeper(ctx, time.Hour, minAge) })
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/export"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpmw"
@@ -58,6 +59,10 @@ type Deps struct {
 	Commands Commands
 	Partners Partners // nil: no partner links (the consent page is not found)
 	Log      *slog.Logger
+	// Deletion and Exports serve the account page's "Download my data"
+	// and "Delete account", and the members page's "Make owner".
+	Deletion *homes.Deletion
+	Exports  *export.Service
 }
 
 // Commands sends a command to a camera, wherever it is connected
@@ -77,12 +82,15 @@ type App struct {
 	partners Partners
 	log      *slog.Logger
 	pages    map[string]*template.Template
+	deletion *homes.Deletion
+	exports  *export.Service
 }
 
 // New returns the web app, with its templates parsed.
 func New(d Deps) (*App, error) {
 	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, live: d.Live, commands: d.Commands,
-		partners: d.Partners, log: d.Log, pages: map[string]*template.Template{}}
+		partners: d.Partners, log: d.Log, pages: map[string]*template.Template{},
+		deletion: d.Deletion, exports: d.Exports}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
