@@ -8,11 +8,18 @@ package keys
 // log tells every node of a deletion (docs/design/deletion.md).
 func (k *Keyring) ForgetHome(homeID string) { k.dataKeys.forget(homeID) }
 
-// CachedDataKeys is how many unwrapped data keys the process holds.
-func (k *Keyring) CachedDataKeys() int {
+// CachedDataKeys is how many unwrapped data keys of a home the process
+// holds in memory.
+func (k *Keyring) CachedDataKeys(homeID string) int {
 	k.dataKeys.mu.Lock()
 	defer k.dataKeys.mu.Unlock()
-	return len(k.dataKeys.m)
+	n := 0
+	for _, e := range k.dataKeys.m {
+		if e.home == homeID {
+			n++
+		}
+	}
+	return n
 }
 
 // WrapExportKey seals an export's own key under the current

@@ -20,6 +20,7 @@ type deletionParts struct {
 	deletion *homes.Deletion
 	exports  *export.Service
 	remover  *removal.Remover
+	keys     *keys.Keyring
 }
 
 // openDeletion wires account deletion, exports and the background removal
@@ -42,6 +43,7 @@ func (a *App) openDeletion(st store.Store, blobs blob.Store, kr *keys.Keyring, d
 		deletion: homes.NewDeletion(a.homes, st, a.identity, forget, remover.Wake, log),
 		exports:  exports,
 		remover:  remover,
+		keys:     kr,
 	}
 }
 
