@@ -62,7 +62,7 @@ type Deps struct {
 	Live     Live     // live view; the zero value answers 404
 	Partners Partners // nil: partner tokens are refused everywhere
 	Log      *slog.Logger
-	OpenAPI  []byte // the API description, served at /api/v1/openapi.json
+	OpenAPI  []byte          // the API description, served at /api/v1/openapi.json
 	Deletion *homes.Deletion // account deletion and handing homes over
 	Exports  *export.Service // people's exports of their data
 }

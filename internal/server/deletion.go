@@ -46,4 +46,3 @@ func (a *App) openDeletion(st store.Store, blobs blob.Store, kr *keys.Keyring, d
 		keys:     kr,
 	}
 }
-
