@@ -19,6 +19,7 @@ type accountPage struct {
 	Sessions []sessionRow
 	Partners []partnerRow
 	Notice   string
+	Data     accountData // accountdata.go
 }
 
 type sessionRow struct {
@@ -38,6 +39,9 @@ func (a *App) accountPage(w http.ResponseWriter, r *http.Request, u *user) error
 		p.Sessions = append(p.Sessions, sessionRow{SessionView: s, Device: describeAgent(s.Client.UserAgent)})
 	}
 	if p.Partners, err = a.partnerRows(r.Context(), u.Principal); err != nil {
+		return err
+	}
+	if p.Data, err = a.accountDataFor(r, u); err != nil {
 		return err
 	}
 	a.render(w, r, http.StatusOK, "account", u, p)

@@ -78,6 +78,7 @@ func noticeText(key string) string {
 		"removed":    "Access removed. It ended at once.",
 		"ended":      "That session has ended.",
 		"unlinked":   "Partner unlinked. It lost access at once.",
+		"owner":      "Ownership handed over. You are an admin of the home now.",
 	}[key]
 }
 
