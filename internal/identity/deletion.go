@@ -7,6 +7,7 @@ import (
 
 	"github.com/camvault/camvault/internal/apperr"
 	"github.com/camvault/camvault/internal/store"
+	"github.com/camvault/camvault/internal/throttle"
 )
 
 // errReauth is the one answer to a wrong password (or second factor) when
@@ -30,6 +31,14 @@ func (s *Service) Reauthenticate(ctx context.Context, accountID, password, otp s
 	if password == "" || len(password) > maxPasswordBytes {
 		return errReauth
 	}
+	// Counted before the password is verified, per account, as logins
+	// are: a stolen session cannot be used to guess the password.
+	lim := throttle.Limiter{Store: s.store, Limit: s.cfg.AccountFailures, Window: s.cfg.ThrottleWindow,
+		Message: "too many wrong passwords; try again later"}
+	key := s.keys.BlindIndex("reauth-throttle-account", accountID)
+	if err := lim.Attempt(ctx, key, s.now()); err != nil {
+		return err
+	}
 	release, err := s.hashSlot(ctx)
 	if err != nil {
 		return err
@@ -42,7 +51,7 @@ func (s *Service) Reauthenticate(ctx context.Context, accountID, password, otp s
 	if !ok {
 		return errReauth
 	}
-	return nil
+	return lim.Reset(ctx, key)
 }
 
 // EmailIndexesOf are the blind indexes of an account's email under every

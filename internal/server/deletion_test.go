@@ -425,3 +425,25 @@ func TestExportHoldsExactlyThePersonsData(t *testing.T) {
 	checkExport(t, e.readExport(bob.token, e.must(202, "POST", "/api/v1/me/exports", bob.token, nil).str("id")), bob,
 		map[string][]uploaded{bobHome: bobUps})
 }
+
+// TestDeleteAccountThrottlesWrongPasswords: a session cannot be used to
+// guess its account's password through the deletion's check.
+func TestDeleteAccountThrottlesWrongPasswords(t *testing.T) {
+	e := newEnv(t)
+	dan := e.signup("dan")
+	throttled := false
+	for i := 0; i < 50 && !throttled; i++ {
+		r := e.call("DELETE", "/api/v1/me", dan.token, map[string]string{"password": "guess"})
+		switch r.status {
+		case 401:
+		case 429:
+			throttled = true
+		default:
+			t.Fatalf("a wrong password: %d %s", r.status, r.raw)
+		}
+	}
+	if !throttled {
+		t.Fatal("50 wrong passwords in a row were never throttled")
+	}
+	e.must(200, "GET", "/api/v1/me", dan.token, nil)
+}
