@@ -256,6 +256,9 @@ func (s *Service) Finished() int {
 	return s.done
 }
 
+// expirySweep is how often a node removes expired exports.
+const expirySweep = time.Minute
+
 // Run writes exports, at most Workers at once, and removes expired ones,
 // until ctx ends; it returns once every export it started has stopped.
 func (s *Service) Run(ctx context.Context) {
@@ -264,11 +267,15 @@ func (s *Service) Run(ctx context.Context) {
 	defer wg.Wait()
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
+	var swept time.Time
 	for {
-		if n, err := s.store.DeleteExpiredExports(ctx, s.now()); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "removing expired exports", "err", err)
-		} else if n > 0 && s.removed != nil {
-			s.removed()
+		if now := s.now(); now.Sub(swept) >= expirySweep {
+			swept = now
+			if n, err := s.store.DeleteExpiredExports(ctx, now); err != nil && ctx.Err() == nil {
+				s.log.WarnContext(ctx, "removing expired exports", "err", err)
+			} else if n > 0 && s.removed != nil {
+				s.removed()
+			}
 		}
 	claim:
 		for {

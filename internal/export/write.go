@@ -110,11 +110,14 @@ func (s *Service) writeBlob(ctx context.Context, x *domain.Export) error {
 		return err
 	}
 	pr, pw := io.Pipe()
-	go func() {
+	wrote := make(chan struct{})
+	go func() { // owned here: waited for below
+		defer close(wrote)
 		pw.CloseWithError(s.writeZip(ctx, *x, pw))
 	}()
 	n, err := s.blobs.Put(ctx, key, media.Seal(dk, label(*x), pr))
 	pr.CloseWithError(errors.New("export blob stopped")) // the writer, if still writing, stops
+	<-wrote
 	if err != nil {
 		return fmt.Errorf("store export: %w", err)
 	}

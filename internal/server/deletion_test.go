@@ -400,6 +400,11 @@ func TestExportHoldsExactlyThePersonsData(t *testing.T) {
 	x := e.must(202, "POST", "/api/v1/me/exports", ann.token, nil).str("id")
 	z := e.readExport(ann.token, x)
 	checkExport(t, z, ann, map[string][]uploaded{annHome: annUps})
+	// At rest the export is sealed like the media it holds.
+	if found := dumpHolds(t, e.data, map[string][]byte{"thumbnail": middle(annUps[0].thumb), "clip": middle(annUps[0].clip),
+		"manifest": []byte(ann.email)}); len(found) > 0 {
+		t.Fatalf("the data directory holds the export in the clear: %v", found)
+	}
 	for _, path := range []string{"/api/v1/me/exports/" + x, "/api/v1/me/exports/" + x + "/download"} {
 		if r := e.call("GET", path, bob.token, nil); r.status != 404 {
 			t.Fatalf("someone else's export at %s: %d", path, r.status)
