@@ -8,6 +8,7 @@ import (
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/export"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/identity"
@@ -209,6 +210,10 @@ func sentence(e audit.View, camera string) string {
 		what = "declined an invitation to the home"
 	case homes.AuditCancel:
 		what = "took back an invitation to the home"
+	case homes.AuditOwner:
+		what = "handed the home over to another admin, who owns it now"
+	case export.AuditExport:
+		what = "exported the home's cameras, events, pictures and clips to download"
 	case audit.ExpireEvent:
 		what = "had an event from " + camera + " expire"
 		who = "Retention"
