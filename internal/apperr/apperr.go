@@ -42,6 +42,9 @@ const (
 	// SecondFactorRequired: a home the caller is a member of requires a
 	// second factor the caller's account has not set up (403).
 	SecondFactorRequired Code = "second_factor_required"
+	// OwnsSharedHome: an account to delete owns a home with other
+	// members; ownership must be transferred first (409).
+	OwnsSharedHome Code = "owns_shared_home"
 )
 
 // Error is an application error: a code, a message safe to show to the

@@ -14,7 +14,7 @@ func HTTPStatus(c Code) int {
 		return http.StatusForbidden
 	case NotFound:
 		return http.StatusNotFound
-	case Conflict, CameraOffline:
+	case Conflict, CameraOffline, OwnsSharedHome:
 		return http.StatusConflict
 	case TooLarge:
 		return http.StatusRequestEntityTooLarge

@@ -14,6 +14,7 @@ import (
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/export"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpmw"
@@ -39,6 +40,8 @@ type Server struct {
 	feed     Feed
 	webhooks Webhooks
 	mqtt     MQTT
+	deletion *homes.Deletion
+	exports  *export.Service
 	log      *slog.Logger
 	openAPI  []byte
 }
@@ -65,12 +68,15 @@ type Deps struct {
 	Webhooks Webhooks // nil: the webhook routes answer 404
 	MQTT     MQTT     // nil: the MQTT routes answer 404
 	Log      *slog.Logger
-	OpenAPI  []byte // the API description, served at /api/v1/openapi.json
+	OpenAPI  []byte          // the API description, served at /api/v1/openapi.json
+	Deletion *homes.Deletion // account deletion and handing homes over
+	Exports  *export.Service // people's exports of their data
 }
 
 // New returns the API server.
 func New(d Deps) *Server {
-	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, live: d.Live, partners: d.Partners, feed: d.Feed, webhooks: d.Webhooks, mqtt: d.MQTT, log: d.Log, openAPI: d.OpenAPI}
+	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, live: d.Live, partners: d.Partners, feed: d.Feed, webhooks: d.Webhooks, mqtt: d.MQTT, log: d.Log, openAPI: d.OpenAPI,
+		deletion: d.Deletion, exports: d.Exports}
 }
 
 // authKind is the credential a route requires.
@@ -116,12 +122,17 @@ func Routes() []Route {
 		{"DELETE", "/api/v1/me/passkeys/{passkey}", person, (*Server).deletePasskey},
 		{"POST", "/api/v1/sessions/passkey/challenges", public, (*Server).beginPasskeyLogin},
 		{"POST", "/api/v1/sessions/passkey", public, (*Server).finishPasskeyLogin},
+		{"DELETE", "/api/v1/me", person, (*Server).deleteMe},
+		{"POST", "/api/v1/me/exports", person, (*Server).createExport},
+		{"GET", "/api/v1/me/exports/{export}", person, (*Server).getExport},
+		{"GET", "/api/v1/me/exports/{export}/download", person, (*Server).downloadExport},
 
 		{"POST", "/api/v1/homes", person, (*Server).createHome},
 		{"GET", "/api/v1/homes", person, (*Server).listHomes},
 		{"GET", "/api/v1/homes/{home}", person, (*Server).getHome},
 		{"PATCH", "/api/v1/homes/{home}", person, (*Server).updateHome},
 		{"GET", "/api/v1/homes/{home}/audit", person, (*Server).homeAudit},
+		{"POST", "/api/v1/homes/{home}/owner", person, (*Server).transferOwnership},
 		{"GET", "/api/v1/homes/{home}/members", person, (*Server).listMembers},
 		{"POST", "/api/v1/homes/{home}/members", person, (*Server).invite},
 		{"PATCH", "/api/v1/homes/{home}/members/{account}", person, (*Server).updateMember},

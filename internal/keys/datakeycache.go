@@ -17,11 +17,18 @@ const maxCachedDataKeys = 4096
 // wrapping is never what answers for the new one. See docs/design/keys.md.
 type dataKeyCache struct {
 	mu sync.Mutex
-	m  map[[sha256.Size]byte]DataKey
+	m  map[[sha256.Size]byte]cachedDataKey
+}
+
+// cachedDataKey is an unwrapped key and the home it belongs to, so that
+// every key of a deleted home can be dropped (ForgetHome).
+type cachedDataKey struct {
+	dk   DataKey
+	home string
 }
 
 func newDataKeyCache() *dataKeyCache {
-	return &dataKeyCache{m: map[[sha256.Size]byte]DataKey{}}
+	return &dataKeyCache{m: map[[sha256.Size]byte]cachedDataKey{}}
 }
 
 // dataKeyID names a wrapped key of a home. The home ID is part of it
@@ -34,11 +41,11 @@ func dataKeyID(wrapped []byte, homeID string) [sha256.Size]byte {
 func (c *dataKeyCache) get(id [sha256.Size]byte) (DataKey, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	dk, ok := c.m[id]
-	return dk, ok
+	e, ok := c.m[id]
+	return e.dk, ok
 }
 
-func (c *dataKeyCache) put(id [sha256.Size]byte, dk DataKey) {
+func (c *dataKeyCache) put(id [sha256.Size]byte, home string, dk DataKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[id]; !ok && len(c.m) >= maxCachedDataKeys {
@@ -49,5 +56,16 @@ func (c *dataKeyCache) put(id [sha256.Size]byte, dk DataKey) {
 			break
 		}
 	}
-	c.m[id] = dk
+	c.m[id] = cachedDataKey{dk: dk, home: home}
+}
+
+// forget drops every key of a home; home "" drops every key.
+func (c *dataKeyCache) forget(home string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, e := range c.m {
+		if home == "" || e.home == home {
+			delete(c.m, id)
+		}
+	}
 }

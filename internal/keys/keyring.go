@@ -145,7 +145,7 @@ func (k *Keyring) UnwrapDataKey(wrapped []byte, homeID string) (DataKey, error) 
 	if err != nil {
 		return DataKey{}, err
 	}
-	k.dataKeys.put(id, dk)
+	k.dataKeys.put(id, homeID, dk)
 	return dk, nil
 }
 

@@ -127,6 +127,7 @@ type Node struct {
 	rosterEnd time.Time  // wall-clock expiry of this node's row
 	rosterMon int64      // the same, ns after base
 	pruned    time.Time
+	onHome    []func(homeID string) // told of every home a change names
 
 	sub       bus.Subscription
 	cancel    context.CancelFunc
@@ -282,6 +283,7 @@ func (n *Node) catchUp(ctx context.Context) error {
 		for _, c := range list {
 			if c.HomeID != "" {
 				n.homes[n.slot(c.HomeID)].Add(1)
+				n.tell(c.HomeID)
 			}
 			if c.AccountID != "" {
 				n.accounts[n.slot(c.AccountID)].Add(1)
@@ -299,6 +301,25 @@ func (n *Node) forget(latest int64) {
 	n.moves.Add(1)
 	n.epoch.Add(1)
 	n.applied = latest
+	n.tell("")
+}
+
+// OnHomeChange registers f to be called with the home of every change
+// this node applies from the log, and with "" when it forgets everything
+// (changes it could not read): a home's memory kept outside the lease's
+// stamps (its unwrapped data key) is dropped by it. f runs with the log's
+// lock held and must not block.
+func (n *Node) OnHomeChange(f func(homeID string)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.onHome = append(n.onHome, f)
+}
+
+// tell calls the home listeners. Called with mu held.
+func (n *Node) tell(homeID string) {
+	for _, f := range n.onHome {
+		f(homeID)
+	}
 }
 
 // drop ends the lease at once. Called with mu held.

@@ -23,6 +23,7 @@ import (
 	"github.com/camvault/camvault/internal/breaker"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/export"
 	"github.com/camvault/camvault/internal/feed"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
@@ -63,6 +64,7 @@ type App struct {
 	partners *partner.Service
 	mail     *mail.Outbox
 	breaker  *breaker.Breaker
+	deletion deletionParts
 	public   http.Handler
 	admin    http.Handler
 
@@ -122,6 +124,8 @@ type Options struct {
 	Webhooks  webhook.Config
 	MQTT      mqttpub.Config
 	Partner   partner.Config
+	// Export tunes the writing of people's exports of their data.
+	Export export.Config
 	// WebRTC tunes live view's WebRTC sessions; its UDP address comes
 	// from Config.WebRTCAddr when it names none.
 	WebRTC whep.Config
@@ -296,6 +300,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	a.metrics.ConnectedDevices(a.gateway.Connected)
 	hs := homes.New(st, decider, kr, a.identity, a.gateway, auditLog, opts.Homes)
 	a.homes = hs
+	a.deletion = a.openDeletion(st, blobs, kr, decider, auditLog, ln, opts, log)
 	auditReader := audit.NewReader(auditLog, decider, a.identity).WithPartners(st)
 	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
 	// Live view: the relay of the cameras streaming on this node takes
@@ -323,9 +328,11 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	apiHandler := httpapi.New(httpapi.Deps{
 		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
 		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Feed: a.feed, Webhooks: a.webhooks, MQTT: a.mqtt, Log: log, OpenAPI: api.OpenAPI(),
+		Deletion: a.deletion.deletion, Exports: a.deletion.exports,
 	}).Handler()
 	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
-		Live: livePage, Commands: a.gateway, Partners: oauth, Webhooks: a.webhooks, MQTT: a.mqtt, Log: log})
+		Live: livePage, Commands: a.gateway, Partners: oauth, Webhooks: a.webhooks, MQTT: a.mqtt, Log: log,
+		Deletion: a.deletion.deletion, Exports: a.deletion.exports})
 	if err != nil {
 		return nil, err
 	}
@@ -602,6 +609,8 @@ func (a *App) Background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.mqtt.Run(ctx) })
 	wg.Go(func() { a.breaker.Run(ctx) })
 	wg.Go(func() { a.runMail(ctx) })
+	wg.Go(func() { a.deletion.remover.Run(ctx) })
+	wg.Go(func() { a.deletion.exports.Run(ctx) })
 	if minAge := a.cfg.orphanMinAge(); minAge > 0 {
 		wg.Go(func() { a.events.RunOrphanSweeper(ctx, time.Hour, minAge) })
 	}

@@ -54,6 +54,8 @@ type Store interface {
 	Passwords
 	Outbox
 	SecondFactors
+	Deletion
+	Exports
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error
 	Close() error

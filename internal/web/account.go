@@ -7,6 +7,7 @@ import (
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
+	"github.com/camvault/camvault/internal/export"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/identity"
@@ -21,6 +22,7 @@ type accountPage struct {
 	Notice       string
 	// PasswordError is the change password form's error.
 	PasswordError string
+	Data          accountData // accountdata.go
 }
 
 // MinPassword is the password rule's length, for the change form.
@@ -56,6 +58,9 @@ func (a *App) accountData(r *http.Request, u *user) (accountPage, error) {
 		return accountPage{}, err
 	}
 	if p.SecondFactor, err = a.secondFactorPanel(r, u); err != nil {
+		return accountPage{}, err
+	}
+	if p.Data, err = a.accountDataFor(r, u); err != nil {
 		return accountPage{}, err
 	}
 	return p, nil
@@ -199,6 +204,10 @@ func sentence(e audit.View, camera string) string {
 		what = "declined an invitation to the home"
 	case homes.AuditCancel:
 		what = "took back an invitation to the home"
+	case homes.AuditOwner:
+		what = "handed the home over to another admin, who owns it now"
+	case export.AuditExport:
+		what = "exported the home's cameras, events, pictures and clips to download"
 	case audit.ExpireEvent:
 		what = "had an event from " + camera + " expire"
 		who = "Retention"

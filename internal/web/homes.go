@@ -89,6 +89,7 @@ func noticeText(key string) string {
 		"totp-off":        "Your authenticator app is no longer asked for at login.",
 		"passkey-added":   "Passkey added. You can log in with it, without your password.",
 		"passkey-removed": "Passkey removed. It can no longer log you in.",
+		"owner":           "Ownership handed over. You are an admin of the home now.",
 	}[key]
 }
 

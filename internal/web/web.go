@@ -28,6 +28,7 @@ import (
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/events"
+	"github.com/camvault/camvault/internal/export"
 	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/httpmw"
@@ -60,6 +61,10 @@ type Deps struct {
 	Webhooks Webhooks // nil: the Integrations page offers none
 	MQTT     MQTT     // nil: the Integrations page offers no MQTT broker
 	Log      *slog.Logger
+	// Deletion and Exports serve the account page's "Download my data"
+	// and "Delete account", and the members page's "Make owner".
+	Deletion *homes.Deletion
+	Exports  *export.Service
 }
 
 // Commands sends a command to a camera, wherever it is connected
@@ -81,12 +86,15 @@ type App struct {
 	mqtt     MQTT
 	log      *slog.Logger
 	pages    map[string]*template.Template
+	deletion *homes.Deletion
+	exports  *export.Service
 }
 
 // New returns the web app, with its templates parsed.
 func New(d Deps) (*App, error) {
 	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, live: d.Live, commands: d.Commands,
-		partners: d.Partners, webhooks: d.Webhooks, mqtt: d.MQTT, log: d.Log, pages: map[string]*template.Template{}}
+		partners: d.Partners, webhooks: d.Webhooks, mqtt: d.MQTT, log: d.Log, pages: map[string]*template.Template{},
+		deletion: d.Deletion, exports: d.Exports}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
@@ -169,6 +177,10 @@ func (a *App) handler(notHTML http.Handler) http.Handler {
 	mux.HandleFunc("POST /account/totp/off", a.person(a.disableTOTP))
 	mux.HandleFunc("POST /account/passkeys/{passkey}/remove", a.person(a.removePasskey))
 	mux.HandleFunc("POST /login/passkey", a.anonymous(a.loginPasskey))
+	mux.HandleFunc("POST /account/exports", a.person(a.startExport))
+	mux.HandleFunc("GET /account/exports/{export}/download", a.person(a.downloadExport))
+	mux.HandleFunc("POST /account/delete", a.person(a.deleteAccount))
+	mux.HandleFunc("POST /homes/{home}/owner", a.person(a.makeOwner))
 	mux.HandleFunc("GET /activity", a.person(a.activityPage))
 	mux.HandleFunc("GET /integrations", a.person(a.integrationsPage))
 	mux.HandleFunc("POST /homes/{home}/webhooks", a.person(a.addWebhook))

@@ -29,6 +29,7 @@ var Tables = []string{
 	"partners", "partner_requests", "partner_links", "partner_link_devices", "partner_tokens",
 	"webhooks", "webhook_deliveries", "home_mqtt",
 	"totp", "recovery_codes", "passkeys", "webauthn_challenges",
+	"exports", "blob_removals",
 }
 
 // Uncopied are the tables a copy leaves behind: the change log, its clock

@@ -83,6 +83,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Passkeys", testPasskeys},
 		{"Challenges", testChallenges},
 		{"RequireSecondFactor", testRequireSecondFactor},
+		{"DeleteAccount", testDeleteAccount},
+		{"TransferOwnership", testTransferOwnership},
+		{"Exports", testExports},
 		{"Ping", func(t *testing.T, s store.Store) { check(t, "ping", s.Ping(t.Context())) }},
 		{"Closed", testClosed},
 	}
