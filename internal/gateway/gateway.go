@@ -393,6 +393,19 @@ func (g *Gateway) end(c *conn) {
 	}
 }
 
+// hold counts a timer's work on c in wg, unless c has ended. c's own count
+// is held until it ends, so this Add never races shutdown's Wait. The
+// caller calls wg.Done when it reported true.
+func (g *Gateway) hold(c *conn) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c.ended {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
 // handle takes one message of c, in the order the camera sent them. It
 // reports false when the message closed the connection. It does not wait
 // for long: the live sink is bounded in time (live.relayTimeout), the rest

@@ -2,29 +2,20 @@ package gateway_test
 
 import (
 	"bufio"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/camvault/camvault/internal/admission"
-	"github.com/camvault/camvault/internal/authz"
-	"github.com/camvault/camvault/internal/bus/natsbus"
 	"github.com/camvault/camvault/internal/deviceproto"
-	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/gateway"
-	"github.com/camvault/camvault/internal/store/sqlite"
 )
 
 // TestIdleConnectionHoldsNoGoroutine connects cameras that then stay
@@ -42,41 +33,10 @@ func TestIdleConnectionHoldsNoGoroutine(t *testing.T) {
 		{gateway.CameraWSStd, func(extra int) bool { return extra >= cameras-1 }},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
-			ctx := t.Context()
-			log := slog.New(slog.DiscardHandler)
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := natsbus.Embedded(ctx, log)
-			if err != nil {
-				t.Fatal(err)
-			}
-			devs := pairCameras(t, st, cameras)
 			cfg := gateway.DefaultConfig()
 			cfg.CameraWS = tc.mode
-			gw := gateway.New(cfg, st, admission.New(admission.DefaultConfig(), nil), authz.New(st), b, log)
-			runCtx, stop := context.WithCancel(context.Background())
-			ran := make(chan struct{})
-			go func() { gw.Run(runCtx); close(ran) }()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				dev, err := st.DeviceByID(r.Context(), r.Header.Get("X-Device"))
-				if err != nil {
-					http.Error(w, "no such device", http.StatusUnauthorized)
-					return
-				}
-				if err := gw.Serve(w, r, authz.Principal{Kind: domain.PrincipalDevice, DeviceID: dev.ID, HomeID: dev.HomeID}); err != nil {
-					http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				}
-			}))
-			t.Cleanup(func() {
-				stop()
-				<-ran
-				srv.Close()
-				b.Close()
-				st.Close()
-			})
-			addr := strings.TrimPrefix(srv.URL, "http://")
+			srv := serve(t, cfg, cameras, nil)
+			gw, devs, addr := srv.gw, srv.devs, srv.addr
 
 			// One camera first, so that what the first connection starts
 			// once (the poller) is in the baseline.

@@ -354,13 +354,9 @@ func (np *netpoll) relay(c *conn, s *npSocket) {
 // the poller never block.
 func (np *netpoll) onTimer(c *conn, s *npSocket) {
 	g := np.g
-	g.mu.Lock()
-	if c.ended {
-		g.mu.Unlock()
+	if !g.hold(c) {
 		return
 	}
-	g.wg.Add(1) // c's own count is held, so this never races Wait
-	g.mu.Unlock()
 	defer g.wg.Done()
 	if s.closeSent.Load() {
 		s.cut()

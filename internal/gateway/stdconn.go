@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -63,16 +64,24 @@ func (g *Gateway) serveStd(w http.ResponseWriter, r *http.Request, c *conn) {
 }
 
 func (g *Gateway) readLoop(c *conn, ws *websocket.Conn) {
-	for {
-		readCtx, cancel := context.WithTimeout(g.connCtx, 3*g.cfg.Heartbeat)
-		typ, data, err := ws.Read(readCtx)
-		cancel()
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				ws.Close(deviceproto.CloseNoHeartbeat, "no heartbeat")
-			}
+	// Three heartbeat intervals without a message close the connection
+	// with 4003. Not a deadline on the read: coder/websocket cuts the
+	// connection when a read's context ends, and no close code would go.
+	limit := 3 * g.cfg.Heartbeat
+	quiet := time.AfterFunc(limit, func() {
+		if !g.hold(c) {
 			return
 		}
+		defer g.wg.Done()
+		ws.Close(deviceproto.CloseNoHeartbeat, "no heartbeat") // the read below then ends
+	})
+	defer quiet.Stop()
+	for {
+		typ, data, err := ws.Read(g.connCtx)
+		if err != nil {
+			return
+		}
+		quiet.Reset(limit)
 		if !g.handle(c, typ == websocket.MessageBinary, data) {
 			return
 		}
