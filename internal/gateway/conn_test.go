@@ -38,7 +38,7 @@ type served struct {
 	devs []domain.Device
 }
 
-func serve(t *testing.T, cfg gateway.Config, n int, sink gateway.LiveSink) *served {
+func serve(t testing.TB, cfg gateway.Config, n int, sink gateway.LiveSink) *served {
 	t.Helper()
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)

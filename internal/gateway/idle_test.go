@@ -77,7 +77,7 @@ func settledGoroutines() int {
 }
 
 // waitFor polls ok until it holds, failing the test after patience.
-func waitFor(t *testing.T, ok func() bool) {
+func waitFor(t testing.TB, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	for !ok() {
@@ -90,7 +90,7 @@ func waitFor(t *testing.T, ok func() bool) {
 
 // rawCamera opens a camera's WebSocket by hand and reads its hello; the
 // connection is then left alone.
-func rawCamera(t *testing.T, addr, deviceID string) net.Conn {
+func rawCamera(t testing.TB, addr, deviceID string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

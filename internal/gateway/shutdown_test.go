@@ -98,7 +98,7 @@ func (s closedSub) Unsubscribe() error {
 }
 
 // pairCameras makes a home with n cameras.
-func pairCameras(t *testing.T, st store.Store, n int) []domain.Device {
+func pairCameras(t testing.TB, st store.Store, n int) []domain.Device {
 	t.Helper()
 	ctx := t.Context()
 	now := time.Now().UTC()
