@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,6 +25,9 @@ import (
 // Both ways of serving cameras, one after the other in the same run:
 //
 //	go test -run '^$' -bench IdleConnection -benchtime 1x ./internal/gateway/
+//
+// With CAMVAULT_IDLE_HEAP_PROFILE=FILE the heap with every camera
+// connected is written to FILE.netpoll and FILE.std.
 func BenchmarkIdleConnection(b *testing.B) {
 	cameras := 2000
 	if s := os.Getenv("CAMVAULT_IDLE_CAMERAS"); s != "" {
@@ -67,6 +71,9 @@ func BenchmarkIdleConnection(b *testing.B) {
 				}
 				waitFor(b, func() bool { return s.gw.Connected() == cameras+1 })
 				after := memory()
+				if path := os.Getenv("CAMVAULT_IDLE_HEAP_PROFILE"); path != "" {
+					writeHeapProfile(b, path+"."+mode)
+				}
 				first.Close()
 				in.Close() // the cameras go
 				_, _ = io.Copy(io.Discard, out)
@@ -80,6 +87,19 @@ func BenchmarkIdleConnection(b *testing.B) {
 				b.ReportMetric(float64(after.goroutines-before.goroutines)/n, "goroutines/conn")
 			}
 		})
+	}
+}
+
+// writeHeapProfile writes what is in use on the heap now to path (go tool
+// pprof -sample_index=inuse_space).
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
 	}
 }
 
