@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -105,6 +106,8 @@ type Gateway struct {
 	// np serves camera connections on the poller; nil with
 	// CameraWS "std".
 	np *netpoll
+	// framesDropped counts live frames dropped past a camera's queue.
+	framesDropped atomic.Uint64
 
 	mu      sync.Mutex
 	conns   map[string]*conn // by device ID: the current connection
@@ -265,6 +268,10 @@ func (g *Gateway) closeAll(ctx context.Context) {
 		g.np.stop()
 	}
 }
+
+// LiveFramesDropped reports how many live frames were dropped because too
+// many of their camera's frames waited for the relay.
+func (g *Gateway) LiveFramesDropped() uint64 { return g.framesDropped.Load() }
 
 // Connected reports how many devices are connected to this node.
 func (g *Gateway) Connected() int {

@@ -307,6 +307,9 @@ func (np *netpoll) queueFrame(c *conn, s *npSocket, data []byte) {
 	s.mu.Lock()
 	if s.ended || len(s.queue) >= maxQueuedFrames || s.queueBytes+len(data) > maxQueuedFrameBytes {
 		s.mu.Unlock()
+		if !s.ended {
+			np.g.framesDropped.Add(1)
+		}
 		return
 	}
 	s.queue = append(s.queue, data)

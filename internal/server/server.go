@@ -257,6 +257,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
 	a.gateway = gateway.New(opts.Gateway, st, admit, decider, b, log)
 	a.metrics.ConnectedDevices(a.gateway.Connected)
+	a.metrics.LiveFramesDropped(a.gateway.LiveFramesDropped)
 	auditLog := audit.New(st, kr, opts.Events.Now).WithLogger(log)
 	hs := homes.New(st, decider, kr, a.identity, a.gateway, auditLog, opts.Homes)
 	a.homes = hs
