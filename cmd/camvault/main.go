@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	nblogging "github.com/lesismal/nbio/logging"
 
 	"github.com/camvault/camvault/internal/cache/faults"
+	"github.com/camvault/camvault/internal/gateway"
 	"github.com/camvault/camvault/internal/logbuf"
 	"github.com/camvault/camvault/internal/server"
 )
@@ -127,6 +129,7 @@ type serveCmd struct {
 	MaxUploadsPerSecond  float64       `help:"Event uploads started per second; past it cameras get 503." default:"1000" env:"CAMVAULT_MAX_UPLOADS_PER_SECOND"`
 	MaxUploadsInFlight   int           `help:"Event uploads received at once; past it cameras get 503." default:"64" env:"CAMVAULT_MAX_UPLOADS_IN_FLIGHT"`
 	Heartbeat            time.Duration `help:"How often cameras send heartbeats; three missed end the connection." default:"30s" env:"CAMVAULT_HEARTBEAT"`
+	CameraWS             string        `name:"camera-ws" help:"How camera connections are served: netpoll (an idle camera holds no goroutine and no buffer) or std (a goroutine each; to compare). Through --tls-cert they are std either way." default:"netpoll" enum:"netpoll,std" env:"CAMVAULT_CAMERA_WS"`
 	LiveViewersPerCamera int           `help:"Live viewers of one camera on this node; past it 429." default:"32" env:"CAMVAULT_LIVE_VIEWERS_PER_CAMERA"`
 	LiveSessionsPerHome  int           `help:"Live sessions of one home on this node; past it 429." default:"16" env:"CAMVAULT_LIVE_SESSIONS_PER_HOME"`
 	SignupsPerAddress    int           `help:"New accounts one client address may make per hour; past it 429 (0: no limit, for tests and load tests only)." default:"20" env:"CAMVAULT_SIGNUPS_PER_ADDRESS"`
@@ -176,6 +179,7 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 	opts.Admission.UploadBurst = max(1, int(c.MaxUploadsPerSecond/5))
 	opts.Admission.UploadsInFlight = c.MaxUploadsInFlight
 	opts.Gateway.Heartbeat = c.Heartbeat
+	opts.Gateway.CameraWS = c.CameraWS
 	var err error
 	if opts.Cache.Faults, err = faults.ParseSpec(c.CacheFaults); err != nil {
 		return fmt.Errorf("--cache-faults: %w", err)
@@ -223,6 +227,9 @@ func main() {
 		h = slog.NewJSONHandler(out, opts)
 	}
 	log := slog.New(logbuf.Handler(h, out, slog.LevelWarn))
+	// The camera connections' poller library logs through a setting of
+	// its own, for the whole process.
+	nblogging.SetLogger(gateway.LibraryLogger(log))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = run(ctx, kctx, &c, log)

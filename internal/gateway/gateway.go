@@ -12,11 +12,11 @@ import (
 
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -52,13 +52,26 @@ type Config struct {
 	// LiveGrace is how long a camera keeps streaming after the last
 	// viewer's node last asked for its stream.
 	LiveGrace time.Duration
-	Now       func() time.Time
+	// CameraWS is how camera connections are served: "netpoll" (the
+	// default: an idle connection holds no goroutine and no buffer) or
+	// "std" (a goroutine and the WebSocket library's buffers per
+	// connection; kept to compare the two). Connections through
+	// camvault's own TLS are served "std" either way.
+	CameraWS string
+	Now      func() time.Time
 }
+
+// The values of Config.CameraWS.
+const (
+	CameraWSNetpoll = "netpoll"
+	CameraWSStd     = "std"
+)
 
 // DefaultConfig is the production configuration.
 func DefaultConfig() Config {
 	return Config{Heartbeat: 30 * time.Second, LastSeenEvery: 5 * time.Minute, WriteTimeout: 10 * time.Second,
-		CommandTimeout: 15 * time.Second, CloseTimeout: 10 * time.Second, LiveGrace: 10 * time.Second, Now: time.Now}
+		CommandTimeout: 15 * time.Second, CloseTimeout: 10 * time.Second, LiveGrace: 10 * time.Second,
+		CameraWS: CameraWSNetpoll, Now: time.Now}
 }
 
 // Gateway is this node's set of live device connections.
@@ -84,11 +97,17 @@ type Gateway struct {
 	// every connection at once, when the shutdown's deadline has passed.
 	connCtx context.Context
 	cut     context.CancelFunc
-	// wg counts the goroutines the gateway owns: requests being upgraded,
-	// the connections' readers and the closes running in the background.
-	// Add is called only under mu while the gateway is not closing, so no
-	// Add can race shutdown's Wait.
+	// wg counts what the gateway owns: requests being upgraded, each
+	// connection until it ended (its reader on the std socket), and the
+	// closes running in the background. Each Add is made under mu while
+	// the gateway is not closing, or while another count it holds keeps
+	// the counter above zero, so no Add races shutdown's Wait.
 	wg sync.WaitGroup
+	// np serves camera connections on the poller; nil with
+	// CameraWS "std".
+	np *netpoll
+	// framesDropped counts live frames dropped past a camera's queue.
+	framesDropped atomic.Uint64
 
 	mu      sync.Mutex
 	conns   map[string]*conn // by device ID: the current connection
@@ -97,7 +116,7 @@ type Gateway struct {
 
 type conn struct {
 	id       string // this connection, among all of the device's on every node
-	ws       *websocket.Conn
+	sock     socket
 	device   authz.Principal
 	since    time.Time // when it began
 	lastSeen time.Time // last written to the store
@@ -116,6 +135,24 @@ type conn struct {
 	// resultLog limits the command results a camera can have logged: what
 	// a camera writes must not fill the operator's disk.
 	resultLog *rate.Limiter
+	// ended: end ran (under Gateway.mu); the connection is never attached
+	// after it.
+	ended bool
+}
+
+// socket is a connection's WebSocket, served one of two ways: on the
+// poller (netpoll.go: no goroutine and no buffer while the camera is
+// idle), or by a goroutine of its own (stdconn.go: connections through
+// camvault's own TLS, or everything with --camera-ws=std).
+type socket interface {
+	// writeText sends one text message, within Config.WriteTimeout.
+	writeText(ctx context.Context, data []byte) error
+	// close starts the closing handshake with code; the connection ends
+	// when the camera answers, or is cut when it does not in time. On the
+	// std socket it returns only then.
+	close(code websocket.StatusCode, reason string)
+	// cut ends the connection now, without a handshake.
+	cut()
 }
 
 // maxLoggedText is how much of a text a camera sent goes into a log line.
@@ -151,6 +188,9 @@ func New(cfg Config, s Store, a *admission.Controller, d *authz.Decider, b Bus, 
 	}
 	g := &Gateway{cfg: cfg, admission: a, authz: d, store: s, bus: b, node: id.New(), log: log,
 		conns: map[string]*conn{}, presence: newPresenceWriter(s, log)}
+	if cfg.CameraWS != CameraWSStd {
+		g.np = newNetpoll(g)
+	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.connCtx, g.cut = context.WithCancel(context.Background())
 	return g
@@ -201,11 +241,11 @@ func (g *Gateway) closeAll(ctx context.Context) {
 	g.mu.Unlock()
 	g.cancel()
 
-	// Each close waits for its camera's answer, up to seconds for one that
-	// vanished: one at a time they would add up.
+	// Each close on the std socket waits for its camera's answer, up to
+	// seconds for one that vanished: one at a time they would add up.
 	var closers sync.WaitGroup
 	for _, c := range conns {
-		closers.Go(func() { c.ws.Close(websocket.StatusGoingAway, "server shutting down") })
+		closers.Go(func() { c.sock.close(websocket.StatusGoingAway, "server shutting down") })
 	}
 	done := make(chan struct{})
 	go func() { // waited for below, on every path
@@ -217,11 +257,21 @@ func (g *Gateway) closeAll(ctx context.Context) {
 	case <-done:
 	case <-ctx.Done():
 		g.log.Warn("cameras did not answer the close in time; cutting their connections")
-		g.cut() // every read ends, and with it every close and reader
+		g.cut() // every read on the std socket ends, and with it every close and reader
+		if g.np != nil {
+			g.np.stop() // every connection on the poller is closed, and ends
+		}
 		<-done
 	}
 	g.cut()
+	if g.np != nil {
+		g.np.stop()
+	}
 }
+
+// LiveFramesDropped reports how many live frames were dropped because too
+// many of their camera's frames waited for the relay.
+func (g *Gateway) LiveFramesDropped() uint64 { return g.framesDropped.Load() }
 
 // Connected reports how many devices are connected to this node.
 func (g *Gateway) Connected() int {
@@ -230,14 +280,16 @@ func (g *Gateway) Connected() int {
 	return len(g.conns)
 }
 
-// Serve upgrades an authenticated device's request to its connection and
-// serves it until it ends. Errors before the upgrade are returned for the
-// HTTP layer to answer (503 when shedding load).
+// Serve upgrades an authenticated device's request to its connection.
+// Errors before the upgrade are returned for the HTTP layer to answer (503
+// when shedding load). The connection lives on after Serve returns: on the
+// poller, or on a goroutine of its own (std).
 func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, p authz.Principal) error {
 	if !p.IsDevice() {
 		return apperr.New(apperr.Unauthorized, "a device token is required")
 	}
-	if !g.enter() {
+	np, ok := g.enter(r)
+	if !ok {
 		e := apperr.New(apperr.Unavailable, "the server is shutting down; connect again")
 		e.RetryAfter = time.Second // the HTTP layer jitters it
 		return e
@@ -246,41 +298,43 @@ func (g *Gateway) Serve(w http.ResponseWriter, r *http.Request, p authz.Principa
 	if err := g.admission.Connect(); err != nil {
 		return err
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{deviceproto.Subprotocol}})
-	if err != nil {
-		return nil // Accept has answered the request
-	}
-	// Live frames are binary messages of up to a header and 1 MiB; text
-	// messages are still held to MaxMessage in the read loop.
-	ws.SetReadLimit(deviceproto.MaxFrameMessage)
 	now := g.cfg.Now()
-	c := &conn{id: id.New(), ws: ws, device: p, since: now, lastSeen: now}
-	if !g.attach(c) {
-		// Shutting down began during the upgrade: this camera was never
-		// connected here, and it reconnects elsewhere after its backoff.
-		ws.CloseNow()
+	c := &conn{id: id.New(), device: p, since: now, lastSeen: now}
+	// The connection's own count, given back by end. The request's count
+	// is held, so this Add never races shutdown's Wait.
+	g.wg.Add(1)
+	if np != nil {
+		np.serve(w, r, c)
+	} else {
+		g.serveStd(w, r, c)
 	}
 	return nil
 }
 
 // enter counts a request being upgraded as the gateway's, unless the
-// gateway is shutting down.
-func (g *Gateway) enter() bool {
+// gateway is shutting down, and says whether its connection goes on the
+// poller (then started, if it was not yet).
+func (g *Gateway) enter(r *http.Request) (*netpoll, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closing {
-		return false
+		return nil, false
 	}
 	g.wg.Add(1)
-	return true
+	// camvault's own TLS (crypto/tls) needs a goroutine to read; behind a
+	// TLS-terminating proxy the connection is plain TCP.
+	if g.np == nil || r.TLS != nil || !g.np.start() {
+		return nil, true
+	}
+	return g.np, true
 }
 
 // attach makes c the device's current connection, replacing (and closing)
-// any older one, here and on every other node, and starts its reader. It
-// returns false, and does nothing, once the gateway is shutting down.
+// any older one, here and on every other node. It returns false, and does
+// nothing, once the gateway is shutting down or c has already ended.
 func (g *Gateway) attach(c *conn) bool {
 	g.mu.Lock()
-	if g.closing {
+	if g.closing || c.ended {
 		g.mu.Unlock()
 		return false
 	}
@@ -291,26 +345,20 @@ func (g *Gateway) attach(c *conn) bool {
 		// never hold up the new connection for it.
 		g.closeLater(old, deviceproto.CloseReplaced, "replaced by a newer connection of this camera")
 	}
-	g.wg.Add(1) // c's reader, started below; counted now, while the gateway accepts
 	g.mu.Unlock()
 	g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, HomeID: c.device.HomeID, Online: true, LastSeen: c.lastSeen})
 	g.announce(g.ctx, c)
-	// The connection lives on in a goroutine of its own and the handler
-	// returns. The handler's goroutine went deep (middleware,
-	// authentication, the upgrade) and its stack stays that large while it
-	// waits; a fresh one waiting in the read loop needs a fraction of it,
-	// and an idle camera costs the node little more than that stack.
-	go func() {
-		defer g.wg.Done()
-		defer g.detach(c)
-		if err := g.write(g.ctx, c, deviceproto.Message{Type: deviceproto.TypeHello, DeviceID: c.device.DeviceID,
-			HomeID: c.device.HomeID, HeartbeatSeconds: int(g.cfg.Heartbeat / time.Second)}); err != nil {
-			return
-		}
-		g.startWarm(c)
-		g.readLoop(c)
-	}()
 	return true
+}
+
+// greet sends the hello and starts the stream of a camera kept warm.
+func (g *Gateway) greet(c *conn) error {
+	if err := g.write(g.ctx, c, deviceproto.Message{Type: deviceproto.TypeHello, DeviceID: c.device.DeviceID,
+		HomeID: c.device.HomeID, HeartbeatSeconds: int(g.cfg.Heartbeat / time.Second)}); err != nil {
+		return err
+	}
+	g.startWarm(c)
+	return nil
 }
 
 // closeLater closes c with code in a goroutine of the gateway's, so that
@@ -321,69 +369,86 @@ func (g *Gateway) closeLater(c *conn, code websocket.StatusCode, reason string) 
 	if g.closing {
 		return
 	}
-	g.wg.Go(func() { c.ws.Close(code, reason) })
+	g.wg.Go(func() { c.sock.close(code, reason) })
 }
 
-// detach forgets c if it is still the device's current connection, and
-// only then marks the device offline: a replaced connection ending must
-// not make the new one look offline, on this node or on another.
-func (g *Gateway) detach(c *conn) {
+// end runs once when c's connection has ended (or its upgrade failed): it
+// forgets c if it is still the device's current connection, and only
+// then marks the device offline: a replaced connection ending must not
+// make the new one look offline, on this node or on another. It gives
+// back the connection's count in wg.
+func (g *Gateway) end(c *conn) {
 	g.mu.Lock()
+	if c.ended {
+		g.mu.Unlock()
+		return
+	}
+	c.ended = true
 	current := g.conns[c.device.DeviceID] == c
 	if current {
 		delete(g.conns, c.device.DeviceID)
 	}
 	g.mu.Unlock()
+	defer g.wg.Done()
 	g.unsubscribe(c) // before asking: this node must not answer for c
 	g.liveEnded(c)
 	if current && !g.heldElsewhere(c) {
 		g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, HomeID: c.device.HomeID, Online: false, LastSeen: g.cfg.Now()})
 	}
-	c.ws.CloseNow()
+	if c.sock != nil {
+		c.sock.cut()
+	}
 }
 
-func (g *Gateway) readLoop(c *conn) {
-	for {
-		readCtx, cancel := context.WithTimeout(g.connCtx, 3*g.cfg.Heartbeat)
-		typ, data, err := c.ws.Read(readCtx)
-		cancel()
-		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				c.ws.Close(deviceproto.CloseNoHeartbeat, "no heartbeat")
-			}
-			return
-		}
-		if typ == websocket.MessageBinary {
-			if !g.liveFrame(c, data) {
-				c.ws.Close(deviceproto.CloseProtocol, "a binary message is a live frame")
-				return
-			}
-			continue
-		}
-		var m deviceproto.Message
-		if len(data) > deviceproto.MaxMessage || json.Unmarshal(data, &m) != nil {
-			c.ws.Close(deviceproto.CloseProtocol, "messages are JSON objects in text frames")
-			return
-		}
-		switch m.Type {
-		case deviceproto.TypeHeartbeat:
-			if now := g.cfg.Now(); now.Sub(c.lastSeen) >= g.cfg.LastSeenEvery {
-				c.lastSeen = now
-				g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, HomeID: c.device.HomeID, Online: true, LastSeen: now})
-			}
-		case deviceproto.TypeCommandResult:
-			if c.resultLog == nil {
-				c.resultLog = rate.NewLimiter(1, 5) // a result a second, five at once
-			}
-			if c.resultLog.Allow() {
-				g.log.Info("camera command result", "device", c.device.DeviceID, "command_id", logText(m.ID),
-					"ok", m.OK != nil && *m.OK, "error", logText(m.Error), "event_id", logText(m.EventID))
-			}
-		default:
-			c.ws.Close(deviceproto.CloseProtocol, "unknown message type")
-			return
-		}
+// hold counts a timer's work on c in wg, unless c has ended. c's own count
+// is held until it ends, so this Add never races shutdown's Wait. The
+// caller calls wg.Done when it reported true.
+func (g *Gateway) hold(c *conn) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c.ended {
+		return false
 	}
+	g.wg.Add(1)
+	return true
+}
+
+// handle takes one message of c, in the order the camera sent them. It
+// reports false when the message closed the connection. It does not wait
+// for long: the live sink is bounded in time (live.relayTimeout), the rest
+// is memory and a log line.
+func (g *Gateway) handle(c *conn, binary bool, data []byte) bool {
+	if binary {
+		if !g.liveFrame(c, data) {
+			c.sock.close(deviceproto.CloseProtocol, "a binary message is a live frame")
+			return false
+		}
+		return true
+	}
+	var m deviceproto.Message
+	if len(data) > deviceproto.MaxMessage || json.Unmarshal(data, &m) != nil {
+		c.sock.close(deviceproto.CloseProtocol, "messages are JSON objects in text frames")
+		return false
+	}
+	switch m.Type {
+	case deviceproto.TypeHeartbeat:
+		if now := g.cfg.Now(); now.Sub(c.lastSeen) >= g.cfg.LastSeenEvery {
+			c.lastSeen = now
+			g.presence.set(domain.Presence{DeviceID: c.device.DeviceID, HomeID: c.device.HomeID, Online: true, LastSeen: now})
+		}
+	case deviceproto.TypeCommandResult:
+		if c.resultLog == nil {
+			c.resultLog = rate.NewLimiter(1, 5) // a result a second, five at once
+		}
+		if c.resultLog.Allow() {
+			g.log.Info("camera command result", "device", c.device.DeviceID, "command_id", logText(m.ID),
+				"ok", m.OK != nil && *m.OK, "error", logText(m.Error), "event_id", logText(m.EventID))
+		}
+	default:
+		c.sock.close(deviceproto.CloseProtocol, "unknown message type")
+		return false
+	}
+	return true
 }
 
 func (g *Gateway) write(ctx context.Context, c *conn, m deviceproto.Message) error {
@@ -391,12 +456,7 @@ func (g *Gateway) write(ctx context.Context, c *conn, m deviceproto.Message) err
 	if err != nil {
 		return fmt.Errorf("encode message: %w", err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, g.cfg.WriteTimeout)
-	defer cancel()
-	if err := c.ws.Write(wctx, websocket.MessageText, data); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			c.ws.Close(deviceproto.CloseTooSlow, "camera reads too slowly")
-		}
+	if err := c.sock.writeText(ctx, data); err != nil {
 		return fmt.Errorf("write to camera: %w", err)
 	}
 	return nil

@@ -17,8 +17,9 @@ import (
 )
 
 // LiveSink is what the gateway hands a streaming camera's frames to on the
-// camera's node: the relay of internal/live. LiveFrame is called on the
-// connection's reader and must not block for long.
+// camera's node: the relay of internal/live. LiveFrame is called one
+// frame of a camera at a time, in order, and must not block for long (a
+// camera's frames queue behind it, and past a bound are dropped).
 type LiveSink interface {
 	LiveFrame(f live.Frame)
 	// LiveStopped: the stream of l ended (stopped, or the connection ended).

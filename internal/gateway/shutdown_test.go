@@ -98,7 +98,7 @@ func (s closedSub) Unsubscribe() error {
 }
 
 // pairCameras makes a home with n cameras.
-func pairCameras(t *testing.T, st store.Store, n int) []domain.Device {
+func pairCameras(t testing.TB, st store.Store, n int) []domain.Device {
 	t.Helper()
 	ctx := t.Context()
 	now := time.Now().UTC()
@@ -147,6 +147,12 @@ func dial(ctx context.Context, url, deviceID string) (*websocket.Conn, error) {
 // next). Run under -race, it also checks the readers, the closes and the
 // presence writer against each other.
 func TestShutdownWritesEveryCameraOffline(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) { shutdownWritesEveryCameraOffline(t, mode) })
+	}
+}
+
+func shutdownWritesEveryCameraOffline(t *testing.T, mode string) {
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "camvault.db"))
@@ -166,6 +172,7 @@ func TestShutdownWritesEveryCameraOffline(t *testing.T) {
 	devs := pairCameras(t, st, steady+1+churning)
 
 	cfg := gateway.DefaultConfig()
+	cfg.CameraWS = mode
 	// Short, so that the camera that never answers is cut: the deadline
 	// path runs too. Not a measurement: Run's return is waited for.
 	cfg.CloseTimeout = 300 * time.Millisecond

@@ -24,11 +24,11 @@ type relay struct {
 }
 
 // relayTimeout bounds the store read, publish and cache write of a frame:
-// the camera's reader waits for them.
+// the camera's next frames wait for them.
 const relayTimeout = 2 * time.Second
 
-// LiveFrame relays one frame of a camera streaming on this node. It runs
-// on the camera connection's reader, one frame at a time per camera.
+// LiveFrame relays one frame of a camera streaming on this node. The
+// gateway calls it one frame at a time per camera, in order.
 func (s *Service) LiveFrame(f Frame) {
 	ctx, cancel := context.WithTimeout(s.ctx, relayTimeout)
 	defer cancel()

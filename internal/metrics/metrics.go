@@ -92,3 +92,12 @@ func (m *Metrics) ConnectedDevices(count func() int) {
 		Help: "Cameras with a live connection to this node.",
 	}, func() float64 { return float64(count()) }))
 }
+
+// LiveFramesDropped counts, through count, the live frames a camera sent
+// that were dropped because too many of its frames waited for the relay.
+func (m *Metrics) LiveFramesDropped(count func() uint64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "camvault_live_frames_dropped_total",
+		Help: "Live frames from cameras dropped because too many of the camera's frames waited for the relay.",
+	}, func() float64 { return float64(count()) }))
+}

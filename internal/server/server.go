@@ -298,6 +298,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	a.events.WithAnnouncer(announcers{a.feed, a.webhooks, a.mqtt})
 	a.gateway = gateway.New(opts.Gateway, newPresenceNotices(st, a.feed, a.webhooks, a.mqtt), admit, decider, b, log)
 	a.metrics.ConnectedDevices(a.gateway.Connected)
+	a.metrics.LiveFramesDropped(a.gateway.LiveFramesDropped)
 	hs := homes.New(st, decider, kr, a.identity, a.gateway, auditLog, opts.Homes)
 	a.homes = hs
 	a.deletion = a.openDeletion(st, blobs, kr, decider, auditLog, ln, opts, log)
