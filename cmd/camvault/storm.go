@@ -132,9 +132,9 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 			res.LiveLatencyMsP99, res.LiveRevocations, res.LiveRevokeCutoffMsMax)
 	}
 	if res.PartnerDisplays > 0 {
-		fmt.Printf("partner displays %d: media %d, foreign %d, unconsented %d, after a stop %d; links stopped %d, live cut-off max %.0fms\n",
+		fmt.Printf("partner displays %d: media %d, foreign %d, unconsented %d, after a stop %d; links stopped %d, live cut-off max %.0fms (stream seen to end after %.0fms)\n",
 			res.PartnerDisplays, res.PartnerMedia, res.PartnerForeign, res.PartnerUnconsented, res.PartnerAfterRevoke,
-			res.PartnerRevocations, res.PartnerRevokeCutoffMsMax)
+			res.PartnerRevocations, res.PartnerRevokeCutoffMsMax, res.PartnerRevokeEndMsMax)
 	}
 	if h := res.Hostile; h != nil {
 		fmt.Printf("hostile household: %d requests; others during the attack: uploads %d (%d failed, p99 %.0fms), views %d (%d failed, p99 %.0fms), logins %d (%d failed, p99 %.0fms); server RSS %d→%d MiB, /metrics %d→%d KiB, log %.0f B/request\n",

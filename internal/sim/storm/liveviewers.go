@@ -15,7 +15,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/camvault/camvault/internal/live/mse"
-	"github.com/camvault/camvault/internal/media/h264"
 	"github.com/camvault/camvault/internal/sim/camera"
 )
 
@@ -208,9 +207,7 @@ func (v *liveViewer) check(segment []byte, device string, start, now time.Time) 
 			v.c.mislabeled.Add(1)
 			v.log.Error("live viewer received another camera's frame", "viewer", v.index, "device", device, "frame_device", wm.DeviceID)
 		default:
-			sec, rem := wm.PTS/h264.Timescale, wm.PTS%h264.Timescale
-			taken := time.Unix(sec, rem*int64(time.Second)/h264.Timescale)
-			if taken.After(start) {
+			if taken := takenAt(wm); taken.After(start) {
 				v.c.latency.Add(float64(now.Sub(taken)) / float64(time.Millisecond))
 			}
 		}

@@ -45,7 +45,14 @@ type partnerCounters struct {
 	afterRevoke atomic.Int64 // answers or frames received after the link was stopped
 	errors      atomic.Int64 // requests and streams that failed (outages, faults)
 	revocations atomic.Int64 // links stopped mid-run
-	cutoff      Histogram    // ms from a stop to the end of that display's live stream
+	// ms from a stop to when the newest live frame that display received
+	// was taken (the server forwarded frames that new), or to the end of
+	// a stream that did not end by itself
+	cutoff Histogram
+	// ms from a stop to the end of that display's live stream as the
+	// display saw it: the cut-off plus the delivery lag of what the
+	// server had already sent
+	streamEnd Histogram
 }
 
 // display is one linked smart display.
@@ -341,6 +348,7 @@ func (d *display) stream(ctx context.Context, device string, dwell time.Duration
 	wctx, stop := context.WithTimeout(ctx, dwell)
 	defer stop()
 	first := true
+	var newest int64 // Unix ns when the newest frame received was taken
 	for {
 		rctx := wctx
 		if d.stopped.Load() != 0 {
@@ -353,7 +361,7 @@ func (d *display) stream(ctx context.Context, device string, dwell time.Duration
 		now := time.Now()
 		if err != nil {
 			if s := d.stopped.Load(); s != 0 && ctx.Err() == nil {
-				d.c.cutoff.Add(float64(now.UnixNano()-s) / float64(time.Millisecond))
+				d.recordCutoff(s, newest, now, rctx.Err() != nil)
 				return nil
 			}
 			if wctx.Err() != nil && ctx.Err() == nil {
@@ -370,6 +378,7 @@ func (d *display) stream(ctx context.Context, device string, dwell time.Duration
 			}
 			continue
 		}
+		late := 0
 		n, err := eachFrame(d.key, msg, func(wm camera.VideoWatermark, err error) {
 			switch {
 			case err != nil || wm.HomeID != d.ac.home || !d.ac.devices[wm.DeviceID]:
@@ -378,19 +387,48 @@ func (d *display) stream(ctx context.Context, device string, dwell time.Duration
 			case wm.DeviceID != device || !d.consented[wm.DeviceID]:
 				d.c.unconsented.Add(1)
 				d.log.Error("a display received a live frame of a camera it was not given", "display", d.index, "frame_device", wm.DeviceID)
+			default:
+				taken := takenAt(wm).UnixNano()
+				newest = max(newest, taken)
+				// Frames the server sent before the stop may arrive late
+				// (a loaded display reads behind); one taken more than a
+				// second after the stop was forwarded after it.
+				if d.after(time.Unix(0, taken), time.Second) {
+					late++
+				}
 			}
 		})
 		if err != nil {
 			return err
 		}
 		d.c.media.Add(int64(n))
-		// Frames in flight when the link was stopped may still arrive; the
-		// stream must end within a second.
-		if d.after(now, time.Second) {
-			d.c.afterRevoke.Add(int64(n))
-			d.log.Error("a display received live frames more than a second after its link was stopped", "display", d.index, "device", device)
+		if late > 0 {
+			d.c.afterRevoke.Add(int64(late))
+			d.log.Error("a display received live frames taken more than a second after its link was stopped", "display", d.index, "device", device, "frames", late)
 		}
 	}
+}
+
+// recordCutoff records how a stopped display's live stream ended: stop
+// and newest (when the newest frame received was taken) in Unix ns, end
+// when the display saw the end, waited whether it had to stop waiting
+// for the end (the stream did not end by itself).
+func (d *display) recordCutoff(stop, newest int64, end time.Time, waited bool) {
+	ms := func(ns int64) float64 { return float64(ns) / float64(time.Millisecond) }
+	seen := end.UnixNano() - stop
+	d.c.streamEnd.Add(ms(seen))
+	cut := max(newest-stop, 0)
+	if waited {
+		cut = seen
+	}
+	d.c.cutoff.Add(ms(cut))
+}
+
+// takenAt is when a frame was taken, from its watermark (the simulated
+// cameras run on this machine's clock).
+func takenAt(wm camera.VideoWatermark) time.Time {
+	sec, rem := wm.PTS/h264.Timescale, wm.PTS%h264.Timescale
+	return time.Unix(sec, rem*int64(time.Second)/h264.Timescale)
 }
 
 // eachFrame verifies the watermark of every frame of a media segment and

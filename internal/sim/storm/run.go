@@ -833,6 +833,7 @@ func (r *runner) collect() {
 	res.PartnerErrors = r.pc.errors.Load()
 	res.PartnerRevocations = r.pc.revocations.Load()
 	res.PartnerRevokeCutoffMsMax = r.pc.cutoff.Max()
+	res.PartnerRevokeEndMsMax = r.pc.streamEnd.Max()
 	if r.cfg.PartnerDisplays > 0 {
 		res.PartnerNetFaults = r.cfg.PartnerFaults.String()
 	}
