@@ -152,6 +152,13 @@ type Service struct {
 	wg     sync.WaitGroup
 	kick   chan struct{} // a grant notice arrived: re-decide now
 
+	// The grant notices not yet acted on: their sessions are re-decided
+	// first, before the periodic sweep of all. Past maxPendingNotices
+	// every session is (noticedAll).
+	noticeMu   sync.Mutex
+	noticed    []authz.GrantNotice
+	noticedAll bool
+
 	mu       sync.Mutex
 	closed   bool
 	relays   map[string]*relay // by device: cameras streaming on this node
@@ -179,7 +186,14 @@ func New(cfg Config, d Deps) *Service {
 // Config.Recheck, until ctx ends; then it ends every session (ErrEnded),
 // stops the hubs and waits for everything the service started.
 func (s *Service) Run(ctx context.Context) {
-	sub, err := authz.ListenGrantNotices(ctx, s.d.Bus, func(context.Context, authz.GrantNotice) {
+	sub, err := authz.ListenGrantNotices(ctx, s.d.Bus, func(_ context.Context, n authz.GrantNotice) {
+		s.noticeMu.Lock()
+		if len(s.noticed) < maxPendingNotices {
+			s.noticed = append(s.noticed, n)
+		} else {
+			s.noticedAll = true
+		}
+		s.noticeMu.Unlock()
 		select {
 		case s.kick <- struct{}{}:
 		default:
@@ -195,9 +209,27 @@ func (s *Service) Run(ctx context.Context) {
 			done = true
 			continue
 		case <-t.C:
+			s.recheck(ctx, nil)
 		case <-s.kick:
+			// The sessions a notice names first: on a node with many
+			// sessions the sweep of all reads the store for each.
+			s.noticeMu.Lock()
+			notices, all := s.noticed, s.noticedAll
+			s.noticed, s.noticedAll = nil, false
+			s.noticeMu.Unlock()
+			if all {
+				s.recheck(ctx, nil)
+				continue
+			}
+			s.recheck(ctx, func(ss *Session) bool {
+				for _, n := range notices {
+					if noticeCovers(n, ss) {
+						return true
+					}
+				}
+				return false
+			})
 		}
-		s.recheck(ctx)
 	}
 	t.Stop()
 	if sub != nil {
@@ -390,38 +422,70 @@ func (s *Service) version(ctx context.Context, p authz.Principal, homeID string)
 	return v + link.PartnerVersion, nil
 }
 
-// recheck re-decides the sessions whose grant version moved.
-func (s *Service) recheck(ctx context.Context) {
+// maxPendingNotices bounds the grant notices kept for the next re-decision;
+// past it every session is re-decided.
+const maxPendingNotices = 256
+
+// noticeCovers reports whether the grants n says changed may be ss's: each
+// ID n names must be ss's.
+func noticeCovers(n authz.GrantNotice, ss *Session) bool {
+	return (n.HomeID == "" || n.HomeID == ss.dev.HomeID) &&
+		(n.AccountID == "" || n.AccountID == ss.p.AccountID) &&
+		(n.PartnerID == "" || n.PartnerID == ss.p.PartnerID)
+}
+
+// recheck re-decides the sessions whose grant version moved, of those only
+// selects (all when nil).
+func (s *Service) recheck(ctx context.Context, only func(*Session) bool) {
 	s.mu.Lock()
 	sessions := make([]*Session, 0, len(s.sessions))
 	for ss := range s.sessions {
-		sessions = append(sessions, ss)
+		if only == nil || only(ss) {
+			sessions = append(sessions, ss)
+		}
 	}
 	s.mu.Unlock()
+	// Sessions of one person (or link) in one home share a version read;
+	// the groups are re-decided side by side, so that ending many
+	// sessions at once (a partner disabled) is not as slow as the store
+	// round trips one after another.
 	type pair struct{ home, account, link string }
-	versions := map[pair]int64{}
+	groups := map[pair][]*Session{}
 	for _, ss := range sessions {
-		if ss.Err() != nil {
-			continue
+		if ss.Err() == nil {
+			k := pair{ss.dev.HomeID, ss.p.AccountID, ss.p.LinkID}
+			groups[k] = append(groups[k], ss)
 		}
-		k := pair{ss.dev.HomeID, ss.p.AccountID, ss.p.LinkID}
-		v, ok := versions[k]
-		if !ok {
-			var err error
-			v, err = s.version(ctx, ss.p, k.home)
-			if errors.Is(err, store.ErrNotFound) {
-				// A partner's link that is gone (unlinked, replaced):
-				// the decision says so, and the session ends revoked.
-				s.redecide(ctx, ss, 0)
-				continue
-			}
-			if err != nil {
-				ss.storeFailed(err)
-				continue
-			}
-			versions[k] = v
-		}
-		if v != ss.currentVersion() {
+	}
+	sem := make(chan struct{}, recheckParallel)
+	var wg sync.WaitGroup
+	for k, group := range groups {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			s.recheckGroup(ctx, k.home, group)
+		}()
+	}
+	wg.Wait()
+}
+
+// recheckParallel bounds the groups of sessions re-decided at once.
+const recheckParallel = 8
+
+// recheckGroup re-decides the sessions of one principal in one home whose
+// grant version moved.
+func (s *Service) recheckGroup(ctx context.Context, homeID string, group []*Session) {
+	v, err := s.version(ctx, group[0].p, homeID)
+	for _, ss := range group {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// A partner's link that is gone (unlinked, replaced): the
+			// decision says so, and the session ends revoked.
+			s.redecide(ctx, ss, 0)
+		case err != nil:
+			ss.storeFailed(err)
+		case v != ss.currentVersion():
 			s.redecide(ctx, ss, v)
 		}
 	}
