@@ -464,17 +464,23 @@ func unlinkRE(partnerName string) *regexp.Regexp {
 // on the Account page, then the operator disables the second partner,
 // which stops the rest of its displays.
 func (r *runner) stopLinks(ctx context.Context) {
+	// Side by side: each needs a login, and a short run ends before a few
+	// logins one after another on a loaded cluster would.
+	var wg sync.WaitGroup
 	for _, d := range r.displays {
 		if d.index%4 != 0 {
 			continue
 		}
-		if err := r.unlink(ctx, d); err != nil {
-			r.log.Warn("storm: unlinking a display", "display", d.index, "err", err)
-			continue
-		}
-		d.stop(time.Now())
-		r.pc.revocations.Add(1)
+		wg.Go(func() {
+			if err := r.unlink(ctx, d); err != nil {
+				r.log.Warn("storm: unlinking a display", "display", d.index, "err", err)
+				return
+			}
+			d.stop(time.Now())
+			r.pc.revocations.Add(1)
+		})
 	}
+	wg.Wait()
 	out, err := r.admin(ctx, "partners", "list")
 	if err != nil {
 		r.log.Warn("storm: listing partners", "err", err)
