@@ -474,7 +474,7 @@ func (s *Service) redecide(ctx context.Context, st *Stream) {
 		}
 	}
 	if st.p.SessionID != "" {
-		alive, err := s.sessionAlive(ctx, st.p)
+		alive, err := authz.LoginSessionAlive(ctx, s.d.Store, st.p, time.Now())
 		switch {
 		case err != nil:
 			st.end(EndUnavailable)
@@ -512,22 +512,6 @@ func (s *Service) decideHome(ctx context.Context, st *Stream, homeID string) err
 	}
 	_, err := s.d.Decider.Home(ctx, st.p, homeID, authz.ViewHome)
 	return err
-}
-
-// sessionAlive reports whether p's login session still exists and has not
-// expired.
-func (s *Service) sessionAlive(ctx context.Context, p authz.Principal) (bool, error) {
-	list, err := s.d.Store.ListSessions(ctx, p.AccountID)
-	if err != nil {
-		return false, fmt.Errorf("feed: read sessions: %w", err)
-	}
-	now := time.Now()
-	for _, se := range list {
-		if se.ID == p.SessionID {
-			return se.ExpiresAt.IsZero() || now.Before(se.ExpiresAt), nil
-		}
-	}
-	return false, nil
 }
 
 // homesChanged ends the unfiltered streams of an account that just joined

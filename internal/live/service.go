@@ -506,7 +506,7 @@ func (s *Service) redecide(ctx context.Context, ss *Session, v int64) {
 		return
 	}
 	if ss.p.SessionID != "" {
-		alive, err := s.sessionAlive(ctx, ss.p)
+		alive, err := authz.LoginSessionAlive(ctx, s.d.Store, ss.p, s.d.Now())
 		if err != nil {
 			ss.storeFailed(err)
 			return
@@ -517,23 +517,6 @@ func (s *Service) redecide(ctx context.Context, ss *Session, v int64) {
 		}
 	}
 	ss.regrant(grant, v)
-}
-
-// sessionAlive reports whether p's login session still exists and has not
-// expired: logging out moves the account's grant version, so this is read
-// only when the version moved.
-func (s *Service) sessionAlive(ctx context.Context, p authz.Principal) (bool, error) {
-	list, err := s.d.Store.ListSessions(ctx, p.AccountID)
-	if err != nil {
-		return false, fmt.Errorf("live: read sessions: %w", err)
-	}
-	now := time.Now()
-	for _, se := range list {
-		if se.ID == p.SessionID {
-			return se.ExpiresAt.IsZero() || now.Before(se.ExpiresAt), nil
-		}
-	}
-	return false, nil
 }
 
 // dataKey returns a home's data key, read from the store.
