@@ -21,6 +21,7 @@ type stormCmd struct {
 	LiveRevokeEvery  int           `name:"live-revoke-every" help:"Every Nth live session is logged out mid-stream and must end within a second (-1: never)." default:"4"`
 	PartnerDisplays  int           `name:"partner-displays" help:"Smart displays linked through the real OAuth flow, each consenting to some of an account's cameras, showing stills and live video through a poor network of their own; mid-run some are unlinked and one partner is disabled. At most twice --accounts." default:"0"`
 	PartnerNetFaults string        `name:"partner-net-faults" help:"The displays' network faults (SPEC as for --net-faults; default latency=40ms,jitter=20ms,reset=0.01,slice=0.5,slice_size=256)." placeholder:"SPEC"`
+	MQTT             string        `name:"mqtt" help:"An MQTT broker (mqtt://host:port) every household gives the server, each under a topic prefix of its own; everything published there is read and checked to be of its household (alerts_foreign)." placeholder:"URL"`
 	Hostile          bool          `help:"Add a hostile household (its own account, home and two cameras) that attacks from the warm-up's first quarter to the end with every denial of service camvault bounds at once (stalled uploads, crafted JPEGs, wrong passwords, sign-ups, 16 KiB methods, 2,000-range requests, 16 KiB command results), from addresses of its own; the other households' uploads, views and logins, and the server's RSS, /metrics and log, must stay within bounds. Give a warm-up of 20s or more so stalled uploads are cut off within it."`
 	Warmup           time.Duration `help:"Steady state before the outage." default:"10s"`
 	Outage           time.Duration `help:"How long the server stays down (killed with SIGKILL); 0 for no outage." default:"30s"`
@@ -93,7 +94,7 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 		Binary: c.Binary, Target: c.Target, Dir: c.Dir, Keep: c.Keep,
 		Accounts: c.Accounts, Cameras: c.Cameras, Viewers: c.Viewers,
 		LiveViewers: c.LiveViewers, LiveDwell: c.LiveDwell, LiveRevokeEvery: c.LiveRevokeEvery,
-		PartnerDisplays: c.PartnerDisplays, PartnerFaults: partnerFaults, Hostile: c.Hostile,
+		PartnerDisplays: c.PartnerDisplays, PartnerFaults: partnerFaults, Hostile: c.Hostile, MQTT: c.MQTT,
 		Warmup: c.Warmup, Outage: c.Outage, Timeout: c.Timeout, EventInterval: c.EventInterval, ViewerEvery: c.ViewerEvery,
 		ViewerMedia: c.ViewerMedia, SoakMedia: c.SoakMedia,
 		QueueSize: c.QueueSize, UploadWorkers: c.UploadWorkers, BackoffCap: c.BackoffCap,
@@ -120,8 +121,14 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 		res.Cameras, res.Viewers, res.EventsGenerated, res.EventsStored, res.Lost, res.Duplicates, res.MediaResponses, res.ForeignMedia)
 	fmt.Printf("event streams: events offered %d, foreign %d; streams cut and reopened %d\n", res.StreamEvents, res.ForeignStreamEvents, res.StreamBreaks)
 	if res.Webhooks {
-		fmt.Printf("webhooks: deliveries %d, foreign %d, bad signatures %d; stored events never delivered %d\n",
-			res.Alerts, res.AlertsForeign, res.AlertsBadSignature, res.AlertsMissing)
+		fmt.Printf("webhooks: deliveries %d, bad signatures %d; stored events never delivered %d\n",
+			res.Alerts, res.AlertsBadSignature, res.AlertsMissing)
+	}
+	if res.MQTT {
+		fmt.Printf("mqtt: messages %d, pictures checked %d\n", res.AlertsMQTT, res.AlertsMQTTImages)
+	}
+	if res.Webhooks || res.MQTT {
+		fmt.Printf("alerts of another household (webhooks, MQTT): %d\n", res.AlertsForeign)
 	}
 	if res.SoakRounds > 0 {
 		fmt.Printf("soak: %d rounds, %d media responses checked frame by frame (thumbnails, clips, live frames, partner media)\n", res.SoakRounds+1, res.MediaChecked)

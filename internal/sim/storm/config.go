@@ -69,6 +69,12 @@ type Config struct {
 	// hostile_report.go, and the servers' RSS, /metrics and logs too.
 	Hostile bool
 
+	// MQTT is an MQTT broker (mqtt://host:port) every household gives the
+	// server, each under a topic prefix of its own; the storm reads all
+	// that is published there (mqtt.go) and counts what is of another
+	// household in alerts_foreign. Empty: no MQTT.
+	MQTT string
+
 	Warmup        time.Duration // steady state before the outage; default 10 s
 	Outage        time.Duration // the server is down this long; 0: no outage
 	Timeout       time.Duration // after the restart, for every camera to be back and every event acknowledged; default 10 min

@@ -57,6 +57,13 @@ type Result struct {
 	AlertsForeign         int64   `json:"alerts_foreign"`
 	AlertsBadSignature    int64   `json:"alerts_bad_signature"`
 	AlertsMissing         int64   `json:"alerts_missing"`
+	// With --mqtt, the messages read under the households' prefixes and
+	// their Home Assistant discovery, and the pictures among them whose
+	// watermark was checked; those of another household count in
+	// alerts_foreign.
+	MQTT             bool  `json:"mqtt"`
+	AlertsMQTT       int64 `json:"alerts_mqtt"`
+	AlertsMQTTImages int64 `json:"alerts_mqtt_pictures"`
 	ReconnectSecondsP50   float64 `json:"reconnect_seconds_p50"`
 	ReconnectSecondsP99   float64 `json:"reconnect_seconds_p99"`
 	ReconnectSecondsMax   float64 `json:"reconnect_seconds_max"`
@@ -206,7 +213,7 @@ func (r *Result) check() {
 		fail("no events were generated")
 	}
 	if r.AlertsForeign != 0 {
-		fail("alerts_foreign: %d webhook deliveries were of another household's event or camera", r.AlertsForeign)
+		fail("alerts_foreign: %d webhook deliveries or MQTT messages were of another household's event or camera", r.AlertsForeign)
 	}
 	if r.AlertsBadSignature != 0 {
 		fail("alerts_bad_signature: %d webhook deliveries did not verify", r.AlertsBadSignature)
@@ -216,6 +223,9 @@ func (r *Result) check() {
 	}
 	if r.Webhooks && r.EventsStored > 0 && r.Alerts == 0 {
 		fail("alerts: the households' webhooks received nothing")
+	}
+	if r.MQTT && r.EventsStored > 0 && r.AlertsMQTTImages == 0 {
+		fail("alerts_mqtt_pictures: no picture reached the households' MQTT broker")
 	}
 	if r.ForeignStreamEvents != 0 {
 		fail("foreign_stream_events: %d events offered on a viewer's event stream were not its household's", r.ForeignStreamEvents)

@@ -44,6 +44,7 @@ type runner struct {
 	displayBase string        // what displays talk to: their own fault proxy in front of the server
 	hostile     *hostile      // --hostile: the household that attacks
 	alerts      *alerts       // the households' webhook receiver (nil against a target)
+	mqtt        *mqttReceiver // the households' MQTT broker's reader (nil without --mqtt)
 	others      *others       // --hostile: the other households measured
 	hwatch      *hostileWatch // the servers while the attack is measured; under mu
 	cams        []*camera.Camera
@@ -176,6 +177,9 @@ func (r *runner) run(ctx context.Context) error {
 	err := r.setup(ctx)
 	if r.alerts != nil {
 		defer r.alerts.close()
+	}
+	if r.mqtt != nil {
+		defer r.mqtt.close()
 	}
 	if err != nil {
 		return err
@@ -398,10 +402,21 @@ func (r *runner) setup(ctx context.Context) error {
 		if err := r.alerts.register(ctx, r.setupAPI); err != nil {
 			return err
 		}
+		if r.cfg.MQTT != "" {
+			if r.mqtt, err = newMQTTReceiver(r.cfg.MQTT, r.accts); err != nil {
+				return err
+			}
+			if err := r.mqtt.register(ctx, r.setupAPI); err != nil {
+				return err
+			}
+		}
 	}
 	r.log.Info("accounts and cameras ready", "accounts", len(r.accts), "cameras", r.cfg.Cameras, "took", time.Since(t).Round(time.Millisecond))
 	if r.key, err = newKey(); err != nil {
 		return err
+	}
+	if r.mqtt != nil {
+		r.mqtt.key.Store(r.key)
 	}
 	if r.cfg.Hostile {
 		targets := make([]string, len(r.srv.nodes))
@@ -806,6 +821,10 @@ func (r *runner) collect() {
 	if r.alerts != nil {
 		res.Alerts, res.AlertsForeign, res.AlertsBadSignature = r.alerts.received.Load(), r.alerts.foreign.Load(), r.alerts.badSig.Load()
 		res.Webhooks = true
+	}
+	if r.mqtt != nil {
+		res.MQTT, res.AlertsMQTT, res.AlertsMQTTImages = true, r.mqtt.messages.Load(), r.mqtt.pictures.Load()
+		res.AlertsForeign += r.mqtt.foreign.Load()
 	}
 	res.StreamEvents = r.vc.streamEvents.Load()
 	res.ForeignStreamEvents = r.vc.foreignStream.Load()
