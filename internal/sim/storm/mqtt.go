@@ -27,8 +27,8 @@ type mqttReceiver struct {
 	broker string
 	prefix string // cvstorm/RUN: household i publishes under prefix/hI
 	accts  []*account
-	owner  map[string]int  // camera ID to its household's index
-	key    atomic.Value // []byte: the cameras' watermark key, once made
+	owner  map[string]int // camera ID to its household's index
+	key    atomic.Value   // []byte: the cameras' watermark key, once made
 
 	messages atomic.Int64 // under the households' prefixes, and their discovery
 	pictures atomic.Int64 // pictures whose watermark was checked

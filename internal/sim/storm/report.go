@@ -52,18 +52,18 @@ type Result struct {
 	// (must be 0), those whose signature did not verify (must be 0), and
 	// stored events never delivered to their household's webhook (must be
 	// 0: at least once, through the outage).
-	Webhooks              bool    `json:"webhooks"`
-	Alerts                int64   `json:"alerts"`
-	AlertsForeign         int64   `json:"alerts_foreign"`
-	AlertsBadSignature    int64   `json:"alerts_bad_signature"`
-	AlertsMissing         int64   `json:"alerts_missing"`
+	Webhooks           bool  `json:"webhooks"`
+	Alerts             int64 `json:"alerts"`
+	AlertsForeign      int64 `json:"alerts_foreign"`
+	AlertsBadSignature int64 `json:"alerts_bad_signature"`
+	AlertsMissing      int64 `json:"alerts_missing"`
 	// With --mqtt, the messages read under the households' prefixes and
 	// their Home Assistant discovery, and the pictures among them whose
 	// watermark was checked; those of another household count in
 	// alerts_foreign.
-	MQTT             bool  `json:"mqtt"`
-	AlertsMQTT       int64 `json:"alerts_mqtt"`
-	AlertsMQTTImages int64 `json:"alerts_mqtt_pictures"`
+	MQTT                  bool    `json:"mqtt"`
+	AlertsMQTT            int64   `json:"alerts_mqtt"`
+	AlertsMQTTImages      int64   `json:"alerts_mqtt_pictures"`
 	ReconnectSecondsP50   float64 `json:"reconnect_seconds_p50"`
 	ReconnectSecondsP99   float64 `json:"reconnect_seconds_p99"`
 	ReconnectSecondsMax   float64 `json:"reconnect_seconds_max"`
