@@ -202,35 +202,30 @@ func (s *Service) Run(ctx context.Context) {
 	if err != nil {
 		s.d.Log.Error("live: grant notices will not be heard; sessions are re-decided on the timer alone", "err", err)
 	}
+	// Notices are acted on beside the sweep, not after it: on a loaded
+	// node a sweep of all sessions can take longer than the second a
+	// revoked session has.
+	var notices sync.WaitGroup
+	notices.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.kick:
+				s.recheckNoticed(ctx)
+			}
+		}
+	})
 	t := time.NewTicker(s.cfg.Recheck)
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
-			continue
 		case <-t.C:
 			s.recheck(ctx, nil)
-		case <-s.kick:
-			// The sessions a notice names first: on a node with many
-			// sessions the sweep of all reads the store for each.
-			s.noticeMu.Lock()
-			notices, all := s.noticed, s.noticedAll
-			s.noticed, s.noticedAll = nil, false
-			s.noticeMu.Unlock()
-			if all {
-				s.recheck(ctx, nil)
-				continue
-			}
-			s.recheck(ctx, func(ss *Session) bool {
-				for _, n := range notices {
-					if noticeCovers(n, ss) {
-						return true
-					}
-				}
-				return false
-			})
 		}
 	}
+	notices.Wait()
 	t.Stop()
 	if sub != nil {
 		if err := sub.Unsubscribe(); err != nil {
@@ -420,6 +415,27 @@ func (s *Service) version(ctx context.Context, p authz.Principal, homeID string)
 		return 0, err
 	}
 	return v + link.PartnerVersion, nil
+}
+
+// recheckNoticed re-decides the sessions the notices heard since the last
+// call name (all of them past maxPendingNotices).
+func (s *Service) recheckNoticed(ctx context.Context) {
+	s.noticeMu.Lock()
+	notices, all := s.noticed, s.noticedAll
+	s.noticed, s.noticedAll = nil, false
+	s.noticeMu.Unlock()
+	if all {
+		s.recheck(ctx, nil)
+		return
+	}
+	s.recheck(ctx, func(ss *Session) bool {
+		for _, n := range notices {
+			if noticeCovers(n, ss) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // maxPendingNotices bounds the grant notices kept for the next re-decision;

@@ -172,10 +172,14 @@ func (ss *Session) currentVersion() int64 {
 	return ss.version
 }
 
-// regrant records the grant re-decided at version v.
+// regrant records the grant re-decided at version v, unless a decision at
+// a later version was recorded meanwhile (a notice's re-decision and the
+// sweep run side by side).
 func (ss *Session) regrant(g authz.Grant, v int64) {
 	ss.mu.Lock()
-	ss.grant, ss.version, ss.failures = g, v, 0
+	if v >= ss.version {
+		ss.grant, ss.version, ss.failures = g, v, 0
+	}
 	ss.mu.Unlock()
 }
 

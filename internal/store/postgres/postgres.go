@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,6 +46,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres address: %w", err)
 	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default (the CPU count, at least 4) makes a short read, a
+		// live session's re-decision, queue behind a node's ingest and
+		// audit transactions on a small machine; PostgreSQL's default
+		// 100 connections leave room for several nodes of 16.
+		cfg.MaxConns = defaultMaxConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
@@ -61,6 +69,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// defaultMaxConns is each node's connections to PostgreSQL unless the
+// address sets pool_max_conns.
+const defaultMaxConns = 16
 
 // migrateLockClass is the first key of the advisory lock migrations take;
 // the second is a hash of the schema, so deployments in different schemas
