@@ -70,6 +70,14 @@ type Entry struct {
 	DeviceID  string
 	EventID   string
 	Result    string
+	// Detail says what changed beyond the action, in a few words (a new
+	// role: "role viewer"); never an email or other personal data.
+	Detail string
+	// Client is the kind of device the action came from; Record takes it
+	// from the request (WithUserAgent) when empty.
+	Client string
+	// SubjectID is the account the action was done to, if any.
+	SubjectID string
 }
 
 // Log is the audit log.
@@ -108,10 +116,15 @@ func (l *Log) WithLogger(log *slog.Logger) *Log {
 func (l *Log) Record(ctx context.Context, homeID string, e Entry) error {
 	at := l.now().UTC().Truncate(time.Microsecond)
 	gen, key := l.keys.AuditKey()
+	client := e.Client
+	if client == "" {
+		client = ClientFrom(ctx)
+	}
 	var left string
 	err := l.store.AppendAudit(ctx, homeID, func(tip domain.AuditTip) (domain.AuditEntry, *domain.AuditHead) {
 		se := domain.AuditEntry{HomeID: homeID, Seq: tip.Seq() + 1, At: at, ActorKind: e.ActorKind, ActorID: e.ActorID,
-			Action: e.Action, DeviceID: e.DeviceID, EventID: e.EventID, Result: e.Result, PrevHash: tip.Hash(), KeyGen: gen}
+			Action: e.Action, DeviceID: e.DeviceID, EventID: e.EventID, Result: e.Result, Detail: clip(e.Detail, maxDetail),
+			Client: clip(client, maxClient), SubjectID: e.SubjectID, PrevHash: tip.Hash(), KeyGen: gen}
 		se.Hash = entryHash(key, se)
 		if left = l.headLeft(tip); left != "" {
 			return se, nil
@@ -159,6 +172,11 @@ func entryHash(key []byte, e domain.AuditEntry) []byte {
 		[]byte(e.Action), []byte(e.DeviceID), []byte(e.EventID), []byte(e.Result)}
 	if e.KeyGen != 0 {
 		parts = append(parts, []byte(strconv.FormatUint(uint64(e.KeyGen), 10)))
+	}
+	// Entries made before these were recorded have none of them,
+	// and keep the hash they were made with.
+	if e.Detail != "" || e.Client != "" || e.SubjectID != "" {
+		parts = append(parts, []byte(e.Detail), []byte(e.Client), []byte(e.SubjectID))
 	}
 	m := hmac.New(sha256.New, key)
 	m.Write(keys.Encode(parts...))

@@ -303,3 +303,48 @@ func legacyChain(t *testing.T, home string, n int) []domain.AuditEntry {
 	}
 	return out
 }
+
+// TestEntriesSayWhomAndFromWhat: what an entry says beyond its action is
+// in its hash like the rest, the device comes from the request, and
+// entries without any of it keep the hash they had before it existed.
+func TestEntriesSayWhomAndFromWhat(t *testing.T) {
+	c := newChains(t)
+	c.home("home-a", 2) // entries with none of it
+	ctx := audit.WithUserAgent(t.Context(), "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36")
+	if err := c.log.Record(ctx, "home-a", audit.Entry{ActorKind: "person", ActorID: "acc", Action: "member.update",
+		Detail: "role viewer", SubjectID: "other", Result: audit.ResultOK}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.log.List(t.Context(), "home-a", 0, 1)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	if e := list[0]; e.Detail != "role viewer" || e.SubjectID != "other" || e.Client != "Chrome on Android" {
+		t.Fatalf("entry says %q, whom %q, from %q", e.Detail, e.SubjectID, e.Client)
+	}
+	c.expect()
+	c.tamper(`UPDATE audit SET detail = 'role admin' WHERE home_id = 'home-a' AND seq = 3`)
+	c.expect("home home-a entry 3: content does not match")
+	c.tamper(`UPDATE audit SET detail = 'role viewer', client = 'Safari on iOS' WHERE home_id = 'home-a' AND seq = 3`)
+	c.expect("home home-a entry 3: content does not match")
+	c.tamper(`UPDATE audit SET client = 'Chrome on Android', subject_id = 'acc' WHERE home_id = 'home-a' AND seq = 3`)
+	c.expect("home home-a entry 3: content does not match")
+}
+
+func TestDescribeUserAgents(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36":                                   "Chrome on Linux",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0":                                                        "Firefox on Windows",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1": "Safari on iOS",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0":     "Edge on macOS",
+		"curl/8.5.0":         "curl",
+		"Go-http-client/1.1": "Go-http-client",
+		"":                   "",
+		"<script>/1 (evil)":  "script",
+		"\x00\x01":           "an unnamed client",
+	} {
+		if got := audit.Describe(ua); got != want {
+			t.Errorf("Describe(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}

@@ -212,6 +212,14 @@ type AuditEntry struct {
 	DeviceID  string
 	EventID   string
 	Result    string
+	// Detail says what changed beyond the action (a role, a setting), and
+	// Client from which kind of device ("Firefox on Android"); both short,
+	// and empty in entries made before they were recorded.
+	Detail string
+	Client string
+	// SubjectID is the account the action was done to (a member whose
+	// role changed), or "".
+	SubjectID string
 	PrevHash  []byte
 	Hash      []byte
 	// KeyGen is the master key generation whose audit key made Hash; 0

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/metrics"
 	"github.com/camvault/camvault/internal/peer"
 )
@@ -60,6 +61,8 @@ func (c *Chain) Handler(next http.Handler) http.Handler {
 		start := time.Now()
 		rid := newRequestID()
 		ctx := context.WithValue(r.Context(), ctxRequestID, rid)
+		// What the household's activity log says the request came from.
+		ctx = audit.WithUserAgent(ctx, r.UserAgent())
 		// The muxes below set Pattern on this very request, which is how
 		// the log and metrics learn the route.
 		r = r.WithContext(ctx)

@@ -50,9 +50,9 @@ func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(domai
 			return fmt.Errorf("audit entry %s/%d does not follow %s/%d", e.HomeID, e.Seq, homeID, tip.Seq())
 		}
 		if _, err := tx.Exec(ctx,
-			`INSERT INTO audit (home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash, key_gen)
-			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			e.HomeID, e.Seq, ts(e.At), e.ActorKind, e.ActorID, e.Action, e.DeviceID, e.EventID, e.Result, e.PrevHash, e.Hash, int64(e.KeyGen)); err != nil {
+			`INSERT INTO audit (home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, detail, client, subject_id, prev_hash, hash, key_gen)
+			 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			e.HomeID, e.Seq, ts(e.At), e.ActorKind, e.ActorID, e.Action, e.DeviceID, e.EventID, e.Result, e.Detail, e.Client, e.SubjectID, e.PrevHash, e.Hash, int64(e.KeyGen)); err != nil {
 			return wrap("insert audit entry", err)
 		}
 		if head == nil {
@@ -69,7 +69,7 @@ func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(domai
 	})
 }
 
-const auditCols = `home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash, key_gen`
+const auditCols = `home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, detail, client, subject_id, prev_hash, hash, key_gen`
 
 // scanTip scans a tip: the home, the last entry's sequence number, hash
 // and generation, the head's sequence number, hash, generation and MAC,
@@ -109,7 +109,7 @@ func (h nullHead) get() *domain.AuditHead {
 func scanAudit(row scanner) (domain.AuditEntry, error) {
 	var e domain.AuditEntry
 	var at, gen int64
-	if err := row.Scan(&e.HomeID, &e.Seq, &at, &e.ActorKind, &e.ActorID, &e.Action, &e.DeviceID, &e.EventID, &e.Result, &e.PrevHash, &e.Hash, &gen); err != nil {
+	if err := row.Scan(&e.HomeID, &e.Seq, &at, &e.ActorKind, &e.ActorID, &e.Action, &e.DeviceID, &e.EventID, &e.Result, &e.Detail, &e.Client, &e.SubjectID, &e.PrevHash, &e.Hash, &gen); err != nil {
 		return domain.AuditEntry{}, err
 	}
 	e.At, e.KeyGen = fromTS(at), uint32(gen)

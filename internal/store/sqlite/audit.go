@@ -22,11 +22,11 @@ const (
 	 FROM (SELECT seq, hash, key_gen FROM audit WHERE home_id = ?1 ORDER BY seq DESC LIMIT 1) AS e
 	 LEFT JOIN audit_heads AS h ON h.home_id = ?1`
 	auditHeadOnlyQuery = `SELECT home_id, NULL, NULL, NULL, seq, hash, key_gen, mac, NULL FROM audit_heads WHERE home_id = ?`
-	auditInsertQuery   = `INSERT INTO audit (home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash, key_gen)
-	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	auditInsertQuery   = `INSERT INTO audit (home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, detail, client, subject_id, prev_hash, hash, key_gen)
+	 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	auditHeadQuery = `INSERT INTO audit_heads (home_id, seq, hash, key_gen, mac) VALUES (?, ?, ?, ?, ?)
 	 ON CONFLICT (home_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, key_gen = excluded.key_gen, mac = excluded.mac`
-	auditCols = `home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, prev_hash, hash, key_gen`
+	auditCols = `home_id, seq, at, actor_kind, actor_id, action, device_id, event_id, result, detail, client, subject_id, prev_hash, hash, key_gen`
 )
 
 // hotWrites are the write statements prepared at Open: those of every
@@ -65,7 +65,7 @@ func (s *Store) AppendAudit(ctx context.Context, homeID string, build func(domai
 			return fmt.Errorf("audit entry %s/%d does not follow %s/%d", e.HomeID, e.Seq, homeID, tip.Seq())
 		}
 		if _, err := q.ExecContext(ctx, auditInsertQuery, e.HomeID, e.Seq, ts(e.At), e.ActorKind, e.ActorID, e.Action,
-			e.DeviceID, e.EventID, e.Result, e.PrevHash, e.Hash, int64(e.KeyGen)); err != nil {
+			e.DeviceID, e.EventID, e.Result, e.Detail, e.Client, e.SubjectID, e.PrevHash, e.Hash, int64(e.KeyGen)); err != nil {
 			return wrap("insert audit entry", err)
 		}
 		if head == nil {
@@ -117,7 +117,7 @@ func (h nullHead) get() *domain.AuditHead {
 func scanAudit(row scanner) (domain.AuditEntry, error) {
 	var e domain.AuditEntry
 	var at, gen int64
-	if err := row.Scan(&e.HomeID, &e.Seq, &at, &e.ActorKind, &e.ActorID, &e.Action, &e.DeviceID, &e.EventID, &e.Result, &e.PrevHash, &e.Hash, &gen); err != nil {
+	if err := row.Scan(&e.HomeID, &e.Seq, &at, &e.ActorKind, &e.ActorID, &e.Action, &e.DeviceID, &e.EventID, &e.Result, &e.Detail, &e.Client, &e.SubjectID, &e.PrevHash, &e.Hash, &gen); err != nil {
 		return domain.AuditEntry{}, err
 	}
 	e.At, e.KeyGen = fromTS(at), uint32(gen)

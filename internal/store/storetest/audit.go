@@ -52,8 +52,11 @@ func auditEntry(homeID string, prevSeq int64, prevHash []byte) domain.AuditEntry
 		ActorKind: "person", ActorID: id.New(), Action: "view_clip", DeviceID: id.New(), EventID: id.New(), Result: "ok",
 		PrevHash: prevHash, Hash: random("hash"), KeyGen: uint32(prevSeq%3) + 1}
 	if prevSeq%2 == 1 {
-		// Entries that concern no camera or event keep empty fields.
+		// Entries that concern no camera or event keep empty fields; the
+		// others say whom and from what, which must come back whole.
 		e.Action, e.DeviceID, e.EventID = "login", "", ""
+	} else {
+		e.Detail, e.Client, e.SubjectID = "role viewer; 2 cameras", "Firefox on Android", id.New()
 	}
 	return e
 }
