@@ -2,8 +2,12 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/camvault/camvault/internal/authz"
+	"github.com/camvault/camvault/internal/domain"
 )
 
 // Bounds of what an entry says beyond its action.
@@ -89,4 +93,48 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// Recorder appends to a home's chain; *Log is one.
+type Recorder interface {
+	Record(ctx context.Context, homeID string, e Entry) error
+}
+
+// RecordChange records on a home's chain a change p, a person, made to it
+// (action, and detail in a few words), with result ok. A nil r records
+// nothing.
+func RecordChange(ctx context.Context, r Recorder, homeID string, p authz.Principal, action, detail string) error {
+	if r == nil {
+		return nil
+	}
+	if err := r.Record(ctx, homeID, Entry{ActorKind: domain.PrincipalPerson, ActorID: p.AccountID, Action: action,
+		Detail: detail, Result: ResultOK}); err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// LoginNewDevice is a person's login from a device their account had not
+// logged in from, recorded on each of their homes.
+const LoginNewDevice = "account.login"
+
+// Memberships lists an account's homes; the store is one.
+type Memberships interface {
+	Memberships(ctx context.Context, accountID string) ([]domain.Membership, error)
+}
+
+// RecordLogin records a login of accountID from a new device on every home
+// the account is a member of.
+func RecordLogin(ctx context.Context, r Recorder, st Memberships, accountID string) error {
+	ms, err := st.Memberships(ctx, accountID)
+	if err != nil {
+		return fmt.Errorf("list the account's homes: %w", err)
+	}
+	for _, m := range ms {
+		if err := r.Record(ctx, m.Home.ID, Entry{ActorKind: domain.PrincipalPerson, ActorID: accountID, Action: LoginNewDevice,
+			Detail: "new device", Result: ResultOK}); err != nil {
+			return fmt.Errorf("audit %s: %w", LoginNewDevice, err)
+		}
+	}
+	return nil
 }

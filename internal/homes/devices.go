@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
@@ -76,6 +77,9 @@ func (s *Service) CreatePairingCode(ctx context.Context, p authz.Principal, home
 	}
 	if err := s.store.CreatePairingCode(ctx, pc); err != nil {
 		return PairingCode{}, fmt.Errorf("create pairing code: %w", err)
+	}
+	if err := s.note(ctx, homeID, personEntry(p, AuditPairingCode)); err != nil {
+		return PairingCode{}, err
 	}
 	return PairingCode{Code: code[0:4] + "-" + code[4:8] + "-" + code[8:12], ExpiresAt: pc.ExpiresAt}, nil
 }
@@ -172,6 +176,10 @@ func (s *Service) Pair(ctx context.Context, code, model, firmware, clientAddr st
 	}
 	if err := s.store.RenameDevice(ctx, d.ID, dk.Seal([]byte(model), deviceNameAD(d.HomeID, d.ID))); err != nil {
 		return Paired{}, fmt.Errorf("name new device: %w", err)
+	}
+	if err := s.note(ctx, d.HomeID, audit.Entry{ActorKind: domain.PrincipalDevice, ActorID: d.ID, DeviceID: d.ID,
+		Action: AuditPair, Detail: "model " + model}); err != nil {
+		return Paired{}, err
 	}
 	return Paired{DeviceID: d.ID, DeviceToken: tok}, nil
 }
@@ -312,6 +320,23 @@ func (s *Service) UpdateDevice(ctx context.Context, p authz.Principal, deviceID 
 		// After the write: a camera connecting meanwhile reads it.
 		s.conns.SetWarm(ctx, d, d.KeepWarm)
 	}
+	if u.Name != nil {
+		e := personEntry(p, AuditRename)
+		e.DeviceID = d.ID
+		if err := s.note(ctx, d.HomeID, e); err != nil {
+			return Device{}, err
+		}
+	}
+	if u.KeepWarm != nil {
+		e := personEntry(p, AuditDeviceUpdate)
+		e.DeviceID, e.Detail = d.ID, "keep warm off"
+		if d.KeepWarm {
+			e.Detail = "keep warm on"
+		}
+		if err := s.note(ctx, d.HomeID, e); err != nil {
+			return Device{}, err
+		}
+	}
 	return s.deviceView(dk, d)
 }
 
@@ -331,7 +356,9 @@ func (s *Service) DeleteDevice(ctx context.Context, p authz.Principal, deviceID 
 	}
 	// After the commit: a node told of it finds the camera gone in the store.
 	s.conns.Revoke(ctx, d.ID)
-	return nil
+	e := personEntry(p, AuditUnpair)
+	e.DeviceID = d.ID
+	return s.note(ctx, d.HomeID, e)
 }
 
 // deviceView is what a person sees of a camera. The stored online flag is

@@ -245,17 +245,29 @@ func (s *Service) Change(ctx context.Context, p authz.Principal, homeID string, 
 	if c.RequireSecondFactor != nil && *c.RequireSecondFactor && !g.Membership.Member.SecondFactor {
 		return Home{}, apperr.New(apperr.Conflict, "set up a second factor on your own account before requiring one of every member")
 	}
+	// What changes, for the activity log: a form sends every setting.
+	home := g.Membership.Home
+	changed := Settings{}
 	var sealed []byte
 	if c.Name != nil {
 		n, err := CheckName("name", *c.Name)
 		if err != nil {
 			return Home{}, err
 		}
-		dk, err := s.dataKey(g.Membership.Home)
+		dk, err := s.dataKey(home)
 		if err != nil {
 			return Home{}, err
 		}
 		sealed = dk.Seal([]byte(n), homeNameAD(homeID))
+		if old, err := dk.Open(home.NameSealed, homeNameAD(homeID)); err != nil || string(old) != n {
+			changed.Name = &n
+		}
+	}
+	if c.RetentionDays != nil && *c.RetentionDays != home.RetentionDays {
+		changed.RetentionDays = c.RetentionDays
+	}
+	if c.RequireSecondFactor != nil && *c.RequireSecondFactor != home.RequireSecondFactor {
+		changed.RequireSecondFactor = c.RequireSecondFactor
 	}
 	if c.Name != nil || c.RetentionDays != nil {
 		if err := s.store.UpdateHome(ctx, homeID, sealed, c.RetentionDays); err != nil {
@@ -265,6 +277,12 @@ func (s *Service) Change(ctx context.Context, p authz.Principal, homeID string, 
 	if c.RequireSecondFactor != nil && *c.RequireSecondFactor != g.Membership.Home.RequireSecondFactor {
 		if err := s.store.SetRequireSecondFactor(ctx, homeID, *c.RequireSecondFactor); err != nil {
 			return Home{}, fmt.Errorf("set second-factor requirement: %w", err)
+		}
+	}
+	if e := personEntry(p, AuditSettings); changed != (Settings{}) {
+		e.Detail = settingsDetail(changed)
+		if err := s.note(ctx, homeID, e); err != nil {
+			return Home{}, err
 		}
 	}
 	return s.Get(ctx, p, homeID)

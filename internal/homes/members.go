@@ -54,6 +54,11 @@ func (s *Service) UpdateMember(ctx context.Context, p authz.Principal, homeID, a
 		}
 		return Member{}, fmt.Errorf("put member: %w", err)
 	}
+	e := personEntry(p, AuditMemberUpdate)
+	e.SubjectID, e.Detail = accountID, shareDetail(role, devices)
+	if err := s.note(ctx, homeID, e); err != nil {
+		return Member{}, err
+	}
 	return s.memberView(ctx, m)
 }
 
@@ -86,7 +91,12 @@ func (s *Service) RemoveMember(ctx context.Context, p authz.Principal, homeID, a
 		}
 		return fmt.Errorf("delete member: %w", err)
 	}
-	return nil
+	if leaving {
+		return s.note(ctx, homeID, personEntry(p, AuditMemberLeave))
+	}
+	e := personEntry(p, AuditMemberRemove)
+	e.SubjectID = accountID
+	return s.note(ctx, homeID, e)
 }
 
 // Members lists who can see what in a home. Owners and admins, who manage

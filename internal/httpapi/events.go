@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/events"
 	"github.com/camvault/camvault/internal/media"
 )
@@ -221,10 +222,21 @@ func (s *Server) homeAudit(w http.ResponseWriter, r *http.Request) error {
 			return apperr.New(apperr.Invalid, "before must be an entry's seq")
 		}
 	}
-	entries, err := s.audit.List(r.Context(), principal(r.Context()), homeID, before, limit)
+	group := false
+	if v := q.Get("group"); v != "" {
+		if group, err = strconv.ParseBool(v); err != nil {
+			return apperr.New(apperr.Invalid, "group must be true or false")
+		}
+	}
+	entries, next, err := s.audit.List(r.Context(), principal(r.Context()), homeID, audit.Query{Before: before, Limit: limit,
+		Actor: q.Get("actor"), Device: q.Get("device"), Action: q.Get("action"), Group: group})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	body := map[string]any{"entries": entries}
+	if next != 0 {
+		body["next"] = next
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }

@@ -116,6 +116,16 @@ type Service struct {
 	// webauthn is the passkeys' relying party (nil: no PublicURL, passkeys
 	// are off).
 	webauthn *webauthn.WebAuthn
+	// onNewDevice is told of each login from a new device (nil: nobody).
+	onNewDevice func(ctx context.Context, accountID string)
+}
+
+// OnNewDevice has f told of each login from a device the account had not
+// logged in from (the one the warning mail is about), after it is
+// remembered: the person's homes record it in their activity.
+func (s *Service) OnNewDevice(f func(ctx context.Context, accountID string)) *Service {
+	s.onNewDevice = f
+	return s
 }
 
 // maxSessions bounds the sessions a node keeps in memory.

@@ -361,6 +361,9 @@ func (s *Service) noticeDevice(ctx context.Context, accountID string, client Cli
 	if !isNew || !hadOthers {
 		return
 	}
+	if s.onNewDevice != nil {
+		s.onNewDevice(ctx, accountID)
+	}
 	s.warn(ctx, accountID, "new device", mail.Message{
 		Subject: "New login to your camvault account",
 		Body: "Your camvault account was logged in to from a device it had not seen before.\n\n" +

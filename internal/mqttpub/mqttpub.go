@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/egress"
@@ -112,6 +113,19 @@ type Service struct {
 	known   map[string]knownHome
 	workers map[string]*worker
 	wg      sync.WaitGroup
+	audit   audit.Recorder // nil: changes of the broker are not recorded
+}
+
+// What owners and admins do to a home's broker, on its audit chain.
+const (
+	AuditSet    = "mqtt.set"
+	AuditRemove = "mqtt.remove"
+)
+
+// WithAudit records each change of a home's broker on its chain.
+func (s *Service) WithAudit(r audit.Recorder) *Service {
+	s.audit = r
+	return s
 }
 
 // knownHome is what a node last read of whether a home has a broker.
@@ -216,7 +230,7 @@ func (s *Service) Put(ctx context.Context, p authz.Principal, homeID string, in 
 	s.forget(homeID)
 	// Connect now: discovery and availability go out at once.
 	s.enqueue(homeID, message{})
-	return nil
+	return audit.RecordChange(ctx, s.audit, homeID, p, AuditSet, "")
 }
 
 // Get returns a home's broker: owners and admins only; 404 when none.
@@ -250,7 +264,7 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, homeID string) 
 		return fmt.Errorf("delete mqtt broker: %w", err)
 	}
 	s.forget(homeID)
-	return nil
+	return audit.RecordChange(ctx, s.audit, homeID, p, AuditRemove, "")
 }
 
 func (s *Service) manage(ctx context.Context, p authz.Principal, homeID string) error {

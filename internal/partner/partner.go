@@ -22,6 +22,7 @@ import (
 	"unicode"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/id"
@@ -38,6 +39,7 @@ const (
 // Store is what the service keeps in the store.
 type Store interface {
 	store.Partners
+	DeviceByID(ctx context.Context, id string) (domain.Device, error)
 }
 
 // Decider checks that a person may see the cameras they consent to;
@@ -65,6 +67,63 @@ type Service struct {
 	authz Decider
 	cfg   Config
 	log   *slog.Logger
+	audit Recorder // nil: links are not recorded (the operator's tasks)
+}
+
+// Recorder appends to a home's audit log; *audit.Log is one.
+type Recorder interface {
+	Record(ctx context.Context, homeID string, e audit.Entry) error
+}
+
+// WithAudit records each link and unlink on the audit log of every home
+// whose cameras it gave.
+func (s *Service) WithAudit(r Recorder) *Service {
+	s.audit = r
+	return s
+}
+
+// What people do with partners, on their homes' audit chains.
+const (
+	AuditLink   = "partner.link"   // a person gave a partner some of the home's cameras
+	AuditUnlink = "partner.unlink" // a person ended a partner's link
+)
+
+// recordLink records a link's step on the chain of every home of its
+// cameras that still exists, with the person as actor and the partner's
+// name and what it was given as detail.
+func (s *Service) recordLink(ctx context.Context, p authz.Principal, action, partnerName string, devices []string, live bool) error {
+	if s.audit == nil {
+		return nil
+	}
+	perHome := map[string]int{}
+	var homes []string
+	for _, d := range devices {
+		dev, err := s.store.DeviceByID(ctx, d)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read a linked camera: %w", err)
+		}
+		if perHome[dev.HomeID] == 0 {
+			homes = append(homes, dev.HomeID)
+		}
+		perHome[dev.HomeID]++
+	}
+	for _, h := range homes {
+		detail := fmt.Sprintf("%s; %d camera", partnerName, perHome[h])
+		if perHome[h] > 1 {
+			detail += "s"
+		}
+		if live {
+			detail += "; live"
+		}
+		if err := s.audit.Record(ctx, h, audit.Entry{ActorKind: domain.PrincipalPerson, ActorID: p.AccountID, Action: action,
+			Detail: detail, Result: audit.ResultOK}); err != nil {
+			return fmt.Errorf("audit %s: %w", action, err)
+		}
+	}
+	return nil
 }
 
 // New returns the service. authz may be nil for the operator's tasks,
@@ -198,14 +257,21 @@ func (s *Service) Unlink(ctx context.Context, p authz.Principal, linkID string) 
 	if !p.IsPerson() || !id.Valid(linkID) {
 		return apperr.NotFoundf("link")
 	}
-	err := s.store.DeletePartnerLink(ctx, p.AccountID, linkID)
+	link, err := s.store.PartnerLink(ctx, linkID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && link.AccountID != p.AccountID {
+		return apperr.NotFoundf("link")
+	}
+	if err != nil {
+		return fmt.Errorf("read partner link: %w", err)
+	}
+	err = s.store.DeletePartnerLink(ctx, p.AccountID, linkID)
 	if errors.Is(err, store.ErrNotFound) {
 		return apperr.NotFoundf("link")
 	}
 	if err != nil {
 		return fmt.Errorf("unlink partner: %w", err)
 	}
-	return nil
+	return s.recordLink(ctx, p, AuditUnlink, link.PartnerName, link.Devices, link.Live)
 }
 
 var errBadToken = apperr.New(apperr.Unauthorized, "a valid partner access token is required")
@@ -302,7 +368,7 @@ func (s *Service) Consent(ctx context.Context, p authz.Principal, requestID stri
 // see now) and whether the partner may watch live (only if it asked).
 // Bad input changes nothing.
 func (s *Service) approve(ctx context.Context, p authz.Principal, requestID string, devices []string, live bool) (domain.PartnerRequest, error) {
-	r, _, err := s.pendingRequest(ctx, p, requestID)
+	r, pt, err := s.pendingRequest(ctx, p, requestID)
 	if err != nil {
 		return domain.PartnerRequest{}, err
 	}
@@ -339,6 +405,9 @@ func (s *Service) approve(ctx context.Context, p authz.Principal, requestID stri
 			return domain.PartnerRequest{}, apperr.New(apperr.Invalid, "choose among your cameras")
 		}
 		return domain.PartnerRequest{}, fmt.Errorf("approve partner request: %w", err)
+	}
+	if err := s.recordLink(ctx, p, AuditLink, pt.Name, chosen, live); err != nil {
+		return domain.PartnerRequest{}, err
 	}
 	return r, nil
 }

@@ -285,6 +285,12 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	}
 	admit := admission.New(opts.Admission, func(kind string) { a.metrics.Shed.WithLabelValues(kind).Inc() })
 	auditLog := audit.New(st, kr, opts.Events.Now).WithLogger(log)
+	a.identity.OnNewDevice(func(ctx context.Context, accountID string) {
+		// Best effort: the login itself has succeeded.
+		if err := audit.RecordLogin(ctx, auditLog, st, accountID); err != nil {
+			log.Warn("recording a login from a new device", "account", accountID, "err", err)
+		}
+	})
 	a.events = events.New(st, blobs, authz.NewCached(st, c, a.breaker.Open).WithLease(ln), kr, auditLog, log, opts.Events).
 		WithCache(c, a.breaker.Open).WithLease(ln)
 	// Open event streams hear of each new event and each camera going
@@ -292,9 +298,9 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	a.feed = feed.New(opts.Feed, feed.Deps{Store: st, Decider: decider, Events: a.events, Bus: b, Log: log})
 	// Webhooks: an event's deliveries are stored with it; those of
 	// cameras going online or offline once their presence is written.
-	a.webhooks = webhook.New(opts.Webhooks, st, decider, kr, log)
+	a.webhooks = webhook.New(opts.Webhooks, st, decider, kr, log).WithAudit(auditLog)
 	// MQTT: each node publishes what happens on it to the homes' brokers.
-	a.mqtt = mqttpub.New(opts.MQTT, st, decider, kr, a.events, log)
+	a.mqtt = mqttpub.New(opts.MQTT, st, decider, kr, a.events, log).WithAudit(auditLog)
 	a.events.WithAnnouncer(announcers{a.feed, a.webhooks, a.mqtt})
 	a.gateway = gateway.New(opts.Gateway, newPresenceNotices(st, a.feed, a.webhooks, a.mqtt), admit, decider, b, log)
 	a.metrics.ConnectedDevices(a.gateway.Connected)
@@ -321,7 +327,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	a.onClose("WebRTC live sessions", liveAPI.WHEP.Close)
 	// Partners: their links are read from the store on every request; an
 	// unlink or a disabled partner is announced like a grant change.
-	a.partners = partner.New(st, decider, opts.Partner, log)
+	a.partners = partner.New(st, decider, opts.Partner, log).WithAudit(auditLog)
 	oauth, err := partner.NewOAuth(a.partners)
 	if err != nil {
 		return nil, err

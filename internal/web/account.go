@@ -1,7 +1,9 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/camvault/camvault/internal/audit"
@@ -12,6 +14,9 @@ import (
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/live"
+	"github.com/camvault/camvault/internal/mqttpub"
+	"github.com/camvault/camvault/internal/partner"
+	"github.com/camvault/camvault/internal/webhook"
 	"github.com/camvault/camvault/internal/websession"
 )
 
@@ -96,13 +101,21 @@ func (a *App) endAllSessions(w http.ResponseWriter, r *http.Request, u *user) er
 	return nil
 }
 
-// activityPage is "Who watched": a home's audit log in plain words.
+// activityPage is "Activity": a home's audit log in plain words, repeated
+// views grouped, filtered by person, camera and kind of action.
 type activityPage struct {
 	Homes   []homes.Home
 	Home    homes.Home
 	Entries []activityRow
 	More    string
 	NoRight bool
+	// The filters and their choices.
+	People              []homes.Member
+	Cameras             []homes.Device
+	Actions             []activityAction
+	Person, Camera      string
+	Action              string
+	Filtered, Ungrouped bool
 }
 
 type activityRow struct {
@@ -112,14 +125,25 @@ type activityRow struct {
 	Blocked  bool
 }
 
-func (activityPage) pageTitle() (string, string) { return "Who watched", "activity" }
+// activityAction is a choice of the action filter: an action, or a family
+// of them (ending in ".").
+type activityAction struct{ Value, Label string }
+
+var activityActions = []activityAction{
+	{audit.ViewThumbnail, "Pictures looked at"}, {audit.ViewClip, "Clips watched"}, {audit.ViewEvent, "Events opened"},
+	{"live.", "Live viewing"}, {"device.", "Cameras paired, renamed, removed"}, {"member.", "Members changed or removed"},
+	{"invitation.", "Invitations"}, {"partner.", "Partners linked"}, {"account.", "Logins from new devices"},
+	{"home.", "Home settings, exports, handovers"}, {"webhook.", "Webhooks"}, {"mqtt.", "MQTT"}, {"event.delete", "Events deleted"},
+}
+
+func (activityPage) pageTitle() (string, string) { return "Activity", "activity" }
 
 func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) error {
 	hs, _, err := a.listHomes(r.Context(), u.Principal)
 	if err != nil {
 		return err
 	}
-	p := activityPage{}
+	p := activityPage{Actions: activityActions}
 	for _, h := range hs {
 		if authz.Allows(h.Role, audit.ReadAction) {
 			p.Homes = append(p.Homes, h)
@@ -130,8 +154,9 @@ func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) erro
 		a.render(w, r, http.StatusOK, "activity", u, p)
 		return nil
 	}
+	q := r.URL.Query()
 	p.Home = p.Homes[0]
-	if want := r.URL.Query().Get("home"); want != "" {
+	if want := q.Get("home"); want != "" {
 		found := false
 		for _, h := range p.Homes {
 			if h.ID == want {
@@ -144,36 +169,75 @@ func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) erro
 		}
 	}
 	var before int64
-	if v := r.URL.Query().Get("before"); v != "" {
+	if v := q.Get("before"); v != "" {
 		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
 			before = 0
 		}
 	}
+	p.Person, p.Camera, p.Action, p.Ungrouped = q.Get("person"), q.Get("camera"), q.Get("action"), q.Get("each") == "1"
+	p.Filtered = p.Person != "" || p.Camera != "" || p.Action != "" || p.Ungrouped
 	const limit = 50
-	list, err := a.audit.List(r.Context(), u.Principal, p.Home.ID, before, limit)
+	list, next, err := a.audit.List(r.Context(), u.Principal, p.Home.ID, audit.Query{Before: before, Limit: limit,
+		Actor: p.Person, Device: p.Camera, Action: p.Action, Group: !p.Ungrouped})
 	if err != nil {
 		return err
 	}
-	ds, err := a.homes.Devices(r.Context(), u.Principal, p.Home.ID)
-	if err != nil {
+	if p.Cameras, err = a.homes.Devices(r.Context(), u.Principal, p.Home.ID); err != nil {
 		return err
+	}
+	if p.People, err = a.homes.Members(r.Context(), u.Principal, p.Home.ID); err != nil {
+		return err
+	}
+	// Those who are no longer members can be chosen too, once they show.
+	known := map[string]bool{}
+	for _, m := range p.People {
+		known[m.AccountID] = true
+	}
+	for _, e := range list {
+		for id, name := range map[string]string{e.ActorID: e.Actor, e.SubjectID: e.Subject} {
+			if id != "" && !known[id] && (id != e.ActorID || e.ActorKind == domain.PrincipalPerson) {
+				known[id] = true
+				p.People = append(p.People, homes.Member{AccountID: id, Email: name})
+			}
+		}
 	}
 	names := map[string]string{}
-	for _, d := range ds {
+	for _, d := range p.Cameras {
 		names[d.ID] = d.Name
 	}
 	for _, e := range list {
 		cam := names[e.DeviceID]
-		if cam == "" {
+		switch {
+		case cam != "":
+		case e.DeviceID == "":
+			cam = "several cameras"
+		default:
 			cam = "a removed camera"
 		}
 		p.Entries = append(p.Entries, activityRow{View: e, Camera: cam, Sentence: sentence(e, cam), Blocked: e.Result == audit.ResultBlocked})
 	}
-	if len(list) == limit {
-		p.More = "/activity?home=" + p.Home.ID + "&before=" + strconv.FormatInt(list[len(list)-1].Seq, 10)
+	if next != 0 {
+		more := url.Values{"home": {p.Home.ID}, "before": {strconv.FormatInt(next, 10)}}
+		for k, v := range map[string]string{"person": p.Person, "camera": p.Camera, "action": p.Action} {
+			if v != "" {
+				more.Set(k, v)
+			}
+		}
+		if p.Ungrouped {
+			more.Set("each", "1")
+		}
+		p.More = "/activity?" + more.Encode()
 	}
 	a.render(w, r, http.StatusOK, "activity", u, p)
 	return nil
+}
+
+// some is "a" noun, or n of them.
+func some(n int, noun string) string {
+	if n <= 1 {
+		return "a " + noun
+	}
+	return plural(n, noun)
 }
 
 // sentence says an audit entry in plain words.
@@ -185,17 +249,23 @@ func sentence(e audit.View, camera string) string {
 	var what string
 	switch e.Action {
 	case audit.ViewEvent:
-		what = "opened an event from " + camera
+		what = "opened " + some(e.Count, "event") + " from " + camera
 	case audit.ViewThumbnail:
-		what = "looked at a picture from " + camera
+		what = "looked at " + some(e.Count, "picture") + " from " + camera
 	case audit.ViewClip:
-		what = "watched a clip from " + camera
+		what = "watched " + some(e.Count, "clip") + " from " + camera
 	case audit.DeleteEvent:
 		what = "deleted an event from " + camera
 	case live.AuditView:
 		what = "started watching " + camera + " live"
+		if e.Count > 1 {
+			what += fmt.Sprintf(" (%d times)", e.Count)
+		}
 	case live.AuditEnd:
 		what = "stopped watching " + camera + " live"
+		if e.Count > 1 {
+			what += fmt.Sprintf(" (%d times)", e.Count)
+		}
 	case homes.AuditInvite:
 		what = "invited someone to the home"
 	case homes.AuditAccept:
@@ -211,6 +281,38 @@ func sentence(e audit.View, camera string) string {
 	case audit.ExpireEvent:
 		what = "had an event from " + camera + " expire"
 		who = "Retention"
+	case homes.AuditMemberUpdate:
+		what = "changed what " + e.Subject + " may see"
+	case homes.AuditMemberRemove:
+		what = "removed " + e.Subject + " from the home"
+	case homes.AuditMemberLeave:
+		what = "left the home"
+	case homes.AuditPairingCode:
+		what = "made a code to pair a camera"
+	case homes.AuditPair:
+		who, what = "A new camera", "was paired as "+camera
+	case homes.AuditRename:
+		what = "renamed a camera, now " + camera
+	case homes.AuditDeviceUpdate:
+		what = "changed the settings of " + camera
+	case homes.AuditUnpair:
+		what = "removed " + camera + " from the home"
+	case homes.AuditSettings:
+		what = "changed the home's settings"
+	case partner.AuditLink:
+		what = "linked a partner to some of the home's cameras"
+	case partner.AuditUnlink:
+		what = "unlinked a partner"
+	case audit.LoginNewDevice:
+		what = "logged in from a new device"
+	case webhook.AuditCreate:
+		what = "added a webhook"
+	case webhook.AuditDelete:
+		what = "removed a webhook"
+	case mqttpub.AuditSet:
+		what = "set the home's MQTT broker"
+	case mqttpub.AuditRemove:
+		what = "removed the home's MQTT broker"
 	default:
 		what = "did " + e.Action
 	}

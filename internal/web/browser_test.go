@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -383,6 +384,33 @@ func TestBrowser(t *testing.T) {
 	}
 	if status, _ := bob.fetch("/api/v1/events/"+eventID+"/thumbnail", nil); status != 404 {
 		t.Fatalf("bob fetching alice's thumbnail: %d, want 404", status)
+	}
+
+	// Activity: the timeline's pictures are one line with a count, changes
+	// say who did what from which device, and a filter keeps one person's.
+	alice.open("/activity", ".activity")
+	log := get(alice, "read the activity", chromedp.Evaluate[string](`document.querySelector(".activity").innerText`))
+	if !regexp.MustCompile(`alice@example.com looked at [0-9]+ pictures from Front door`).MatchString(log) {
+		t.Errorf("the activity does not group the timeline's pictures:\n%s", log)
+	}
+	for _, want := range []string{"alice@example.com renamed a camera, now Front door", "alice@example.com removed bob@example.com from the home",
+		"alice@example.com changed the home's settings\n(retention 7 days)", "A new camera was paired as Front door\n(model CV-SIM)",
+		"from Chrome on Linux"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the activity page does not say %q:\n%s", want, log)
+		}
+	}
+	alice.do("filter by person", chromedp.SetValue(css("#activity-person"), get(alice, "bob's id",
+		chromedp.Evaluate[string](`[...document.querySelectorAll("#activity-person option")].find(o => o.text == "bob@example.com")?.value ?? ""`))))
+	alice.do("show bob's", chromedp.Click(css(`form.filters button[type="submit"]`)), chromedp.WaitVisible(css(".activity")))
+	lines := get(alice, "read bob's", chromedp.Evaluate[[]string](`[...document.querySelectorAll(".activity li .sentence")].map(s => s.textContent)`))
+	if len(lines) == 0 {
+		t.Error("filtered by bob, nothing")
+	}
+	for _, line := range lines {
+		if !strings.HasPrefix(line, "bob@example.com") {
+			t.Errorf("filtered by bob, a line of someone else: %q", line)
+		}
 	}
 
 	// Every control on every page has a name a screen reader can say.

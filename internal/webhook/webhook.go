@@ -18,10 +18,12 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/camvault/camvault/internal/apperr"
+	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
 	"github.com/camvault/camvault/internal/domain"
 	"github.com/camvault/camvault/internal/egress"
@@ -108,6 +110,19 @@ type Service struct {
 	// resolver checks a webhook's host when it is added.
 	resolver *net.Resolver
 	wg       sync.WaitGroup
+	audit    audit.Recorder // nil: additions and removals are not recorded
+}
+
+// What owners and admins do to a home's webhooks, on its audit chain.
+const (
+	AuditCreate = "webhook.create"
+	AuditDelete = "webhook.delete"
+)
+
+// WithAudit records each webhook added and removed on its home's chain.
+func (s *Service) WithAudit(r audit.Recorder) *Service {
+	s.audit = r
+	return s
 }
 
 // New returns the service; Run sends the deliveries.
@@ -213,6 +228,9 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, homeID, rawURL 
 	} else if err != nil {
 		return Created{}, fmt.Errorf("store webhook: %w", err)
 	}
+	if err := audit.RecordChange(ctx, s.audit, homeID, p, AuditCreate, strings.Join(w.Types, ", ")); err != nil {
+		return Created{}, err
+	}
 	return Created{View: view(w, u.String()), Secret: secret}, nil
 }
 
@@ -269,7 +287,7 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, homeID, webhook
 	} else if err != nil {
 		return fmt.Errorf("delete webhook: %w", err)
 	}
-	return nil
+	return audit.RecordChange(ctx, s.audit, homeID, p, AuditDelete, "")
 }
 
 // DeliveryView is one delivery as the webhook's list shows it.
