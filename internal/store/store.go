@@ -56,6 +56,7 @@ type Store interface {
 	SecondFactors
 	Deletion
 	Exports
+	Push
 	// Ping checks the backend answers (for readiness).
 	Ping(ctx context.Context) error
 	Close() error

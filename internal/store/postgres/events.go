@@ -34,8 +34,9 @@ func scanEvent(row scanner) (domain.Event, error) {
 // to commit, so the loser's next statement sees the winner's row.
 func (s *Store) CreateEvent(ctx context.Context, e domain.Event) (domain.Event, bool, error) {
 	for range maxAttempts {
-		// One statement: the event and its webhooks' deliveries commit
-		// together, so an acknowledged event is told at least once.
+		// One statement: the event, its webhooks' deliveries and its push
+		// notifications commit together, so an acknowledged event is told
+		// at least once.
 		var inserted int
 		err := s.pool.QueryRow(ctx, `WITH ins AS (
 				INSERT INTO events (`+eventCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
@@ -43,7 +44,12 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event) (domain.Event, 
 			hooks AS (
 				INSERT INTO webhook_deliveries (id, webhook_id, home_id, type, subject, at, next_at)
 				SELECT 'msg_' || w.id || ins.id, w.id, w.home_id, 'event.created', ins.id, $7, $7
-				FROM ins JOIN webhooks w ON w.home_id = ins.home_id AND w.disabled_at = 0 AND w.on_event_created)
+				FROM ins JOIN webhooks w ON w.home_id = ins.home_id AND w.disabled_at = 0 AND w.on_event_created),
+			pushes AS (
+				INSERT INTO push_deliveries (subscription_id, event_id, home_id, at, next_at)
+				SELECT ps.id, ins.id, ins.home_id, $7, $7
+				FROM ins JOIN members m ON m.home_id = ins.home_id JOIN push_subscriptions ps ON ps.account_id = m.account_id
+				ON CONFLICT DO NOTHING)
 			SELECT count(*) FROM ins`,
 			e.ID, e.HomeID, e.DeviceID, e.DeviceEventID, e.Kind, ts(e.StartedAt), ts(e.CreatedAt), e.ThumbKey, e.ThumbSize, e.ClipKey, e.ClipSize).Scan(&inserted)
 		if err != nil {

@@ -30,6 +30,7 @@ var Tables = []string{
 	"webhooks", "webhook_deliveries", "home_mqtt",
 	"totp", "recovery_codes", "passkeys", "webauthn_challenges",
 	"exports", "blob_removals",
+	"push_subscriptions", "push_deliveries", "server_secrets",
 }
 
 // Uncopied are the tables a copy leaves behind: the change log, its clock

@@ -48,6 +48,10 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event) (domain.Event, 
 				e.HomeID, domain.WebhookEventCreated); err != nil {
 				return wrap("enqueue webhook deliveries", err)
 			}
+			// And its push notifications, decided when they are sent.
+			if _, err := q.ExecContext(ctx, enqueuePushQuery, e.ID, e.HomeID, ts(e.CreatedAt)); err != nil {
+				return wrap("enqueue push deliveries", err)
+			}
 			return nil
 		}
 		insertErr := wrap("insert event", err)

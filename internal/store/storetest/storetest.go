@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PartnerLinks", testPartnerLinks},
 		{"PartnerTokens", testPartnerTokens},
 		{"Webhooks", testWebhooks},
+		{"Push", testPush},
 		{"MQTTBrokers", testMQTTBrokers},
 		{"SetPassword", testSetPassword},
 		{"PasswordResets", testPasswordResets},
