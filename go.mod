@@ -3,6 +3,7 @@ module github.com/camvault/camvault
 go 1.26.8
 
 require (
+	github.com/SherClockHolmes/webpush-go v1.4.0
 	github.com/alecthomas/kong v1.17.0
 	github.com/bluenviron/mediacommon/v2 v2.4.1
 	github.com/coder/websocket v1.8.15

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -112,4 +113,43 @@ func Control(allowPrivate bool) func(network, address string, _ syscall.RawConn)
 		}
 		return nil
 	}
+}
+
+// maxURL bounds a URL a home gives (a webhook's, a browser's push endpoint).
+const maxURL = 2048
+
+// CheckURL parses a URL camvault is to post to for a home or a person (a
+// webhook, a push endpoint) and refuses what may not be one: anything
+// but https (http too when private targets are allowed, for a receiver on
+// the home's own network), credentials in it, or a host that is, or
+// resolves to, a private address (unless allowed). The address is checked
+// again on every connection (egress.Control), since DNS may answer
+// differently later.
+func CheckURL(ctx context.Context, raw string, allowPrivate bool, resolver *net.Resolver) (*url.URL, error) {
+	if len(raw) > maxURL {
+		return nil, apperr.New(apperr.Invalid, "url must be at most %d characters", maxURL)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return nil, apperr.New(apperr.Invalid, "url must be an absolute https:// URL")
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && allowPrivate:
+	default:
+		return nil, apperr.New(apperr.Invalid, "url must start with https://")
+	}
+	if u.User != nil {
+		return nil, apperr.New(apperr.Invalid, "url must not hold a user name or password; put a token in its path or query")
+	}
+	if u.Fragment != "" {
+		return nil, apperr.New(apperr.Invalid, "url must not have a #fragment")
+	}
+	if allowPrivate {
+		return u, nil
+	}
+	if err := CheckHost(ctx, "url", u.Hostname(), allowPrivate, resolver); err != nil {
+		return nil, err
+	}
+	return u, nil
 }

@@ -207,7 +207,7 @@ func (s *Service) Create(ctx context.Context, p authz.Principal, homeID, rawURL 
 			return Created{}, apperr.New(apperr.Invalid, "events: unknown %q; each must be one of %v", t, domain.WebhookTypes())
 		}
 	}
-	u, err := checkURL(ctx, rawURL, s.cfg.AllowPrivateTargets, s.resolver)
+	u, err := egress.CheckURL(ctx, rawURL, s.cfg.AllowPrivateTargets, s.resolver)
 	if err != nil {
 		return Created{}, err
 	}

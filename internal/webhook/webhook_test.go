@@ -3,6 +3,8 @@ package webhook
 import (
 	"net"
 	"testing"
+
+	"github.com/camvault/camvault/internal/egress"
 )
 
 // TestSignMatchesTheStandardWebhooksVector: the signature of the
@@ -27,17 +29,17 @@ func TestURLsChecked(t *testing.T) {
 	ctx := t.Context()
 	for _, u := range []string{"http://93.184.215.14/", "https://127.0.0.1/", "https://[::1]/", "https://localhost/", "https://a.localhost/",
 		"https://10.0.0.1/", "https://u:p@93.184.215.14/", "https://93.184.215.14/#x", "mailto:a@b", "/relative", "https://"} {
-		if _, err := checkURL(ctx, u, false, net.DefaultResolver); err == nil {
+		if _, err := egress.CheckURL(ctx, u, false, net.DefaultResolver); err == nil {
 			t.Errorf("%q accepted", u)
 		}
 	}
 	for _, u := range []string{"https://93.184.215.14/hook?token=x", "https://[2606:4700::1111]:8443/h"} {
-		if _, err := checkURL(ctx, u, false, net.DefaultResolver); err != nil {
+		if _, err := egress.CheckURL(ctx, u, false, net.DefaultResolver); err != nil {
 			t.Errorf("%q refused: %v", u, err)
 		}
 	}
 	for _, u := range []string{"http://192.168.1.20:8123/api/webhook/x", "https://localhost/"} {
-		if _, err := checkURL(ctx, u, true, net.DefaultResolver); err != nil {
+		if _, err := egress.CheckURL(ctx, u, true, net.DefaultResolver); err != nil {
 			t.Errorf("%q refused with private targets allowed: %v", u, err)
 		}
 	}
