@@ -133,7 +133,7 @@ type serveCmd struct {
 	LiveViewersPerCamera int           `help:"Live viewers of one camera on this node; past it 429." default:"32" env:"CAMVAULT_LIVE_VIEWERS_PER_CAMERA"`
 	LiveSessionsPerHome  int           `help:"Live sessions of one home on this node; past it 429." default:"16" env:"CAMVAULT_LIVE_SESSIONS_PER_HOME"`
 	SignupsPerAddress    int           `help:"New accounts one client address may make per hour; past it 429 (0: no limit, for tests and load tests only)." default:"20" env:"CAMVAULT_SIGNUPS_PER_ADDRESS"`
-	AllowPrivateTargets  bool          `name:"allow-private-targets" help:"Let webhooks and MQTT brokers be on loopback, link-local and private addresses (and without TLS), as a server at home with a receiver on the same network needs. Off, such targets are refused when added and at every connection." env:"CAMVAULT_ALLOW_PRIVATE_TARGETS"`
+	AllowPrivateTargets  bool          `name:"allow-private-targets" help:"Let webhooks, MQTT brokers and push endpoints be on loopback, link-local and private addresses (and without TLS), as a server at home with a receiver on the same network needs. Off, such targets are refused when added and at every connection." env:"CAMVAULT_ALLOW_PRIVATE_TARGETS"`
 }
 
 func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
@@ -171,6 +171,7 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 	opts.Identity.SignupsPerAddress = c.SignupsPerAddress
 	opts.Webhooks.AllowPrivateTargets = c.AllowPrivateTargets
 	opts.MQTT.AllowPrivateTargets = c.AllowPrivateTargets
+	opts.Push.AllowPrivateTargets = c.AllowPrivateTargets
 	opts.Live.MaxViewersPerCamera = c.LiveViewersPerCamera
 	opts.Live.MaxSessionsPerHome = c.LiveSessionsPerHome
 	opts.Admission.ConnectsPerSecond = c.MaxConnectsPerSecond

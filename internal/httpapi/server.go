@@ -40,6 +40,7 @@ type Server struct {
 	feed     Feed
 	webhooks Webhooks
 	mqtt     MQTT
+	push     Push
 	deletion *homes.Deletion
 	exports  *export.Service
 	log      *slog.Logger
@@ -67,6 +68,7 @@ type Deps struct {
 	Feed     Feed     // nil: the event stream answers 404
 	Webhooks Webhooks // nil: the webhook routes answer 404
 	MQTT     MQTT     // nil: the MQTT routes answer 404
+	Push     Push     // notifications (Web Push)
 	Log      *slog.Logger
 	OpenAPI  []byte          // the API description, served at /api/v1/openapi.json
 	Deletion *homes.Deletion // account deletion and handing homes over
@@ -75,7 +77,7 @@ type Deps struct {
 
 // New returns the API server.
 func New(d Deps) *Server {
-	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, live: d.Live, partners: d.Partners, feed: d.Feed, webhooks: d.Webhooks, mqtt: d.MQTT, log: d.Log, openAPI: d.OpenAPI,
+	return &Server{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, guard: d.Guard, gateway: d.Gateway, admit: d.Admit, metrics: d.Metrics, live: d.Live, partners: d.Partners, feed: d.Feed, webhooks: d.Webhooks, mqtt: d.MQTT, push: d.Push, log: d.Log, openAPI: d.OpenAPI,
 		deletion: d.Deletion, exports: d.Exports}
 }
 
@@ -147,6 +149,11 @@ func Routes() []Route {
 		{"DELETE", "/api/v1/homes/{home}/mqtt", person, (*Server).deleteMQTT},
 		{"POST", "/api/v1/homes/{home}/pairing-codes", person, (*Server).createPairingCode},
 		{"GET", "/api/v1/homes/{home}/devices", person, (*Server).listDevices},
+
+		{"GET", "/api/v1/push/vapid-public-key", public, (*Server).vapidKey},
+		{"POST", "/api/v1/push/subscriptions", person, (*Server).createPushSubscription},
+		{"GET", "/api/v1/push/subscriptions", person, (*Server).listPushSubscriptions},
+		{"DELETE", "/api/v1/push/subscriptions/{subscription}", person, (*Server).deletePushSubscription},
 
 		{"GET", "/api/v1/invitations", person, (*Server).listInvitations},
 		{"POST", "/api/v1/invitations/{invitation}/accept", person, (*Server).acceptInvitation},

@@ -385,3 +385,10 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, subID string) e
 	}
 	return nil
 }
+
+// VAPIDPublicKey is the key browsers subscribe with (applicationServerKey),
+// base64url.
+func (s *Service) VAPIDPublicKey(ctx context.Context) (string, error) {
+	k, err := s.VAPID(ctx)
+	return k.Public, err
+}

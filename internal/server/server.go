@@ -40,6 +40,7 @@ import (
 	"github.com/camvault/camvault/internal/mqttpub"
 	"github.com/camvault/camvault/internal/partner"
 	"github.com/camvault/camvault/internal/peer"
+	"github.com/camvault/camvault/internal/push"
 	"github.com/camvault/camvault/internal/store"
 	"github.com/camvault/camvault/internal/web"
 	"github.com/camvault/camvault/internal/webhook"
@@ -60,6 +61,7 @@ type App struct {
 	live     *live.Service
 	feed     *feed.Service
 	webhooks *webhook.Service
+	push     *push.Service
 	mqtt     *mqttpub.Service
 	partners *partner.Service
 	mail     *mail.Outbox
@@ -123,6 +125,7 @@ type Options struct {
 	Feed      feed.Config
 	Webhooks  webhook.Config
 	MQTT      mqttpub.Config
+	Push      push.Config
 	Partner   partner.Config
 	// Export tunes the writing of people's exports of their data.
 	Export export.Config
@@ -301,12 +304,19 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	a.webhooks = webhook.New(opts.Webhooks, st, decider, kr, log).WithAudit(auditLog)
 	// MQTT: each node publishes what happens on it to the homes' brokers.
 	a.mqtt = mqttpub.New(opts.MQTT, st, decider, kr, a.events, log).WithAudit(auditLog)
-	a.events.WithAnnouncer(announcers{a.feed, a.webhooks, a.mqtt})
 	a.gateway = gateway.New(opts.Gateway, newPresenceNotices(st, a.feed, a.webhooks, a.mqtt), admit, decider, b, log)
 	a.metrics.ConnectedDevices(a.gateway.Connected)
 	a.metrics.LiveFramesDropped(a.gateway.LiveFramesDropped)
 	hs := homes.New(st, decider, kr, a.identity, a.gateway, auditLog, opts.Homes)
 	a.homes = hs
+	// Push: an event's notifications are stored with it, and decided for
+	// each person when sent.
+	pushCfg := opts.Push
+	if pushCfg.Subscriber == "" && cfg.PublicURL != "" {
+		pushCfg.Subscriber = cfg.PublicURL
+	}
+	a.push = push.New(pushCfg, st, a.events, hs, kr, log)
+	a.events.WithAnnouncer(announcers{a.feed, a.webhooks, a.mqtt, a.push})
 	a.deletion = a.openDeletion(st, blobs, kr, decider, auditLog, ln, opts, log)
 	auditReader := audit.NewReader(auditLog, decider, a.identity).WithPartners(st)
 	guard := media.NewGuard(auditLog, st, blockedAlarm{a.metrics.EgressBlocked, a.breaker}, log, opts.Events.Now)
@@ -334,7 +344,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 	}
 	apiHandler := httpapi.New(httpapi.Deps{
 		Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader, Guard: guard, Gateway: a.gateway, Admit: admit,
-		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Feed: a.feed, Webhooks: a.webhooks, MQTT: a.mqtt, Log: log, OpenAPI: api.OpenAPI(),
+		Metrics: a.metrics, Live: liveAPI, Partners: a.partners, Feed: a.feed, Webhooks: a.webhooks, MQTT: a.mqtt, Push: a.push, Log: log, OpenAPI: api.OpenAPI(),
 		Deletion: a.deletion.deletion, Exports: a.deletion.exports,
 	}).Handler()
 	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
@@ -614,6 +624,7 @@ func (a *App) Background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.feed.Run(ctx) })
 	wg.Go(func() { a.webhooks.Run(ctx) })
 	wg.Go(func() { a.mqtt.Run(ctx) })
+	wg.Go(func() { a.push.Run(ctx) })
 	wg.Go(func() { a.breaker.Run(ctx) })
 	wg.Go(func() { a.runMail(ctx) })
 	wg.Go(func() { a.deletion.remover.Run(ctx) })
