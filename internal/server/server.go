@@ -348,7 +348,7 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		Deletion: a.deletion.deletion, Exports: a.deletion.exports,
 	}).Handler()
 	webApp, err := web.New(web.Deps{Identity: a.identity, Homes: hs, Events: a.events, Audit: auditReader,
-		Live: livePage, Commands: a.gateway, Partners: oauth, Webhooks: a.webhooks, MQTT: a.mqtt, Log: log,
+		Live: livePage, Commands: a.gateway, Partners: oauth, Webhooks: a.webhooks, MQTT: a.mqtt, Push: a.push, Log: log,
 		Deletion: a.deletion.deletion, Exports: a.deletion.exports})
 	if err != nil {
 		return nil, err

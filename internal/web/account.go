@@ -27,7 +27,8 @@ type accountPage struct {
 	Notice       string
 	// PasswordError is the change password form's error.
 	PasswordError string
-	Data          accountData // accountdata.go
+	Data          accountData        // accountdata.go
+	Notifications notificationsPanel // notifications.go
 }
 
 // MinPassword is the password rule's length, for the change form.
@@ -66,6 +67,9 @@ func (a *App) accountData(r *http.Request, u *user) (accountPage, error) {
 		return accountPage{}, err
 	}
 	if p.Data, err = a.accountDataFor(r, u); err != nil {
+		return accountPage{}, err
+	}
+	if p.Notifications, err = a.notificationsFor(r, u); err != nil {
 		return accountPage{}, err
 	}
 	return p, nil

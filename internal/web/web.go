@@ -45,7 +45,7 @@ var staticFS embed.FS
 // contentSecurityPolicy allows only this server's own scripts, styles and
 // media: no inline script, no inline style, no other host.
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; " +
-	"media-src 'self' blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	"media-src 'self' blob:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // Deps are the services the pages call.
 type Deps struct {
@@ -60,6 +60,7 @@ type Deps struct {
 	Partners Partners // nil: no partner links (the consent page is not found)
 	Webhooks Webhooks // nil: the Integrations page offers none
 	MQTT     MQTT     // nil: the Integrations page offers no MQTT broker
+	Push     Push     // nil: the Account page offers no notifications
 	Log      *slog.Logger
 	// Deletion and Exports serve the account page's "Download my data"
 	// and "Delete account", and the members page's "Make owner".
@@ -84,6 +85,7 @@ type App struct {
 	partners Partners
 	webhooks Webhooks
 	mqtt     MQTT
+	push     Push
 	log      *slog.Logger
 	pages    map[string]*template.Template
 	deletion *homes.Deletion
@@ -93,7 +95,7 @@ type App struct {
 // New returns the web app, with its templates parsed.
 func New(d Deps) (*App, error) {
 	a := &App{identity: d.Identity, homes: d.Homes, events: d.Events, audit: d.Audit, live: d.Live, commands: d.Commands,
-		partners: d.Partners, webhooks: d.Webhooks, mqtt: d.MQTT, log: d.Log, pages: map[string]*template.Template{},
+		partners: d.Partners, webhooks: d.Webhooks, mqtt: d.MQTT, push: d.Push, log: d.Log, pages: map[string]*template.Template{},
 		deletion: d.Deletion, exports: d.Exports}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -139,6 +141,9 @@ func (a *App) handler(notHTML http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=3600") // the same for everyone; no personal data
 		files.ServeHTTP(w, r)
 	})))
+	mux.HandleFunc("GET /sw.js", serviceWorker)
+	mux.HandleFunc("GET /manifest.webmanifest", manifest)
+	mux.HandleFunc("POST /account/notifications/{subscription}/off", a.person(a.notificationsOff))
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("GET /login", a.loginPage)
 	mux.HandleFunc("POST /login", a.anonymous(a.loginSubmit))
