@@ -31,7 +31,7 @@ import (
 // against the key the server publishes, and decrypts the payload with the
 // browser's own key and secret (RFC 8291), as a browser would.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	key    *ecdh.PrivateKey
 	auth   []byte
@@ -42,7 +42,7 @@ type browser struct {
 	answer []int // statuses to answer, one per push, then 201
 }
 
-func newBrowser(t *testing.T, vapid string) *browser {
+func newBrowser(t testing.TB, vapid string) *browser {
 	t.Helper()
 	key, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
