@@ -124,11 +124,14 @@ func (c *stormCmd) Run(ctx context.Context, log *slog.Logger) error {
 		fmt.Printf("webhooks: deliveries %d, bad signatures %d; stored events never delivered %d\n",
 			res.Alerts, res.AlertsBadSignature, res.AlertsMissing)
 	}
+	if res.Pushes {
+		fmt.Printf("push: notifications %d; stored events never pushed %d\n", res.AlertsPush, res.AlertsPushMissing)
+	}
 	if res.MQTT {
 		fmt.Printf("mqtt: messages %d, pictures checked %d\n", res.AlertsMQTT, res.AlertsMQTTImages)
 	}
-	if res.Webhooks || res.MQTT {
-		fmt.Printf("alerts of another household (webhooks, MQTT): %d\n", res.AlertsForeign)
+	if res.Webhooks || res.MQTT || res.Pushes {
+		fmt.Printf("alerts of another household (webhooks, pushes, MQTT): %d\n", res.AlertsForeign)
 	}
 	if res.SoakRounds > 0 {
 		fmt.Printf("soak: %d rounds, %d media responses checked frame by frame (thumbnails, clips, live frames, partner media)\n", res.SoakRounds+1, res.MediaChecked)

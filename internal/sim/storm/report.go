@@ -61,6 +61,12 @@ type Result struct {
 	// their Home Assistant discovery, and the pictures among them whose
 	// watermark was checked; those of another household count in
 	// alerts_foreign.
+	// The households' browsers: pushes that opened with their browser's
+	// key and named their home (others count in alerts_foreign), and
+	// stored events never pushed to their household (must be 0).
+	Pushes                bool    `json:"pushes"`
+	AlertsPush            int64   `json:"alerts_push"`
+	AlertsPushMissing     int64   `json:"alerts_push_missing"`
 	MQTT                  bool    `json:"mqtt"`
 	AlertsMQTT            int64   `json:"alerts_mqtt"`
 	AlertsMQTTImages      int64   `json:"alerts_mqtt_pictures"`
@@ -213,7 +219,7 @@ func (r *Result) check() {
 		fail("no events were generated")
 	}
 	if r.AlertsForeign != 0 {
-		fail("alerts_foreign: %d webhook deliveries or MQTT messages were of another household's event or camera", r.AlertsForeign)
+		fail("alerts_foreign: %d webhook deliveries, pushes or MQTT messages were of another household's event or camera", r.AlertsForeign)
 	}
 	if r.AlertsBadSignature != 0 {
 		fail("alerts_bad_signature: %d webhook deliveries did not verify", r.AlertsBadSignature)
@@ -223,6 +229,12 @@ func (r *Result) check() {
 	}
 	if r.Webhooks && r.EventsStored > 0 && r.Alerts == 0 {
 		fail("alerts: the households' webhooks received nothing")
+	}
+	if r.AlertsPushMissing != 0 {
+		fail("alerts_push_missing: %d stored events were never pushed to their household's browser", r.AlertsPushMissing)
+	}
+	if r.Pushes && r.EventsStored > 0 && r.AlertsPush == 0 {
+		fail("alerts_push: the households' browsers received nothing")
 	}
 	if r.MQTT && r.EventsStored > 0 && r.AlertsMQTTImages == 0 {
 		fail("alerts_mqtt_pictures: no picture reached the households' MQTT broker")

@@ -45,6 +45,7 @@ type runner struct {
 	hostile     *hostile      // --hostile: the household that attacks
 	alerts      *alerts       // the households' webhook receiver (nil against a target)
 	mqtt        *mqttReceiver // the households' MQTT broker's reader (nil without --mqtt)
+	pushes      *pushes       // the households' browsers and their push service (nil against a target)
 	others      *others       // --hostile: the other households measured
 	hwatch      *hostileWatch // the servers while the attack is measured; under mu
 	cams        []*camera.Camera
@@ -180,6 +181,9 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	if r.mqtt != nil {
 		defer r.mqtt.close()
+	}
+	if r.pushes != nil {
+		defer r.pushes.close()
 	}
 	if err != nil {
 		return err
@@ -400,6 +404,14 @@ func (r *runner) setup(ctx context.Context) error {
 			return err
 		}
 		if err := r.alerts.register(ctx, r.setupAPI); err != nil {
+			return err
+		}
+		// Every household's owner turns notifications on in a browser whose
+		// push service is the storm's.
+		if r.pushes, err = newPushes(r.accts); err != nil {
+			return err
+		}
+		if err := r.pushes.register(ctx, r.setupAPI); err != nil {
 			return err
 		}
 		if r.cfg.MQTT != "" {
@@ -802,6 +814,10 @@ func (r *runner) verify(ctx context.Context) error {
 		// within a minute, and retries come within seconds.
 		r.res.AlertsMissing = r.alerts.missing(ctx, listed, 2*time.Minute)
 	}
+	if r.pushes != nil {
+		// And each was pushed to its household's browser at least once.
+		r.res.AlertsPushMissing = r.pushes.missing(ctx, listed, 2*time.Minute)
+	}
 	t := r.ledger.compare(generated, all)
 	r.res.EventsGenerated, r.res.EventsAcknowledged, r.res.EventsStored = t.Generated, t.Acked, t.Stored
 	r.res.Lost, r.res.Duplicates = t.Lost, t.Dups
@@ -825,6 +841,10 @@ func (r *runner) collect() {
 	if r.mqtt != nil {
 		res.MQTT, res.AlertsMQTT, res.AlertsMQTTImages = true, r.mqtt.messages.Load(), r.mqtt.pictures.Load()
 		res.AlertsForeign += r.mqtt.foreign.Load()
+	}
+	if r.pushes != nil {
+		res.Pushes, res.AlertsPush = true, r.pushes.received.Load()
+		res.AlertsForeign += r.pushes.foreign.Load()
 	}
 	res.StreamEvents = r.vc.streamEvents.Load()
 	res.ForeignStreamEvents = r.vc.foreignStream.Load()
