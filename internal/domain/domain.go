@@ -296,6 +296,8 @@ type KeyUse struct {
 	EmailIndexes   map[uint32]int64 // accounts' email blind indexes
 	SessionClients map[uint32]int64 // sessions' sealed client descriptions
 	TOTPSecrets    map[uint32]int64 // accounts' sealed TOTP secrets
+	PushEndpoints  map[uint32]int64 // push subscriptions' sealed endpoints and keys
+	ServerSecrets  map[uint32]int64 // the server's own sealed secrets (the VAPID key)
 	Invitations    map[uint32]int64 // invitations' email indexes
 	AuditEntries   map[uint32]int64
 	AuditHeads     map[uint32]int64

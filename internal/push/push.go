@@ -160,7 +160,7 @@ func (s *Service) loadVAPID(ctx context.Context) (vapidKeys, error) {
 	if err != nil {
 		return vapidKeys{}, err
 	}
-	ad := keys.AD("server-secret", vapidSecret)
+	ad := secretAD(vapidSecret)
 	sealed, err := s.store.ServerSecret(ctx, vapidSecret, s.keys.SealPII(raw, ad), s.cfg.Now().UTC())
 	if err != nil {
 		return vapidKeys{}, fmt.Errorf("store VAPID keys: %w", err)
@@ -212,6 +212,8 @@ type Subscription struct {
 }
 
 func sealedAD(id string) []byte { return keys.AD("push-subscription", id) }
+
+func secretAD(name string) []byte { return keys.AD("server-secret", name) }
 
 // Create subscribes p's browser: a logged-in person only, tied to the login
 // session, so that logging out ends it. Bad input changes nothing.
@@ -391,4 +393,16 @@ func (s *Service) Delete(ctx context.Context, p authz.Principal, subID string) e
 func (s *Service) VAPIDPublicKey(ctx context.Context) (string, error) {
 	k, err := s.VAPID(ctx)
 	return k.Public, err
+}
+
+// ResealEndpoint returns a subscription's sealed endpoint and keys sealed
+// under the current generation, and whether it changed (a key rotation).
+func ResealEndpoint(k *keys.Keyring, subID string, sealed []byte) ([]byte, bool, error) {
+	return k.ResealPII(sealed, sealedAD(subID))
+}
+
+// ResealSecret returns one of the server's sealed secrets sealed under the
+// current generation, and whether it changed (a key rotation).
+func ResealSecret(k *keys.Keyring, name string, sealed []byte) ([]byte, bool, error) {
+	return k.ResealPII(sealed, secretAD(name))
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/camvault/camvault/internal/homes"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/keys"
+	"github.com/camvault/camvault/internal/push"
 	"github.com/camvault/camvault/internal/store"
 )
 
@@ -42,7 +43,7 @@ type Options struct {
 
 // Result is what a run rewrote, and what it could not.
 type Result struct {
-	DataKeys, Emails, SessionClients, TOTPSecrets, EmailIndexes, Invitations, AuditHeads int
+	DataKeys, Emails, SessionClients, TOTPSecrets, PushEndpoints, ServerSecrets, EmailIndexes, Invitations, AuditHeads int
 	// Replaced lists invitations removed because the same email was
 	// invited to the same home again while their index was current.
 	Replaced []string
@@ -79,6 +80,8 @@ func Run(ctx context.Context, st Store, kr *keys.Keyring, opts Options) (Result,
 			return identity.ResealSessionClient(kr, id, v)
 		}},
 		{store.TOTPSecrets, &res.TOTPSecrets, func(id string, v []byte) ([]byte, bool, error) { return identity.ResealTOTPSecret(kr, id, v) }},
+		{store.PushEndpoints, &res.PushEndpoints, func(id string, v []byte) ([]byte, bool, error) { return push.ResealEndpoint(kr, id, v) }},
+		{store.ServerSecrets, &res.ServerSecrets, func(name string, v []byte) ([]byte, bool, error) { return push.ResealSecret(kr, name, v) }},
 	} {
 		n, err := resealColumn(ctx, st, c.col, opts.Page, c.reseal, progress)
 		*c.count = n
@@ -218,7 +221,7 @@ func reindexInvitations(ctx context.Context, st Store, kr *keys.Keyring, page in
 // current are still stored (a rotation to current not finished): data
 // keys, personal fields, and email indexes of a known other generation.
 func Pending(use domain.KeyUse, current uint32) bool {
-	for _, m := range []map[uint32]int64{use.DataKeys, use.Emails, use.SessionClients, use.TOTPSecrets, use.EmailIndexes, use.Invitations} {
+	for _, m := range []map[uint32]int64{use.DataKeys, use.Emails, use.SessionClients, use.TOTPSecrets, use.PushEndpoints, use.ServerSecrets, use.EmailIndexes, use.Invitations} {
 		for gen, n := range m {
 			if n > 0 && gen != current && gen != 0 {
 				return true
@@ -242,6 +245,8 @@ func Needs(use domain.KeyUse, gen uint32) []string {
 		{"sealed emails", use.Emails[gen]},
 		{"session client details", use.SessionClients[gen]},
 		{"TOTP secrets", use.TOTPSecrets[gen]},
+		{"push endpoints", use.PushEndpoints[gen]},
+		{"server secrets", use.ServerSecrets[gen]},
 		{"email indexes", use.EmailIndexes[gen]},
 		{"email indexes of no recorded generation", use.EmailIndexes[0]},
 		{"invitations", use.Invitations[gen]},

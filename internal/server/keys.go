@@ -194,7 +194,7 @@ func (o *Offline) writeKeyStatus(ctx context.Context, w io.Writer, kr *keys.Keyr
 	for _, g := range gens {
 		retired[g.Generation], all[g.Generation] = g.Retired, true
 	}
-	for _, m := range []map[uint32]int64{use.DataKeys, use.Emails, use.SessionClients, use.TOTPSecrets, use.EmailIndexes, use.Invitations, use.AuditEntries, use.AuditHeads} {
+	for _, m := range []map[uint32]int64{use.DataKeys, use.Emails, use.SessionClients, use.TOTPSecrets, use.PushEndpoints, use.ServerSecrets, use.EmailIndexes, use.Invitations, use.AuditEntries, use.AuditHeads} {
 		for gen := range m {
 			all[gen] = true
 		}
@@ -220,8 +220,9 @@ func (o *Offline) writeKeyStatus(ctx context.Context, w io.Writer, kr *keys.Keyr
 		default:
 			state = "NOT in the key file"
 		}
-		fmt.Fprintf(w, "generation %d: %s; home data keys %d, sealed emails %d, email indexes %d, session client details %d, TOTP secrets %d, invitations %d, audit entries %d, audit heads %d\n",
-			gen, state, use.DataKeys[gen], use.Emails[gen], use.EmailIndexes[gen], use.SessionClients[gen], use.TOTPSecrets[gen], use.Invitations[gen], use.AuditEntries[gen], use.AuditHeads[gen])
+		fmt.Fprintf(w, "generation %d: %s; home data keys %d, sealed emails %d, email indexes %d, session client details %d, TOTP secrets %d, invitations %d, push endpoints %d, server secrets %d, audit entries %d, audit heads %d\n",
+			gen, state, use.DataKeys[gen], use.Emails[gen], use.EmailIndexes[gen], use.SessionClients[gen], use.TOTPSecrets[gen], use.Invitations[gen],
+			use.PushEndpoints[gen], use.ServerSecrets[gen], use.AuditEntries[gen], use.AuditHeads[gen])
 	}
 	return nil
 }

@@ -172,7 +172,7 @@ func TestRotateAndRetire(t *testing.T) {
 	}
 	for _, want := range []string{"added master key generation 2", "home data keys: 2 rewritten", "account emails: 2 rewritten", "totp secrets: 2 rewritten",
 		"email indexes: 2 rewritten", "invitations: 2 rewritten", "audit heads: 2 rewritten",
-		"generation 1: in the key file; home data keys 0, sealed emails 0, email indexes 0, session client details 0, TOTP secrets 0, invitations 0, audit entries 12, audit heads 0"} {
+		"generation 1: in the key file; home data keys 0, sealed emails 0, email indexes 0, session client details 0, TOTP secrets 0, invitations 0, push endpoints 0, server secrets 0, audit entries 12, audit heads 0", "server secrets: 1 rewritten"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("rotate did not say %q:\n%s", want, out.String())
 		}

@@ -316,6 +316,11 @@ func Open(ctx context.Context, cfg Config, opts Options, log *slog.Logger) (_ *A
 		pushCfg.Subscriber = cfg.PublicURL
 	}
 	a.push = push.New(pushCfg, st, a.events, hs, kr, log)
+	// The VAPID key is made now, not at the first subscription: it is a
+	// secret of the data like the others, and a key rotation reseals it.
+	if _, err := a.push.VAPID(ctx); err != nil {
+		return nil, err
+	}
 	a.events.WithAnnouncer(announcers{a.feed, a.webhooks, a.mqtt, a.push})
 	a.deletion = a.openDeletion(st, blobs, kr, decider, auditLog, ln, opts, log)
 	auditReader := audit.NewReader(auditLog, decider, a.identity).WithPartners(st)

@@ -49,6 +49,8 @@ const (
 	AccountEmails  SealedColumn = "account emails"         // accounts.email_sealed
 	SessionClients SealedColumn = "session client details" // sessions.client_sealed
 	TOTPSecrets    SealedColumn = "totp secrets"           // totp.secret_sealed
+	PushEndpoints  SealedColumn = "push endpoints"         // push_subscriptions.sealed
+	ServerSecrets  SealedColumn = "server secrets"         // server_secrets.sealed
 )
 
 // SealedValue is one row's sealed value.

@@ -18,6 +18,8 @@ var sealedColumns = map[store.SealedColumn][3]string{
 	store.AccountEmails:  {"accounts", "id", "email_sealed"},
 	store.SessionClients: {"sessions", "id", "client_sealed"},
 	store.TOTPSecrets:    {"totp", "account_id", "secret_sealed"},
+	store.PushEndpoints:  {"push_subscriptions", "id", "sealed"},
+	store.ServerSecrets:  {"server_secrets", "name", "sealed"},
 }
 
 func sealedColumn(col store.SealedColumn) (table, id, value string, err error) {
@@ -41,6 +43,8 @@ func (s *Store) KeyUse(ctx context.Context) (domain.KeyUse, error) {
 		{&u.EmailIndexes, `SELECT email_gen, COUNT(*) FROM accounts GROUP BY 1`},
 		{&u.SessionClients, `SELECT substr(client_sealed, 2, 4), COUNT(*) FROM sessions WHERE length(client_sealed) > 0 GROUP BY 1`},
 		{&u.TOTPSecrets, `SELECT substr(secret_sealed, 2, 4), COUNT(*) FROM totp GROUP BY 1`},
+		{&u.PushEndpoints, `SELECT substr(sealed, 2, 4), COUNT(*) FROM push_subscriptions GROUP BY 1`},
+		{&u.ServerSecrets, `SELECT substr(sealed, 2, 4), COUNT(*) FROM server_secrets GROUP BY 1`},
 		{&u.Invitations, `SELECT email_gen, COUNT(*) FROM invitations GROUP BY 1`},
 		{&u.AuditEntries, `SELECT key_gen, COUNT(*) FROM audit GROUP BY 1`},
 		{&u.AuditHeads, `SELECT key_gen, COUNT(*) FROM audit_heads GROUP BY 1`},
