@@ -140,20 +140,28 @@ func verifyDelivery(secret string, h http.Header, body []byte) bool {
 // missing waits up to wait for every event listed per account to have been
 // delivered to its webhook, and returns how many were not.
 func (a *alerts) missing(ctx context.Context, listed []map[string][]string, wait time.Duration) int64 {
+	return waitDelivered(ctx, listed, wait, func(i int, id string) bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.deliveredE[i][id]
+	})
+}
+
+// waitDelivered waits up to wait for every event listed per account to be
+// delivered (as has says), and returns how many were not.
+func waitDelivered(ctx context.Context, listed []map[string][]string, wait time.Duration, has func(account int, eventID string) bool) int64 {
 	deadline := time.Now().Add(wait)
 	for {
 		var n int64
-		a.mu.Lock()
 		for i, byDevice := range listed {
 			for _, ids := range byDevice {
 				for _, id := range ids {
-					if !a.deliveredE[i][id] {
+					if !has(i, id) {
 						n++
 					}
 				}
 			}
 		}
-		a.mu.Unlock()
 		if n == 0 || time.Now().After(deadline) || errors.Is(ctx.Err(), context.Canceled) {
 			return n
 		}

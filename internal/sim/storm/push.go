@@ -3,7 +3,6 @@ package storm
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -115,27 +114,9 @@ func (p *pushes) serve(w http.ResponseWriter, r *http.Request) {
 // missing waits up to wait for every event listed per account to have been
 // pushed to its household, and returns how many were not.
 func (p *pushes) missing(ctx context.Context, listed []map[string][]string, wait time.Duration) int64 {
-	deadline := time.Now().Add(wait)
-	for {
-		var n int64
+	return waitDelivered(ctx, listed, wait, func(i int, id string) bool {
 		p.mu.Lock()
-		for i, byDevice := range listed {
-			for _, ids := range byDevice {
-				for _, id := range ids {
-					if !p.delivered[i][id] {
-						n++
-					}
-				}
-			}
-		}
-		p.mu.Unlock()
-		if n == 0 || time.Now().After(deadline) || errors.Is(ctx.Err(), context.Canceled) {
-			return n
-		}
-		select {
-		case <-ctx.Done():
-			return n
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+		defer p.mu.Unlock()
+		return p.delivered[i][id]
+	})
 }
