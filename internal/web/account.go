@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/camvault/camvault/internal/audit"
 	"github.com/camvault/camvault/internal/authz"
@@ -236,12 +237,15 @@ func (a *App) activityPage(w http.ResponseWriter, r *http.Request, u *user) erro
 	return nil
 }
 
-// some is "a" noun, or n of them.
+// some is "a" (or "an") noun, or n of them.
 func some(n int, noun string) string {
-	if n <= 1 {
-		return "a " + noun
+	switch {
+	case n > 1:
+		return plural(n, noun)
+	case strings.ContainsRune("aeiou", rune(noun[0])):
+		return "an " + noun
 	}
-	return plural(n, noun)
+	return "a " + noun
 }
 
 // sentence says an audit entry in plain words.
