@@ -464,8 +464,10 @@ func unlinkRE(partnerName string) *regexp.Regexp {
 // on the Account page, then the operator disables the second partner,
 // which stops the rest of its displays.
 func (r *runner) stopLinks(ctx context.Context) {
-	// Side by side: each needs a login, and a short run ends before a few
-	// logins one after another on a loaded cluster would.
+	// Side by side: each needs a login or a run of the admin command, and
+	// a short run on a loaded cluster ends before a few of them one after
+	// another would. The unlinked displays are of the first partner, the
+	// disabled partner is the second: no display is stopped twice.
 	var wg sync.WaitGroup
 	for _, d := range r.displays {
 		if d.index%4 != 0 {
@@ -480,7 +482,13 @@ func (r *runner) stopLinks(ctx context.Context) {
 			r.pc.revocations.Add(1)
 		})
 	}
+	wg.Go(func() { r.disablePartner(ctx) })
 	wg.Wait()
+}
+
+// disablePartner has the operator disable the second partner, which stops
+// every display linked through it.
+func (r *runner) disablePartner(ctx context.Context) {
 	out, err := r.admin(ctx, "partners", "list")
 	if err != nil {
 		r.log.Warn("storm: listing partners", "err", err)
