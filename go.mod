@@ -5,7 +5,7 @@ go 1.26.8
 require (
 	github.com/SherClockHolmes/webpush-go v1.4.0
 	github.com/alecthomas/kong v1.17.0
-	github.com/bluenviron/mediacommon/v2 v2.4.1
+	github.com/bluenviron/mediacommon/v2 v2.8.3
 	github.com/coder/websocket v1.8.15
 	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/emersion/go-smtp v0.26.0
@@ -31,6 +31,7 @@ require (
 )
 
 require (
+	github.com/bluenviron/gortsplib/v5 v5.5.0 // indirect
 	github.com/bmatcuk/doublestar/v4 v4.10.4 // indirect
 	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
@@ -73,7 +74,7 @@ require (
 
 require (
 	github.com/Shopify/toxiproxy/v2 v2.12.0
-	github.com/abema/go-mp4 v1.4.1 // indirect
+	github.com/abema/go-mp4 v1.5.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.26 // indirect

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/camvault/camvault/internal/deviceclient"
 	"github.com/camvault/camvault/internal/sim/camera"
 )
 
@@ -66,7 +67,7 @@ func (c *cameraCmd) Run(ctx context.Context, log *slog.Logger) error {
 		EventInterval: c.EventInterval,
 		QueueSize:     c.Queue,
 		ClipFrames:    clipFrames,
-		Backoff:       camera.Backoff{Base: c.BackoffBase, Brisk: c.BackoffBrisk, Cap: c.BackoffCap},
+		Backoff:       deviceclient.Backoff{Base: c.BackoffBase, Brisk: c.BackoffBrisk, Cap: c.BackoffCap},
 		UploadWorkers: c.UploadWorkers,
 		StartSpread:   min(time.Duration(c.Count-1)*2*time.Millisecond, 30*time.Second),
 		HTTPClient:    client,

@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/coder/websocket"
 
+	"github.com/camvault/camvault/internal/deviceclient"
 	"github.com/camvault/camvault/internal/media/h264"
 	simcam "github.com/camvault/camvault/internal/sim/camera"
 )
@@ -33,7 +34,7 @@ func TestLiveOverHTTP(t *testing.T) {
 	key := []byte("live over http watermark key")
 	fleet, err := simcam.NewFleet(simcam.Config{
 		Server: e.public.URL, WatermarkKey: key, EventInterval: time.Hour, EventJitter: -1, ClipFrames: -1,
-		Backoff: simcam.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
+		Backoff: deviceclient.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/camvault/camvault/internal/deviceclient"
 	simcam "github.com/camvault/camvault/internal/sim/camera"
 	"github.com/camvault/camvault/internal/websession"
 )
@@ -35,7 +36,7 @@ func TestPartnerKillSwitch(t *testing.T) {
 
 	fleet, err := simcam.NewFleet(simcam.Config{
 		Server: e.public.URL, WatermarkKey: []byte("partner kill switch"), EventInterval: time.Hour, EventJitter: -1, ClipFrames: -1,
-		Backoff: simcam.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
+		Backoff: deviceclient.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/camvault/camvault/internal/deviceclient"
 	"github.com/camvault/camvault/internal/server"
 	simcam "github.com/camvault/camvault/internal/sim/camera"
 )
@@ -481,7 +482,7 @@ func TestLiveEndsWhenHomeRequiresSecondFactor(t *testing.T) {
 
 	fleet, err := simcam.NewFleet(simcam.Config{
 		Server: e.public.URL, WatermarkKey: []byte("second factor live key"), EventInterval: time.Hour, EventJitter: -1, ClipFrames: -1,
-		Backoff: simcam.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
+		Backoff: deviceclient.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

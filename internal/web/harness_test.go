@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/deviceclient"
 	"github.com/camvault/camvault/internal/server"
 	"github.com/camvault/camvault/internal/sim/camera"
 )
@@ -68,7 +69,7 @@ func runCamera(t *testing.T, creds camera.Credentials, cfg camera.Config) *camer
 	t.Helper()
 	cfg.WatermarkKey = []byte("browser test watermark key")
 	cfg.EventJitter = -1
-	cfg.Backoff = camera.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond}
+	cfg.Backoff = deviceclient.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond}
 	cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	fleet, err := camera.NewFleet(cfg)
 	if err != nil {

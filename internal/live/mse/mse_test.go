@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 	"github.com/coder/websocket"
 
 	"github.com/camvault/camvault/internal/live"
@@ -90,7 +90,7 @@ func TestStream(t *testing.T) {
 	if len(init.Tracks) != 1 {
 		t.Fatalf("%d tracks", len(init.Tracks))
 	}
-	codec, ok := init.Tracks[0].Codec.(*mp4.CodecH264)
+	codec, ok := init.Tracks[0].Codec.(*codecs.H264)
 	if !ok {
 		t.Fatalf("codec %T, want H.264", init.Tracks[0].Codec)
 	}

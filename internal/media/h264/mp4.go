@@ -8,7 +8,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 )
 
@@ -57,7 +57,7 @@ func WriteMP4(aus []AccessUnit, end int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	track := &pmp4.Track{ID: trackID, TimeScale: Timescale, Codec: &mp4.CodecH264{SPS: params.SPS, PPS: params.PPS}}
+	track := &pmp4.Track{ID: trackID, TimeScale: Timescale, Codec: &codecs.H264{SPS: params.SPS, PPS: params.PPS}}
 	size := 0
 	for i, au := range aus {
 		payload, err := AppendAVCC(nil, au.NALUs)
@@ -90,7 +90,7 @@ func ReadMP4(b []byte) (Params, []AccessUnit, error) {
 		return Params{}, nil, fmt.Errorf("h264: read MP4: %w", err)
 	}
 	for _, t := range pres.Tracks {
-		codec, ok := t.Codec.(*mp4.CodecH264)
+		codec, ok := t.Codec.(*codecs.H264)
 		if !ok {
 			continue
 		}
@@ -134,7 +134,7 @@ func ReadMP4(b []byte) (Params, []AccessUnit, error) {
 // Extensions take before the fragments (Fragment) of the stream.
 func InitSegment(p Params) ([]byte, error) {
 	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: trackID, TimeScale: Timescale,
-		Codec: &mp4.CodecH264{SPS: p.SPS, PPS: p.PPS}}}}
+		Codec: &codecs.H264{SPS: p.SPS, PPS: p.PPS}}}}
 	var buf seekablebuffer.Buffer
 	if err := init.Marshal(&buf); err != nil {
 		return nil, fmt.Errorf("h264: write init segment: %w", err)

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/camvault/camvault/internal/deviceclient"
 	"github.com/camvault/camvault/internal/deviceproto"
 	"github.com/coder/websocket"
 )
@@ -283,7 +284,7 @@ func (c *Camera) onEventTimer(gen uint64) {
 	if c.sensitivity > 0 {
 		c.enqueueLocked(c.newEventLocked(false))
 	}
-	next := jittered(c.interval, c.f.cfg.EventJitter, c.f.cfg.RandN)
+	next := deviceclient.Jittered(c.interval, c.f.cfg.EventJitter, c.f.cfg.RandN)
 	c.mu.Unlock()
 	c.f.sched.add(timerEntry{when: c.f.cfg.Now().Add(next), cam: c, kind: timerEvent, gen: gen})
 	c.requestFlush()
@@ -307,7 +308,7 @@ func (c *Camera) applySettings(raw json.RawMessage) error {
 		c.interval = time.Duration(*s.EventIntervalSeconds) * time.Second
 		c.eventGen++
 		reschedule, gen = true, c.eventGen
-		next = jittered(c.interval, c.f.cfg.EventJitter, c.f.cfg.RandN)
+		next = deviceclient.Jittered(c.interval, c.f.cfg.EventJitter, c.f.cfg.RandN)
 	}
 	c.mu.Unlock()
 	if reschedule {

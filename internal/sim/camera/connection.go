@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/camvault/camvault/internal/deviceclient"
 	"github.com/camvault/camvault/internal/deviceproto"
 	"github.com/coder/websocket"
 )
@@ -91,7 +92,7 @@ func (c *Camera) dial(ctx context.Context) (*websocket.Conn, time.Duration, erro
 		if res.StatusCode == http.StatusUnauthorized {
 			return nil, 0, ErrUnpaired
 		}
-		return nil, retryAfter(res.Header, c.f.cfg.Now()), fmt.Errorf("connect: server answered %s", res.Status)
+		return nil, deviceclient.RetryAfter(res.Header, c.f.cfg.Now()), fmt.Errorf("connect: server answered %s", res.Status)
 	}
 	if conn.Subprotocol() != deviceproto.Subprotocol {
 		conn.Close(websocket.StatusProtocolError, "subprotocol camvault.v1 required")

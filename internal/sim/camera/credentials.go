@@ -1,7 +1,6 @@
 package camera
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/camvault/camvault/internal/deviceclient"
 )
 
 // Credentials are what a camera gets at pairing: its device ID and the
@@ -39,53 +40,17 @@ func (c Credentials) check() error {
 	return nil
 }
 
-// apiError is the body of camvault's error answers.
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-// describe turns an unexpected answer into an error.
-func describe(what string, res *http.Response) error {
-	raw, _ := io.ReadAll(io.LimitReader(res.Body, 4<<10))
-	var e apiError
-	if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
-		return fmt.Errorf("%s: %s: %s (%s)", what, res.Status, e.Error.Message, e.Error.Code)
-	}
-	return fmt.Errorf("%s: %s", what, res.Status)
-}
-
 // Pair pairs a camera with the pairing code a person made in the app
 // (single use, valid ten minutes): POST /api/v1/devices/pair.
 func Pair(ctx context.Context, client *http.Client, baseURL, code, model, firmware string) (Credentials, error) {
-	body, err := json.Marshal(map[string]string{"code": code, "model": model, "firmware": firmware})
+	p, err := deviceclient.Pair(ctx, client, baseURL, code, model, firmware)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("pair: %w", err)
+		return Credentials{}, err
 	}
-	base := strings.TrimRight(baseURL, "/")
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/devices/pair", bytes.NewReader(body))
-	if err != nil {
-		return Credentials{}, fmt.Errorf("pair: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := client.Do(req)
-	if err != nil {
-		return Credentials{}, fmt.Errorf("pair: %w", err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		return Credentials{}, describe("pair", res)
-	}
-	var c Credentials
-	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&c); err != nil {
-		return Credentials{}, fmt.Errorf("pair: read answer: %w", err)
-	}
+	c := Credentials{DeviceID: p.DeviceID, Token: p.Token, Server: p.Server, PairedAt: time.Now().UTC()}
 	if err := c.check(); err != nil {
 		return Credentials{}, fmt.Errorf("pair: %w", err)
 	}
-	c.Server, c.PairedAt = base, time.Now().UTC()
 	return c, nil
 }
 

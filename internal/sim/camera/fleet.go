@@ -27,6 +27,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/camvault/camvault/internal/deviceclient"
 )
 
 // Config configures a fleet of cameras. Zero fields take the defaults
@@ -40,12 +42,12 @@ type Config struct {
 	MoreServers  []string
 	WatermarkKey []byte // at least 16 bytes; required
 
-	EventInterval time.Duration // between motion events; default 30 s
-	EventJitter   float64       // each interval is spread by ± this fraction; default 0.2, negative for none
-	QueueSize     int           // events kept while offline; default 200
-	ClipFrames    int           // negative: events carry no clip; else an H.264 clip (below); the number no longer counts
-	Backoff       Backoff       // reconnects and upload retries; default the protocol's (Backoff)
-	UploadBatch   int           // events one worker uploads for a camera before serving others; default 8
+	EventInterval time.Duration        // between motion events; default 30 s
+	EventJitter   float64              // each interval is spread by ± this fraction; default 0.2, negative for none
+	QueueSize     int                  // events kept while offline; default 200
+	ClipFrames    int                  // negative: events carry no clip; else an H.264 clip (below); the number no longer counts
+	Backoff       deviceclient.Backoff // reconnects and upload retries; default the protocol's (Backoff)
+	UploadBatch   int                  // events one worker uploads for a camera before serving others; default 8
 
 	// Video (docs/device-protocol.md, "Video"). An event's clip starts at the
 	// newest keyframe at least ClipPreroll before the event and ends
@@ -137,7 +139,7 @@ func (c *Config) setDefaults() error {
 	if c.MaxDials <= 0 {
 		c.MaxDials = 64
 	}
-	c.Backoff = c.Backoff.withDefaults()
+	c.Backoff = c.Backoff.WithDefaults()
 	if c.HTTPClient == nil {
 		c.HTTPClient = NewHTTPClient(c.UploadWorkers)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/camvault/camvault/internal/deviceclient"
 	"github.com/camvault/camvault/internal/deviceproto"
 	"github.com/camvault/camvault/internal/media"
 )
@@ -162,7 +163,7 @@ func testFleet(t *testing.T, s *fakeServer, tune func(*Config)) (*Fleet, chan Ac
 		Server:        s.srv.URL,
 		WatermarkKey:  testKey,
 		EventInterval: 24 * time.Hour,
-		Backoff:       Backoff{Base: time.Millisecond, Cap: 5 * time.Millisecond},
+		Backoff:       deviceclient.Backoff{Base: time.Millisecond, Cap: 5 * time.Millisecond},
 		RandN:         maxRand,
 		ClipFrames:    2,
 		Log:           slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -472,7 +473,7 @@ func TestIdleCamerasHaveNoGoroutines(t *testing.T) {
 	}
 	before := runtime.NumGoroutine()
 	f, _ := testFleet(t, s, func(c *Config) {
-		c.Backoff = Backoff{Base: time.Hour, Cap: time.Hour}
+		c.Backoff = deviceclient.Backoff{Base: time.Hour, Cap: time.Hour}
 		c.UploadWorkers = 4
 	})
 	for i := range cameras {

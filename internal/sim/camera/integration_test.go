@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/camvault/camvault/internal/deviceclient"
 	"github.com/camvault/camvault/internal/media"
 	"github.com/camvault/camvault/internal/server"
 	"github.com/camvault/camvault/internal/sim/camera"
@@ -140,7 +141,7 @@ func TestCameraAgainstRealServer(t *testing.T) {
 		WatermarkKey:  wmKey,
 		EventInterval: 150 * time.Millisecond,
 		ClipFrames:    2,
-		Backoff:       camera.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
+		Backoff:       deviceclient.Backoff{Base: 10 * time.Millisecond, Cap: 200 * time.Millisecond},
 		Log:           log,
 		OnAck:         func(a camera.Ack) { acks <- a },
 	})
@@ -328,7 +329,7 @@ func TestCameraMovesToAnotherServer(t *testing.T) {
 		WatermarkKey:  wmKey,
 		EventInterval: 100 * time.Millisecond,
 		ClipFrames:    1,
-		Backoff:       camera.Backoff{Base: 10 * time.Millisecond, Cap: 100 * time.Millisecond},
+		Backoff:       deviceclient.Backoff{Base: 10 * time.Millisecond, Cap: 100 * time.Millisecond},
 		Log:           log,
 		OnAck: func(a camera.Ack) {
 			mu.Lock()

@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"time"
+
+	"github.com/camvault/camvault/internal/deviceclient"
 )
 
 // outcome is how an upload attempt ended.
@@ -208,7 +208,7 @@ func (c *Camera) upload(ctx context.Context, ev queuedEvent) uploadResult {
 		r.serverID = ans.ID
 		return r
 	}
-	r.err = describe("upload", res)
+	r.err = deviceclient.Describe("upload", res)
 	return r
 }
 
@@ -222,7 +222,7 @@ func classify(res *http.Response, now time.Time) uploadResult {
 	case s == http.StatusUnauthorized:
 		return uploadResult{outcome: outcomeUnpaired}
 	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
-		return uploadResult{outcome: outcomeRetry, retryAfter: retryAfter(res.Header, now)}
+		return uploadResult{outcome: outcomeRetry, retryAfter: deviceclient.RetryAfter(res.Header, now)}
 	default:
 		return uploadResult{outcome: outcomeRejected}
 	}
@@ -248,7 +248,7 @@ func (c *Camera) whoami(ctx context.Context) (string, uploadResult) {
 		if r.outcome == outcomeRejected {
 			r.outcome = outcomeRetry // the event is fine; the server is not
 		}
-		r.err = describe("who am I", res)
+		r.err = deviceclient.Describe("who am I", res)
 		return "", r
 	}
 	var ans struct {
@@ -293,45 +293,5 @@ func (c *Camera) eventBody(ev queuedEvent, home string) ([]byte, string, error) 
 	if err != nil {
 		return nil, "", fmt.Errorf("encode meta: %w", err)
 	}
-	return EventForm(meta, thumb, clip)
-}
-
-// EventForm is the multipart body of an upload (POST
-// /api/v1/device/events) and its Content-Type: the meta part, the
-// thumbnail, and the clip unless it is nil.
-func EventForm(meta, thumb, clip []byte) ([]byte, string, error) {
-	var buf bytes.Buffer
-	buf.Grow(len(meta) + len(thumb) + len(clip) + 1024)
-	mw := multipart.NewWriter(&buf)
-	parts := []struct {
-		name, file, ctype string
-		data              []byte
-	}{
-		{"meta", "", "application/json", meta},
-		{"thumbnail", "thumbnail.jpg", "image/jpeg", thumb},
-		{"clip", "clip.mp4", "video/mp4", clip},
-	}
-	for _, p := range parts {
-		if p.data == nil {
-			continue
-		}
-		h := textproto.MIMEHeader{}
-		disp := `form-data; name="` + p.name + `"`
-		if p.file != "" {
-			disp += `; filename="` + p.file + `"`
-		}
-		h.Set("Content-Disposition", disp)
-		h.Set("Content-Type", p.ctype)
-		w, err := mw.CreatePart(h)
-		if err != nil {
-			return nil, "", fmt.Errorf("build upload: %w", err)
-		}
-		if _, err := w.Write(p.data); err != nil {
-			return nil, "", fmt.Errorf("build upload: %w", err)
-		}
-	}
-	if err := mw.Close(); err != nil {
-		return nil, "", fmt.Errorf("build upload: %w", err)
-	}
-	return buf.Bytes(), mw.FormDataContentType(), nil
+	return deviceclient.EventForm(meta, thumb, clip)
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/camvault/camvault/internal/sim/camera"
+	"github.com/camvault/camvault/internal/deviceclient"
 )
 
 // What the hostile household sends: crafted pictures, upload bodies and
@@ -23,7 +23,7 @@ func eventForm(eventID string, thumb, clip []byte) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("encode meta: %w", err)
 	}
-	return camera.EventForm(meta, thumb, clip)
+	return deviceclient.EventForm(meta, thumb, clip)
 }
 
 // manyRanges is a Range header of 2,000 one-byte ranges.

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/camvault/camvault/internal/deviceclient"
 	"github.com/camvault/camvault/internal/sim/camera"
 	"github.com/camvault/camvault/internal/sim/partnerlink"
 )
@@ -507,7 +508,7 @@ func (r *runner) newFleet() error {
 		EventInterval: 100 * 365 * 24 * time.Hour,
 		EventJitter:   -1,
 		QueueSize:     r.cfg.QueueSize,
-		Backoff:       camera.Backoff{Cap: r.cfg.BackoffCap},
+		Backoff:       deviceclient.Backoff{Cap: r.cfg.BackoffCap},
 		UploadWorkers: r.cfg.UploadWorkers,
 		MaxDials:      r.cfg.MaxDials,
 		HTTPClient:    apiClient,

@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/camvault/camvault/internal/deviceclient"
 	"github.com/camvault/camvault/internal/sim/camera"
 )
 
@@ -110,7 +111,7 @@ func run(ctx context.Context, cfg config) error {
 	b.video = video
 	fleet, err := camera.NewFleet(camera.Config{
 		Server: cfg.target, WatermarkKey: watermarkKey, EventInterval: 24 * time.Hour, EventJitter: -1, ClipFrames: -1,
-		Backoff: camera.Backoff{Base: 100 * time.Millisecond, Cap: 2 * time.Second},
+		Backoff: deviceclient.Backoff{Base: 100 * time.Millisecond, Cap: 2 * time.Second},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

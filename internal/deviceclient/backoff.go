@@ -1,4 +1,8 @@
-package camera
+// Package deviceclient is what every device of camvault, the simulated
+// cameras and the bridge's, shares when it talks to the server: the
+// protocol's reconnect and retry policy (docs/device-protocol.md), pairing
+// and the upload form.
+package deviceclient
 
 import (
 	"net/http"
@@ -50,7 +54,7 @@ const maxRetryAfter = time.Hour
 // would otherwise come back in the same instant.
 const retryAfterSpread = time.Second
 
-func (b Backoff) withDefaults() Backoff {
+func (b Backoff) WithDefaults() Backoff {
 	if b.Base <= 0 {
 		b.Base = DefaultBackoffBase
 	}
@@ -66,14 +70,14 @@ func (b Backoff) withDefaults() Backoff {
 
 // Limit is the longest ceiling once failures have gone on for failing.
 func (b Backoff) Limit(failing time.Duration) time.Duration {
-	b = b.withDefaults()
+	b = b.WithDefaults()
 	return min(b.Cap, max(b.Brisk, failing/backoffGrowth))
 }
 
 // Ceiling is the longest wait after the attempt-th failure in a row, the
 // failures having gone on for failing.
 func (b Backoff) Ceiling(attempt int, failing time.Duration) time.Duration {
-	b = b.withDefaults()
+	b = b.WithDefaults()
 	limit := b.Limit(failing)
 	ceil := b.Base
 	for i := 0; i < attempt && ceil < limit; i++ {
@@ -96,9 +100,9 @@ func (b Backoff) Delay(attempt int, failing, retryAfter time.Duration, randN fun
 	return max(d, min(retryAfter, maxRetryAfter)+time.Duration(randN(int64(retryAfterSpread))))
 }
 
-// retryAfter reads a Retry-After header: whole seconds or an HTTP date.
+// RetryAfter reads a Retry-After header: whole seconds or an HTTP date.
 // It returns 0 when there is none or it cannot be read.
-func retryAfter(h http.Header, now time.Time) time.Duration {
+func RetryAfter(h http.Header, now time.Time) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0
@@ -115,9 +119,9 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	return 0
 }
 
-// jittered spreads a period: a uniformly random duration in
+// Jittered spreads a period: a uniformly random duration in
 // [period x (1-frac), period x (1+frac)].
-func jittered(period time.Duration, frac float64, randN func(n int64) int64) time.Duration {
+func Jittered(period time.Duration, frac float64, randN func(n int64) int64) time.Duration {
 	if frac <= 0 || period <= 0 {
 		return period
 	}
