@@ -31,6 +31,33 @@ func Describe(what string, res *http.Response) error {
 	return fmt.Errorf("%s: %s", what, res.Status)
 }
 
+// Outcome is how an upload attempt (POST /api/v1/device/events) ended.
+type Outcome int
+
+// The outcomes.
+const (
+	Stored    Outcome = iota // 201
+	Duplicate                // 200: stored before, under the same event ID
+	Retry                    // unreachable, 5xx, 503, 429, 408: keep it and try later
+	Rejected                 // another 4xx: this event will never be taken
+	Unpaired                 // 401: the credential is gone
+)
+
+// Classify maps an upload answer's status to its outcome.
+func Classify(status int) Outcome {
+	switch {
+	case status == http.StatusCreated:
+		return Stored
+	case status == http.StatusOK:
+		return Duplicate
+	case status == http.StatusUnauthorized:
+		return Unpaired
+	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
+		return Retry
+	}
+	return Rejected
+}
+
 // Paired is what a device gets at pairing: its ID and the token that
 // authenticates it (shown once), and the base URL of the server.
 type Paired struct {

@@ -13,19 +13,17 @@ import (
 	"github.com/camvault/camvault/internal/deviceclient"
 )
 
-// outcome is how an upload attempt ended.
-type outcome int
-
+// The outcomes of an upload attempt (deviceclient.Outcome).
 const (
-	outcomeStored    outcome = iota // 201
-	outcomeDuplicate                // 200: stored before
-	outcomeRetry                    // unreachable, 5xx, 503, 429, 408: keep it and try later
-	outcomeRejected                 // another 4xx: this event will never be taken
-	outcomeUnpaired                 // 401: the credential is gone
+	outcomeStored    = deviceclient.Stored
+	outcomeDuplicate = deviceclient.Duplicate
+	outcomeRetry     = deviceclient.Retry
+	outcomeRejected  = deviceclient.Rejected
+	outcomeUnpaired  = deviceclient.Unpaired
 )
 
 type uploadResult struct {
-	outcome    outcome
+	outcome    deviceclient.Outcome
 	serverID   string
 	retryAfter time.Duration
 	err        error
@@ -214,18 +212,11 @@ func (c *Camera) upload(ctx context.Context, ev queuedEvent) uploadResult {
 
 // classify maps an answer's status to an outcome.
 func classify(res *http.Response, now time.Time) uploadResult {
-	switch s := res.StatusCode; {
-	case s == http.StatusCreated:
-		return uploadResult{outcome: outcomeStored}
-	case s == http.StatusOK:
-		return uploadResult{outcome: outcomeDuplicate}
-	case s == http.StatusUnauthorized:
-		return uploadResult{outcome: outcomeUnpaired}
-	case s == http.StatusRequestTimeout || s == http.StatusTooManyRequests || s >= 500:
-		return uploadResult{outcome: outcomeRetry, retryAfter: deviceclient.RetryAfter(res.Header, now)}
-	default:
-		return uploadResult{outcome: outcomeRejected}
+	o := deviceclient.Classify(res.StatusCode)
+	if o == outcomeRetry {
+		return uploadResult{outcome: o, retryAfter: deviceclient.RetryAfter(res.Header, now)}
 	}
+	return uploadResult{outcome: o}
 }
 
 // whoami asks the server which home the camera is in (GET /api/v1/device),
