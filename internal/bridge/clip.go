@@ -50,10 +50,14 @@ func writeClip(codec Codec, aus []AccessUnit) ([]byte, error) {
 	switch codec {
 	case H264:
 		track.Codec = &codecs.H264{SPS: params.SPS, PPS: params.PPS}
-		dts = mch264.NewDTSExtractor()
+		d := &mch264.DTSExtractor{}
+		d.Initialize()
+		dts = d
 	case H265:
 		track.Codec = &codecs.H265{VPS: params.VPS, SPS: params.SPS, PPS: params.PPS}
-		dts = mch265.NewDTSExtractor()
+		d := &mch265.DTSExtractor{}
+		d.Initialize()
+		dts = d
 	default:
 		return nil, fmt.Errorf("unknown codec %q", codec)
 	}

@@ -71,13 +71,3 @@ func (r *ring) cut(from, to time.Time) []AccessUnit {
 	}
 	return append([]AccessUnit(nil), r.aus[start:end]...)
 }
-
-// last is when the newest access unit arrived, zero when none.
-func (r *ring) last() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.aus) == 0 {
-		return time.Time{}
-	}
-	return r.aus[len(r.aus)-1].At
-}

@@ -75,18 +75,10 @@ func New(cfg Config) (*Camera, error) {
 	if cfg.SnapshotW <= 0 {
 		cfg.SnapshotW, cfg.SnapshotH = 640, 360
 	}
-	raw, err := os.ReadFile(cfg.Video)
-	if err != nil {
-		return nil, fmt.Errorf("camera video: %w", err)
-	}
-	nalus, err := h264.SplitAnnexB(raw) // the same framing for H.265
-	if err != nil {
-		return nil, fmt.Errorf("camera video: %w", err)
-	}
 	c := &Camera{cfg: cfg}
-	c.aus, c.params = group(nalus, cfg.H265)
-	if len(c.aus) == 0 || len(c.params) < 2 {
-		return nil, errors.New("camera video: no pictures or no parameter sets")
+	var err error
+	if c.aus, c.params, err = LoadVideo(cfg.Video, cfg.H265); err != nil {
+		return nil, err
 	}
 	if cfg.ParamsInSDPOnly {
 		for i, au := range c.aus {
@@ -105,6 +97,24 @@ func New(cfg Config) (*Camera, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// LoadVideo reads an Annex-B elementary stream file into access units
+// (each as NAL units) and its parameter sets (VPS for H.265, SPS, PPS).
+func LoadVideo(path string, h265 bool) (aus [][][]byte, params [][]byte, err error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("camera video: %w", err)
+	}
+	nalus, err := h264.SplitAnnexB(raw) // the same framing for H.265
+	if err != nil {
+		return nil, nil, fmt.Errorf("camera video: %w", err)
+	}
+	aus, params = group(nalus, h265)
+	if len(aus) == 0 || len(params) < 2 || (h265 && len(params) < 3) {
+		return nil, nil, errors.New("camera video: no pictures or no parameter sets")
+	}
+	return aus, params, nil
 }
 
 // group splits NAL units into access units: a new one starts at a
