@@ -68,6 +68,10 @@ type FaultError struct {
 
 func (e *FaultError) Error() string {
 	var b strings.Builder
+	if known := e.Unwrap(); known != nil {
+		// Say what it means first; the codes are for whoever debugs it.
+		b.WriteString(known.Error() + ": ")
+	}
 	b.WriteString("SOAP fault")
 	if e.Code != "" {
 		b.WriteString(" " + e.Code)
