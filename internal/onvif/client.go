@@ -19,11 +19,13 @@ type Client struct {
 	creds credentials
 	hc    *http.Client
 
-	// now and retry backoff are fields so tests in this package can
-	// shorten waits; nothing outside the package changes them.
+	// The clock, the retry backoff and when subscriptions are renewed are
+	// fields so tests in this package can shorten waits; nothing outside
+	// the package changes them.
 	now         func() time.Time
 	backoffBase time.Duration
 	backoffMax  time.Duration
+	renewLeft   time.Duration
 
 	mu          sync.Mutex
 	offset      time.Duration // camera clock minus ours
@@ -48,6 +50,7 @@ func NewClient(xaddr, username, password string, hc *http.Client) *Client {
 		now:         time.Now,
 		backoffBase: time.Second,
 		backoffMax:  30 * time.Second,
+		renewLeft:   renewWhenLeft,
 	}
 }
 

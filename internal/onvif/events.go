@@ -25,9 +25,11 @@ type Motion struct {
 // Event subscription parameters.
 const (
 	subscriptionLifetime = 60 * time.Second
-	renewWhenLeft        = 30 * time.Second
-	pullTimeout          = 10 * time.Second
-	pullMessageLimit     = 32
+	// renewWhenLeft is how close to its end a subscription is renewed:
+	// more than a pull's wait plus a call's timeout.
+	renewWhenLeft    = 30 * time.Second
+	pullTimeout      = 10 * time.Second
+	pullMessageLimit = 32
 	// maxMotionsPerPull bounds the notifications handled from one
 	// response, whatever MessageLimit the camera ignored.
 	maxMotionsPerPull  = 64
@@ -111,7 +113,7 @@ func (c *Client) watchOnce(ctx context.Context, events string, onMotion func(Mot
 		if ctx.Err() != nil {
 			return pulled, ctx.Err()
 		}
-		if c.now().Add(renewWhenLeft).After(sub.ends) {
+		if c.now().Add(c.renewLeft).After(sub.ends) {
 			if err := c.renew(ctx, sub); err != nil {
 				return pulled, err
 			}
@@ -142,7 +144,7 @@ func (c *Client) subscribe(ctx context.Context, events string) (*subscription, e
 		CurrentTime     string    `xml:"CurrentTime"`
 		TerminationTime string    `xml:"TerminationTime"`
 	}
-	body := `<tev:CreatePullPointSubscription><tev:InitialTerminationTime>PT60S</tev:InitialTerminationTime></tev:CreatePullPointSubscription>`
+	body := `<tev:CreatePullPointSubscription><tev:InitialTerminationTime>PT` + fmt.Sprint(int(subscriptionLifetime.Seconds())) + `S</tev:InitialTerminationTime></tev:CreatePullPointSubscription>`
 	if err := c.call(ctx, events, actionCreatePullPoint, `<wsa:Action>`+actionCreatePullPoint+`</wsa:Action>`, body, callTimeout, &r); err != nil {
 		return nil, fmt.Errorf("onvif CreatePullPointSubscription: %w", err)
 	}
@@ -162,7 +164,7 @@ func (c *Client) renew(ctx context.Context, sub *subscription) error {
 		CurrentTime     string `xml:"CurrentTime"`
 		TerminationTime string `xml:"TerminationTime"`
 	}
-	err := c.subCall(ctx, sub, actionRenew, `<wsnt:Renew><wsnt:TerminationTime>PT60S</wsnt:TerminationTime></wsnt:Renew>`, callTimeout, &r)
+	err := c.subCall(ctx, sub, actionRenew, `<wsnt:Renew><wsnt:TerminationTime>PT`+fmt.Sprint(int(subscriptionLifetime.Seconds()))+`S</wsnt:TerminationTime></wsnt:Renew>`, callTimeout, &r)
 	var fe *FaultError
 	switch {
 	case errors.Is(err, ErrUnauthorized):

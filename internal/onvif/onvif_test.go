@@ -343,6 +343,26 @@ func TestWatchMotionResubscribesAfterLoss(t *testing.T) {
 	}
 }
 
+func TestWatchMotionRenews(t *testing.T) {
+	cam := newCamera(t, onviftest.Config{})
+	c := NewClient(cam.URL(), "admin", "password", nil)
+	c.renewLeft = 2 * subscriptionLifetime // renew before every pull
+	ch, stop := watch(t, c)
+	cam.SetMotion(true)
+	if m := next(t, ch); !m.Active {
+		t.Fatal("motion not active")
+	}
+	if err := stop(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WatchMotion returned %v", err)
+	}
+	if n := cam.Renews(); n < 1 {
+		t.Errorf("%d renewals, want at least one", n)
+	}
+	if n := cam.Subscribes(); n != 1 {
+		t.Errorf("%d subscriptions made, want 1 (renewed, not replaced)", n)
+	}
+}
+
 func TestWatchMotionWrongPassword(t *testing.T) {
 	cam := newCamera(t, onviftest.Config{Password: "right"})
 	err := NewClient(cam.URL(), "admin", "wrong", nil).WatchMotion(context.Background(), func(Motion) {})

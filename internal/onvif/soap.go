@@ -166,7 +166,8 @@ func usernameToken(c credentials, created time.Time) (string, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return "", fmt.Errorf("nonce: %w", err)
 	}
-	ts := created.UTC().Format("2006-01-02T15:04:05.000Z")
+	// Whole seconds: the form every camera parses.
+	ts := created.UTC().Format("2006-01-02T15:04:05Z")
 	return usernameTokenWith(c, nonce, ts), nil
 }
 

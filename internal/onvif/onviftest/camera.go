@@ -79,6 +79,7 @@ type Camera struct {
 	nextSub      int
 	subscribes   int
 	unsubscribes int
+	renews       int
 	nonces       map[string]bool
 }
 
@@ -186,6 +187,13 @@ func (c *Camera) Unsubscribes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.unsubscribes
+}
+
+// Renews is how many times a subscription was renewed.
+func (c *Camera) Renews() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.renews
 }
 
 // DropSubscriptions forgets every subscription, as a camera does when it
@@ -437,6 +445,7 @@ func (c *Camera) subscription(w http.ResponseWriter, ctx context.Context, op str
 		if _, ok := c.subs[id]; ok {
 			end = time.Now().Add(life)
 			c.subs[id] = end
+			c.renews++
 		}
 		c.mu.Unlock()
 		now := time.Now().Add(c.cfg.ClockOffset).UTC()
