@@ -155,12 +155,14 @@ func (c *Client) GetDeviceInformation(ctx context.Context) (DeviceInfo, error) {
 // Capabilities are the service addresses the client uses.
 type Capabilities struct {
 	Media      string // media service (ver10) address; empty if none
+	Media2     string // media service ver20 address, from GetServices; empty if none
 	Events     string // events service address; empty if none
 	PullPoints bool   // the events service offers PullPoint subscriptions
 }
 
-// GetCapabilities reads the media and events service addresses (kept after
-// the first success). Addresses on another host than the device service
+// GetCapabilities reads the media and events service addresses with
+// GetCapabilities, and the media ver20 address with GetServices when the
+// camera offers it (kept after the first success). Addresses on another host than the device service
 // are moved onto the device service's host (see serviceAddr).
 func (c *Client) GetCapabilities(ctx context.Context) (Capabilities, error) {
 	c.mu.Lock()
@@ -198,10 +200,53 @@ func (c *Client) GetCapabilities(ctx context.Context) (Capabilities, error) {
 		// (it is mandatory from profile S); only an explicit false says no.
 		caps.PullPoints = strings.TrimSpace(r.Events.WSPullPointSupport) != "false"
 	}
+	if caps.Media2, err = c.media2Addr(ctx); err != nil {
+		return Capabilities{}, err
+	}
 	c.mu.Lock()
 	c.caps = &caps
 	c.mu.Unlock()
 	return caps, nil
+}
+
+// maxServices bounds the services of a GetServices answer looked at.
+const maxServices = 64
+
+// media2Addr asks GetServices for the media ver20 service. A camera that
+// answers with a fault (most older ones do not implement GetServices) has
+// none.
+func (c *Client) media2Addr(ctx context.Context) (string, error) {
+	var r struct {
+		Services []struct {
+			Namespace string `xml:"Namespace"`
+			XAddr     string `xml:"XAddr"`
+		} `xml:"Service"`
+	}
+	err := c.call(ctx, c.xaddr, nsDevice+"/GetServices", "",
+		`<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>`, callTimeout, &r)
+	var fe *FaultError
+	switch {
+	case errors.Is(err, ErrUnauthorized):
+		return "", fmt.Errorf("onvif GetServices: %w", err)
+	case errors.As(err, &fe):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("onvif GetServices: %w", err)
+	}
+	for i, s := range r.Services {
+		if i == maxServices {
+			break
+		}
+		if strings.TrimSpace(s.Namespace) != nsMedia2 || strings.TrimSpace(s.XAddr) == "" {
+			continue
+		}
+		a, err := serviceAddr(c.xaddr, strings.TrimSpace(s.XAddr))
+		if err != nil {
+			return "", fmt.Errorf("onvif GetServices: media2: %w", err)
+		}
+		return a, nil
+	}
+	return "", nil
 }
 
 // SupportsEvents tells whether the camera has an events service with

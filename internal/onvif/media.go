@@ -20,27 +20,36 @@ type Profile struct {
 // maxProfiles bounds how many profiles of a response are kept.
 const maxProfiles = 32
 
-// GetProfiles lists the camera's media profiles (media service ver10).
-// Profiles without a video encoder are left out.
+type videoEncoder struct {
+	Encoding   string `xml:"Encoding"`
+	Resolution struct {
+		Width  int `xml:"Width"`
+		Height int `xml:"Height"`
+	} `xml:"Resolution"`
+}
+
+// GetProfiles lists the camera's media profiles, from the media service
+// ver20 when the camera has one (it names H.265 as such; ver10's encodings
+// predate it) and ver10 otherwise. Profiles without a video encoder are
+// left out.
 func (c *Client) GetProfiles(ctx context.Context) ([]Profile, error) {
-	media, err := c.mediaAddr(ctx)
+	media, v2, err := c.mediaAddr(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var r struct {
 		Profiles []struct {
-			Token string `xml:"token,attr"`
-			Name  string `xml:"Name"`
-			VEC   *struct {
-				Encoding   string `xml:"Encoding"`
-				Resolution struct {
-					Width  int `xml:"Width"`
-					Height int `xml:"Height"`
-				} `xml:"Resolution"`
-			} `xml:"VideoEncoderConfiguration"`
+			Token string        `xml:"token,attr"`
+			Name  string        `xml:"Name"`
+			VEC1  *videoEncoder `xml:"VideoEncoderConfiguration"`
+			VEC2  *videoEncoder `xml:"Configurations>VideoEncoder"`
 		} `xml:"Profiles"`
 	}
-	if err := c.call(ctx, media, nsMedia+"/GetProfiles", "", `<trt:GetProfiles/>`, callTimeout, &r); err != nil {
+	action, body := nsMedia+"/GetProfiles", `<trt:GetProfiles/>`
+	if v2 {
+		action, body = nsMedia2+"/GetProfiles", `<tr2:GetProfiles><tr2:Type>VideoEncoder</tr2:Type></tr2:GetProfiles>`
+	}
+	if err := c.call(ctx, media, action, "", body, callTimeout, &r); err != nil {
 		return nil, fmt.Errorf("onvif GetProfiles: %w", err)
 	}
 	var out []Profile
@@ -48,17 +57,21 @@ func (c *Client) GetProfiles(ctx context.Context) ([]Profile, error) {
 		if len(out) == maxProfiles {
 			break
 		}
-		if p.VEC == nil || strings.TrimSpace(p.Token) == "" {
+		vec := p.VEC1
+		if v2 {
+			vec = p.VEC2
+		}
+		if vec == nil || strings.TrimSpace(p.Token) == "" {
 			continue
 		}
-		w, h := p.VEC.Resolution.Width, p.VEC.Resolution.Height
+		w, h := vec.Resolution.Width, vec.Resolution.Height
 		if w < 0 || h < 0 || w > 1<<15 || h > 1<<15 {
 			w, h = 0, 0
 		}
 		out = append(out, Profile{
 			Token:    clean(p.Token),
 			Name:     clean(p.Name),
-			Encoding: strings.ToUpper(clean(p.VEC.Encoding)),
+			Encoding: encoding(vec.Encoding),
 			Width:    w,
 			Height:   h,
 		})
@@ -66,36 +79,66 @@ func (c *Client) GetProfiles(ctx context.Context) ([]Profile, error) {
 	return out, nil
 }
 
-func (c *Client) mediaAddr(ctx context.Context) (string, error) {
+// encoding names an encoding the way this package reports it: "H264" and
+// "H265" whatever spelling the camera used, others upper-cased.
+func encoding(e string) string {
+	switch u := strings.ToUpper(clean(e)); u {
+	case "H.264", "AVC", "H264":
+		return "H264"
+	case "H.265", "HEVC", "H265":
+		return "H265"
+	default:
+		return u
+	}
+}
+
+// mediaAddr is the media service to ask, and whether it is ver20.
+func (c *Client) mediaAddr(ctx context.Context) (string, bool, error) {
 	caps, err := c.GetCapabilities(ctx)
 	if err != nil {
-		return "", err
+		return "", false, err
+	}
+	if caps.Media2 != "" {
+		return caps.Media2, true, nil
 	}
 	if caps.Media == "" {
-		return "", fmt.Errorf("onvif: no media service: %w", ErrNotSupported)
+		return "", false, fmt.Errorf("onvif: no media service: %w", ErrNotSupported)
 	}
-	return caps.Media, nil
+	return caps.Media, false, nil
 }
 
 type mediaURI struct {
-	URI string `xml:"MediaUri>Uri"`
+	URI1 string `xml:"MediaUri>Uri"` // ver10
+	URI2 string `xml:"Uri"`          // ver20
+}
+
+func (m mediaURI) uri() string {
+	if m.URI2 != "" {
+		return m.URI2
+	}
+	return m.URI1
 }
 
 // GetStreamURI asks for the RTSP address of a profile's stream
 // (RTP-Unicast over RTSP). The address is the camera's; it is checked to be
 // rtsp:// or rtsps:// and bounded, nothing more.
 func (c *Client) GetStreamURI(ctx context.Context, profileToken string) (string, error) {
-	media, err := c.mediaAddr(ctx)
+	media, v2, err := c.mediaAddr(ctx)
 	if err != nil {
 		return "", err
 	}
 	var r mediaURI
+	action := nsMedia + "/GetStreamUri"
 	body := `<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport><tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>` +
 		`<trt:ProfileToken>` + esc(profileToken) + `</trt:ProfileToken></trt:GetStreamUri>`
-	if err := c.call(ctx, media, nsMedia+"/GetStreamUri", "", body, callTimeout, &r); err != nil {
+	if v2 {
+		action = nsMedia2 + "/GetStreamUri"
+		body = `<tr2:GetStreamUri><tr2:Protocol>RTSP</tr2:Protocol><tr2:ProfileToken>` + esc(profileToken) + `</tr2:ProfileToken></tr2:GetStreamUri>`
+	}
+	if err := c.call(ctx, media, action, "", body, callTimeout, &r); err != nil {
 		return "", fmt.Errorf("onvif GetStreamUri: %w", err)
 	}
-	u, err := checkURI(r.URI, "rtsp", "rtsps")
+	u, err := checkURI(r.uri(), "rtsp", "rtsps")
 	if err != nil {
 		return "", fmt.Errorf("onvif GetStreamUri: %w", err)
 	}
@@ -104,16 +147,21 @@ func (c *Client) GetStreamURI(ctx context.Context, profileToken string) (string,
 
 // GetSnapshotURI asks for the HTTP address of a profile's JPEG snapshot.
 func (c *Client) GetSnapshotURI(ctx context.Context, profileToken string) (string, error) {
-	media, err := c.mediaAddr(ctx)
+	media, v2, err := c.mediaAddr(ctx)
 	if err != nil {
 		return "", err
 	}
 	var r mediaURI
+	action := nsMedia + "/GetSnapshotUri"
 	body := `<trt:GetSnapshotUri><trt:ProfileToken>` + esc(profileToken) + `</trt:ProfileToken></trt:GetSnapshotUri>`
-	if err := c.call(ctx, media, nsMedia+"/GetSnapshotUri", "", body, callTimeout, &r); err != nil {
+	if v2 {
+		action = nsMedia2 + "/GetSnapshotUri"
+		body = `<tr2:GetSnapshotUri><tr2:ProfileToken>` + esc(profileToken) + `</tr2:ProfileToken></tr2:GetSnapshotUri>`
+	}
+	if err := c.call(ctx, media, action, "", body, callTimeout, &r); err != nil {
 		return "", fmt.Errorf("onvif GetSnapshotUri: %w", err)
 	}
-	u, err := checkURI(r.URI, "http", "https")
+	u, err := checkURI(r.uri(), "http", "https")
 	if err != nil {
 		return "", fmt.Errorf("onvif GetSnapshotUri: %w", err)
 	}

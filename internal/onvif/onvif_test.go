@@ -225,6 +225,33 @@ func TestMediaPicksMainAndSub(t *testing.T) {
 	}
 }
 
+// A camera with media ver20 names H.265 there; its ver10 service leaves
+// the H.265 profile out, so picking from ver10 would make the 720p H.264
+// profile the main one.
+func TestMediaUsesMedia2(t *testing.T) {
+	cam := newCamera(t, onviftest.Config{Media2: true, Profiles: []onviftest.Profile{
+		{Token: "main", Encoding: "H265", Width: 3840, Height: 2160, StreamURI: "rtsps://cam.test/main", SnapshotURI: "https://cam.test/snap"},
+		{Token: "p720", Encoding: "H264", Width: 1280, Height: 720, StreamURI: "rtsp://cam.test/720"},
+		{Token: "p360", Encoding: "H264", Width: 640, Height: 360, StreamURI: "rtsp://cam.test/360"},
+	}})
+	c := NewClient(cam.URL(), "admin", "password", nil)
+	mi, err := c.Media(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mi.Main.Token != "main" || mi.Main.Encoding != "H265" || mi.Main.Width != 3840 ||
+		mi.Main.StreamURI != "rtsps://cam.test/main" || mi.Main.SnapshotURI != "https://cam.test/snap" {
+		t.Errorf("main %+v", mi.Main)
+	}
+	if !mi.HasSub || mi.Sub.Token != "p360" || mi.Sub.StreamURI != "rtsp://cam.test/360" {
+		t.Errorf("sub %+v (has %v)", mi.Sub, mi.HasSub)
+	}
+	caps, err := c.GetCapabilities(context.Background())
+	if err != nil || caps.Media2 == "" || caps.Media == "" {
+		t.Errorf("capabilities %+v, %v; want both media services", caps, err)
+	}
+}
+
 func TestMediaWithoutH264Sub(t *testing.T) {
 	cam := newCamera(t, onviftest.Config{Profiles: []onviftest.Profile{
 		{Token: "a", Encoding: "H265", Width: 1920, Height: 1080, StreamURI: "rtsp://cam.test/a"},

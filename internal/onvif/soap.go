@@ -30,6 +30,7 @@ const (
 	nsWSA    = "http://www.w3.org/2005/08/addressing"
 	nsDevice = "http://www.onvif.org/ver10/device/wsdl"
 	nsMedia  = "http://www.onvif.org/ver10/media/wsdl"
+	nsMedia2 = "http://www.onvif.org/ver20/media/wsdl"
 	nsEvents = "http://www.onvif.org/ver10/events/wsdl"
 	nsSchema = "http://www.onvif.org/ver10/schema"
 	nsWSNT   = "http://docs.oasis-open.org/wsn/b-2"
@@ -196,7 +197,7 @@ func esc(s string) string {
 func envelope(header, body string) []byte {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>`)
-	b.WriteString(`<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:tds="` + nsDevice + `" xmlns:trt="` + nsMedia +
+	b.WriteString(`<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:tds="` + nsDevice + `" xmlns:trt="` + nsMedia + `" xmlns:tr2="` + nsMedia2 +
 		`" xmlns:tev="` + nsEvents + `" xmlns:tt="` + nsSchema + `" xmlns:wsnt="` + nsWSNT + `" xmlns:wsa="` + nsWSA + `">`)
 	if header != "" {
 		b.WriteString("<s:Header>" + header + "</s:Header>")

@@ -60,6 +60,11 @@ type Config struct {
 	ClockOffset time.Duration
 	// NoEvents leaves the events service out of GetCapabilities.
 	NoEvents bool
+	// Media2 adds the media service ver20 (announced by GetServices) and
+	// makes the ver10 one leave out profiles whose encoding its schema does
+	// not name (H.265), as cameras do. Without it, GetServices answers
+	// ActionNotSupported, as older cameras do.
+	Media2 bool
 	// MotionSource is the VideoSourceConfigurationToken named in motion
 	// notifications; "VideoSourceConfig_1" when empty.
 	MotionSource string
@@ -93,6 +98,7 @@ const (
 	nsSOAP     = "http://www.w3.org/2003/05/soap-envelope"
 	nsDevice   = "http://www.onvif.org/ver10/device/wsdl"
 	nsMedia    = "http://www.onvif.org/ver10/media/wsdl"
+	nsMedia2   = "http://www.onvif.org/ver20/media/wsdl"
 	nsEvents   = "http://www.onvif.org/ver10/events/wsdl"
 	nsSchema   = "http://www.onvif.org/ver10/schema"
 	nsWSNT     = "http://docs.oasis-open.org/wsn/b-2"
@@ -265,6 +271,12 @@ func (c *Camera) serve(w http.ResponseWriter, r *http.Request) {
 		c.device(w, name)
 	case "/onvif/media_service":
 		c.media(w, name, op)
+	case "/onvif/media2_service":
+		if !c.cfg.Media2 {
+			http.NotFound(w, r)
+			return
+		}
+		c.media2(w, name, op)
 	case "/onvif/events_service":
 		if c.cfg.NoEvents || name != "CreatePullPointSubscription" {
 			c.notSupported(w)
@@ -345,6 +357,58 @@ func (c *Camera) device(w http.ResponseWriter, op string) {
 			`<tt:Media><tt:XAddr>`+c.srv.URL+`/onvif/media_service</tt:XAddr>`+
 			`<tt:StreamingCapabilities><tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP><tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>`+
 			`</tds:Capabilities></tds:GetCapabilitiesResponse>`)
+	case "GetServices":
+		if !c.cfg.Media2 {
+			c.notSupported(w)
+			return
+		}
+		service := func(ns, addr string) string {
+			return `<tds:Service><tds:Namespace>` + ns + `</tds:Namespace><tds:XAddr>` + addr + `</tds:XAddr>` +
+				`<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>`
+		}
+		body := `<tds:GetServicesResponse>` + service(nsDevice, c.URL()) + service(nsMedia, c.srv.URL+"/onvif/media_service")
+		if !c.cfg.NoEvents {
+			body += service(nsEvents, c.srv.URL+"/onvif/events_service")
+		}
+		body += service(nsMedia2, c.srv.URL+"/onvif/media2_service") + `</tds:GetServicesResponse>`
+		c.reply(w, body)
+	default:
+		c.notSupported(w)
+	}
+}
+
+// media1Encoding tells whether the media ver10 schema names an encoding.
+func media1Encoding(e string) bool { return e == "JPEG" || e == "MPEG4" || e == "H264" }
+
+func (c *Camera) media2(w http.ResponseWriter, op string, o operation) {
+	switch op {
+	case "GetProfiles":
+		var b strings.Builder
+		b.WriteString(`<tr2:GetProfilesResponse>`)
+		for _, p := range c.cfg.Profiles {
+			fmt.Fprintf(&b, `<tr2:Profiles token="%s" fixed="true"><tr2:Name>%s</tr2:Name><tr2:Configurations>`+
+				`<tr2:VideoEncoder token="enc_%s" GovLength="50" Profile="Main"><tt:Name>%s</tt:Name><tt:UseCount>1</tt:UseCount><tt:Encoding>%s</tt:Encoding>`+
+				`<tt:Resolution><tt:Width>%d</tt:Width><tt:Height>%d</tt:Height></tt:Resolution><tt:Quality>5</tt:Quality></tr2:VideoEncoder>`+
+				`</tr2:Configurations></tr2:Profiles>`,
+				esc(p.Token), esc(p.Name), esc(p.Token), esc(p.Name), esc(p.Encoding), p.Width, p.Height)
+		}
+		b.WriteString(`</tr2:GetProfilesResponse>`)
+		c.reply(w, b.String())
+	case "GetStreamUri", "GetSnapshotUri":
+		p, ok := c.profile(strings.TrimSpace(o.ProfileToken))
+		if !ok {
+			c.fault(w, "env:Sender", "ter:InvalidArgVal", "no such profile")
+			return
+		}
+		uri := p.StreamURI
+		if op == "GetSnapshotUri" {
+			uri = p.SnapshotURI
+			if uri == "" {
+				c.notSupported(w)
+				return
+			}
+		}
+		c.reply(w, `<tr2:`+op+`Response><tr2:Uri>`+esc(uri)+`</tr2:Uri></tr2:`+op+`Response>`)
 	default:
 		c.notSupported(w)
 	}
@@ -356,6 +420,9 @@ func (c *Camera) media(w http.ResponseWriter, op string, o operation) {
 		var b strings.Builder
 		b.WriteString(`<trt:GetProfilesResponse>`)
 		for _, p := range c.cfg.Profiles {
+			if c.cfg.Media2 && !media1Encoding(p.Encoding) {
+				continue
+			}
 			fmt.Fprintf(&b, `<trt:Profiles token="%s" fixed="true"><tt:Name>%s</tt:Name>`+
 				`<tt:VideoSourceConfiguration token="VideoSourceConfig_1"><tt:Name>VideoSource_1</tt:Name><tt:UseCount>2</tt:UseCount><tt:SourceToken>VideoSource_1</tt:SourceToken><tt:Bounds x="0" y="0" width="%d" height="%d"/></tt:VideoSourceConfiguration>`+
 				`<tt:VideoEncoderConfiguration token="enc_%s"><tt:Name>%s</tt:Name><tt:UseCount>1</tt:UseCount><tt:Encoding>%s</tt:Encoding>`+
@@ -569,7 +636,7 @@ func (c *Camera) write(w http.ResponseWriter, status int, body string) {
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>`)
 	b.WriteString(`<env:Envelope xmlns:env="` + nsSOAP + `" xmlns:tds="` + nsDevice + `" xmlns:trt="` + nsMedia +
-		`" xmlns:tev="` + nsEvents + `" xmlns:tt="` + nsSchema + `" xmlns:wsnt="` + nsWSNT + `" xmlns:wsa="` + nsWSA +
+		`" xmlns:tr2="` + nsMedia2 + `" xmlns:tev="` + nsEvents + `" xmlns:tt="` + nsSchema + `" xmlns:wsnt="` + nsWSNT + `" xmlns:wsa="` + nsWSA +
 		`" xmlns:tns1="` + nsTopics + `" xmlns:ter="` + nsError + `" xmlns:wsrf-rw="http://docs.oasis-open.org/wsrf/rw-2">`)
 	b.WriteString(`<env:Body>` + body + `</env:Body></env:Envelope>`)
 	w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
