@@ -34,7 +34,11 @@ const (
 	// response, whatever MessageLimit the camera ignored.
 	maxMotionsPerPull  = 64
 	unsubscribeTimeout = 2 * time.Second
-	maxRefParams       = 8
+	// minEmptyPull paces a camera that answers PullMessages at once with
+	// nothing instead of waiting its Timeout, so a buggy or hostile one
+	// cannot turn the watch into a busy loop.
+	minEmptyPull = time.Second
+	maxRefParams = 8
 )
 
 const (
@@ -47,7 +51,8 @@ const (
 // WatchMotion follows the camera's motion events through a PullPoint
 // subscription and calls onMotion, in the camera's order, for every motion
 // notification (RuleEngine/CellMotionDetector/Motion or
-// VideoSource/MotionAlarm). onMotion runs on the caller's goroutine and
+// VideoSource/MotionAlarm), including the state most cameras report when a
+// subscription starts (PropertyOperation "Initialized"). onMotion runs on the caller's goroutine and
 // should return quickly: the next pull waits for it.
 //
 // The subscription is renewed before it ends and unsubscribed when
@@ -77,13 +82,8 @@ func (c *Client) WatchMotion(ctx context.Context, onMotion func(Motion)) error {
 		if pulled {
 			backoff = c.backoffBase
 		}
-		wait := time.Duration(rand.Int64N(int64(backoff) + 1))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, time.Duration(rand.Int64N(int64(backoff)+1))); err != nil {
+			return err
 		}
 		backoff = min(2*backoff, c.backoffMax)
 	}
@@ -119,6 +119,7 @@ func (c *Client) watchOnce(ctx context.Context, events string, onMotion func(Mot
 			}
 		}
 		var r pullResponse
+		started := c.now()
 		body := `<tev:PullMessages><tev:Timeout>PT10S</tev:Timeout><tev:MessageLimit>` +
 			fmt.Sprint(pullMessageLimit) + `</tev:MessageLimit></tev:PullMessages>`
 		if err := c.subCall(ctx, sub, actionPullMessages, body, pullTimeout+callTimeout, &r); err != nil {
@@ -134,6 +135,25 @@ func (c *Client) watchOnce(ctx context.Context, events string, onMotion func(Mot
 		for _, m := range motions(r, off, c.now) {
 			onMotion(m)
 		}
+		if len(r.Messages) == 0 {
+			if early := minEmptyPull - c.now().Sub(started); early > 0 {
+				if err := sleep(ctx, early); err != nil {
+					return pulled, err
+				}
+			}
+		}
+	}
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

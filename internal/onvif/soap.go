@@ -128,28 +128,24 @@ type subcode struct {
 }
 
 func (f *soapFault) err() *FaultError {
-	e := &FaultError{Code: strings.TrimSpace(f.Code.Value)}
+	e := &FaultError{Code: clean(f.Code.Value)}
 	// Nested subcodes are bounded by the response size; follow at most a few.
 	for s, n := f.Code.Subcode, 0; s != nil && n < 8; s, n = s.Subcode, n+1 {
-		e.Subcode = strings.TrimSpace(s.Value)
+		e.Subcode = clean(s.Value)
 		e.codes = append(e.codes, e.Subcode)
 	}
 	if len(f.Reason.Text) > 0 {
-		e.Reason = strings.TrimSpace(f.Reason.Text[0])
+		e.Reason = clean(f.Reason.Text[0])
 	}
 	if e.Code == "" {
-		e.Code = strings.TrimSpace(f.FaultCode)
+		e.Code = clean(f.FaultCode)
 		if e.Subcode == "" && strings.Contains(e.Code, ":") {
 			// SOAP 1.1 cameras put the specific code in faultcode.
 			e.Subcode = e.Code
 		}
 	}
 	if e.Reason == "" {
-		e.Reason = strings.TrimSpace(f.FaultString)
-	}
-	const maxReason = 200
-	if len(e.Reason) > maxReason {
-		e.Reason = e.Reason[:maxReason] + "..."
+		e.Reason = clean(f.FaultString)
 	}
 	return e
 }

@@ -284,7 +284,7 @@ func (c *Camera) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		c.createPullPoint(w, op)
 	case "/onvif/subscription":
-		c.subscription(w, r.Context(), name, op, strings.TrimSpace(req.Header.SubscriptionID))
+		c.subscription(r.Context(), w, name, op, strings.TrimSpace(req.Header.SubscriptionID))
 	default:
 		http.NotFound(w, r)
 	}
@@ -497,7 +497,7 @@ func (c *Camera) live(id string) (time.Time, bool) {
 	return end, ok
 }
 
-func (c *Camera) subscription(w http.ResponseWriter, ctx context.Context, op string, o operation, id string) {
+func (c *Camera) subscription(ctx context.Context, w http.ResponseWriter, op string, o operation, id string) {
 	end, ok := c.live(id)
 	if !ok {
 		c.fault(w, "env:Sender", "wsrf-rw:ResourceUnknownFault", "no such subscription")
@@ -505,7 +505,7 @@ func (c *Camera) subscription(w http.ResponseWriter, ctx context.Context, op str
 	}
 	switch op {
 	case "PullMessages":
-		c.pull(w, ctx, o, id)
+		c.pull(ctx, w, o, id)
 	case "Renew":
 		life := isoDuration(o.TerminationISO, time.Minute)
 		c.mu.Lock()
@@ -534,7 +534,7 @@ func (c *Camera) subscription(w http.ResponseWriter, ctx context.Context, op str
 // pull answers PullMessages with the queued notifications, waiting up to
 // the request's Timeout for one; the wait ends early when the camera
 // closes, the client goes away, or the subscription is dropped.
-func (c *Camera) pull(w http.ResponseWriter, ctx context.Context, o operation, id string) {
+func (c *Camera) pull(ctx context.Context, w http.ResponseWriter, o operation, id string) {
 	limit := o.MessageLimit
 	if limit <= 0 || limit > 100 {
 		limit = 100
