@@ -294,15 +294,15 @@ func serviceAddr(device, addr string) (string, error) {
 
 // clean trims and bounds a text field a camera returned.
 func clean(s string) string {
-	s = strings.TrimSpace(s)
 	const max = 256
-	if len(s) > max {
-		s = strings.ToValidUTF8(s[:max], "")
-	}
-	return strings.Map(func(r rune) rune {
+	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1
 		}
 		return r
-	}, s)
+	}, strings.ToValidUTF8(strings.TrimSpace(s), ""))
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "")
+	}
+	return s
 }

@@ -67,3 +67,21 @@ func FuzzNotifications(f *testing.F) {
 		}
 	})
 }
+
+func FuzzProbeMatches(f *testing.F) {
+	f.Add([]byte(`<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"><e:Header><a:RelatesTo>uuid:p</a:RelatesTo></e:Header><e:Body><d:ProbeMatches><d:ProbeMatch><a:EndpointReference><a:Address>urn:uuid:1</a:Address></a:EndpointReference><d:Scopes>onvif://www.onvif.org/name/A%20B onvif://www.onvif.org/hardware/X</d:Scopes><d:XAddrs>http://10.0.0.2/onvif/device_service http://[fe80::1]/onvif/device_service</d:XAddrs></d:ProbeMatch></d:ProbeMatches></e:Body></e:Envelope>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		devs := parseProbeMatches(data, "uuid:p")
+		if len(devs) > maxMatchesPerDatagram {
+			t.Fatalf("%d devices from one datagram", len(devs))
+		}
+		for _, d := range devs {
+			if d.EndpointRef == "" || len(d.XAddrs) == 0 || len(d.XAddrs) > maxXAddrs || len(d.Scopes) > maxScopes {
+				t.Fatalf("device %+v", d)
+			}
+			if len(d.Name) > 256 || len(d.Hardware) > 256 || !utf8.ValidString(d.Name) {
+				t.Fatalf("name %q hardware %q", d.Name, d.Hardware)
+			}
+		}
+	})
+}

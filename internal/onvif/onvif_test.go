@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/camvault/camvault/internal/onvif/onviftest"
 )
@@ -489,5 +490,17 @@ func TestReferenceParametersCannotInject(t *testing.T) {
 	h := r.P.header()
 	if strings.Contains(h, "<Evil/>") || !strings.Contains(h, "&lt;Evil/&gt;") || !strings.Contains(h, `xmlns:rp0="urn:a"`) {
 		t.Fatalf("header %q", h)
+	}
+}
+
+func TestCleanBoundsCameraTexts(t *testing.T) {
+	for _, in := range []string{strings.Repeat("\xff", 1000), strings.Repeat("é", 300), "a\x00b\nc\x7f", "  x  "} {
+		out := clean(in)
+		if len(out) > 256 || !utf8.ValidString(out) || strings.ContainsAny(out, "\x00\n\x7f") {
+			t.Errorf("clean(%.20q) = %.40q", in, out)
+		}
+	}
+	if clean("  Front Door  ") != "Front Door" {
+		t.Error("clean changed a plain name")
 	}
 }
