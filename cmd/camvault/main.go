@@ -30,6 +30,7 @@ type cli struct {
 	Admin      adminCmd   `cmd:"" help:"Operator tasks on a data directory."`
 	Demo       demoCmd    `cmd:"" help:"Run the server with a demo account and simulated cameras, to see camvault alive at once."`
 	Camera     cameraCmd  `cmd:"" help:"Run simulated cameras: pair, upload watermarked motion events, hold the device connection."`
+	Bridge     bridgeCmd  `cmd:"" help:"Connect your own RTSP/ONVIF cameras to a camvault server; runs on the cameras' network (docs/bridge.md)."`
 	Storm      stormCmd   `cmd:"" help:"The outage test: a server, thousands of simulated cameras and viewers, a SIGKILL and a restart; checks no event is lost or doubled and no media reaches another household."`
 	VersionCmd versionCmd `cmd:"" name:"version" help:"Print the version: module version, commit and its date, Go version."`
 

@@ -28,6 +28,7 @@ import (
 	"github.com/camvault/camvault/internal/bridge/bridgetest"
 	"github.com/camvault/camvault/internal/deviceclient"
 	"github.com/camvault/camvault/internal/media/h264"
+	"github.com/camvault/camvault/internal/onvif/onviftest"
 	"github.com/camvault/camvault/internal/server"
 )
 
@@ -596,4 +597,49 @@ func (p *faultProxy) Seen() []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]byte(nil), p.seen.Bytes()...)
+}
+
+// A camera paired by its ONVIF address alone: the bridge reads its H.265
+// main stream, its H.264 sub-stream for live view and its snapshot
+// address, and makes an event of the motion the camera reports over
+// ONVIF (the snapshots themselves never change here).
+func TestBridgedONVIFCamera(t *testing.T) {
+	w := newWorld(t)
+	main := newCamera(t, bridgetest.Config{Video: h265Fixture, H265: true})
+	sub := newCamera(t, bridgetest.Config{Video: h264Fixture})
+	ov, err := onviftest.NewCamera(onviftest.Config{Username: camUser, Password: camPass, Media2: true,
+		Profiles: []onviftest.Profile{
+			{Token: "main", Name: "MainStream", Encoding: "H265", Width: 640, Height: 360, StreamURI: main.URL(), SnapshotURI: main.SnapshotURL()},
+			{Token: "sub", Name: "SubStream", Encoding: "H264", Width: 320, Height: 180, StreamURI: sub.URL(), SnapshotURI: main.SnapshotURL()},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ov.Close)
+	req := bridge.PairRequest{Server: w.proxy.URL(), PairingCode: w.pairingCode(), Name: "Porch",
+		Username: camUser, Password: camPass, Motion: bridge.MotionConfig{Sensitivity: 50}}
+	if err := bridge.FromONVIF(t.Context(), &req, ov.URL()); err != nil {
+		t.Fatal(err)
+	}
+	if req.StreamURL != main.URL() || req.LiveURL != sub.URL() || req.SnapshotURL != main.SnapshotURL() {
+		t.Fatalf("from ONVIF: stream %s live %s snapshot %s", req.StreamURL, req.LiveURL, req.SnapshotURL)
+	}
+	cfg, err := bridge.Pair(t.Context(), w.state, req, http.DefaultClient, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runBridge(t, w.state, fastOptions(nil))
+	eventually(t, "the camera is online", func() bool { return w.online(cfg.DeviceID) })
+	eventually(t, "the bridge subscribed to the camera's events", func() bool { return ov.Subscriptions() > 0 })
+	if n := len(w.events(cfg.DeviceID)); n != 0 {
+		t.Fatalf("%d events before any motion", n)
+	}
+	ov.SetMotion(true)
+	eventually(t, "the camera's motion is listed", func() bool { return len(w.events(cfg.DeviceID)) > 0 })
+	ov.SetMotion(false)
+	ev := w.events(cfg.DeviceID)[0]
+	if ev.ClipURL == nil {
+		t.Fatal("no clip")
+	}
+	checkClip(t, w.get(*ev.ClipURL), "h265", time.Second)
 }

@@ -89,12 +89,13 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// The ring holds this much of each camera's stream: enough for the
-// pre-roll of an event whose post-roll is still being recorded, bounded
-// in bytes for a camera that sends far more than it should.
+// The ring holds the pre-roll and post-roll of an event and ringSlack
+// more (a keyframe interval longer than the pre-roll, a slow upload
+// start), bounded in bytes for a camera that sends far more than it
+// should.
 const (
-	ringWindow = 30 * time.Second
-	ringBytes  = 64 << 20
+	ringSlack = 6 * time.Second
+	ringBytes = 64 << 20
 	// maxPendingClips bounds the events of a camera waiting for their
 	// post-roll at once.
 	maxPendingClips = 4
@@ -171,7 +172,7 @@ func newCamera(st *State, cfg CameraConfig, opt Options) (*Camera, error) {
 	c := &Camera{
 		cfg: cfg, sec: sec, state: st, opt: opt, queue: q,
 		log:  opt.Log.With("camera", cfg.Name),
-		ring: newRing(ringWindow, ringBytes),
+		ring: newRing(opt.PreRoll+opt.PostRoll+ringSlack, ringBytes),
 		det:  detector{sensitivity: cfg.Motion.Sensitivity, zones: cfg.Motion.Zones},
 		up:   make(chan struct{}, 1),
 	}
@@ -214,9 +215,7 @@ func (c *Camera) Run(ctx context.Context) error {
 			stop(err)
 		}
 	})
-	if c.snap != nil && c.cfg.Motion.Source != "onvif" {
-		wg.Go(func() { c.watchSnapshots(ctx) })
-	}
+	wg.Go(func() { c.watchMotion(ctx) })
 	wg.Go(func() {
 		if err := c.presence(ctx, &wg); err != nil {
 			stop(err)
@@ -285,6 +284,22 @@ func (c *Camera) presence(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 }
 
+// watchMotion finds the camera's motion: from its ONVIF events when it
+// was paired through ONVIF (unless told to compare snapshots), else, or
+// when the camera cannot send events and the source is "auto", by
+// comparing its snapshots.
+func (c *Camera) watchMotion(ctx context.Context) {
+	src := c.cfg.Motion.Source
+	if c.cfg.ONVIF != "" && src != "snapshot" {
+		if c.watchONVIF(ctx) || src == "onvif" {
+			return
+		}
+	}
+	if c.snap != nil {
+		c.watchSnapshots(ctx)
+	}
+}
+
 // watchSnapshots compares the camera's picture every SnapshotInterval and
 // makes an event when it sees motion.
 func (c *Camera) watchSnapshots(ctx context.Context) {
@@ -296,6 +311,12 @@ func (c *Camera) watchSnapshots(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		c.mu.Lock()
+		off := c.det.sensitivity <= 0
+		c.mu.Unlock()
+		if off {
+			continue // motion events are off: no picture to fetch and compare
 		}
 		err := c.checkSnapshot(ctx)
 		if err != nil && ctx.Err() == nil && time.Since(lastLogged) > time.Minute {
