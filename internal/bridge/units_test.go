@@ -17,7 +17,7 @@ import (
 
 // loadStream reads a fixture as the bridge would receive it: access units
 // through the assembler, 15 a second from t0.
-func loadStream(t *testing.T, path string, codec Codec, t0 time.Time) []AccessUnit {
+func loadStream(t testing.TB, path string, codec Codec, t0 time.Time) []AccessUnit {
 	t.Helper()
 	raw, params, err := bridgetest.LoadVideo(path, codec == H265)
 	if err != nil {
