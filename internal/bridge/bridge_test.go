@@ -269,8 +269,8 @@ func checkClip(t *testing.T, clip []byte, wantCodec string, minDur time.Duration
 	if err := pres.Unmarshal(bytes.NewReader(clip)); err != nil {
 		t.Fatalf("clip: %v", err)
 	}
-	if len(pres.Tracks) != 1 {
-		t.Fatalf("clip has %d tracks", len(pres.Tracks))
+	if len(pres.Tracks) == 0 {
+		t.Fatal("clip has no track")
 	}
 	tr := pres.Tracks[0]
 	switch tr.Codec.(type) {
@@ -297,14 +297,43 @@ func checkClip(t *testing.T, clip []byte, wantCodec string, minDur time.Duration
 	}
 }
 
+// checkAudio: the clip's second track is the camera's AAC, playing along
+// the pictures: it starts within 0.2 s of them and lasts as long, within
+// 0.3 s.
+func checkAudio(t *testing.T, clip []byte) {
+	t.Helper()
+	var pres pmp4.Presentation
+	if err := pres.Unmarshal(bytes.NewReader(clip)); err != nil {
+		t.Fatal(err)
+	}
+	if len(pres.Tracks) != 2 {
+		t.Fatalf("clip has %d tracks, want video and audio", len(pres.Tracks))
+	}
+	v, a := pres.Tracks[0], pres.Tracks[1]
+	if _, ok := a.Codec.(*codecs.MPEG4Audio); !ok {
+		t.Fatalf("second track %T, want AAC", a.Codec)
+	}
+	length := func(tr *pmp4.Track) time.Duration {
+		var d int64
+		for _, s := range tr.Samples {
+			d += int64(s.Duration)
+		}
+		return time.Duration(d) * time.Second / time.Duration(tr.TimeScale)
+	}
+	offset := time.Duration(a.TimeOffset) * time.Second / time.Duration(a.TimeScale)
+	if offset > 200*time.Millisecond || (length(a)+offset-length(v)).Abs() > 300*time.Millisecond {
+		t.Fatalf("audio %v from %v, video %v", length(a), offset, length(v))
+	}
+}
+
 // A camera paired through the bridge: its password and credential are
 // sealed in the state and never reach the server; its motion, seen in its
 // snapshots, becomes an event with the snapshot and a clip of its own
-// H.264 pictures from a keyframe before the motion; it is online while
+// H.264 pictures from a keyframe before the motion, with its AAC audio; it is online while
 // its stream is, offline while it reboots, and back after.
 func TestBridgedCameraEndToEnd(t *testing.T) {
 	w := newWorld(t)
-	cam := newCamera(t, bridgetest.Config{Video: h264Fixture, ParamsInSDPOnly: true})
+	cam := newCamera(t, bridgetest.Config{Video: h264Fixture, ParamsInSDPOnly: true, Audio: "testdata/tone.aac"})
 	cfg := w.pair("Front door", cam, "")
 
 	// The secrets are sealed: neither the state nor the server holds them
@@ -338,7 +367,9 @@ func TestBridgedCameraEndToEnd(t *testing.T) {
 	if !bytes.HasPrefix(thumb, []byte{0xFF, 0xD8}) {
 		t.Fatal("the thumbnail is not a JPEG")
 	}
-	checkClip(t, w.get(*ev.ClipURL), "h264", 2*time.Second)
+	clip := w.get(*ev.ClipURL)
+	checkClip(t, clip, "h264", 2*time.Second)
+	checkAudio(t, clip)
 
 	// The camera reboots: the server shows it offline, then online again,
 	// and its motion is seen again.

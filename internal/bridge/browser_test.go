@@ -6,9 +6,11 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/chromedp/chromedp"
 
 	"github.com/camvault/camvault/internal/sim/browsertest"
@@ -31,10 +33,11 @@ function playFile(src) { v.src = src; return v.play(); }
 func TestBrowserPlaysBridgeClips(t *testing.T) {
 	bctx := browsertest.Start(t, chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
 	for _, tc := range []struct {
-		path string
-		w, h int
-	}{{"../sim/camera/fixtures/640x360.h264", 640, 360}, {"testdata/1920x1080.h264", 1920, 1080}} {
-		t.Run(fmt.Sprintf("%dx%d", tc.w, tc.h), func(t *testing.T) {
+		path  string
+		w, h  int
+		audio bool
+	}{{"../sim/camera/fixtures/640x360.h264", 640, 360, false}, {"testdata/1920x1080.h264", 1920, 1080, false}, {"../sim/camera/fixtures/640x360.h264", 640, 360, true}} {
+		t.Run(fmt.Sprintf("%dx%d audio %v", tc.w, tc.h, tc.audio), func(t *testing.T) {
 			t0 := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 			aus := loadStream(t, tc.path, H264, t0)
 			r := newRing(time.Minute, 64<<20)
@@ -43,7 +46,12 @@ func TestBrowserPlaysBridgeClips(t *testing.T) {
 			}
 			at := t0.Add(2500 * time.Millisecond)
 			cut := r.cut(at.Add(-time.Second), at.Add(time.Second))
-			clip, err := writeClip(H264, cut)
+			var audio *AudioTrack
+			if tc.audio {
+				audio = aacTrack(t, "testdata/tone.aac", t0)
+				audio.Frames = audioFor(audio.Frames, cut)
+			}
+			clip, err := writeClip(H264, cut, audio)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,11 +79,12 @@ func TestBrowserPlaysBridgeClips(t *testing.T) {
 				Width    int     `json:"width"`
 				Height   int     `json:"height"`
 				Frames   int     `json:"frames"`
+				Audio    int     `json:"audio"`
 				Ended    bool    `json:"ended"`
 				Failure  *string `json:"failure"`
 			}
 			st, err2 := chromedp.Run(ctx, chromedp.Evaluate[state](`({duration: v.duration, width: v.videoWidth, height: v.videoHeight,
-  frames: v.getVideoPlaybackQuality().totalVideoFrames, ended: v.ended, failure: window.failure})`))
+  frames: v.getVideoPlaybackQuality().totalVideoFrames, audio: v.webkitAudioDecodedByteCount, ended: v.ended, failure: window.failure})`))
 			if err != nil || err2 != nil {
 				t.Fatalf("%v %v; state %+v", err, err2, st)
 			}
@@ -85,6 +94,41 @@ func TestBrowserPlaysBridgeClips(t *testing.T) {
 			if !st.Ended || math.Abs(st.Duration-want) > 0.1 || st.Width != tc.w || st.Height != tc.h || st.Frames == 0 {
 				t.Fatalf("played %+v; want %.2f s at %dx%d to the end", st, want, tc.w, tc.h)
 			}
+			if tc.audio != (st.Audio > 0) {
+				t.Fatalf("audio decoded: %d bytes; want audio %v", st.Audio, tc.audio)
+			}
 		})
 	}
+}
+
+// aacTrack reads an ADTS file as the frames a camera would send from t0.
+func aacTrack(t *testing.T, path string, t0 time.Time) *AudioTrack {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts mpeg4audio.ADTSPackets
+	if err := pkts.Unmarshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	p := pkts[0]
+	a := &AudioTrack{Config: mpeg4audio.AudioSpecificConfig{Type: p.Type, SampleRate: p.SampleRate, ChannelConfig: p.ChannelConfig}}
+	for i, p := range pkts {
+		at := t0.Add(time.Duration(i*mpeg4audio.SamplesPerAccessUnit) * time.Second / time.Duration(p.SampleRate))
+		a.Frames = append(a.Frames, AudioFrame{At: at, Data: p.AU})
+	}
+	return a
+}
+
+// audioFor keeps the frames that play along the pictures.
+func audioFor(frames []AudioFrame, cut []AccessUnit) []AudioFrame {
+	var out []AudioFrame
+	end := cut[len(cut)-1].At.Add(time.Second / 15)
+	for _, f := range frames {
+		if !f.At.Before(cut[0].At) && f.At.Before(end) {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -180,6 +180,7 @@ func newCamera(st *State, cfg CameraConfig, opt Options) (*Camera, error) {
 		c.snap = newSnapshotter(sec.SnapshotURL, cfg.Username, sec.Password, opt.CameraTransport)
 	}
 	c.src = c.newSource(streamURL, "main", c.ring.add)
+	c.src.audioSink = c.ring.addAudio
 	c.src.onState = func(bool, error) {
 		select {
 		case c.up <- struct{}{}:
@@ -442,8 +443,13 @@ func (c *Camera) makeEvent(ctx context.Context, at time.Time, kind string, thumb
 	var clip []byte
 	_, codec, _, _ := c.src.State()
 	if aus := c.ring.cut(at.Add(-c.opt.PreRoll), at.Add(postRoll)); len(aus) > 0 {
+		var audio *AudioTrack
+		if cfg := c.src.Audio(); cfg != nil {
+			end := aus[len(aus)-1].At.Add(time.Second / 15)
+			audio = &AudioTrack{Config: *cfg, Frames: c.ring.cutAudio(aus[0].At, end)}
+		}
 		var err error
-		if clip, err = writeClip(codec, aus); err != nil {
+		if clip, err = writeClip(codec, aus, audio); err != nil {
 			c.log.Warn("event without a clip", "event_id", id, "err", err)
 			clip = nil
 		}

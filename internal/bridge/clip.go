@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	mch265 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 )
@@ -26,7 +28,7 @@ type dtsExtractor interface {
 // camera's own pictures, not transcoded. Decoding times come from the
 // codec's picture order, so a camera that sends B-frames gets a clip that
 // plays in order. The last picture shows as long as the one before it.
-func writeClip(codec Codec, aus []AccessUnit) ([]byte, error) {
+func writeClip(codec Codec, aus []AccessUnit, audio *AudioTrack) ([]byte, error) {
 	if len(aus) == 0 || !aus[0].Key {
 		return nil, errors.New("a clip must start with a keyframe")
 	}
@@ -96,12 +98,39 @@ func writeClip(codec Codec, aus []AccessUnit) ([]byte, error) {
 			GetPayload:  func() ([]byte, error) { return payload, nil },
 		})
 	}
+	tracks := []*pmp4.Track{track}
+	if audio != nil && len(audio.Frames) > 0 && audio.Config.SampleRate > 0 {
+		at, n := audioTrack(audio, aus[0].At)
+		tracks = append(tracks, at)
+		size += n
+	}
 	var buf bytes.Buffer
 	buf.Grow(size + 4096 + 32*len(aus))
-	if err := (&pmp4.Presentation{Tracks: []*pmp4.Track{track}}).Marshal(&buf); err != nil {
+	if err := (&pmp4.Presentation{Tracks: tracks}).Marshal(&buf); err != nil {
 		return nil, fmt.Errorf("write the clip: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// audioTrack is a clip's AAC track: the frames as they came, 1024
+// samples each, starting as long after the clip's first picture (start)
+// as the first frame plays after it.
+func audioTrack(a *AudioTrack, start time.Time) (*pmp4.Track, int) {
+	rate := int64(a.Config.SampleRate)
+	t := &pmp4.Track{ID: 2, TimeScale: uint32(rate), Codec: &codecs.MPEG4Audio{Config: a.Config}}
+	if d := a.Frames[0].At.Sub(start); d > 0 {
+		t.TimeOffset = int32(min(int64(d)*rate/int64(time.Second), math.MaxInt32))
+	}
+	size := 0
+	for _, f := range a.Frames {
+		payload := f.Data
+		size += len(payload)
+		t.Samples = append(t.Samples, &pmp4.Sample{
+			Duration: mpeg4audio.SamplesPerAccessUnit, PayloadSize: uint32(len(payload)),
+			GetPayload: func() ([]byte, error) { return payload, nil },
+		})
+	}
+	return t, size
 }
 
 // avcc is the access unit with a 4-byte length before each NAL unit: the

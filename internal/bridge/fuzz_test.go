@@ -46,7 +46,7 @@ func FuzzCameraStream(f *testing.F) {
 			}
 			aus = append(aus, au)
 		}
-		clip, err := writeClip(codec, aus)
+		clip, err := writeClip(codec, aus, nil)
 		if err != nil {
 			return
 		}

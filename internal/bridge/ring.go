@@ -12,6 +12,7 @@ import (
 type ring struct {
 	mu       sync.Mutex
 	aus      []AccessUnit // oldest first
+	audio    []AudioFrame // oldest first
 	bytes    int
 	window   time.Duration
 	maxBytes int
@@ -28,7 +29,7 @@ func (r *ring) add(au AccessUnit, restart bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if restart {
-		r.aus, r.bytes = r.aus[:0], 0
+		r.aus, r.audio, r.bytes = r.aus[:0], r.audio[:0], 0
 	}
 	r.aus = append(r.aus, au)
 	r.bytes += au.Size()
@@ -44,6 +45,46 @@ func (r *ring) add(au AccessUnit, restart bool) {
 		clear(r.aus[n:])
 		r.aus = r.aus[:n]
 	}
+	// Audio goes with the pictures it plays along.
+	drop = 0
+	for drop < len(r.audio) && r.audio[drop].At.Before(r.aus[0].At) {
+		r.bytes -= len(r.audio[drop].Data)
+		drop++
+	}
+	if drop > 0 {
+		n := copy(r.audio, r.audio[drop:])
+		clear(r.audio[n:])
+		r.audio = r.audio[:n]
+	}
+}
+
+// maxAudioFrames bounds the audio the ring holds apart from the pictures
+// (a camera sending audio and no video): about a minute of AAC at 16 kHz.
+const maxAudioFrames = 1000
+
+// addAudio appends an audio frame, kept as long as the pictures it plays
+// along.
+func (r *ring) addAudio(f AudioFrame) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.aus) == 0 || len(r.audio) >= maxAudioFrames {
+		return
+	}
+	r.audio = append(r.audio, f)
+	r.bytes += len(f.Data)
+}
+
+// cutAudio returns the audio frames that play from from until to.
+func (r *ring) cutAudio(from, to time.Time) []AudioFrame {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []AudioFrame
+	for _, f := range r.audio {
+		if !f.At.Before(from) && f.At.Before(to) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // cut returns the access units from the last keyframe at or before from

@@ -16,6 +16,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/pion/rtp"
 
 	"github.com/camvault/camvault/internal/deviceclient"
@@ -43,12 +44,16 @@ type Source struct {
 	// sink gets every access unit first, on the reading goroutine; restart
 	// is true for the first of a new connection.
 	sink func(au AccessUnit, restart bool)
+	// audioSink, when set, gets the stream's AAC frames (an AAC track is
+	// set up only then).
+	audioSink func(f AudioFrame)
 	// onState is told when the stream goes up (its first keyframe) or down.
 	onState func(up bool, err error)
 
 	mu      sync.Mutex
 	codec   Codec
 	params  ParamSets
+	audio   *mpeg4audio.AudioSpecificConfig // the AAC track's, nil when none
 	up      bool
 	lastErr error
 	subs    map[*subscription]struct{}
@@ -154,9 +159,13 @@ func (s *Source) session(ctx context.Context) error {
 	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
 		return fmt.Errorf("set up the camera's stream: %w", err)
 	}
+	var audio *mpeg4audio.AudioSpecificConfig
+	if s.audioSink != nil {
+		audio = s.setupAudio(c, desc)
+	}
 	s.connects.Add(1)
 	s.mu.Lock()
-	s.codec, s.params = codec, params
+	s.codec, s.params, s.audio = codec, params, audio
 	s.mu.Unlock()
 
 	asm := newAssembler(codec, params)
@@ -194,6 +203,57 @@ func (s *Source) session(ctx context.Context) error {
 		return *p
 	}
 	return fmt.Errorf("the camera's stream ended: %w", err)
+}
+
+// setupAudio sets up the session's AAC track, if it has one, and hands
+// its frames to the audio sink, timed on the bridge's clock from the
+// first one's arrival. Other audio (G.711, Opus ...) cannot go into the
+// clips' MP4 as it came and is left alone.
+func (s *Source) setupAudio(c *gortsplib.Client, desc *description.Session) *mpeg4audio.AudioSpecificConfig {
+	var aac *format.MPEG4Audio
+	medi := desc.FindFormat(&aac)
+	if medi == nil || aac.Config == nil || aac.Config.SampleRate <= 0 {
+		return nil
+	}
+	dec, err := aac.CreateDecoder()
+	if err != nil {
+		return nil
+	}
+	if _, err := c.Setup(desc.BaseURL, mediaWith(medi, aac), 0, 0); err != nil {
+		s.log.Info("camera audio not set up", "camera", s.name, "err", err)
+		return nil
+	}
+	rate := int64(aac.Config.SampleRate)
+	var anchorAt time.Time
+	var anchorPTS int64
+	c.OnPacketRTP(medi, aac, func(pkt *rtp.Packet) {
+		pts, ok := c.PacketPTS(medi, pkt)
+		if !ok {
+			return
+		}
+		aus, err := dec.Decode(pkt)
+		if err != nil {
+			return
+		}
+		if anchorAt.IsZero() {
+			anchorAt, anchorPTS = time.Now(), pts
+		}
+		for i, au := range aus {
+			samples := pts - anchorPTS + int64(i)*mpeg4audio.SamplesPerAccessUnit
+			at := anchorAt.Add(time.Duration(samples * int64(time.Second) / rate))
+			s.audioSink(AudioFrame{At: at, Data: au})
+		}
+	})
+	cfg := *aac.Config
+	return &cfg
+}
+
+// Audio is the AAC configuration of the stream's audio, nil when it has
+// none the bridge passes through.
+func (s *Source) Audio() *mpeg4audio.AudioSpecificConfig {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.audio
 }
 
 // publish hands au to the sink and the subscribers; the first access unit

@@ -66,7 +66,7 @@ func TestRingCutAndClip(t *testing.T) {
 			if last := cut[len(cut)-1].At; last.After(at.Add(time.Second)) || at.Add(time.Second).Sub(last) > time.Second/15 {
 				t.Fatalf("cut ends at %v", last.Sub(t0))
 			}
-			clip, err := writeClip(tc.codec, cut)
+			clip, err := writeClip(tc.codec, cut, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 
 	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	mch265 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 )
 
 // Codec is a camera stream's video codec.
@@ -43,6 +44,20 @@ type AccessUnit struct {
 
 // Size is the bytes of its NAL units.
 func (au AccessUnit) Size() int { return au.size }
+
+// AudioFrame is one AAC access unit of a camera's stream (1024 samples),
+// passed through to clips as it came.
+type AudioFrame struct {
+	At   time.Time // when it plays, on the bridge's clock
+	Data []byte
+}
+
+// AudioTrack is a clip's audio: the stream's AAC configuration and the
+// frames that play along the clip's pictures.
+type AudioTrack struct {
+	Config mpeg4audio.AudioSpecificConfig
+	Frames []AudioFrame
+}
 
 // ParamSets are a stream's parameter sets: VPS (H.265 only), SPS and PPS.
 type ParamSets struct {

@@ -26,6 +26,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
 	"github.com/camvault/camvault/internal/media/h264"
 	"github.com/pion/rtp"
@@ -41,6 +42,9 @@ type Config struct {
 	// ParamsInSDPOnly takes the parameter sets out of the stream and
 	// gives them only in the session description, as many cameras do.
 	ParamsInSDPOnly bool
+	// Audio, when set, is an ADTS file of AAC the camera streams beside
+	// the video, looped.
+	Audio string
 	// User and Password guard the stream and the snapshot; empty: open.
 	User, Password string
 	// SnapshotSize is the snapshot's size; default 640x360.
@@ -52,6 +56,7 @@ type Camera struct {
 	cfg    Config
 	aus    [][][]byte // the stream's access units, each as NAL units
 	params [][]byte   // VPS (H.265), SPS, PPS
+	audio  mpeg4audio.ADTSPackets
 
 	snap     *httptest.Server
 	motion   atomic.Bool
@@ -79,6 +84,15 @@ func New(cfg Config) (*Camera, error) {
 	var err error
 	if c.aus, c.params, err = LoadVideo(cfg.Video, cfg.H265); err != nil {
 		return nil, err
+	}
+	if cfg.Audio != "" {
+		raw, err := os.ReadFile(cfg.Audio)
+		if err != nil {
+			return nil, fmt.Errorf("camera audio: %w", err)
+		}
+		if err := c.audio.Unmarshal(raw); err != nil || len(c.audio) == 0 {
+			return nil, fmt.Errorf("camera audio: not ADTS: %v", err)
+		}
 	}
 	if cfg.ParamsInSDPOnly {
 		for i, au := range c.aus {
@@ -226,6 +240,13 @@ func (c *Camera) Start() error {
 		forma = &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: c.params[0], PPS: c.params[1]}
 	}
 	desc := &description.Session{Medias: []*description.Media{{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}}}
+	var aac *format.MPEG4Audio
+	if len(c.audio) > 0 {
+		p := c.audio[0]
+		aac = &format.MPEG4Audio{PayloadTyp: 97, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3,
+			Config: &mpeg4audio.AudioSpecificConfig{Type: p.Type, SampleRate: p.SampleRate, ChannelConfig: p.ChannelConfig}}
+		desc.Medias = append(desc.Medias, &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{aac}})
+	}
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("camera RTSP server: %w", err)
 	}
@@ -239,7 +260,12 @@ func (c *Camera) Start() error {
 	c.addr, c.srv, c.stream, c.cancel, c.done = addr, srv, stream, cancel, done
 	go func() {
 		defer close(done)
+		var wg sync.WaitGroup
+		if aac != nil {
+			wg.Go(func() { c.playAudio(ctx, stream, desc.Medias[1], aac) })
+		}
 		c.play(ctx, stream, desc.Medias[0], forma)
+		wg.Wait()
 	}()
 	return nil
 }
@@ -294,6 +320,36 @@ func (c *Camera) play(ctx context.Context, stream *gortsplib.ServerStream, medi 
 			}
 		}
 		ts += step
+	}
+}
+
+// playAudio writes the AAC frames in real time, one RTP packet each.
+func (c *Camera) playAudio(ctx context.Context, stream *gortsplib.ServerStream, medi *description.Media, aac *format.MPEG4Audio) {
+	enc, err := aac.CreateEncoder()
+	if err != nil {
+		return
+	}
+	rate := aac.Config.SampleRate
+	tick := time.NewTicker(time.Duration(mpeg4audio.SamplesPerAccessUnit) * time.Second / time.Duration(rate))
+	defer tick.Stop()
+	var ts uint32
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		pkts, err := enc.Encode([][]byte{c.audio[i%len(c.audio)].AU})
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			p.Timestamp = ts
+			if err := stream.WritePacketRTP(medi, p); err != nil {
+				return
+			}
+		}
+		ts += mpeg4audio.SamplesPerAccessUnit
 	}
 }
 

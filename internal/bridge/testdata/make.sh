@@ -17,6 +17,8 @@
 #	640x360.h265    H.265 main profile, about 500 kbit/s
 #	1920x1080.h264  H.264 main profile, about 2 Mbit/s (the benchmark's
 #	                1080p camera)
+#	tone.aac        4 s of a 440 Hz tone, AAC-LC mono 16 kHz, ADTS: a
+#	                camera's microphone
 #
 # One thread and fixed settings make the output the same on every run of
 # the same ffmpeg, x264 and x265.
@@ -38,4 +40,8 @@ ffmpeg -hide_banner -loglevel error -y \
 	-bsf:v filter_units=remove_types=6 \
 	-f h264 1920x1080.h264.tmp
 mv 1920x1080.h264.tmp 1920x1080.h264
-ls -l ./*.h264 ./*.h265
+ffmpeg -hide_banner -loglevel error -y \
+	-f lavfi -i "sine=frequency=440:sample_rate=16000:duration=4" \
+	-c:a aac -b:a 32k -ac 1 -f adts tone.aac.tmp
+mv tone.aac.tmp tone.aac
+ls -l ./*.h264 ./*.h265 ./*.aac
