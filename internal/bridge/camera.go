@@ -605,8 +605,12 @@ func (c *Camera) streamLive(ctx context.Context, conn *websocket.Conn, epoch uin
 	sub := src.Subscribe(liveQueue)
 	defer src.Unsubscribe(sub)
 	c.log.Info("streaming live", "epoch", epoch)
+	// Frames are numbered and timed on from the stream's first: a camera
+	// that reconnects meanwhile resumes at its next keyframe, a frame
+	// interval after the last frame sent, within the same epoch.
 	var seq uint64
-	var first int64
+	var base, last int64 // the camera's PTS at the stream's time 0; the last PTS sent
+	needKey, rebase := true, true
 	for {
 		var au AccessUnit
 		select {
@@ -615,19 +619,30 @@ func (c *Camera) streamLive(ctx context.Context, conn *websocket.Conn, epoch uin
 		case au = <-sub.ch:
 		}
 		if sub.gap.Swap(false) {
-			seq, first = 0, 0 // the stream restarted: numbered afresh from its keyframe
+			needKey, rebase = true, true
 		}
-		if seq == 0 {
-			if !au.Key {
-				continue
+		if needKey && !au.Key {
+			continue
+		}
+		needKey = false
+		if rebase {
+			if seq == 0 {
+				base = au.PTS
+			} else {
+				base = au.PTS - (last + clipTimescale/15)
 			}
-			first = au.PTS
+			rebase = false
 		}
 		frame := annexB(au.NALUs)
 		if len(frame) > deviceproto.MaxFrame {
+			needKey = true // the pictures after it refer to it
 			continue
 		}
-		h := deviceproto.FrameHeader{Version: deviceproto.FrameVersion, Epoch: epoch, Seq: seq, PTS: au.PTS - first}
+		pts := au.PTS - base
+		if seq > 0 && pts <= last {
+			continue // times must increase
+		}
+		h := deviceproto.FrameHeader{Version: deviceproto.FrameVersion, Epoch: epoch, Seq: seq, PTS: pts}
 		if au.Key {
 			h.Flags |= deviceproto.FlagKeyframe
 		}
@@ -641,6 +656,7 @@ func (c *Camera) streamLive(ctx context.Context, conn *websocket.Conn, epoch uin
 			return
 		}
 		seq++
+		last = pts
 	}
 }
 
