@@ -674,3 +674,67 @@ func TestBridgedONVIFCamera(t *testing.T) {
 	}
 	checkClip(t, w.get(*ev.ClipURL), "h265", time.Second)
 }
+
+// A camera that reboots while someone watches it live, and is back within
+// the offline grace, carries on in the same stream: the viewer's
+// fragments go on, their times increasing, from the camera's next
+// keyframe.
+func TestLiveThroughCameraReboot(t *testing.T) {
+	w := newWorld(t)
+	cam := newCamera(t, bridgetest.Config{Video: h264Fixture})
+	cfg := w.pair("Hall", cam, "")
+	opt := fastOptions(nil)
+	opt.OfflineGrace = time.Minute
+	runBridge(t, w.state, opt)
+	eventually(t, "the camera is online", func() bool { return w.online(cfg.DeviceID) })
+
+	url := "ws" + strings.TrimPrefix(w.owner.url, "http") + "/api/v1/devices/" + cfg.DeviceID + "/live/mse"
+	ws, _, err := websocket.Dial(t.Context(), url, &websocket.DialOptions{
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + w.owner.token}}, Subprotocols: []string{"camvault.live.v1"}})
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(8 << 20)
+	if _, _, err := ws.Read(t.Context()); err != nil { // the init segment
+		t.Fatal(err)
+	}
+	var lastDTS uint64
+	read := func(n int) {
+		t.Helper()
+		for range n {
+			_, b, err := ws.Read(t.Context())
+			if err != nil {
+				t.Fatalf("live ended: %v", err)
+			}
+			var parts fmp4.Parts
+			if err := parts.Unmarshal(b); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range parts {
+				for _, tr := range p.Tracks {
+					if tr.BaseTime < lastDTS {
+						t.Fatalf("fragment time %d after %d", tr.BaseTime, lastDTS)
+					}
+					lastDTS = tr.BaseTime
+				}
+			}
+		}
+	}
+	read(3)
+	before := lastDTS
+	cam.Stop()
+	time.Sleep(300 * time.Millisecond)
+	if err := cam.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Three seconds more of the stream than was sent before the camera
+	// stopped: what only its restarted stream can give (the time base is
+	// 90 kHz).
+	for lastDTS < before+3*90000 {
+		read(1)
+	}
+	if cam.Readers() != 1 {
+		t.Fatalf("%d readers of the restarted camera", cam.Readers())
+	}
+}
