@@ -430,14 +430,9 @@ func (c *Camera) snapshotEvent(ctx context.Context) (string, error) {
 // was down has its picture and no clip.
 func (c *Camera) makeEvent(ctx context.Context, at time.Time, kind string, thumb []byte, postRoll time.Duration) (string, error) {
 	if postRoll > 0 {
-		t := time.NewTimer(time.Until(at.Add(postRoll)))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			// Queue it now with what the ring has: an event is not lost to
-			// a shutdown.
-		case <-t.C:
-		}
+		// Cut short by the end of ctx, the event is queued now with what
+		// the ring has: it is not lost to a shutdown.
+		sleep(ctx, time.Until(at.Add(postRoll)))
 	}
 	id := eventID(at)
 	var clip []byte
@@ -548,12 +543,8 @@ func (c *Camera) uploads(ctx context.Context) error {
 		d := c.opt.Backoff.Delay(attempt, time.Since(failSince), ra, rand.Int64N)
 		attempt++
 		c.log.Info("upload failed; will retry", "event_id", f.eventID, "err", err, "in", d.Round(time.Millisecond))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, d) {
 			return nil
-		case <-t.C:
 		}
 	}
 }

@@ -81,12 +81,8 @@ func (l *link) run(ctx context.Context, online func(bool)) error {
 		d := l.backoff.Delay(attempt, time.Since(failSince), ra, rand.Int64N)
 		attempt++
 		l.log.Info("server connection lost; reconnecting", "camera", l.name, "err", err, "in", d.Round(time.Millisecond))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, d) {
 			return nil
-		case <-t.C:
 		}
 	}
 }

@@ -107,12 +107,7 @@ func (c *Camera) watchONVIF(ctx context.Context) bool {
 			return false
 		}
 		c.log.Warn("ONVIF motion events lost; subscribing again", "err", err)
-		t := time.NewTimer(5 * time.Second)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
+		sleep(ctx, 5*time.Second)
 	}
 	return true
 }

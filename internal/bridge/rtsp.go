@@ -101,13 +101,21 @@ func (s *Source) Run(ctx context.Context) {
 		d := s.backoff.Delay(attempt, time.Since(failSince), 0, rand.Int64N)
 		attempt++
 		s.log.Warn("camera stream lost; reconnecting", "camera", s.name, "err", err, "in", d.Round(time.Millisecond))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, d) {
 			return
-		case <-t.C:
 		}
+	}
+}
+
+// sleep waits d, or less when ctx ends; it reports whether ctx is alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
