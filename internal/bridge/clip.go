@@ -12,6 +12,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
+	"github.com/camvault/camvault/internal/media/h264"
 )
 
 // clipTimescale is the clip track's timescale: RTP's 90 kHz video clock.
@@ -90,7 +91,10 @@ func writeClip(codec Codec, aus []AccessUnit, audio *AudioTrack) ([]byte, error)
 		if dur <= 0 || dur > math.MaxUint32 || off < math.MinInt32 || off > math.MaxInt32 {
 			return nil, fmt.Errorf("picture %d: times out of range", i)
 		}
-		payload := avcc(au.NALUs)
+		payload, err := h264.AppendAVCC(make([]byte, 0, au.Size()+4*len(au.NALUs)), au.NALUs) // the framing is the same for H.265
+		if err != nil {
+			return nil, fmt.Errorf("picture %d: %w", i, err)
+		}
 		size += len(payload)
 		track.Samples = append(track.Samples, &pmp4.Sample{
 			Duration: uint32(dur), PTSOffset: int32(off), IsNonSyncSample: !au.Key,
@@ -131,20 +135,4 @@ func audioTrack(a *AudioTrack, start time.Time) (*pmp4.Track, int) {
 		})
 	}
 	return t, size
-}
-
-// avcc is the access unit with a 4-byte length before each NAL unit: the
-// form of an MP4 sample.
-func avcc(nalus [][]byte) []byte {
-	n := 0
-	for _, u := range nalus {
-		n += 4 + len(u)
-	}
-	b := make([]byte, 0, n)
-	for _, u := range nalus {
-		l := len(u)
-		b = append(b, byte(l>>24), byte(l>>16), byte(l>>8), byte(l))
-		b = append(b, u...)
-	}
-	return b
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/pmp4"
 
 	"github.com/camvault/camvault/internal/bridge/bridgetest"
+	"github.com/camvault/camvault/internal/media/h264"
 )
 
 // loadStream reads a fixture as the bridge would receive it: access units
@@ -90,7 +91,7 @@ func TestRingCutAndClip(t *testing.T) {
 			}
 			// The pictures are the camera's own bytes.
 			p, err := tr.Samples[1].GetPayload()
-			if err != nil || !bytes.Equal(p, avcc(cut[1].NALUs)) {
+			if err != nil || !bytes.Equal(p, mustAVCC(t, cut[1].NALUs)) {
 				t.Fatalf("sample 1 is not the camera's picture: %v", err)
 			}
 		})
@@ -310,4 +311,13 @@ func TestStateKeyAndSealing(t *testing.T) {
 	if info, _ := os.Stat(filepath.Join(dir, "s")); info.Mode().Perm() != 0o700 {
 		t.Fatalf("an open state directory was left %v", info.Mode().Perm())
 	}
+}
+
+func mustAVCC(t *testing.T, nalus [][]byte) []byte {
+	t.Helper()
+	b, err := h264.AppendAVCC(nil, nalus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

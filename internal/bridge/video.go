@@ -8,6 +8,7 @@ import (
 	mch264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	mch265 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/camvault/camvault/internal/media/h264"
 )
 
 // Codec is a camera stream's video codec.
@@ -186,18 +187,18 @@ func (a *assembler) kind(n []byte) naluKind {
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 // annexB is the access unit with a start code before each NAL unit: the
-// form of a live frame (docs/device-protocol.md, "Video").
+// form of a live frame (docs/device-protocol.md, "Video"). The framing is
+// the same for H.265.
 func annexB(nalus [][]byte) []byte {
+	return h264.AppendAnnexB(make([]byte, 0, auSize(nalus)+4*len(nalus)), nalus)
+}
+
+func auSize(nalus [][]byte) int {
 	n := 0
 	for _, u := range nalus {
-		n += 4 + len(u)
+		n += len(u)
 	}
-	b := make([]byte, 0, n)
-	for _, u := range nalus {
-		b = append(b, 0, 0, 0, 1)
-		b = append(b, u...)
-	}
-	return b
+	return n
 }
 
 // Resolution reads the picture size from an SPS.
