@@ -413,6 +413,9 @@ func safeNext(next string) string {
 var funcs = template.FuncMap{
 	"when":         func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	"iso":          func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"clock":        func(t time.Time) string { return t.UTC().Format("15:04:05 UTC") },
+	"codecName":    codecName,
+	"duration":     duration,
 	"ago":          ago,
 	"shareChoices": shareChoices,
 	"deref": func(t *time.Time) time.Time {
@@ -421,6 +424,27 @@ var funcs = template.FuncMap{
 		}
 		return *t
 	},
+}
+
+// codecName is a clip codec as people know it.
+func codecName(codec string) string {
+	switch codec {
+	case "h264":
+		return "H.264"
+	case "h265":
+		return "H.265"
+	}
+	return codec
+}
+
+// duration is a clip's length as a player shows it: 0:08, 12:34,
+// 1:02:03, to the nearest second.
+func duration(ms int64) string {
+	s := (ms + 500) / 1000
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
 // ago says how long ago t was, in words.
