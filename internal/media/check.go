@@ -132,7 +132,7 @@ func (c *MP4Checker) Write(p []byte) (int, error) {
 			}
 			if c.holding {
 				if len(c.hold)+int(skip) > c.holdMax {
-					c.err = fmt.Errorf("clip: a %s box larger than %d bytes", c.hold[4:8], c.holdMax)
+					c.err = fmt.Errorf("the %s box is larger than %d bytes", c.hold[4:8], c.holdMax)
 					break
 				}
 				c.hold = append(c.hold, p[:skip]...)
@@ -207,7 +207,7 @@ func (c *MP4Checker) startBox() {
 			c.holdMax = MaxMoovBox
 		}
 		if !c.toEnd && size > int64(c.holdMax) {
-			c.err = fmt.Errorf("clip: a %s box of %d bytes, more than %d", typ, size, c.holdMax)
+			c.err = fmt.Errorf("the %s box is larger than %d bytes (%d)", typ, c.holdMax, size)
 			return
 		}
 		c.holding = true

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"strings"
 
 	mp4 "github.com/abema/go-mp4"
 )
@@ -212,7 +213,7 @@ func (c *clipReader) moov(b []byte) error {
 			// A sample entry: a visual one starts with 6 reserved bytes,
 			// the data reference index, 16 bytes of pre-defined and
 			// reserved fields, then the width and height.
-			if len(h.Path) == 7 && p[:len("moov/trak/mdia/minf/stbl/stsd/")] == "moov/trak/mdia/minf/stbl/stsd/" && t.entry == "" {
+			if len(h.Path) == 7 && strings.HasPrefix(p, "moov/trak/mdia/minf/stbl/stsd/") && t.entry == "" {
 				t.entry = h.BoxInfo.Type.String()
 				head := headBytes{buf: make([]byte, 28)}
 				if _, err := h.ReadData(&head); err != nil {
@@ -368,15 +369,15 @@ func (c *clipReader) info() (ClipInfo, error) {
 		ticks, scale = c.mehd, c.movieScale
 	}
 	if scale == 0 {
-		return ClipInfo{}, errors.New("clip: the video track has no timescale")
+		return ClipInfo{}, errors.New("the video track has no timescale")
 	}
 	secs := ticks / uint64(scale)
 	if secs > maxClipDuration/1000 {
-		return ClipInfo{}, fmt.Errorf("clip: a duration of more than %d hours", maxClipDuration/3600000)
+		return ClipInfo{}, fmt.Errorf("the video lasts more than %d hours", maxClipDuration/3600000)
 	}
 	ms := secs*1000 + ticks%uint64(scale)*1000/uint64(scale)
 	if c.width <= 0 || c.height <= 0 || c.width > maxClipSide || c.height > maxClipSide {
-		return ClipInfo{}, fmt.Errorf("clip: a picture of %dx%d", c.width, c.height)
+		return ClipInfo{}, fmt.Errorf("the video's picture is %dx%d; at most %d a side", c.width, c.height, maxClipSide)
 	}
 	return ClipInfo{Codec: c.codec, DurationMS: int64(ms), Width: c.width, Height: c.height}, nil
 }

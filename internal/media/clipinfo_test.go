@@ -137,18 +137,18 @@ func TestClipInfoHostile(t *testing.T) {
 		"zero width": {edit(prog, func(c []byte) {
 			binary.BigEndian.PutUint32(c[find(t, c, "hvc1")+32:], 0)
 			binary.BigEndian.PutUint32(c[find(t, c, "tkhd")+84:], 0)
-		}), "picture"},
+		}), "picture is 0x"},
 		"a duration of years": {edit(prog, func(c []byte) {
 			binary.BigEndian.PutUint32(c[find(t, c, "mdhd")+20:], 1)
 			binary.BigEndian.PutUint32(c[find(t, c, "mdhd")+24:], 0xFFFFFFFF)
-		}), "duration"},
+		}), "lasts more than"},
 		"two moov boxes": {append(append([]byte{}, prog[:moovAt+moovSize]...), prog[moovAt:]...), "more than one moov"},
 		"moof before moov": {append(append(append([]byte{}, frag[:find(t, frag, "moov")]...),
 			frag[find(t, frag, "moof"):]...), frag[find(t, frag, "moov"):find(t, frag, "moof")]...), "before the moov"},
 		"moov over its cap": {append(append([]byte{}, prog[:moovAt]...),
-			box("moov", make([]byte, MaxMoovBox))...), "more than"},
+			box("moov", make([]byte, MaxMoovBox))...), "larger than"},
 		"moof over its cap": {append(append([]byte{}, frag[:find(t, frag, "moof")]...),
-			box("moof", make([]byte, MaxMoofBox))...), "more than"},
+			box("moof", make([]byte, MaxMoofBox))...), "larger than"},
 	}
 	for name, c := range cases {
 		_, err := clipInfo(c.b, 4096)

@@ -415,6 +415,7 @@ var funcs = template.FuncMap{
 	"iso":          func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"clock":        func(t time.Time) string { return t.UTC().Format("15:04:05 UTC") },
 	"codecName":    codecName,
+	"clipType":     clipType,
 	"duration":     duration,
 	"ago":          ago,
 	"shareChoices": shareChoices,
@@ -435,6 +436,20 @@ func codecName(codec string) string {
 		return "H.265"
 	}
 	return codec
+}
+
+// clipType is the media type of an MP4 clip of the codec, which a video
+// element's source names so that a browser that cannot play the codec
+// does not fetch the clip at all. The codec strings are those of common
+// camera streams: H.264 constrained baseline, H.265 Main.
+func clipType(codec string) string {
+	switch codec {
+	case "h264":
+		return `video/mp4; codecs="avc1.42E01E"`
+	case "h265":
+		return `video/mp4; codecs="hvc1.1.6.L93.B0"`
+	}
+	return "video/mp4"
 }
 
 // duration is a clip's length as a player shows it: 0:08, 12:34,

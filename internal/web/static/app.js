@@ -198,7 +198,9 @@ function player() {
   const status = document.getElementById("player-status");
   const codec = codecTypes[section.dataset.codec];
   if (codec) {
+    const source = video.querySelector("source");
     const cannot = (msg) => {
+      if (source) source.remove();
       video.removeAttribute("src");
       video.load();
       video.hidden = true;
@@ -206,13 +208,15 @@ function player() {
       status.textContent = msg;
       document.getElementById("download-clip")?.classList.add("primary");
     };
-    if (!canPlay(video, codec.type)) {
+    if (!canPlay(video, source?.type || codec.type)) {
       cannot(`This browser cannot play ${codec.name} video. Download the clip to watch it.`);
       return;
     }
     section.dataset.playable = "true";
-    video.addEventListener("error", () => cannot("This clip could not be played here. Download it to watch it."));
-    if (video.error) cannot("This clip could not be played here. Download it to watch it.");
+    // A source that fails says so on itself, not on the video.
+    const failed = () => cannot("This clip could not be played here. Download it to watch it.");
+    (source || video).addEventListener("error", failed);
+    if (video.error || video.networkState === HTMLMediaElement.NETWORK_NO_SOURCE) failed();
     return;
   }
   let fellBack = false;
