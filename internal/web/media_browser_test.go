@@ -154,6 +154,10 @@ func TestBrowserMedia(t *testing.T) {
 	if want := []string{"day", "event", "event", "day", "event", "day", "event"}; !slices.Equal(order, want) {
 		t.Errorf("the timeline is %v, want %v", order, want)
 	}
+	badges := get(alice, "clip badges", chromedp.Evaluate[[]string](`[...document.querySelectorAll(".event .badge-clip")].map(b => b.textContent)`))
+	if want := []string{"▶ 0:02", "▶ 0:02", "▶ 0:02", "▶ 0:03"}; !slices.Equal(badges, want) {
+		t.Errorf("the timeline's clip badges say %q, want %q", badges, want)
+	}
 	clocks := get(alice, "times", chromedp.Evaluate[[]string](`[...document.querySelectorAll(".event time")].map(t => t.textContent)`))
 	for i, c := range clocks {
 		e := evs[len(evs)-1-i]

@@ -629,6 +629,15 @@ function liveFeed() {
   });
 }
 
+// clipLength is a clip's length as the server writes it: 0:08, 12:34,
+// 1:02:03, to the nearest second.
+function clipLength(ms) {
+  const s = Math.round(ms / 1000);
+  const p = (n) => String(n).padStart(2, "0");
+  if (s >= 3600) return `${Math.floor(s / 3600)}:${p(Math.floor(s / 60) % 60)}:${p(s % 60)}`;
+  return `${Math.floor(s / 60)}:${p(s % 60)}`;
+}
+
 // eventItem is one timeline entry, as the server renders it.
 function eventItem(ev, camera) {
   const when = new Date(ev.started_at);
@@ -650,6 +659,10 @@ function eventItem(ev, camera) {
     badge.className = "badge-clip";
     badge.setAttribute("aria-hidden", "true");
     badge.textContent = "▶";
+    if (ev.clip) {
+      badge.classList.add("with-duration");
+      badge.textContent += " " + clipLength(ev.clip.duration_ms);
+    }
     a.append(badge);
   }
   const meta = document.createElement("div");
@@ -662,7 +675,8 @@ function eventItem(ev, camera) {
   kind.textContent = ev.kind;
   const time = document.createElement("time");
   time.setAttribute("datetime", ev.started_at.replace(/\.\d+Z$/, "Z"));
-  time.textContent = when.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  time.dataset.format = "clock";
+  time.textContent = when.toISOString().slice(11, 19) + " UTC";
   meta.append(name, kind, time);
   li.append(a, meta);
   return li;
