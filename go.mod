@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/SherClockHolmes/webpush-go v1.4.0
+	github.com/abema/go-mp4 v1.5.0
 	github.com/alecthomas/kong v1.17.0
 	github.com/bluenviron/mediacommon/v2 v2.8.3
 	github.com/coder/websocket v1.8.15
@@ -75,7 +76,6 @@ require (
 
 require (
 	github.com/Shopify/toxiproxy/v2 v2.12.0
-	github.com/abema/go-mp4 v1.5.0 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.26 // indirect

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/camvault/camvault/internal/blob/disk"
+	"github.com/camvault/camvault/internal/servicetest"
 )
 
 // crashUpload is one event a camera sent (or was sending) and what came of it.
@@ -469,20 +470,18 @@ func crashJPEG(t *testing.T) []byte {
 	return buf.Bytes()
 }
 
-// crashMP4 returns MP4-shaped bytes, ftyp, moov and mdat boxes, with an
-// mdat of n random bytes.
+// crashMP4 returns an MP4 file, ftyp, moov (one H.264 track,
+// servicetest.MP4Moov) and mdat boxes, with an mdat of n random bytes.
 func crashMP4(n int) []byte {
 	box := func(typ string, payload []byte) []byte {
 		b := endian.BigEndian.AppendUint32(nil, uint32(8+len(payload)))
 		return append(append(b, typ...), payload...)
 	}
-	moov := make([]byte, 200)
 	mdat := make([]byte, n)
-	rand.Read(moov)
 	rand.Read(mdat)
 	var out []byte
 	out = append(out, box("ftyp", []byte("isom\x00\x00\x02\x00isomiso2"))...)
-	out = append(out, box("moov", moov)...)
+	out = append(out, servicetest.MP4Moov()...)
 	return append(out, box("mdat", mdat)...)
 }
 

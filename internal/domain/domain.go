@@ -187,6 +187,14 @@ type Event struct {
 	ThumbSize     int64  // plaintext bytes
 	ClipKey       string // empty when the event has no clip
 	ClipSize      int64
+	// What the server read of the clip as it arrived (media.ClipInfo):
+	// its codec ("h264" or "h265"), how long it plays and its picture
+	// size. ClipCodec is empty when the event has no clip, and for a clip
+	// stored before the server read them.
+	ClipCodec      string
+	ClipDurationMS int64
+	ClipWidth      int
+	ClipHeight     int
 }
 
 // PrincipalKind is the kind of authenticated principal: who makes a

@@ -141,6 +141,17 @@ type View struct {
 	StartedAt    time.Time        `json:"started_at"`
 	ThumbnailURL string           `json:"thumbnail_url"`
 	ClipURL      *string          `json:"clip_url"`
+	// Clip is what the server read of the clip when it arrived; absent
+	// without a clip, and for a clip stored before the server read it.
+	Clip *ClipView `json:"clip,omitempty"`
+}
+
+// ClipView is an event's clip info as the API shows it.
+type ClipView struct {
+	Codec      string `json:"codec"` // "h264" or "h265"
+	DurationMS int64  `json:"duration_ms"`
+	Width      int    `json:"width"`
+	Height     int    `json:"height"`
 }
 
 func view(e domain.Event) View {
@@ -149,6 +160,9 @@ func view(e domain.Event) View {
 	if e.ClipKey != "" {
 		u := "/api/v1/events/" + e.ID + "/clip"
 		v.ClipURL = &u
+		if e.ClipCodec != "" {
+			v.Clip = &ClipView{Codec: e.ClipCodec, DurationMS: e.ClipDurationMS, Width: e.ClipWidth, Height: e.ClipHeight}
+		}
 	}
 	return v
 }

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"reflect"
 	"slices"
@@ -435,5 +436,91 @@ func TestRemoveOrphans(t *testing.T) {
 	}
 	if raw, _, err := open(t, e, ann.Principal, kept.ID, media.KindThumbnail); err != nil || !bytes.Equal(raw, kept.Thumb) {
 		t.Fatalf("an event's thumbnail after the orphan sweep: %v", err)
+	}
+}
+
+// TestNeighboursStayInScope checks the links between an event and the
+// ones next to it: for each person, walking them gives exactly that
+// person's timeline, never an event of another home or of a camera a
+// limited viewer was not given, and an event a person may not see has no
+// neighbours for them, exactly as a missing one.
+func TestNeighboursStayInScope(t *testing.T) {
+	t.Parallel()
+	e := servicetest.New(t)
+	ctx := e.Ctx()
+	ann, bob, carol := e.Person("ann"), e.Person("bob"), e.Person("carol")
+	home, other := e.Home(ann, "Ann's"), e.Home(carol, "Carol's")
+	front, back := e.Camera(ann, home), e.Camera(ann, home)
+	garden := e.Camera(carol, other)
+	e.Share(ann, home, bob, domain.RoleViewer, front.DeviceID)
+
+	// Interleaved in time, two at the same instant.
+	base := e.Clock.Now().Add(-time.Hour)
+	byID := map[string]string{}
+	for i, cam := range []servicetest.Camera{front, back, garden, front, back, garden, front, garden, back, front} {
+		started := base.Add(time.Duration(i) * time.Minute)
+		if i == 8 {
+			started = base.Add(7 * time.Minute)
+		}
+		ev := e.Upload(cam, fmt.Sprintf("n-%d", i), started, 0)
+		byID[ev.ID] = cam.DeviceID
+	}
+
+	walk := func(who string, p authz.Principal, q events.ListQuery) {
+		t.Helper()
+		want := ids(t, e, p, q)
+		if len(want) < 2 {
+			t.Fatalf("%s sees %d events: too few to test", who, len(want))
+		}
+		for i, evID := range want {
+			n, err := e.Events.Neighbours(ctx, p, evID, q)
+			if err != nil {
+				t.Fatalf("%s: neighbours of %s: %v", who, evID, err)
+			}
+			var older, newer string
+			if n.Older != nil {
+				older = n.Older.ID
+			}
+			if n.Newer != nil {
+				newer = n.Newer.ID
+			}
+			var wantOlder, wantNewer string
+			if i+1 < len(want) {
+				wantOlder = want[i+1]
+			}
+			if i > 0 {
+				wantNewer = want[i-1]
+			}
+			if older != wantOlder || newer != wantNewer {
+				t.Errorf("%s: neighbours of event %d of %d: older %q newer %q, want %q and %q", who, i, len(want), older, newer, wantOlder, wantNewer)
+			}
+		}
+	}
+	walk("ann", ann.Principal, events.ListQuery{})
+	walk("ann, front camera", ann.Principal, events.ListQuery{Device: front.DeviceID})
+	walk("ann, motion", ann.Principal, events.ListQuery{Kinds: []string{"motion"}})
+	walk("bob, limited to the front camera", bob.Principal, events.ListQuery{})
+	walk("carol", carol.Principal, events.ListQuery{})
+	for _, evID := range ids(t, e, bob.Principal, events.ListQuery{}) {
+		if byID[evID] != front.DeviceID {
+			t.Errorf("bob's timeline has an event of camera %s", byID[evID])
+		}
+	}
+
+	_, missing := e.Events.Neighbours(ctx, bob.Principal, id.New(), events.ListQuery{})
+	for evID, cam := range byID {
+		_, err := e.Events.Neighbours(ctx, bob.Principal, evID, events.ListQuery{})
+		switch cam {
+		case front.DeviceID:
+			if err != nil {
+				t.Errorf("bob, an event of his camera: %v", err)
+			}
+		default:
+			notFoundAlike(t, "bob, an event of another camera or home", err, missing)
+		}
+		if cam != garden.DeviceID {
+			_, err := e.Events.Neighbours(ctx, carol.Principal, evID, events.ListQuery{})
+			notFoundAlike(t, "carol, an event of Ann's home", err, missing)
+		}
 	}
 }

@@ -76,6 +76,7 @@ type Upload struct {
 	clip     int64
 	hasThumb bool
 	hasClip  bool
+	clipInfo media.ClipInfo
 	put      []string // blob keys written, to remove on abort
 }
 
@@ -201,16 +202,24 @@ func (u *Upload) Clip(ctx context.Context, r io.Reader) error {
 	case errors.As(err, &e):
 		return err
 	case err != nil && check.Close() != nil:
-		return apperr.New(apperr.Invalid, "clip: %v", check.Close())
+		return clipRefused(check.Close())
 	case err != nil:
 		return err
 	}
 	if err := check.Close(); err != nil {
 		u.removeLast(ctx)
-		return apperr.New(apperr.Invalid, "clip: %v", err)
+		return clipRefused(err)
 	}
-	u.hasClip, u.clip = true, counted.n
+	u.hasClip, u.clip, u.clipInfo = true, counted.n, check.Info()
 	return nil
+}
+
+// clipRefused is the answer to a clip the check refused.
+func clipRefused(err error) error {
+	if errors.Is(err, media.ErrClipCodec) {
+		return apperr.New(apperr.Invalid, "%v", err)
+	}
+	return apperr.New(apperr.Invalid, "clip: %v", err)
 }
 
 // store puts sealed bytes under the kind's key.
@@ -248,6 +257,8 @@ func (u *Upload) Commit(ctx context.Context) (string, bool, error) {
 	}
 	if u.hasClip {
 		e.ClipKey, e.ClipSize = blobKey(u.device.HomeID, u.device.DeviceID, u.eventID, media.KindClip), u.clip
+		e.ClipCodec, e.ClipDurationMS = u.clipInfo.Codec, u.clipInfo.DurationMS
+		e.ClipWidth, e.ClipHeight = u.clipInfo.Width, u.clipInfo.Height
 	}
 	stored, created, err := u.svc.store.CreateEvent(ctx, e)
 	if err != nil {

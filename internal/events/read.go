@@ -80,6 +80,55 @@ func (s *Service) List(ctx context.Context, p authz.Principal, q ListQuery) (Pag
 	return page, nil
 }
 
+// Neighbours are the events next to one in the timeline: Older started
+// just before it, Newer just after; nil at either end.
+type Neighbours struct {
+	Older *View
+	Newer *View
+}
+
+// Neighbours returns the events next to eventID among those p may see,
+// in the timeline q filters (its Before and Limit are not used): the
+// same scopes as List, so a viewer limited to some cameras never gets a
+// link to another camera's event, nor anyone to another home's. An
+// event p may not see answers exactly as a missing one. Like List, it
+// records no look.
+func (s *Service) Neighbours(ctx context.Context, p authz.Principal, eventID string, q ListQuery) (Neighbours, error) {
+	e, _, err := s.visibleEvent(ctx, p, eventID, authz.ViewHome)
+	if err != nil {
+		return Neighbours{}, err
+	}
+	sq := store.EventQuery{Limit: 1}
+	for _, raw := range q.Kinds {
+		k, err := domain.ParseEventKind(raw)
+		if err != nil {
+			return Neighbours{}, apperr.New(apperr.Invalid, "%v", err)
+		}
+		sq.Kinds = append(sq.Kinds, k)
+	}
+	if sq.Scopes, err = s.scopes(ctx, p, q.Home, q.Device); err != nil {
+		return Neighbours{}, err
+	}
+	var out Neighbours
+	older, newer := sq, sq
+	older.BeforeTime, older.BeforeID = e.StartedAt, e.ID
+	newer.AfterTime, newer.AfterID = e.StartedAt, e.ID
+	for _, n := range []struct {
+		q   store.EventQuery
+		out **View
+	}{{older, &out.Older}, {newer, &out.Newer}} {
+		list, err := s.store.ListEvents(ctx, n.q)
+		if err != nil {
+			return Neighbours{}, fmt.Errorf("list events next to %s: %w", e.ID, err)
+		}
+		if len(list) > 0 {
+			v := view(list[0])
+			*n.out = &v
+		}
+	}
+	return out, nil
+}
+
 // scopes turns a query's home and camera into what the store may read,
 // each decided by authz.
 func (s *Service) scopes(ctx context.Context, p authz.Principal, homeID, deviceID string) ([]store.EventScope, error) {

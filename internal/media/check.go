@@ -98,15 +98,27 @@ func checkJPEGMarkers(b []byte) error {
 // MP4Checker checks, as bytes stream through it, that they form a sane
 // ISO base media file: a sequence of top-level boxes, the first an ftyp,
 // each with a printable four-character type and a size that fits, ending
-// exactly at a box boundary. It never holds more than a box header.
+// exactly at a box boundary, with one moov box that declares an H.264 or
+// H.265 video track. It reads the clip's info (Info) on the way: it holds
+// the moov box (at most MaxMoovBox bytes) and each moof box (at most
+// MaxMoofBox) whole while it reads them, and of any other box no more
+// than its header.
 type MP4Checker struct {
-	off      int64 // bytes seen
-	boxEnd   int64 // where the current box ends; 0 before the first
-	hdr      []byte
-	boxes    int
-	toEnd    bool // the current box has size 0: it runs to the end
-	err      error
-	sawMovie bool
+	off    int64 // bytes seen
+	boxEnd int64 // where the current box ends; 0 before the first
+	hdr    []byte
+	boxes  int
+	toEnd  bool // the current box has size 0: it runs to the end
+	err    error
+
+	// hold is the moov or moof box being read, header included, up to
+	// holdMax bytes; holding says one is.
+	hold    []byte
+	holdMax int
+	holding bool
+	clip    clipReader
+	info    ClipInfo
+	closed  bool
 }
 
 // Write consumes the next bytes of the file.
@@ -118,8 +130,18 @@ func (c *MP4Checker) Write(p []byte) (int, error) {
 			if !c.toEnd && c.boxEnd-c.off < skip {
 				skip = c.boxEnd - c.off
 			}
+			if c.holding {
+				if len(c.hold)+int(skip) > c.holdMax {
+					c.err = fmt.Errorf("the %s box is larger than %d bytes", c.hold[4:8], c.holdMax)
+					break
+				}
+				c.hold = append(c.hold, p[:skip]...)
+			}
 			c.off += skip
 			p = p[skip:]
+			if c.holding && !c.toEnd && c.off == c.boxEnd {
+				c.readHeld()
+			}
 			continue
 		}
 		// At a box boundary: gather the header (8 bytes, or 16 with a
@@ -156,9 +178,6 @@ func (c *MP4Checker) startBox() {
 		c.err = errors.New("not an MP4: the first box is not ftyp")
 		return
 	}
-	if string(typ) == "moov" || string(typ) == "moof" {
-		c.sawMovie = true
-	}
 	size := int64(binary.BigEndian.Uint32(c.hdr[:4]))
 	switch size {
 	case 0:
@@ -181,11 +200,57 @@ func (c *MP4Checker) startBox() {
 	}
 	c.boxEnd = start + size
 	c.boxes++
+	switch string(typ) {
+	case "moov", "moof":
+		c.holdMax = MaxMoofBox
+		if string(typ) == "moov" {
+			c.holdMax = MaxMoovBox
+		}
+		if !c.toEnd && size > int64(c.holdMax) {
+			c.err = fmt.Errorf("the %s box is larger than %d bytes (%d)", typ, c.holdMax, size)
+			return
+		}
+		c.holding = true
+		c.hold = append(c.hold[:0], c.hdr...)
+		if !c.toEnd && c.off == c.boxEnd {
+			c.readHeld()
+		}
+	}
 	c.hdr = c.hdr[:0]
 }
 
-// Close reports whether the bytes seen form a complete file.
+// readHeld reads the held moov or moof box, now whole.
+func (c *MP4Checker) readHeld() {
+	c.holding = false
+	b := c.hold
+	if c.toEnd {
+		// A box that runs to the end says so with size 0; the parser
+		// wants its real size.
+		binary.BigEndian.PutUint32(b, uint32(len(b)))
+	}
+	if string(b[4:8]) == "moov" {
+		c.err = c.clip.moov(b)
+	} else {
+		c.err = c.clip.moof(b)
+	}
+	c.hold = c.hold[:0]
+	if c.holdMax == MaxMoovBox && cap(c.hold) > MaxMoofBox {
+		c.hold = nil // a large moov's buffer is not kept for the fragments
+	}
+}
+
+// Close reports whether the bytes seen form a complete file with an
+// H.264 or H.265 video track (ErrClipCodec when they have none). Calling
+// it again returns the same answer.
 func (c *MP4Checker) Close() error {
+	if !c.closed {
+		c.closed = true
+		c.err = c.finish()
+	}
+	return c.err
+}
+
+func (c *MP4Checker) finish() error {
 	if c.err != nil {
 		return c.err
 	}
@@ -194,8 +259,19 @@ func (c *MP4Checker) Close() error {
 		return errors.New("not an MP4: empty or no complete box")
 	case len(c.hdr) > 0 || (!c.toEnd && c.off != c.boxEnd):
 		return errors.New("not a complete MP4: the last box is cut short")
-	case !c.sawMovie:
-		return errors.New("not an MP4: no moov or moof box")
 	}
+	if c.holding {
+		if c.readHeld(); c.err != nil {
+			return c.err
+		}
+	}
+	info, err := c.clip.info()
+	if err != nil {
+		return err
+	}
+	c.info = info
 	return nil
 }
+
+// Info is the clip's info, once Close has accepted the clip.
+func (c *MP4Checker) Info() ClipInfo { return c.info }

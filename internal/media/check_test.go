@@ -25,8 +25,10 @@ func box(typ string, payload []byte) []byte {
 	return append(append(b, typ...), payload...)
 }
 
+// testMP4 is a small fragmented MP4 of one H.264 track (no real
+// pictures: the check reads boxes, not media data).
 func testMP4() []byte {
-	return append(append(box("ftyp", []byte("isom\x00\x00\x02\x00isomiso2")), box("moov", make([]byte, 100))...), box("mdat", make([]byte, 5000))...)
+	return append(craftFragmented(craft{samples: 3, perSample: 1000}), box("mdat", make([]byte, 5000))...)
 }
 
 func TestCheckJPEG(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ import (
 	"github.com/camvault/camvault/internal/id"
 	"github.com/camvault/camvault/internal/identity"
 	"github.com/camvault/camvault/internal/server"
+	"github.com/camvault/camvault/internal/servicetest"
 )
 
 // newEventEnv is newEnv for the events tests: run in parallel, with cheap
@@ -90,7 +92,8 @@ func box(typ string, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// testMP4 is MP4-shaped bytes: ftyp, moov, then an mdat of size random
+// testMP4 is an MP4 file: ftyp, a moov of one H.264 track
+// (servicetest.MP4Moov), then an mdat of size random
 // bytes, with marker (if any) written into it every 4 KiB.
 func testMP4(size int, marker string) []byte {
 	mdat := make([]byte, size)
@@ -100,10 +103,8 @@ func testMP4(size int, marker string) []byte {
 			copy(mdat[off:], marker)
 		}
 	}
-	moov := make([]byte, 200)
-	rand.Read(moov)
 	out := box("ftyp", []byte("isom\x00\x00\x02\x00isomiso2"))
-	out = append(out, box("moov", moov)...)
+	out = append(out, servicetest.MP4Moov()...)
 	return append(out, box("mdat", mdat)...)
 }
 
@@ -278,7 +279,63 @@ func recent(minutesAgo int) time.Time {
 	return time.Now().UTC().Add(-time.Duration(minutesAgo) * time.Minute).Truncate(time.Second)
 }
 
+// mediaFixture reads one of internal/media's clip and picture fixtures
+// (internal/media/testdata/clips/make.sh).
+func mediaFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "media", "testdata", "clips", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // ---- 1. upload, view, ranges, caching, delete ----
+
+// TestEventUploadClipInfo uploads the clips cameras send, H.264 and
+// H.265, progressive and fragmented, with pictures up to 8K: each is
+// stored, and the event answers with what the server read of its clip.
+// A clip of another codec is refused with a message that says so.
+func TestEventUploadClipInfo(t *testing.T) {
+	e := newEventEnv(t)
+	ann := e.signup("ann")
+	home := e.home(ann, "Home")
+	cam := e.pairCamera(ann, home)
+	for i, c := range []struct {
+		clip, thumb string
+		want        map[string]any
+	}{
+		{"h265-frag.mp4", "8k.jpg", map[string]any{"codec": "h265", "duration_ms": 2000.0, "width": 320.0, "height": 180.0}},
+		{"h265.mp4", "4k.jpg", map[string]any{"codec": "h265", "duration_ms": 2000.0, "width": 320.0, "height": 180.0}},
+		{"h264-3s-frag.mp4", "4k.jpg", map[string]any{"codec": "h264", "duration_ms": 3000.0, "width": 640.0, "height": 360.0}},
+		{"h264.mp4", "8k.jpg", map[string]any{"codec": "h264", "duration_ms": 2000.0, "width": 320.0, "height": 180.0}},
+	} {
+		clip, thumb := mediaFixture(t, c.clip), mediaFixture(t, c.thumb)
+		r := e.uploadParts(cam.token, meta(fmt.Sprintf("clip-%d", i), recent(10-i), "person"), thumbPart(thumb), clipPart(clip))
+		if r.status != 201 {
+			t.Fatalf("%s: %d %s", c.clip, r.status, r.raw)
+		}
+		evID := r.str("id")
+		ev := e.must(200, "GET", "/api/v1/events/"+evID, ann.token, nil)
+		if !reflect.DeepEqual(ev.body["clip"], c.want) {
+			t.Errorf("%s: clip %v, want %v", c.clip, ev.body["clip"], c.want)
+		}
+		if got := e.req("GET", "/api/v1/events/"+evID+"/clip", ann.token, nil, nil); got.status != 200 || !bytes.Equal(got.raw, clip) {
+			t.Errorf("%s: the clip read back: %d, %d bytes of %d", c.clip, got.status, len(got.raw), len(clip))
+		}
+		if got := e.req("GET", "/api/v1/events/"+evID+"/thumbnail", ann.token, nil, nil); got.status != 200 || !bytes.Equal(got.raw, thumb) {
+			t.Errorf("%s: the picture read back: %d, %d bytes of %d", c.thumb, got.status, len(got.raw), len(thumb))
+		}
+		list, _ := e.events(ann.token, "")
+		if len(list) != i+1 || list[0]["id"] != evID || !reflect.DeepEqual(list[0]["clip"], c.want) {
+			t.Errorf("%s: listed first %v", c.clip, list[0])
+		}
+	}
+	r := e.uploadParts(cam.token, meta("clip-mjpeg", recent(1), "motion"), thumbPart(testJPEG(t, "")), clipPart(mediaFixture(t, "mjpeg.mp4")))
+	if msg, _ := r.body["error"].(map[string]any)["message"].(string); r.status != 400 || !strings.Contains(msg, "H.264 or H.265") {
+		t.Fatalf("Motion JPEG clip: %d %s", r.status, r.raw)
+	}
+}
 
 func TestEventUploadViewAndDelete(t *testing.T) {
 	e := newEventEnv(t)
@@ -297,9 +354,17 @@ func TestEventUploadViewAndDelete(t *testing.T) {
 	if got, err := time.Parse(time.RFC3339, ev.str("started_at")); err != nil || !got.Equal(started) {
 		t.Fatalf("started_at %q, want %s", ev.str("started_at"), started)
 	}
+	wantClip := map[string]any{"codec": servicetest.MP4Codec, "duration_ms": float64(servicetest.MP4DurationMS),
+		"width": float64(servicetest.MP4Width), "height": float64(servicetest.MP4Height)}
+	if !reflect.DeepEqual(ev.body["clip"], wantClip) {
+		t.Fatalf("clip = %v, want %v", ev.body["clip"], wantClip)
+	}
 	list, _ := e.events(ann.token, "")
 	if ids := eventIDs(list); len(ids) != 1 || ids[0] != up.id {
 		t.Fatalf("list = %v", ids)
+	}
+	if !reflect.DeepEqual(list[0]["clip"], wantClip) {
+		t.Fatalf("listed clip = %v, want %v", list[0]["clip"], wantClip)
 	}
 
 	checkMediaHeaders := func(what string, r resp) {
@@ -635,8 +700,8 @@ func TestEventsViewerLimitedToCamera(t *testing.T) {
 		t.Errorf("bob's clip: %d", r.status)
 	}
 	// An event without a clip has no clip.
-	if r := e.call("GET", "/api/v1/events/"+ev1b.id, bob.token, nil); r.body["clip_url"] != nil {
-		t.Errorf("event without a clip has clip_url %v", r.body["clip_url"])
+	if r := e.call("GET", "/api/v1/events/"+ev1b.id, bob.token, nil); r.body["clip_url"] != nil || r.body["clip"] != nil {
+		t.Errorf("event without a clip has clip_url %v, clip %v", r.body["clip_url"], r.body["clip"])
 	}
 	e.must(404, "GET", "/api/v1/events/"+ev1b.id+"/clip", bob.token, nil)
 	// Nothing of ann's was deleted.
@@ -845,6 +910,7 @@ func TestEventUploadBadInputChangesNothing(t *testing.T) {
 		{"clip cut mid-header", []upPart{okMeta("bad-22"), thumbPart(thumb), clipPart(append(append([]byte{}, clip...), 0, 0, 0))}, 400},
 		{"clip without moov", []upPart{okMeta("bad-23"), thumbPart(thumb), clipPart(noMovie)}, 400},
 		{"empty clip", []upPart{okMeta("bad-24"), thumbPart(thumb), clipPart(nil)}, 400},
+		{"Motion JPEG clip", []upPart{okMeta("bad-29"), thumbPart(thumb), clipPart(mediaFixture(t, "mjpeg.mp4"))}, 400},
 		{"two clips", []upPart{okMeta("bad-25"), thumbPart(thumb), clipPart(clip), clipPart(clip)}, 400},
 		{"good clip then bad thumbnail", []upPart{okMeta("bad-26"), clipPart(clip), thumbPart(eoiless)}, 400},
 		{"unknown part", []upPart{okMeta("bad-27"), thumbPart(thumb), {name: "device_id", data: []byte(cam.id)}}, 400},

@@ -152,20 +152,60 @@ func JPEG(t testing.TB) []byte {
 	return buf.Bytes()
 }
 
-// MP4 is MP4-shaped bytes as the upload check wants them: ftyp, moov, then
-// an mdat of size random bytes.
+// MP4 is an MP4 file as the upload check wants it: ftyp, a moov of one
+// H.264 track (MP4Moov), then an mdat of size random bytes. Nothing reads
+// the pictures.
 func MP4(size int) []byte {
-	box := func(typ string, payload []byte) []byte {
-		b := make([]byte, 8, 8+len(payload))
-		binary.BigEndian.PutUint32(b, uint32(8+len(payload)))
-		copy(b[4:], typ)
-		return append(b, payload...)
-	}
 	mdat := make([]byte, size)
 	_, _ = rand.Read(mdat)
-	out := box("ftyp", []byte("isom\x00\x00\x02\x00isomiso2"))
-	out = append(out, box("moov", make([]byte, 64))...)
-	return append(out, box("mdat", mdat)...)
+	out := mp4Box("ftyp", []byte("isom\x00\x00\x02\x00isomiso2"))
+	out = append(out, MP4Moov()...)
+	return append(out, mp4Box("mdat", mdat)...)
+}
+
+// The clip info of MP4Moov.
+const (
+	MP4Codec      = "h264"
+	MP4DurationMS = 4000
+	MP4Width      = 1920
+	MP4Height     = 1080
+)
+
+func mp4Box(typ string, payload ...[]byte) []byte {
+	n := 8
+	for _, p := range payload {
+		n += len(p)
+	}
+	b := binary.BigEndian.AppendUint32(make([]byte, 0, n), uint32(n))
+	b = append(b, typ...)
+	for _, p := range payload {
+		b = append(b, p...)
+	}
+	return b
+}
+
+// MP4Moov is a movie box (moov) of one H.264 video track, 1920x1080 and
+// 4 s long, with no sample tables: what the upload check reads of a clip.
+func MP4Moov() []byte {
+	u32 := func(vs ...uint32) []byte {
+		var b []byte
+		for _, v := range vs {
+			b = binary.BigEndian.AppendUint32(b, v)
+		}
+		return b
+	}
+	// Each full box starts with its version and flags.
+	mvhd := mp4Box("mvhd", u32(0, 0, 0, 1000, MP4DurationMS, 0x10000), []byte{1, 0, 0, 0}, make([]byte, 8+36+24), u32(2))
+	tkhd := mp4Box("tkhd", u32(7, 0, 0, 1, 0, MP4DurationMS), make([]byte, 16+36), u32(MP4Width<<16, MP4Height<<16))
+	mdhd := mp4Box("mdhd", u32(0, 0, 0, 90000, MP4DurationMS*90), []byte{0x55, 0xC4, 0, 0})
+	hdlr := mp4Box("hdlr", u32(0, 0), []byte("vide"), make([]byte, 12), []byte("Video\x00"))
+	entry := append(make([]byte, 7), 1) // reserved, data reference index 1
+	entry = append(entry, make([]byte, 16)...)
+	entry = binary.BigEndian.AppendUint16(entry, MP4Width)
+	entry = binary.BigEndian.AppendUint16(entry, MP4Height)
+	entry = append(entry, make([]byte, 50)...)
+	stsd := mp4Box("stsd", u32(0, 1), mp4Box("avc1", entry))
+	return mp4Box("moov", mvhd, mp4Box("trak", tkhd, mp4Box("mdia", mdhd, hdlr, mp4Box("minf", mp4Box("stbl", stsd)))))
 }
 
 // Conn is a camera's live connection as the camera sees it.

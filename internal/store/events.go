@@ -15,14 +15,21 @@ type EventScope struct {
 }
 
 // EventQuery selects events newest first: started before (BeforeTime,
-// BeforeID) in (started_at, id) order, at most Limit.
+// BeforeID) in (started_at, id) order, at most Limit. With AfterTime set
+// it selects events started after (AfterTime, AfterID) instead, oldest
+// first: the events newer than one, which an event's page links to.
 type EventQuery struct {
 	Scopes     []EventScope
 	Kinds      []domain.EventKind // empty: every kind
 	BeforeTime time.Time
 	BeforeID   string // with BeforeTime: the cursor of the last event seen
+	AfterTime  time.Time
+	AfterID    string // with AfterTime: the event to read the newer ones of
 	Limit      int
 }
+
+// Ascending reports whether q reads oldest first.
+func (q EventQuery) Ascending() bool { return !q.AfterTime.IsZero() }
 
 // Events keeps event records.
 type Events interface {

@@ -32,7 +32,8 @@ const (
 func SplitEventQuery(q EventQuery) []EventQuery {
 	var out []EventQuery
 	stream := func(sc EventScope, kinds []domain.EventKind) {
-		out = append(out, EventQuery{Scopes: []EventScope{sc}, Kinds: kinds, BeforeTime: q.BeforeTime, BeforeID: q.BeforeID, Limit: q.Limit})
+		out = append(out, EventQuery{Scopes: []EventScope{sc}, Kinds: kinds, BeforeTime: q.BeforeTime, BeforeID: q.BeforeID,
+			AfterTime: q.AfterTime, AfterID: q.AfterID, Limit: q.Limit})
 	}
 	for _, sc := range q.Scopes {
 		switch {
@@ -55,7 +56,8 @@ func SplitEventQuery(q EventQuery) []EventQuery {
 }
 
 // ListSplit answers q by running each of SplitEventQuery's queries with
-// list and merging what they return, newest first, at most q.Limit.
+// list and merging what they return, newest first (oldest first when q
+// reads after an event), at most q.Limit.
 func ListSplit(ctx context.Context, q EventQuery, list func(context.Context, EventQuery) ([]domain.Event, error)) ([]domain.Event, error) {
 	if q.Limit <= 0 {
 		return nil, nil
@@ -72,7 +74,11 @@ func ListSplit(ctx context.Context, q EventQuery, list func(context.Context, Eve
 		}
 		all = append(all, got...)
 	}
-	slices.SortFunc(all, newestFirst)
+	if q.Ascending() {
+		slices.SortFunc(all, func(a, b domain.Event) int { return newestFirst(b, a) })
+	} else {
+		slices.SortFunc(all, newestFirst)
+	}
 	// Streams do not overlap unless q named a home, camera or kind twice.
 	all = slices.CompactFunc(all, func(a, b domain.Event) bool { return a.ID == b.ID })
 	return all[:min(len(all), q.Limit)], nil

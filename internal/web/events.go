@@ -66,7 +66,11 @@ type timelinePage struct {
 	Kind   string
 	Date   string
 	Events []events.View
-	More   string // the URL of the next page, or ""
+	// Items are Events with a heading before the first of each day
+	// (Today, Yesterday, Tuesday 1 December), in UTC; the page's script
+	// redoes them in the viewer's time zone.
+	Items []timelineItem
+	More  string // the URL of the next page, or ""
 	// Stream is the event stream's URL with the page's filters, on the
 	// newest page only (older pages do not grow); "" on others.
 	Stream string
@@ -107,8 +111,12 @@ func (a *App) timeline(w http.ResponseWriter, r *http.Request, u *user) error {
 		return err
 	}
 	p.Events = page.Events
+	p.Items = dayItems(page.Events, q.Get("day"), time.Now())
 	if page.Next != "" {
 		next := url.Values{"before": {page.Next}}
+		if n := len(p.Items); n > 0 {
+			next.Set("day", dayKey(p.Items[n-1].StartedAt))
+		}
 		for _, k := range []string{"home", "camera", "kind"} {
 			if v := q.Get(k); v != "" {
 				next.Set(k, v)
@@ -138,9 +146,56 @@ func (a *App) timeline(w http.ResponseWriter, r *http.Request, u *user) error {
 	return nil
 }
 
+// timelineItem is an event of the timeline, and the heading of its day
+// when it is the first of the day shown.
+type timelineItem struct {
+	events.View
+	Day    string // "" when it is not the first of its day
+	DayKey string // its day, 2006-01-02
+}
+
+// dayItems heads each day's first event with the day's name, in UTC, as
+// seen at now. prevDay is the day of the event shown just before the
+// first (the previous page's last), which needs no second heading.
+func dayItems(list []events.View, prevDay string, now time.Time) []timelineItem {
+	out := make([]timelineItem, 0, len(list))
+	for _, v := range list {
+		it := timelineItem{View: v, DayKey: dayKey(v.StartedAt)}
+		if it.DayKey != prevDay {
+			it.Day = dayName(v.StartedAt, now)
+			prevDay = it.DayKey
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+func dayKey(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// dayName is "Today", "Yesterday", or the day's weekday and date, with
+// the year when it is not now's.
+func dayName(t, now time.Time) string {
+	t, now = t.UTC(), now.UTC()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	switch {
+	case day.Equal(today):
+		return "Today"
+	case day.Equal(today.AddDate(0, 0, -1)):
+		return "Yesterday"
+	case day.Year() == today.Year():
+		return day.Format("Monday 2 January")
+	}
+	return day.Format("Monday 2 January 2006")
+}
+
 // eventPage is one event: the picture enlarged and the clip.
 type eventPage struct {
-	Event  events.View
+	Event events.View
+	// Older and Newer are the events next to it in the person's
+	// timeline, nil at either end.
+	Older  *events.View
+	Newer  *events.View
 	Camera string
 	Home   string
 	Live   bool // the camera is still there to watch live
@@ -162,7 +217,11 @@ func (a *App) eventPage(w http.ResponseWriter, r *http.Request, u *user) error {
 	if err != nil {
 		return err
 	}
-	p := eventPage{Event: v, Camera: "A camera"}
+	n, err := a.events.Neighbours(r.Context(), u.Principal, eventID, events.ListQuery{})
+	if err != nil {
+		return err
+	}
+	p := eventPage{Event: v, Older: n.Older, Newer: n.Newer, Camera: "A camera"}
 	// The camera may have been unpaired since (then it is "A camera"); any
 	// other failure is the page's.
 	switch d, err := a.homes.Device(r.Context(), u.Principal, v.DeviceID); {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"fmt"
+	"regexp"
 	"testing"
 	"time"
 
@@ -53,6 +54,16 @@ func TestBrowserLiveFeed(t *testing.T) {
 	// Named as the filters name it (the camera is "CV-SIM" until renamed).
 	if got := dana.text("#timeline .event .camera-name"); got != "CV-SIM" {
 		t.Errorf("the newest entry names camera %q, want CV-SIM", got)
+	}
+	// Shown as the server shows them: one day heading above them, times
+	// to the second, the clip's length on its badge.
+	if got := get(dana, "headings", chromedp.Evaluate[[]string](`[...document.querySelectorAll("#timeline > li.day h2")].map(h => h.textContent)`)); len(got) != 1 {
+		t.Errorf("day headings %q, want one", got)
+	}
+	newest := get(dana, "the newest entry", chromedp.Evaluate[[]string](`[document.querySelector("#timeline .event time").textContent,
+		document.querySelector("#timeline .event .badge-clip").textContent]`))
+	if !regexp.MustCompile(`\d:\d\d:\d\d`).MatchString(newest[0]) || !regexp.MustCompile(`^▶ \d+:\d\d$`).MatchString(newest[1]) {
+		t.Errorf("the newest entry shows time %q and badge %q, want seconds and the clip's length", newest[0], newest[1])
 	}
 	// No entry twice, however the page and the stream overlapped.
 	if dup := get(dana, "duplicates", chromedp.Evaluate[int](`(() => { const ids = [...document.querySelectorAll("#timeline a.thumb")].map(a => a.dataset.id);

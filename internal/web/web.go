@@ -413,6 +413,10 @@ func safeNext(next string) string {
 var funcs = template.FuncMap{
 	"when":         func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
 	"iso":          func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"clock":        func(t time.Time) string { return t.UTC().Format("15:04:05 UTC") },
+	"codecName":    codecName,
+	"clipType":     clipType,
+	"duration":     duration,
 	"ago":          ago,
 	"shareChoices": shareChoices,
 	"deref": func(t *time.Time) time.Time {
@@ -421,6 +425,41 @@ var funcs = template.FuncMap{
 		}
 		return *t
 	},
+}
+
+// codecName is a clip codec as people know it.
+func codecName(codec string) string {
+	switch codec {
+	case "h264":
+		return "H.264"
+	case "h265":
+		return "H.265"
+	}
+	return codec
+}
+
+// clipType is the media type of an MP4 clip of the codec, which a video
+// element's source names so that a browser that cannot play the codec
+// does not fetch the clip at all. The codec strings are those of common
+// camera streams: H.264 constrained baseline, H.265 Main.
+func clipType(codec string) string {
+	switch codec {
+	case "h264":
+		return `video/mp4; codecs="avc1.42E01E"`
+	case "h265":
+		return `video/mp4; codecs="hvc1.1.6.L93.B0"`
+	}
+	return "video/mp4"
+}
+
+// duration is a clip's length as a player shows it: 0:08, 12:34,
+// 1:02:03, to the nearest second.
+func duration(ms int64) string {
+	s := (ms + 500) / 1000
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
 // ago says how long ago t was, in words.

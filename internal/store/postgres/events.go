@@ -14,13 +14,13 @@ import (
 	"github.com/camvault/camvault/internal/store"
 )
 
-const eventCols = `id, home_id, device_id, device_event_id, kind, started_at, created_at, thumb_key, thumb_size, clip_key, clip_size`
+const eventCols = `id, home_id, device_id, device_event_id, kind, started_at, created_at, thumb_key, thumb_size, clip_key, clip_size, clip_codec, clip_duration_ms, clip_width, clip_height`
 
 func scanEvent(row scanner) (domain.Event, error) {
 	var e domain.Event
 	var started, created int64
 	if err := row.Scan(&e.ID, &e.HomeID, &e.DeviceID, &e.DeviceEventID, &e.Kind, &started, &created,
-		&e.ThumbKey, &e.ThumbSize, &e.ClipKey, &e.ClipSize); err != nil {
+		&e.ThumbKey, &e.ThumbSize, &e.ClipKey, &e.ClipSize, &e.ClipCodec, &e.ClipDurationMS, &e.ClipWidth, &e.ClipHeight); err != nil {
 		return domain.Event{}, err
 	}
 	e.StartedAt, e.CreatedAt = fromTS(started), fromTS(created)
@@ -39,7 +39,7 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event) (domain.Event, 
 		// at least once.
 		var inserted int
 		err := s.pool.QueryRow(ctx, `WITH ins AS (
-				INSERT INTO events (`+eventCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+				INSERT INTO events (`+eventCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 				ON CONFLICT (device_id, device_event_id) DO NOTHING RETURNING id, home_id),
 			hooks AS (
 				INSERT INTO webhook_deliveries (id, webhook_id, home_id, type, subject, at, next_at)
@@ -51,7 +51,8 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event) (domain.Event, 
 				FROM ins JOIN members m ON m.home_id = ins.home_id JOIN push_subscriptions ps ON ps.account_id = m.account_id
 				ON CONFLICT DO NOTHING)
 			SELECT count(*) FROM ins`,
-			e.ID, e.HomeID, e.DeviceID, e.DeviceEventID, e.Kind, ts(e.StartedAt), ts(e.CreatedAt), e.ThumbKey, e.ThumbSize, e.ClipKey, e.ClipSize).Scan(&inserted)
+			e.ID, e.HomeID, e.DeviceID, e.DeviceEventID, e.Kind, ts(e.StartedAt), ts(e.CreatedAt), e.ThumbKey, e.ThumbSize, e.ClipKey, e.ClipSize,
+			e.ClipCodec, e.ClipDurationMS, e.ClipWidth, e.ClipHeight).Scan(&inserted)
 		if err != nil {
 			// A conflict on the event ID itself is a real conflict.
 			return domain.Event{}, false, wrap("insert event", err)
@@ -141,9 +142,19 @@ func (s *Store) listEvents(ctx context.Context, q store.EventQuery) ([]domain.Ev
 			where = append(where, "started_at < "+before)
 		}
 	}
+	order := "started_at DESC, id DESC"
+	if q.Ascending() {
+		after := p.add(ts(q.AfterTime))
+		if q.AfterID != "" {
+			where = append(where, "(started_at, id) > ("+after+"::bigint, "+p.add(q.AfterID)+"::text)")
+		} else {
+			where = append(where, "started_at > "+after)
+		}
+		order = "started_at, id"
+	}
 	limit := p.add(q.Limit)
 	return list(ctx, s.pool, "list events", scanEvent,
-		`SELECT `+eventCols+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY started_at DESC, id DESC LIMIT `+limit, p...)
+		`SELECT `+eventCols+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT `+limit, p...)
 }
 
 // MarkEventDeleted hides a live event, queues its blobs for removal and

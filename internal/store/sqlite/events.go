@@ -13,8 +13,8 @@ import (
 )
 
 const (
-	eventCols               = `id, home_id, device_id, device_event_id, kind, started_at, created_at, thumb_key, thumb_size, clip_key, clip_size`
-	eventInsertQuery        = `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	eventCols               = `id, home_id, device_id, device_event_id, kind, started_at, created_at, thumb_key, thumb_size, clip_key, clip_size, clip_codec, clip_duration_ms, clip_width, clip_height`
+	eventInsertQuery        = `INSERT INTO events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	eventByDeviceEventQuery = `SELECT ` + eventCols + ` FROM events WHERE device_id = ? AND device_event_id = ?`
 )
 
@@ -22,7 +22,7 @@ func scanEvent(row scanner) (domain.Event, error) {
 	var e domain.Event
 	var started, created int64
 	if err := row.Scan(&e.ID, &e.HomeID, &e.DeviceID, &e.DeviceEventID, &e.Kind, &started, &created,
-		&e.ThumbKey, &e.ThumbSize, &e.ClipKey, &e.ClipSize); err != nil {
+		&e.ThumbKey, &e.ThumbSize, &e.ClipKey, &e.ClipSize, &e.ClipCodec, &e.ClipDurationMS, &e.ClipWidth, &e.ClipHeight); err != nil {
 		return domain.Event{}, err
 	}
 	e.StartedAt, e.CreatedAt = fromTS(started), fromTS(created)
@@ -39,7 +39,8 @@ func (s *Store) CreateEvent(ctx context.Context, e domain.Event) (domain.Event, 
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		q := s.write.in(tx)
 		_, err := q.ExecContext(ctx, eventInsertQuery,
-			e.ID, e.HomeID, e.DeviceID, e.DeviceEventID, e.Kind, ts(e.StartedAt), ts(e.CreatedAt), e.ThumbKey, e.ThumbSize, e.ClipKey, e.ClipSize)
+			e.ID, e.HomeID, e.DeviceID, e.DeviceEventID, e.Kind, ts(e.StartedAt), ts(e.CreatedAt), e.ThumbKey, e.ThumbSize, e.ClipKey, e.ClipSize,
+			e.ClipCodec, e.ClipDurationMS, e.ClipWidth, e.ClipHeight)
 		if err == nil {
 			out, created = e, true
 			// Its webhooks' deliveries, in the event's own transaction:
@@ -151,9 +152,20 @@ func (s *Store) listEvents(ctx context.Context, q store.EventQuery) ([]domain.Ev
 			args = append(args, ts(q.BeforeTime))
 		}
 	}
+	order := "started_at DESC, id DESC"
+	if q.Ascending() {
+		if q.AfterID != "" {
+			where = append(where, "(started_at, id) > (?, ?)")
+			args = append(args, ts(q.AfterTime), q.AfterID)
+		} else {
+			where = append(where, "started_at > ?")
+			args = append(args, ts(q.AfterTime))
+		}
+		order = "started_at, id"
+	}
 	args = append(args, q.Limit)
 	return list(ctx, s.read, "list events", scanEvent,
-		`SELECT `+eventCols+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY started_at DESC, id DESC LIMIT ?`, args...)
+		`SELECT `+eventCols+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, args...)
 }
 
 func placeholders(n int) string {

@@ -24,7 +24,8 @@ func eventID(e domain.Event) string { return e.ID }
 
 func eventValue(homeID, deviceID string, kind domain.EventKind, started time.Time) domain.Event {
 	e := domain.Event{ID: id.New(), HomeID: homeID, DeviceID: deviceID, DeviceEventID: "cam-" + id.New(), Kind: kind,
-		StartedAt: started, CreatedAt: started.Add(time.Second), ThumbSize: 12345, ClipSize: 6 << 20}
+		StartedAt: started, CreatedAt: started.Add(time.Second), ThumbSize: 12345, ClipSize: 6 << 20,
+		ClipCodec: "h265", ClipDurationMS: 8_123, ClipWidth: 3840, ClipHeight: 2160}
 	e.ThumbKey = "h/" + homeID + "/" + deviceID + "/" + e.ID + "/thumb"
 	e.ClipKey = "h/" + homeID + "/" + deviceID + "/" + e.ID + "/clip"
 	return e
@@ -106,6 +107,7 @@ func testEvents(t *testing.T, s store.Store) {
 	other := eventValue(h.ID, d2.ID, "motion", at(0))
 	other.DeviceEventID = e.DeviceEventID
 	other.ClipKey, other.ClipSize = "", 0 // an event without a clip
+	other.ClipCodec, other.ClipDurationMS, other.ClipWidth, other.ClipHeight = "", 0, 0, 0
 	stored, created, err = s.CreateEvent(ctx, other)
 	check(t, "same camera event ID on another camera", err)
 	if !created {
@@ -271,6 +273,27 @@ func testListEvents(t *testing.T, s store.Store) {
 	}
 	sameList(t, "pages", walked, inH, normEvent)
 
+	// Reading after an event walks the other way, oldest first, ties
+	// included: from the oldest event, the rest in reverse.
+	oldestFirst := slices.Clone(inH)
+	slices.Reverse(oldestFirst)
+	walked = oldestFirst[:1]
+	q = store.EventQuery{Scopes: whole(h.ID), Limit: 3}
+	for range len(inH) + 1 {
+		last := walked[len(walked)-1]
+		q.AfterTime, q.AfterID = last.StartedAt, last.ID
+		page, err := s.ListEvents(ctx, q)
+		check(t, "page after", err)
+		if len(page) == 0 {
+			break
+		}
+		walked = append(walked, page...)
+	}
+	sameList(t, "pages after", walked, oldestFirst, normEvent)
+	query("after a time", store.EventQuery{Scopes: whole(h.ID), AfterTime: before, Limit: 100},
+		filter(oldestFirst, func(e domain.Event) bool { return normTime(e.StartedAt).After(normTime(before)) }))
+	query("after the newest", store.EventQuery{Scopes: whole(h.ID), AfterTime: inH[0].StartedAt, AfterID: inH[0].ID, Limit: 100}, nil)
+
 	// The same across several homes, cameras and kinds, which the stores
 	// read as separate streams and merge: every page in order, ties
 	// included, each event once, even with a kind named twice.
@@ -293,6 +316,15 @@ func testListEvents(t *testing.T, s store.Store) {
 		wide.BeforeTime, wide.BeforeID = last.StartedAt, last.ID
 	}
 	sameList(t, "pages of several streams", walked, want, normEvent)
+	// And after an event, across the same streams: the next ones up,
+	// oldest first, never another scope's.
+	mid := want[len(want)/2]
+	wide.BeforeTime, wide.BeforeID = time.Time{}, ""
+	wide.AfterTime, wide.AfterID = mid.StartedAt, mid.ID
+	newer := slices.Clone(want[:len(want)/2])
+	slices.Reverse(newer)
+	query("several streams, after an event", wide, newer[:min(3, len(newer))])
+	wide.AfterTime, wide.AfterID = time.Time{}, ""
 	wide.BeforeTime, wide.BeforeID, wide.Kinds = time.Time{}, "", nil
 	wide.Scopes = append(wide.Scopes, store.EventScope{HomeID: h.ID})
 	wide.Limit = 100

@@ -16,13 +16,59 @@ document.addEventListener("DOMContentLoaded", () => {
   live();
 });
 
-// localTimes shows absolute times in the viewer's time zone.
+// localTimes shows absolute times in the viewer's time zone: a date and
+// time, the time alone with seconds (data-format="clock", under a day's
+// heading), or a date and time with seconds (data-format="seconds").
 function localTimes(root) {
-  const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const fmts = {
+    "": new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }),
+    clock: new Intl.DateTimeFormat(undefined, { timeStyle: "medium" }),
+    seconds: new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" }),
+  };
   for (const t of root.querySelectorAll("time[datetime]")) {
     if (!t.textContent.endsWith("UTC")) continue;
     const d = new Date(t.getAttribute("datetime"));
+    const fmt = fmts[t.dataset.format || ""] || fmts[""];
     if (!isNaN(d)) t.textContent = fmt.format(d);
+  }
+}
+
+// dayKey is a time's day in the viewer's time zone, 2006-01-02.
+function dayKey(d) {
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
+
+// dayName names a day as the timeline heads it: Today, Yesterday, or its
+// weekday and date (with the year when it is not this year's).
+function dayName(d) {
+  const now = new Date();
+  const yesterday = new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1);
+  if (dayKey(d) === dayKey(now)) return "Today";
+  if (dayKey(d) === dayKey(yesterday)) return "Yesterday";
+  const opts = { weekday: "long", day: "numeric", month: "long" };
+  if (d.getFullYear() !== now.getFullYear()) opts.year = "numeric";
+  return new Intl.DateTimeFormat(undefined, opts).format(d);
+}
+
+// dayHeadings heads each day's first event in the timeline with the
+// day, in the viewer's time zone (the server's headings are in UTC).
+function dayHeadings(list) {
+  for (const h of list.querySelectorAll(":scope > li.day")) h.remove();
+  let last = "";
+  for (const li of list.querySelectorAll(":scope > li.event")) {
+    const d = new Date(li.querySelector("time[datetime]")?.getAttribute("datetime"));
+    if (isNaN(d)) continue;
+    const key = dayKey(d);
+    if (key === last) continue;
+    last = key;
+    const h = document.createElement("li");
+    h.className = "day";
+    h.dataset.day = key;
+    const h2 = document.createElement("h2");
+    h2.textContent = dayName(d);
+    h.append(h2);
+    list.insertBefore(h, li);
   }
 }
 
@@ -52,6 +98,7 @@ function autoFilters() {
 function timeline() {
   const list = document.getElementById("timeline");
   if (!list) return;
+  dayHeadings(list);
   let loading = false;
   const loadMore = async (link) => {
     if (loading) return;
@@ -76,6 +123,7 @@ function timeline() {
         tpl.content.append(end);
       }
       list.append(tpl.content);
+      dayHeadings(list);
       watch();
     } catch (err) {
       link.textContent = "Could not load; try again";
@@ -123,15 +171,54 @@ function timeline() {
   dialog.addEventListener("click", (e) => { if (e.target === dialog) dialog.close(); });
 }
 
+// codecTypes are the media types a browser is asked about before it is
+// given a clip of each codec the server reads.
+const codecTypes = {
+  h264: { name: "H.264", type: 'video/mp4; codecs="avc1.42E01E"' },
+  h265: { name: "H.265", type: 'video/mp4; codecs="hvc1.1.6.L93.B0"' },
+};
+
+// canPlay reports whether the browser says it can play a codec's MP4.
+function canPlay(video, type) {
+  if (video.canPlayType(type) !== "") return true;
+  return "MediaSource" in window && MediaSource.isTypeSupported(type);
+}
+
 // player plays an event's clip. A clip in a format the browser can play
-// uses the video element (which seeks with Range requests). A clip of
-// plain JPEG frames (what simple cameras send) is fetched with Range
-// requests and shown frame by frame, with a position slider to seek.
+// uses the video element (which seeks with Range requests). An H.264 or
+// H.265 clip the browser cannot play is not given to the video element:
+// the page says so and offers the download. A clip of another format
+// (plain JPEG frames, from simple cameras, stored before the server read
+// codecs) is fetched with Range requests and shown frame by frame, with
+// a position slider to seek.
 function player() {
   const section = document.getElementById("player");
   if (!section) return;
   const video = document.getElementById("clip-video");
   const status = document.getElementById("player-status");
+  const codec = codecTypes[section.dataset.codec];
+  if (codec) {
+    const source = video.querySelector("source");
+    const cannot = (msg) => {
+      if (source) source.remove();
+      video.removeAttribute("src");
+      video.load();
+      video.hidden = true;
+      section.dataset.playable = "false";
+      status.textContent = msg;
+      document.getElementById("download-clip")?.classList.add("primary");
+    };
+    if (!canPlay(video, source?.type || codec.type)) {
+      cannot(`This browser cannot play ${codec.name} video. Download the clip to watch it.`);
+      return;
+    }
+    section.dataset.playable = "true";
+    // A source that fails says so on itself, not on the video.
+    const failed = () => cannot("This clip could not be played here. Download it to watch it.");
+    (source || video).addEventListener("error", failed);
+    if (video.error || video.networkState === HTMLMediaElement.NETWORK_NO_SOURCE) failed();
+    return;
+  }
   let fellBack = false;
   const fallback = () => {
     if (fellBack) return;
@@ -522,6 +609,7 @@ function liveFeed() {
     if (next) list.insertBefore(item, next);
     else if (!list.querySelector(".load-more")) list.append(item);
     // else it is older than everything shown and comes with the next page
+    dayHeadings(list);
   });
   src.addEventListener("device", (m) => {
     const d = JSON.parse(m.data);
@@ -539,6 +627,15 @@ function liveFeed() {
       location.reload();
     }
   });
+}
+
+// clipLength is a clip's length as the server writes it: 0:08, 12:34,
+// 1:02:03, to the nearest second.
+function clipLength(ms) {
+  const s = Math.round(ms / 1000);
+  const p = (n) => String(n).padStart(2, "0");
+  if (s >= 3600) return `${Math.floor(s / 3600)}:${p(Math.floor(s / 60) % 60)}:${p(s % 60)}`;
+  return `${Math.floor(s / 60)}:${p(s % 60)}`;
 }
 
 // eventItem is one timeline entry, as the server renders it.
@@ -562,6 +659,10 @@ function eventItem(ev, camera) {
     badge.className = "badge-clip";
     badge.setAttribute("aria-hidden", "true");
     badge.textContent = "▶";
+    if (ev.clip) {
+      badge.classList.add("with-duration");
+      badge.textContent += " " + clipLength(ev.clip.duration_ms);
+    }
     a.append(badge);
   }
   const meta = document.createElement("div");
@@ -574,7 +675,8 @@ function eventItem(ev, camera) {
   kind.textContent = ev.kind;
   const time = document.createElement("time");
   time.setAttribute("datetime", ev.started_at.replace(/\.\d+Z$/, "Z"));
-  time.textContent = when.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  time.dataset.format = "clock";
+  time.textContent = when.toISOString().slice(11, 19) + " UTC";
   meta.append(name, kind, time);
   li.append(a, meta);
   return li;
