@@ -192,6 +192,12 @@ type listedEvent struct {
 	Kind     string  `json:"kind"`
 	Thumb    string  `json:"thumbnail_url"`
 	ClipURL  *string `json:"clip_url"`
+	Clip     *struct {
+		Codec      string `json:"codec"`
+		DurationMS int64  `json:"duration_ms"`
+		Width      int    `json:"width"`
+		Height     int    `json:"height"`
+	} `json:"clip"`
 }
 
 func (w *world) events(deviceID string) []listedEvent {
@@ -367,6 +373,9 @@ func TestBridgedCameraEndToEnd(t *testing.T) {
 	if !bytes.HasPrefix(thumb, []byte{0xFF, 0xD8}) {
 		t.Fatal("the thumbnail is not a JPEG")
 	}
+	if ev.Clip == nil || ev.Clip.Codec != "h264" || ev.Clip.Width != 640 || ev.Clip.Height != 360 || ev.Clip.DurationMS < 2000 {
+		t.Fatalf("the server's clip info %+v; want an H.264 640x360 clip of 2 s or more", ev.Clip)
+	}
 	clip := w.get(*ev.ClipURL)
 	checkClip(t, clip, "h264", 2*time.Second)
 	checkAudio(t, clip)
@@ -503,8 +512,8 @@ func TestBridgedH265CameraWithLiveSubstream(t *testing.T) {
 	w.owner.must(202, "POST", "/api/v1/devices/"+cfg.DeviceID+"/commands", map[string]string{"command": "snapshot"}, nil)
 	eventually(t, "the snapshot event is listed", func() bool { return len(w.events(cfg.DeviceID)) > 0 })
 	ev := w.events(cfg.DeviceID)[0]
-	if ev.ClipURL == nil {
-		t.Fatal("no clip")
+	if ev.ClipURL == nil || ev.Clip == nil || ev.Clip.Codec != "h265" || ev.Clip.Width != 640 || ev.Clip.Height != 360 || ev.Clip.DurationMS < 1000 {
+		t.Fatalf("clip %v, the server's info %+v; want an H.265 640x360 clip", ev.ClipURL, ev.Clip)
 	}
 	checkClip(t, w.get(*ev.ClipURL), "h265", time.Second)
 
