@@ -213,10 +213,13 @@ function player() {
       return;
     }
     section.dataset.playable = "true";
-    // A source that fails says so on itself, not on the video.
+    // A source that fails says so on itself, not on the video. The
+    // video's networkState is not read here: it is NETWORK_NO_SOURCE for
+    // a moment at the start of every source selection, so a busy page
+    // would take a clip that is about to load for one that failed.
     const failed = () => cannot("This clip could not be played here. Download it to watch it.");
     (source || video).addEventListener("error", failed);
-    if (video.error || video.networkState === HTMLMediaElement.NETWORK_NO_SOURCE) failed();
+    if (video.error) failed();
     return;
   }
   let fellBack = false;
