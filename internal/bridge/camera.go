@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image/jpeg"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -341,29 +342,19 @@ func (c *Camera) checkSnapshot(ctx context.Context) error {
 	at := time.Now()
 	c.mu.Lock()
 	_, motion, err := c.det.feed(img)
-	start := motion && at.Sub(c.lastEvent) >= c.opt.EventGap && c.pendingClip < maxPendingClips
-	if start {
-		c.lastEvent = at
-		c.pendingClip++
-	}
+	start := motion && c.startEventLocked(at)
 	c.mu.Unlock()
 	if err != nil || !start {
 		return err
 	}
 	thumb, err := fitThumbnail(b, img)
 	if err != nil {
-		c.mu.Lock()
-		c.pendingClip--
-		c.mu.Unlock()
+		c.eventDone()
 		return err
 	}
 	c.log.Info("motion", "at", at.Format(time.RFC3339Nano))
 	c.bg.Go(func() {
-		defer func() {
-			c.mu.Lock()
-			c.pendingClip--
-			c.mu.Unlock()
-		}()
+		defer c.eventDone()
 		if _, err := c.makeEvent(ctx, at, "motion", thumb, c.opt.PostRoll); err != nil && ctx.Err() == nil {
 			c.log.Error("event lost", "err", err)
 		}
@@ -371,24 +362,34 @@ func (c *Camera) checkSnapshot(ctx context.Context) error {
 	return nil
 }
 
+// startEventLocked decides whether motion at at starts an event: not
+// within EventGap of the last, and not past maxPendingClips waiting for
+// their post-roll. A started event is ended with eventDone.
+func (c *Camera) startEventLocked(at time.Time) bool {
+	if at.Sub(c.lastEvent) < c.opt.EventGap || c.pendingClip >= maxPendingClips {
+		return false
+	}
+	c.lastEvent = at
+	c.pendingClip++
+	return true
+}
+
+func (c *Camera) eventDone() {
+	c.mu.Lock()
+	c.pendingClip--
+	c.mu.Unlock()
+}
+
 // motion is told of motion the camera itself reported (ONVIF): the
 // picture taken now is the thumbnail.
 func (c *Camera) motion(ctx context.Context, at time.Time) error {
 	c.mu.Lock()
-	start := c.det.sensitivity > 0 && at.Sub(c.lastEvent) >= c.opt.EventGap && c.pendingClip < maxPendingClips
-	if start {
-		c.lastEvent = at
-		c.pendingClip++
-	}
+	start := c.det.sensitivity > 0 && c.startEventLocked(at)
 	c.mu.Unlock()
 	if !start {
 		return nil
 	}
-	defer func() {
-		c.mu.Lock()
-		c.pendingClip--
-		c.mu.Unlock()
-	}()
+	defer c.eventDone()
 	thumb, err := c.thumbnail(ctx)
 	if err != nil {
 		return err
@@ -497,10 +498,13 @@ func (c *Camera) applySettings(s deviceproto.Settings) error {
 func (c *Camera) uploads(ctx context.Context) error {
 	attempt := 0
 	var failSince time.Time
+	var files []queuedFile // the queue as last listed, oldest first
 	for {
-		files, err := c.queue.list()
-		if err != nil {
-			return err
+		if len(files) == 0 {
+			var err error
+			if files, err = c.queue.list(); err != nil {
+				return err
+			}
 		}
 		if len(files) == 0 {
 			select {
@@ -511,7 +515,15 @@ func (c *Camera) uploads(ctx context.Context) error {
 			}
 		}
 		f := files[0]
-		outcome, serverID, ra, err := c.upload(ctx, f)
+		ctype, body, err := c.queue.read(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			files = files[1:] // dropped from a full queue since it was listed
+			continue
+		}
+		outcome, serverID, ra := deviceclient.Rejected, "", time.Duration(0)
+		if err == nil {
+			outcome, serverID, ra, err = c.upload(ctx, ctype, body)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -522,6 +534,7 @@ func (c *Camera) uploads(ctx context.Context) error {
 			if err := c.queue.remove(f); err != nil {
 				return err
 			}
+			files = files[1:]
 			c.log.Info("event uploaded", "event_id", f.eventID, "id", serverID)
 			if c.opt.OnUploaded != nil {
 				c.opt.OnUploaded(c.cfg.DeviceID, f.eventID, serverID)
@@ -533,6 +546,7 @@ func (c *Camera) uploads(ctx context.Context) error {
 			if err := c.queue.remove(f); err != nil {
 				return err
 			}
+			files = files[1:]
 			continue
 		case deviceclient.Unpaired:
 			return ErrUnpaired
@@ -549,11 +563,7 @@ func (c *Camera) uploads(ctx context.Context) error {
 	}
 }
 
-func (c *Camera) upload(ctx context.Context, f queuedFile) (deviceclient.Outcome, string, time.Duration, error) {
-	ctype, body, err := c.queue.read(f)
-	if err != nil {
-		return deviceclient.Rejected, "", 0, err
-	}
+func (c *Camera) upload(ctx context.Context, ctype string, body []byte) (deviceclient.Outcome, string, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.Server+"/api/v1/device/events", bytes.NewReader(body))
 	if err != nil {
 		return deviceclient.Rejected, "", 0, fmt.Errorf("upload: %w", err)

@@ -362,13 +362,6 @@ func (s *Source) Unsubscribe(sub *subscription) {
 	s.mu.Unlock()
 }
 
-// Subscribers is how many subscriptions the source has.
-func (s *Source) Subscribers() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.subs)
-}
-
 // offer queues au unless the subscriber is behind; called under s.mu.
 func (sub *subscription) offer(au AccessUnit) {
 	if sub.skip && !au.Key {

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -107,11 +108,11 @@ func (a *assembler) assemble(nalus [][]byte, pts int64, at time.Time) (AccessUni
 		case naluAUD:
 			continue
 		case naluVPS:
-			a.params.VPS, sawParams = clone(n), true
+			a.params.VPS, sawParams = bytes.Clone(n), true
 		case naluSPS:
-			a.params.SPS, sawParams = clone(n), true
+			a.params.SPS, sawParams = bytes.Clone(n), true
 		case naluPPS:
-			a.params.PPS, sawParams = clone(n), true
+			a.params.PPS, sawParams = bytes.Clone(n), true
 		case naluKey:
 			key = true
 		}
@@ -183,8 +184,6 @@ func (a *assembler) kind(n []byte) naluKind {
 	}
 	return naluOther
 }
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 // annexB is the access unit with a start code before each NAL unit: the
 // form of a live frame (docs/device-protocol.md, "Video"). The framing is
